@@ -1,0 +1,51 @@
+# Two commands do all set-up: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+DEMO_HOSTS ?= 8
+
+.PHONY: setup demo demo-down test lint unit lab-tests integration build clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements-dev.txt tests/lab/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or later is needed (set PYTHON=python3.11)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e tests/lab
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/avdlab up --hosts $(DEMO_HOSTS) --dir .lab --inventory inventories/lab
+	$(BIN)/ansible -i inventories/lab/hosts.yml avd_session_hosts -m ansible.builtin.raw -a hostname
+	@echo
+	@echo "Lab is running: $(BIN)/avdlab status | stats, and 'make demo-down' to stop it."
+
+demo-down: setup
+	$(BIN)/avdlab down --dir .lab
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/ansible-lint --offline --profile production
+
+# pytest exits non-zero on any failure and (exit 5) when no test was collected;
+# the lab processes the tests start are stopped by their fixtures, and the
+# last line stops any a killed run left behind.
+test: setup lint
+	$(BIN)/python -m pytest; status=$$?; \
+	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
+	  exit $$status
+
+build: setup
+	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build
+
+clean:
+	-$(BIN)/avdlab down --dir .lab
+	rm -rf build .lab-test reports .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,95 @@
+"""Fixtures shared by the lab's tests and the integration tests: running labs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LAB_BASE = REPO / ".lab-test"
+BIN = Path(sys.executable).parent
+
+
+def avdlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(BIN / "avdlab"), *args], capture_output=True, text=True, timeout=180, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"avdlab {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@dataclass
+class RunningLab:
+    directory: Path
+    inventory: Path
+
+    @property
+    def config(self) -> dict:
+        return json.loads((self.directory / "lab.json").read_text())
+
+    @property
+    def hosts(self) -> list[dict]:
+        return self.config["hosts"]
+
+    def control(self, route: str, method: str = "GET") -> dict:
+        info = json.loads((self.directory / "daemon.json").read_text())
+        request = urllib.request.Request(info["control_url"] + route, method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict:
+        return self.control("/stats")
+
+    def reset_stats(self) -> None:
+        self.control("/stats/reset", method="POST")
+
+    def ansible(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
+        return subprocess.run(
+            [str(BIN / "ansible"), "-i", str(self.inventory / "hosts.yml"), *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=environment,
+            cwd=REPO,
+            check=False,
+        )
+
+
+def start_lab(name: str, *args: str) -> RunningLab:
+    directory = LAB_BASE / name
+    if directory.exists():
+        avdlab("down", "--dir", str(directory), check=False)
+        shutil.rmtree(directory)
+    inventory = directory / "inventory"
+    avdlab("up", "--dir", str(directory), "--inventory", str(inventory), *args)
+    return RunningLab(directory=directory, inventory=inventory)
+
+
+@pytest.fixture(scope="session")
+def lab_factory() -> Iterator:
+    """Start labs on demand; every lab started is stopped at the end of the session."""
+    started: list[RunningLab] = []
+
+    def factory(name: str, *args: str) -> RunningLab:
+        lab = start_lab(name, *args)
+        started.append(lab)
+        return lab
+
+    yield factory
+    for lab in started:
+        avdlab("down", "--dir", str(lab.directory), check=False)
+
+
+@pytest.fixture(scope="session")
+def pool_lab(lab_factory) -> RunningLab:
+    """Fifty healthy hosts on 127.0.2.x, apart from the demo lab's 127.0.1.x."""
+    return lab_factory("pool", "--hosts", "50", "--first-address", "127.0.2.1")

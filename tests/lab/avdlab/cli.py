@@ -1,0 +1,308 @@
+"""``avdlab``: start, stop and inspect the lab of simulated session hosts."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import pki
+from .config import DAEMON_FILE, HTTP_PORT, HTTPS_PORT, LAB_FILE, HostConfig, LabConfig, host_addresses, host_names
+from .daemon import ERROR_FILE
+
+DEFAULT_DIR = ".lab"
+DEFAULT_INVENTORY = "inventories/lab"
+DEFAULT_USER = "avdadmin"
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 15.0
+
+
+class LabError(Exception):
+    """A problem to report to the user in one line, exit code 1."""
+
+
+# --- process bookkeeping ---------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    # A reused pid that is not our daemon (or a zombie with no cmdline) does not count.
+    return b"avdlab.daemon" in cmdline
+
+
+def running_daemon(directory: Path) -> dict[str, Any] | None:
+    path = directory / DAEMON_FILE
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if _pid_alive(int(info["pid"])):
+        return info
+    path.unlink(missing_ok=True)
+    return None
+
+
+def control(directory: Path, method: str, route: str) -> object:
+    info = running_daemon(directory)
+    if info is None:
+        raise LabError(f"no lab is running in {directory} (start one with: avdlab up --dir {directory})")
+    request = urllib.request.Request(f"{info['control_url']}{route}", method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+# --- up --------------------------------------------------------------------
+def _check_free(address: str, port: int) -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            return f"{address}:{port} is not available ({exc.strerror or exc})"
+    return None
+
+
+def _probe(host: HostConfig, ca_cert: str) -> str | None:
+    """An unauthenticated POST must get WinRM's 401 on both ports."""
+    context = ssl.create_default_context(cafile=ca_cert)
+    for connection in (
+        http.client.HTTPConnection(host.address, host.http_port, timeout=5),
+        http.client.HTTPSConnection(host.address, host.https_port, timeout=5, context=context),
+    ):
+        try:
+            connection.request(
+                "POST", "/wsman", body=b"", headers={"Content-Type": "application/soap+xml;charset=UTF-8"}
+            )
+            status = connection.getresponse().status
+        except (OSError, http.client.HTTPException) as exc:
+            return f"{host.name} ({host.address}:{connection.port}): {exc}"
+        finally:
+            connection.close()
+        if status != 401:
+            return f"{host.name} ({host.address}:{connection.port}) answered HTTP {status}, expected 401"
+    return None
+
+
+def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
+    inventory_dir.mkdir(parents=True, exist_ok=True)
+    hosts = {host.name: {"ansible_host": host.address} for host in config.hosts}
+    inventory = {
+        "all": {
+            "children": {
+                "avd_session_hosts": {
+                    "hosts": hosts,
+                    "vars": {
+                        "ansible_connection": "winrm",
+                        "ansible_port": HTTPS_PORT,
+                        "ansible_winrm_scheme": "https",
+                        "ansible_winrm_transport": "ntlm",
+                        "ansible_winrm_server_cert_validation": "validate",
+                        "ansible_winrm_ca_trust_path": config.ca_cert,
+                        "ansible_user": config.username,
+                        "ansible_password": config.password,
+                    },
+                }
+            }
+        }
+    }
+    path = inventory_dir / "hosts.yml"
+    header = f"# Written by `avdlab up --dir {config.directory}`; rewritten on every up. Do not edit.\n"
+    path.write_text(header + yaml.safe_dump(inventory, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    if args.hosts < 1:
+        raise LabError("--hosts must be at least 1")
+    directory.mkdir(parents=True, exist_ok=True)
+    if (info := running_daemon(directory)) is not None:
+        raise LabError(
+            f"a lab is already running in {directory} (pid {info['pid']}); stop it with: avdlab down --dir {directory}"
+        )
+    try:
+        addresses = host_addresses(args.hosts, args.first_address)
+    except ValueError as exc:
+        raise LabError(str(exc)) from exc
+    taken = [
+        problem for address in addresses for port in (HTTP_PORT, HTTPS_PORT) if (problem := _check_free(address, port))
+    ]
+    if taken:
+        raise LabError(
+            "cannot start the lab: "
+            + "; ".join(taken[:5])
+            + (f" (and {len(taken) - 5} more)" if len(taken) > 5 else "")
+        )
+    pki_dir = directory / "pki"
+    ca = pki.create_ca(pki_dir)
+    hosts = []
+    for name, address in zip(host_names(args.hosts), addresses, strict=True):
+        cert = pki.issue_server_cert(ca, pki_dir / "hosts", name, [name, f"{name}.lab.avd.test"], [address])
+        hosts.append(HostConfig(name=name, address=address, cert=str(cert.cert), key=str(cert.key)))
+    inventory_dir = Path(args.inventory).resolve()
+    config = LabConfig(
+        directory=str(directory),
+        username=DEFAULT_USER,
+        password=secrets.token_urlsafe(12) + "aA1!",
+        ca_cert=str(ca.cert),
+        hosts=hosts,
+        allow_unencrypted=args.allow_unencrypted,
+        command_latency=args.latency,
+        max_operations_per_shell=args.max_operations,
+        inventory=str(inventory_dir / "hosts.yml"),
+    )
+    config.save()
+    (directory / ERROR_FILE).unlink(missing_ok=True)
+    log = (directory / "lab.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "avdlab.daemon", str(directory)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=directory,
+    )
+    deadline = time.monotonic() + START_TIMEOUT
+    while running_daemon(directory) is None:
+        if process.poll() is not None:
+            error_file = directory / ERROR_FILE
+            reason = (
+                json.loads(error_file.read_text())["error"] if error_file.exists() else f"see {directory / 'lab.log'}"
+            )
+            raise LabError(f"the lab did not start: {reason}")
+        if time.monotonic() > deadline:
+            process.terminate()
+            raise LabError(f"the lab did not start within {START_TIMEOUT:.0f}s; see {directory / 'lab.log'}")
+        time.sleep(0.1)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        problems = [problem for problem in pool.map(lambda h: _probe(h, config.ca_cert), hosts) if problem]
+    if problems:
+        _stop(directory)
+        raise LabError("lab hosts did not answer: " + "; ".join(problems[:5]))
+    inventory = write_inventory(config, inventory_dir)
+    print(
+        f"avdlab: {len(hosts)} session hosts answering WinRM (http {HTTP_PORT}, https {HTTPS_PORT}) "
+        f"on {hosts[0].address}..{hosts[-1].address}"
+    )
+    print(f"avdlab: lab file {directory / LAB_FILE}; inventory {inventory}")
+    return 0
+
+
+# --- down, status, stats -----------------------------------------------------
+def _stop(directory: Path) -> bool:
+    info = running_daemon(directory)
+    if info is None:
+        return False
+    pid = int(info["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    (directory / DAEMON_FILE).unlink(missing_ok=True)
+    return True
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    if not _stop(directory):
+        print(f"avdlab: no lab running in {directory}")
+        return 0
+    if (directory / LAB_FILE).exists():
+        config = LabConfig.load(directory)
+        busy = [
+            f"{host.address}:{port}"
+            for host in config.hosts
+            for port in (host.http_port, host.https_port)
+            if _check_free(host.address, port)
+        ]
+        if busy:
+            raise LabError("the lab stopped but these ports are still taken: " + ", ".join(busy[:5]))
+    print(f"avdlab: lab in {directory} stopped")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    if running_daemon(directory) is None:
+        print(f"avdlab: no lab running in {directory}")
+        return 3
+    status = control(directory, "GET", "/status")
+    print(json.dumps(status, indent=2))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    route = "/stats/reset" if args.reset else "/stats"
+    print(json.dumps(control(directory, "POST" if args.reset else "GET", route), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avdlab", description="Simulated Azure Virtual Desktop session hosts over WinRM."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--dir", default=DEFAULT_DIR, help="lab directory (default: .lab)")
+        return p
+
+    up = with_dir(sub.add_parser("up", help="start the lab in the background; returns when every host answers"))
+    up.add_argument("--hosts", type=int, default=4, help="number of session hosts (default: 4)")
+    up.add_argument(
+        "--inventory", default=DEFAULT_INVENTORY, help="where to write the Ansible inventory (default: inventories/lab)"
+    )
+    up.add_argument(
+        "--first-address", default="127.0.1.1", help="loopback address of the first host (default: 127.0.1.1)"
+    )
+    up.add_argument("--allow-unencrypted", action="store_true", help="accept Basic and unsealed messages over http")
+    up.add_argument(
+        "--latency", type=float, default=0.0, help="seconds each command takes to start, like a real process"
+    )
+    up.add_argument("--max-operations", type=int, default=1500, help="WinRM MaxConcurrentOperationsPerUser per shell")
+    up.set_defaults(func=cmd_up)
+    with_dir(sub.add_parser("down", help="stop the lab")).set_defaults(func=cmd_down)
+    with_dir(sub.add_parser("status", help="is the lab running, and its hosts")).set_defaults(func=cmd_status)
+    stats = with_dir(sub.add_parser("stats", help="per-host WinRM commands, bytes and errors as JSON"))
+    stats.add_argument("--reset", action="store_true", help="print and zero the counters")
+    stats.set_defaults(func=cmd_stats)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LabError as exc:
+        print(f"avdlab: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

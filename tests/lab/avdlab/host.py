@@ -1,0 +1,38 @@
+"""A lab session host as the WinRM service sees it: identity, account, counters."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .auth import Account
+from .shells import ShellTable
+
+
+@dataclass
+class HostStats:
+    requests: int = 0
+    commands: int = 0
+    shells: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    errors: int = 0  # faults other than Receive's OperationTimeout, and failed commands
+    auth_failures: int = 0
+    receive_timeouts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class LabHost:
+    name: str
+    address: str
+    account: Account
+    allow_unencrypted: bool = False
+    command_latency: float = 0.0  # seconds before a command's process "starts"
+    shells: ShellTable = field(default_factory=ShellTable)
+    stats: HostStats = field(default_factory=HostStats)
+
+    @property
+    def computer_name(self) -> str:
+        return self.name

@@ -1,0 +1,48 @@
+"""The built collection: what `ansible-galaxy collection build` puts in the tarball."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def test_build_ships_the_collection_and_nothing_local(tmp_path):
+    result = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
+    tarball = tmp_path / f"{galaxy['namespace']}-{galaxy['name']}-{galaxy['version']}.tar.gz"
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+    assert {"MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml"} <= set(names)
+    forbidden = (".lab", ".venv", ".collections", "tests", "reports", "build", ".git", ".ci")
+    leaked = [name for name in names if name.split("/")[0] in forbidden or name.split("/")[0].startswith(".lab")]
+    assert leaked == []
+    assert not [name for name in names if "__pycache__" in name or name.endswith((".key", ".pem", ".tar.gz"))]
+
+
+def test_checkout_resolves_as_the_collection():
+    link = REPO / ".collections" / "ansible_collections" / "avdops" / "sessionhost"
+    assert link.is_symlink() and link.resolve() == REPO
+    config = (REPO / "ansible.cfg").read_text()
+    assert "collections_path = ./.collections" in config
+
+
+def test_runtime_requires_the_tested_ansible_core():
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    pins = dict(line.split("==") for line in (REPO / "requirements-dev.txt").read_text().splitlines() if "==" in line)
+    major_minor = ".".join(pins["ansible-core"].split(".")[:2])
+    assert runtime["requires_ansible"] == f">={major_minor}.0"
