@@ -13,16 +13,22 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import faults as fault_catalog
 from . import pki
+from .arm import API_VERSION
+from .avd import RESOURCE_GROUP, SUBSCRIPTION
 from .config import DAEMON_FILE, HTTP_PORT, HTTPS_PORT, LAB_FILE, HostConfig, LabConfig, host_addresses, host_names
 from .daemon import ERROR_FILE
+from .model import ScenarioError, default_scenario, parse_scenario
 
 DEFAULT_DIR = ".lab"
 DEFAULT_INVENTORY = "inventories/lab"
@@ -73,6 +79,12 @@ def control(directory: Path, method: str, route: str) -> object:
 
 
 # --- up --------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _check_free(address: str, port: int) -> str | None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -135,15 +147,29 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
 
 def cmd_up(args: argparse.Namespace) -> int:
     directory = Path(args.dir).resolve()
-    if args.hosts < 1:
-        raise LabError("--hosts must be at least 1")
+    if args.scenario and args.hosts is not None:
+        raise LabError("give either --hosts or --scenario, not both")
+    if args.scenario:
+        try:
+            scenario = parse_scenario(Path(args.scenario).read_text(), args.scenario)
+        except OSError as exc:
+            raise LabError(f"cannot read scenario {args.scenario}: {exc.strerror or exc}") from exc
+        except ScenarioError as exc:
+            raise LabError(str(exc)) from exc
+    else:
+        count = 4 if args.hosts is None else args.hosts
+        if count < 1:
+            raise LabError("--hosts must be at least 1")
+        scenario = default_scenario(count, host_names(count))
+    if args.reboot_seconds < 0:
+        raise LabError("--reboot-seconds must not be negative")
     directory.mkdir(parents=True, exist_ok=True)
     if (info := running_daemon(directory)) is not None:
         raise LabError(
             f"a lab is already running in {directory} (pid {info['pid']}); stop it with: avdlab down --dir {directory}"
         )
     try:
-        addresses = host_addresses(args.hosts, args.first_address)
+        addresses = host_addresses(len(scenario.hosts), args.first_address)
     except ValueError as exc:
         raise LabError(str(exc)) from exc
     taken = [
@@ -158,10 +184,27 @@ def cmd_up(args: argparse.Namespace) -> int:
     pki_dir = directory / "pki"
     ca = pki.create_ca(pki_dir)
     hosts = []
-    for name, address in zip(host_names(args.hosts), addresses, strict=True):
+    for name, address in zip((spec.name for spec in scenario.hosts), addresses, strict=True):
         cert = pki.issue_server_cert(ca, pki_dir / "hosts", name, [name, f"{name}.lab.avd.test"], [address])
         hosts.append(HostConfig(name=name, address=address, cert=str(cert.cert), key=str(cert.key)))
     inventory_dir = Path(args.inventory).resolve()
+    arm_port = args.arm_port or _free_port()
+    arm_cert = pki.issue_server_cert(ca, pki_dir, "arm", ["localhost"], ["127.0.0.1"])
+    arm = {
+        "url": f"https://127.0.0.1:{arm_port}",
+        "port": arm_port,
+        "tenant_id": str(uuid.uuid4()),
+        "client_id": str(uuid.uuid4()),
+        "client_secret": secrets.token_urlsafe(24),
+        "reader_client_id": str(uuid.uuid4()),
+        "reader_client_secret": secrets.token_urlsafe(24),
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": RESOURCE_GROUP,
+        "host_pool": scenario.host_pool,
+        "api_version": API_VERSION,
+        "cert": str(arm_cert.cert),
+        "key": str(arm_cert.key),
+    }
     config = LabConfig(
         directory=str(directory),
         username=DEFAULT_USER,
@@ -171,7 +214,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         allow_unencrypted=args.allow_unencrypted,
         command_latency=args.latency,
         max_operations_per_shell=args.max_operations,
+        reboot_seconds=args.reboot_seconds,
         inventory=str(inventory_dir / "hosts.yml"),
+        scenario=scenario.to_json(),
+        arm=arm,
     )
     config.save()
     (directory / ERROR_FILE).unlink(missing_ok=True)
@@ -263,6 +309,43 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_faults(args: argparse.Namespace) -> int:
+    if args.json:
+        print(
+            json.dumps(
+                [{"name": f.name, "section": f.section, "changes": f.changes} for f in fault_catalog.CATALOG.values()],
+                indent=2,
+            )
+        )
+        return 0
+    for fault in fault_catalog.CATALOG.values():
+        print(f"{fault.name}\n    article: {fault.section}\n    changes: {fault.changes}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    print(json.dumps(_control_or_error(directory, "GET", f"/hosts/{args.host}"), indent=2))
+    return 0
+
+
+def cmd_inject(args: argparse.Namespace) -> int:
+    if args.fault not in fault_catalog.CATALOG:
+        raise LabError(f"unknown fault {args.fault!r}; see avdlab faults")
+    directory = Path(args.dir).resolve()
+    shown = _control_or_error(directory, "POST", f"/hosts/{args.host}/inject?fault={args.fault}")
+    view = shown.get("pool_view") or {}
+    print(f"avdlab: {args.host} now has {args.fault}; restarted; pool status {view.get('status', 'not in the pool')}")
+    return 0
+
+
+def _control_or_error(directory: Path, method: str, route: str) -> Any:
+    try:
+        return control(directory, method, route)
+    except urllib.error.HTTPError as exc:
+        raise LabError(json.loads(exc.read()).get("error", str(exc))) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avdlab", description="Simulated Azure Virtual Desktop session hosts over WinRM."
@@ -274,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     up = with_dir(sub.add_parser("up", help="start the lab in the background; returns when every host answers"))
-    up.add_argument("--hosts", type=int, default=4, help="number of session hosts (default: 4)")
+    up.add_argument("--hosts", type=int, default=None, help="number of healthy session hosts (default: 4)")
+    up.add_argument("--scenario", help="scenario YAML: host pool, hosts, their faults and sessions")
+    up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a restarting host is off the network")
     up.add_argument(
         "--inventory", default=DEFAULT_INVENTORY, help="where to write the Ansible inventory (default: inventories/lab)"
     )
@@ -285,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--latency", type=float, default=0.0, help="seconds each command takes to start, like a real process"
     )
+    up.add_argument(
+        "--arm-port", type=int, default=0, help="port of the simulated Azure endpoint (default: a free one)"
+    )
     up.add_argument("--max-operations", type=int, default=1500, help="WinRM MaxConcurrentOperationsPerUser per shell")
     up.set_defaults(func=cmd_up)
     with_dir(sub.add_parser("down", help="stop the lab")).set_defaults(func=cmd_down)
@@ -292,6 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     stats = with_dir(sub.add_parser("stats", help="per-host WinRM commands, bytes and errors as JSON"))
     stats.add_argument("--reset", action="store_true", help="print and zero the counters")
     stats.set_defaults(func=cmd_stats)
+    faults = sub.add_parser("faults", help="the fault catalog: name, article section, what it changes")
+    faults.add_argument("--json", action="store_true")
+    faults.set_defaults(func=cmd_faults)
+    show = with_dir(sub.add_parser("show", help="a host's state as JSON (registration token redacted)"))
+    show.add_argument("host")
+    show.set_defaults(func=cmd_show)
+    inject = with_dir(sub.add_parser("inject", help="put a running host into a fault (the host restarts)"))
+    inject.add_argument("host")
+    inject.add_argument("fault")
+    inject.set_defaults(func=cmd_inject)
     return parser
 
 

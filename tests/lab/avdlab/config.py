@@ -11,6 +11,7 @@ import ipaddress
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 HTTP_PORT = 5985
 HTTPS_PORT = 5986
@@ -47,7 +48,10 @@ class LabConfig:
     command_latency: float = 0.0
     max_shells_per_user: int = 30
     max_operations_per_shell: int = 1500
+    reboot_seconds: float = 3.0
     inventory: str = ""
+    scenario: dict[str, Any] = field(default_factory=dict)
+    arm: dict[str, Any] = field(default_factory=dict)  # the simulated Azure endpoint: url, tenant, clients, cert
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:

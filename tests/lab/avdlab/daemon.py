@@ -1,4 +1,4 @@
-"""The lab process: every host's WinRM listeners and a small control API.
+"""The lab process: every host's WinRM listeners, the AVD service's endpoints, a control API.
 
 Started in the background by ``avdlab up`` as ``python -m avdlab.daemon DIR``.
 It writes ``DIR/daemon.json`` (pid, control URL) once every listener is
@@ -16,12 +16,18 @@ import resource
 import signal
 import ssl
 import sys
+import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from .arm import ArmApi, ArmSettings, Client
 from .auth import Account
-from .config import DAEMON_FILE, LabConfig
-from .handlers import default_handlers
+from .config import DAEMON_FILE, HostConfig, LabConfig
+from .handlers import Handler, default_handlers
 from .host import LabHost
+from .model import LabModel, Scenario
+from .reboot_handlers import WinRebootCommands
 from .server import ConnectionState, HttpRequest, HttpResponse, WinRMEndpoint, serve_http, start_endpoint
 from .service import WinRMService
 from .shells import ShellTable
@@ -40,61 +46,135 @@ def write_ntlm_users(config: LabConfig) -> Path:
     return path
 
 
-def build_hosts(config: LabConfig) -> dict[str, LabHost]:
-    account = Account(config.username, config.password)
-    return {
-        host.name: LabHost(
-            name=host.name,
-            address=host.address,
-            account=account,
-            allow_unencrypted=config.allow_unencrypted,
-            command_latency=config.command_latency,
-            shells=ShellTable(config.max_shells_per_user, config.max_operations_per_shell),
-        )
-        for host in config.hosts
-    }
+def lab_handlers() -> list[Handler]:
+    return [WinRebootCommands(), *default_handlers()]
+
+
+class HostRuntime:
+    """One host's listeners and power: restarts take the host off the network and bring it back booted."""
+
+    def __init__(self, lab: Lab, config: HostConfig, host: LabHost) -> None:
+        self.lab = lab
+        self.config = config
+        self.host = host
+        self.service = WinRMService(host, lab.handlers)
+        self.servers: list[asyncio.Server] = []
+        self.connections: set[asyncio.StreamWriter] = set()
+        self._restart: asyncio.Task[None] | None = None
+        host.power = self
+
+    async def open(self) -> None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.config.cert, self.config.key)
+        der = ssl.PEM_cert_to_DER_cert(Path(self.config.cert).read_text())
+        for endpoint, ssl_context in (
+            (WinRMEndpoint(self.host, self.service, port=self.config.http_port, tls_certificate=None), None),
+            (WinRMEndpoint(self.host, self.service, port=self.config.https_port, tls_certificate=der), context),
+        ):
+            try:
+                self.servers.append(await start_endpoint(endpoint, ssl_context, self.connections))
+            except OSError as exc:
+                raise OSError(
+                    f"cannot listen on {self.host.address}:{endpoint.port} for {self.host.name}: {exc.strerror or exc}"
+                ) from exc
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        for writer in list(self.connections):
+            writer.transport.abort()
+        self.host.shells.close_all()
+        for server in self.servers:
+            await server.wait_closed()
+        self.servers = []
+
+    # Power, as shutdown.exe asks for it
+    def schedule_restart(self, delay: float) -> None:
+        state = self.host.state
+        state.shutdown_at = time.time() + delay
+        self._restart = asyncio.get_running_loop().create_task(self._restart_after(max(delay, 0.5)))
+
+    def abort_restart(self) -> bool:
+        if self._restart is None or self._restart.done():
+            return False
+        self._restart.cancel()
+        self._restart = None
+        self.host.state.shutdown_at = None
+        return True
+
+    async def _restart_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        log.info("%s: restarting (down for %.1fs)", self.host.name, self.lab.config.reboot_seconds)
+        await self.close()
+        await asyncio.sleep(self.lab.config.reboot_seconds)
+        assert self.host.model is not None
+        self.host.model.reboot(self.host.state)
+        await self.open()
+        log.info("%s: up again", self.host.name)
 
 
 class Lab:
     def __init__(self, config: LabConfig) -> None:
         self.config = config
-        self.hosts = build_hosts(config)
-        handlers = default_handlers()
-        self.services = {name: WinRMService(host, handlers) for name, host in self.hosts.items()}
-        self.servers: list[asyncio.Server] = []
+        self.handlers = lab_handlers()
+        scenario = Scenario.from_json(config.scenario)
+        self.model = LabModel(scenario, state_dir=Path(config.directory) / "hosts")
+        account = Account(config.username, config.password)
+        self.runtimes: dict[str, HostRuntime] = {}
+        for host_config in config.hosts:
+            host = LabHost(
+                name=host_config.name,
+                address=host_config.address,
+                account=account,
+                allow_unencrypted=config.allow_unencrypted,
+                command_latency=config.command_latency,
+                shells=ShellTable(config.max_shells_per_user, config.max_operations_per_shell),
+                model=self.model,
+            )
+            self.runtimes[host.name] = HostRuntime(self, host_config, host)
+        arm = config.arm
+        self.arm_settings = ArmSettings(
+            tenant_id=arm["tenant_id"],
+            base_url=arm["url"],
+            clients=[
+                Client(arm["client_id"], arm["client_secret"], can_write=True),
+                Client(arm["reader_client_id"], arm["reader_client_secret"], can_write=False),
+            ],
+        )
+        self.arm = ArmApi(self.model, self.arm_settings)
+
+    def arm_ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.config.arm["cert"], self.config.arm["key"])
+        return context
+
+    @property
+    def hosts(self) -> dict[str, LabHost]:
+        return {name: runtime.host for name, runtime in self.runtimes.items()}
 
     async def start(self) -> None:
-        for host_config in self.config.hosts:
-            host = self.hosts[host_config.name]
-            service = self.services[host.name]
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(host_config.cert, host_config.key)
-            der = ssl.PEM_cert_to_DER_cert(Path(host_config.cert).read_text())
-            for endpoint, ssl_context in (
-                (WinRMEndpoint(host, service, port=host_config.http_port, tls_certificate=None), None),
-                (WinRMEndpoint(host, service, port=host_config.https_port, tls_certificate=der), context),
-            ):
-                try:
-                    self.servers.append(await start_endpoint(endpoint, ssl_context))
-                except OSError as exc:
-                    raise OSError(
-                        f"cannot listen on {host.address}:{endpoint.port} for {host.name}: {exc.strerror or exc}"
-                    ) from exc
+        for runtime in self.runtimes.values():
+            await runtime.open()
 
     async def stop(self) -> None:
-        for server in self.servers:
-            server.close()
-        for host in self.hosts.values():
-            host.shells.close_all()
-        for server in self.servers:
-            await server.wait_closed()
+        for runtime in self.runtimes.values():
+            if runtime._restart is not None:
+                runtime._restart.cancel()
+            await runtime.close()
 
     # --- control API -------------------------------------------------------
-    def status(self) -> dict[str, object]:
+    def status(self) -> dict[str, Any]:
         return {
             "pid": os.getpid(),
+            "host_pool": self.model.pool.name,
             "hosts": {
-                name: {"address": host.address, "shells": len(host.shells.shells)} for name, host in self.hosts.items()
+                name: {
+                    "address": host.address,
+                    "shells": len(host.shells.shells),
+                    "up": bool(self.runtimes[name].servers),
+                    "faults": host.state.faults,
+                }
+                for name, host in self.hosts.items()
             },
         }
 
@@ -102,15 +182,30 @@ class Lab:
         return {name: host.stats.as_dict() for name, host in self.hosts.items()}
 
     async def control(self, request: HttpRequest, state: ConnectionState) -> HttpResponse:
-        route = (request.method, request.target.split("?", 1)[0])
-        if route == ("GET", "/status"):
-            return _json(200, self.status())
-        if route == ("GET", "/stats"):
-            return _json(200, self.stats())
-        if route == ("POST", "/stats/reset"):
-            for host in self.hosts.values():
-                host.stats = type(host.stats)()
-            return _json(200, self.stats())
+        url = urlsplit(request.target)
+        parts = [unquote(part) for part in url.path.strip("/").split("/")]
+        query = parse_qs(url.query)
+        method = request.method
+        try:
+            if (method, parts) == ("GET", ["status"]):
+                return _json(200, self.status())
+            if (method, parts) == ("GET", ["stats"]):
+                return _json(200, self.stats())
+            if (method, parts) == ("POST", ["stats", "reset"]):
+                for host in self.hosts.values():
+                    host.stats = type(host.stats)()
+                return _json(200, self.stats())
+            if (method, parts) == ("POST", ["arm", "throttle"]):
+                self.arm_settings.throttle = int((query.get("count") or ["1"])[0])
+                return _json(200, {"throttle": self.arm_settings.throttle})
+            if method == "GET" and len(parts) == 2 and parts[0] == "hosts":
+                return _json(200, self.model.show(parts[1]))
+            if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "inject":
+                fault = (query.get("fault") or [""])[0]
+                self.model.inject(parts[1], fault)
+                return _json(200, self.model.show(parts[1]))
+        except KeyError as exc:
+            return _json(404, {"error": exc.args[0] if exc.args else str(exc)})
         return _json(404, {"error": f"no control route {request.method} {request.target}"})
 
 
@@ -139,6 +234,25 @@ async def run(directory: Path) -> int:
     async def on_control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve_http(reader, writer, lab.control, ConnectionState(client_ip="127.0.0.1"))
 
+    arm = config.arm
+    try:
+        arm_server = await asyncio.start_server(
+            lambda r, w: serve_http(r, w, lab.arm, ConnectionState(client_ip="127.0.0.1")),
+            host="127.0.0.1",
+            port=int(arm["port"]),
+            ssl=lab.arm_ssl_context(),
+            reuse_address=True,
+        )
+    except OSError as exc:
+        (directory / ERROR_FILE).write_text(
+            json.dumps(
+                {"error": f"cannot listen on 127.0.0.1:{arm['port']} for the Azure endpoint: {exc.strerror or exc}"}
+            )
+            + "\n"
+        )
+        await lab.stop()
+        return 3
+
     control = await asyncio.start_server(on_control, host="127.0.0.1", port=0)
     port = control.sockets[0].getsockname()[1]
     stop = asyncio.Event()
@@ -147,10 +261,11 @@ async def run(directory: Path) -> int:
         loop.add_signal_handler(signum, stop.set)
     runtime = directory / DAEMON_FILE
     runtime.write_text(json.dumps({"pid": os.getpid(), "control_url": f"http://127.0.0.1:{port}"}) + "\n")
-    log.info("lab up: %d hosts, control on 127.0.0.1:%d", len(lab.hosts), port)
+    log.info("lab up: %d hosts, control on 127.0.0.1:%d", len(lab.runtimes), port)
     await stop.wait()
     log.info("lab stopping")
     control.close()
+    arm_server.close()
     await lab.stop()
     runtime.unlink(missing_ok=True)
     return 0
@@ -158,10 +273,7 @@ async def run(directory: Path) -> int:
 
 def main() -> None:
     directory = Path(sys.argv[1]).resolve()
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     (directory / ERROR_FILE).unlink(missing_ok=True)
     sys.exit(asyncio.run(run(directory)))
 

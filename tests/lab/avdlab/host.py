@@ -1,11 +1,24 @@
-"""A lab session host as the WinRM service sees it: identity, account, counters."""
+"""A lab session host as the WinRM service sees it: identity, account, counters, and its Windows state."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from .auth import Account
 from .shells import ShellTable
+
+if TYPE_CHECKING:
+    from .model import LabModel
+    from .windows.state import HostState
+
+
+class Power(Protocol):
+    """What a host's shutdown.exe asks of the lab process."""
+
+    def schedule_restart(self, delay: float) -> None: ...
+
+    def abort_restart(self) -> bool: ...
 
 
 @dataclass
@@ -32,7 +45,15 @@ class LabHost:
     command_latency: float = 0.0  # seconds before a command's process "starts"
     shells: ShellTable = field(default_factory=ShellTable)
     stats: HostStats = field(default_factory=HostStats)
+    model: LabModel | None = None
+    power: Power | None = None
 
     @property
     def computer_name(self) -> str:
         return self.name
+
+    @property
+    def state(self) -> HostState:
+        if self.model is None:
+            raise RuntimeError(f"lab host {self.name} has no Windows model")
+        return self.model.host(self.name)

@@ -178,10 +178,18 @@ class WinRMEndpoint:
         return HttpResponse(status, [("Content-Type", SOAP_CONTENT_TYPE)], answer)
 
 
-async def start_endpoint(endpoint: WinRMEndpoint, ssl_context: ssl.SSLContext | None) -> asyncio.Server:
+async def start_endpoint(
+    endpoint: WinRMEndpoint, ssl_context: ssl.SSLContext | None, connections: set[asyncio.StreamWriter]
+) -> asyncio.Server:
+    """Listen for one host on one port; open connections are kept in ``connections`` so a restart can drop them."""
+
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("", 0)
-        await serve_http(reader, writer, endpoint, endpoint.new_state(peer[0]))
+        connections.add(writer)
+        try:
+            await serve_http(reader, writer, endpoint, endpoint.new_state(peer[0]))
+        finally:
+            connections.discard(writer)
 
     return await asyncio.start_server(
         on_connect, host=endpoint.host.address, port=endpoint.port, ssl=ssl_context, reuse_address=True, backlog=128

@@ -1,0 +1,417 @@
+"""The Azure side of the lab: Entra ID's client-credentials token endpoint and the
+Azure Resource Manager API for host pools, session hosts and user sessions
+(Microsoft.DesktopVirtualization, api-version 2024-04-03), over HTTPS.
+
+Shapes follow the REST API specification; errors come as
+``{"error": {"code", "message"}}``. The real ``azure-identity`` and
+``azure-mgmt-desktopvirtualization`` clients work against it unchanged when
+pointed at it (authority and base_url), which is how the collection's
+Azure code is tested.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, RESOURCE_GROUP, SUBSCRIPTION, fqdn
+from .model import LabModel
+from .server import ConnectionState, HttpRequest, HttpResponse
+from .windows.state import UserSession
+
+API_VERSION = "2024-04-03"
+PROVIDER = "Microsoft.DesktopVirtualization"
+WRITE_METHODS = ("PATCH", "PUT", "DELETE", "POST")
+
+
+@dataclass
+class Client:
+    client_id: str
+    secret: str
+    can_write: bool
+
+
+@dataclass
+class ArmSettings:
+    tenant_id: str
+    clients: list[Client]
+    base_url: str = ""
+    throttle: int = 0  # answer this many next ARM requests with 429
+    tokens: dict[str, tuple[Client, float]] = field(default_factory=dict)
+
+
+class ArmError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or []
+
+
+def iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.datetime.fromtimestamp(moment, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(text: str) -> float:
+    value = text.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ArmError(400, "InvalidRequestContent", f"expirationTime {text!r} is not an ISO 8601 date-time") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def _json(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> HttpResponse:
+    body = b"" if payload is None else json.dumps(payload).encode()
+    return HttpResponse(status, [("Content-Type", "application/json; charset=utf-8"), *(headers or [])], body)
+
+
+class ArmApi:
+    def __init__(self, model: LabModel, settings: ArmSettings) -> None:
+        self.model = model
+        self.settings = settings
+
+    async def __call__(self, request: HttpRequest, state: ConnectionState) -> HttpResponse:
+        try:
+            return self._route(request)
+        except ArmError as exc:
+            return _json(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+
+    # --- Entra ID -------------------------------------------------------------
+    def _identity(self, request: HttpRequest, parts: list[str]) -> HttpResponse | None:
+        tenant = self.settings.tenant_id
+        base = self.settings.base_url
+        if (
+            request.method == "GET"
+            and parts[:1] == [tenant]
+            and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]
+        ):
+            return _json(
+                200,
+                {
+                    "token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
+                    "authorization_endpoint": f"{base}/{tenant}/oauth2/v2.0/authorize",
+                    "issuer": f"{base}/{tenant}/v2.0",
+                    "jwks_uri": f"{base}/{tenant}/discovery/v2.0/keys",
+                    "response_types_supported": ["code", "id_token", "token"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+                    "tenant_region_scope": "NA",
+                },
+            )
+        if request.method == "POST" and parts == [tenant, "oauth2", "v2.0", "token"]:
+            form = {key: values[0] for key, values in parse_qs(request.body.decode()).items()}
+            client = next((c for c in self.settings.clients if c.client_id == form.get("client_id")), None)
+            if form.get("grant_type") != "client_credentials":
+                return _json(
+                    400,
+                    {"error": "unsupported_grant_type", "error_description": "AADSTS70003: only client_credentials."},
+                )
+            if client is None:
+                return _json(
+                    400,
+                    {
+                        "error": "unauthorized_client",
+                        "error_description": "AADSTS700016: Application with identifier "
+                        f"'{form.get('client_id')}' was not found in the directory.",
+                    },
+                )
+            if not secrets.compare_digest(client.secret, form.get("client_secret", "")):
+                return _json(
+                    401,
+                    {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."},
+                )
+            token = secrets.token_urlsafe(32)
+            self.settings.tokens[token] = (client, time.time() + 3600)
+            return _json(
+                200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
+            )
+        if parts[:1] == [tenant]:
+            return _json(404, {"error": "not_found", "error_description": "AADSTS90002: no such endpoint"})
+        return None
+
+    # --- ARM --------------------------------------------------------------------
+    def _route(self, request: HttpRequest) -> HttpResponse:
+        url = urlsplit(request.target)
+        parts = [unquote(p) for p in url.path.strip("/").split("/") if p]
+        identity = self._identity(request, parts)
+        if identity is not None:
+            return identity
+        client = self._authenticate(request)
+        if self.settings.throttle > 0:
+            self.settings.throttle -= 1
+            raise ArmError(
+                429, "TooManyRequests", "The request was throttled; retry after 1 second.", [("Retry-After", "1")]
+            )
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if query.get("api-version") != API_VERSION:
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{query.get('api-version')}' is invalid. The supported version is '{API_VERSION}'.",
+            )
+        if request.method in WRITE_METHODS and not client.can_write and parts[-1] != "listRegistrationTokens":
+            action = "write" if request.method in ("PATCH", "PUT", "POST") else "delete"
+            raise ArmError(
+                403,
+                "AuthorizationFailed",
+                f"The client '{client.client_id}' does not have authorization to perform action "
+                f"'{PROVIDER}/hostPools/{action}' over scope '/{'/'.join(parts)}' or the scope is invalid.",
+            )
+        body = json.loads(request.body) if request.body else {}
+        # /subscriptions/{s}/providers/Microsoft.DesktopVirtualization/hostPools
+        if len(parts) == 5 and parts[0] == "subscriptions" and parts[2] == "providers" and parts[4] == "hostPools":
+            self._check_subscription(parts[1])
+            return _json(200, {"value": [self._pool_json()], "nextLink": None})
+        if len(parts) < 7 or parts[0] != "subscriptions" or parts[2] != "resourceGroups" or parts[4] != "providers":
+            raise ArmError(404, "NotFound", f"No route for {request.method} {url.path}")
+        self._check_subscription(parts[1])
+        if parts[3].lower() != RESOURCE_GROUP.lower():
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found.")
+        rest = parts[6:]
+        if parts[5].lower() != PROVIDER.lower() or rest[:1] != ["hostPools"]:
+            raise ArmError(404, "NotFound", f"No route for {request.method} {url.path}")
+        if len(rest) == 1 and request.method == "GET":
+            return _json(200, {"value": [self._pool_json()], "nextLink": None})
+        self._check_pool(rest[1])
+        sub = rest[2:]
+        method = request.method
+        if not sub:
+            if method == "GET":
+                return _json(200, self._pool_json())
+            if method == "PATCH":
+                return _json(200, self._patch_pool(body))
+        elif sub == ["retrieveRegistrationToken"] and method == "POST":
+            return _json(200, self._token_json())
+        elif sub == ["listRegistrationTokens"] and method == "POST":
+            return _json(200, {"value": [self._token_json()] if self.model.pool.token else []})
+        elif sub == ["userSessions"] and method == "GET":
+            return _json(
+                200, {"value": [self._session_json(s, u) for s in self._states() for u in s.sessions], "nextLink": None}
+            )
+        elif sub[0] == "sessionHosts":
+            return self._session_hosts(method, sub[1:], body, query)
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on {url.path}")
+
+    def _authenticate(self, request: HttpRequest) -> Client:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        entry = self.settings.tokens.get(token) if scheme.lower() == "bearer" else None
+        challenge = [
+            (
+                "WWW-Authenticate",
+                f'Bearer authorization_uri="{self.settings.base_url}/{self.settings.tenant_id}", error="invalid_token"',
+            )
+        ]
+        if entry is None:
+            raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid or missing.", challenge)
+        client, expires = entry
+        if expires < time.time():
+            raise ArmError(401, "ExpiredAuthenticationToken", "The access token expiry has passed.", challenge)
+        return client
+
+    @staticmethod
+    def _check_subscription(subscription: str) -> None:
+        if subscription.lower() != SUBSCRIPTION:
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+
+    def _check_pool(self, name: str) -> None:
+        if name.lower() != self.model.pool.name.lower():
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{PROVIDER}/hostPools/{name}' under resource group '{RESOURCE_GROUP}' was not found.",
+            )
+
+    def _states(self) -> list[Any]:
+        return list(self.model.hosts.values())
+
+    # --- host pool ------------------------------------------------------------------
+    def _pool_json(self, include_token: bool = False) -> dict[str, Any]:
+        pool = self.model.pool
+        return {
+            "id": pool.arm_id,
+            "name": pool.name,
+            "type": f"{PROVIDER}/hostPools",
+            "location": LOCATION,
+            "properties": {
+                "friendlyName": pool.name,
+                "description": "avdlab host pool",
+                "hostPoolType": pool.host_pool_type,
+                "personalDesktopAssignmentType": None,
+                "maxSessionLimit": pool.max_session_limit,
+                "loadBalancerType": pool.load_balancer_type,
+                "validationEnvironment": False,
+                "preferredAppGroupType": "Desktop",
+                "startVMOnConnect": False,
+                "registrationInfo": {
+                    "expirationTime": iso(pool.token_expiry),
+                    "token": pool.token if include_token else None,
+                    "registrationTokenOperation": "None",
+                },
+                "objectId": "6a1c7e0e-0000-4000-8000-00000000a1ab",
+            },
+        }
+
+    def _patch_pool(self, body: dict[str, Any]) -> dict[str, Any]:
+        pool = self.model.pool
+        properties = body.get("properties") or {}
+        info = properties.get("registrationInfo")
+        include_token = False
+        if info:
+            operation = (info.get("registrationTokenOperation") or "None").lower()
+            if operation == "update":
+                if not info.get("expirationTime"):
+                    raise ArmError(
+                        400, "InvalidRequestContent", "registrationInfo.expirationTime is required for Update."
+                    )
+                expiry = parse_iso(info["expirationTime"])
+                remaining = expiry - time.time()
+                if not MIN_EXPIRY - 60 <= remaining <= MAX_EXPIRY + 60:
+                    raise ArmError(
+                        400,
+                        "InvalidParameter",
+                        "The registration token expiration time must be between 1 hour and 27 days from now.",
+                    )
+                pool.set_token(expiry)
+                include_token = True
+            elif operation == "delete":
+                pool.delete_token()
+            elif operation != "none":
+                raise ArmError(
+                    400,
+                    "InvalidParameter",
+                    f"registrationTokenOperation '{info.get('registrationTokenOperation')}' "
+                    "is not one of Update, Delete, None.",
+                )
+        if "maxSessionLimit" in properties:
+            limit = properties["maxSessionLimit"]
+            if not isinstance(limit, int) or limit < 1:
+                raise ArmError(400, "InvalidParameter", "maxSessionLimit must be a positive integer.")
+            pool.max_session_limit = limit
+        return self._pool_json(include_token=include_token)
+
+    def _token_json(self) -> dict[str, Any]:
+        pool = self.model.pool
+        return {"expirationTime": iso(pool.token_expiry), "token": pool.token}
+
+    # --- session hosts and user sessions ------------------------------------------------
+    def _record(self, name: str) -> Any:
+        key = name.rsplit("/", maxsplit=1)[-1].lower()
+        record = self.model.pool.records.get(key) or self.model.pool.records.get(fqdn(key).lower())
+        if record is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{PROVIDER}/hostPools/{self.model.pool.name}/sessionHosts/{name}' was not found.",
+            )
+        return record
+
+    def _state_for(self, record: Any) -> Any:
+        short = record.name.split(".")[0].lower()
+        state = self.model.hosts.get(short)
+        return state if state is not None and state.vm_id == record.vm_id else None
+
+    def _session_host_json(self, record: Any) -> dict[str, Any]:
+        pool = self.model.pool
+        view = self.model.avd.session_host_view(record, self._state_for(record), time.time())
+        return {
+            "id": f"{pool.arm_id}/sessionHosts/{record.name}",
+            "name": f"{pool.name}/{record.name}",
+            "type": f"{PROVIDER}/hostPools/sessionHosts",
+            "properties": {
+                "objectId": record.vm_id,
+                "resourceId": record.resource_id,
+                "virtualMachineId": record.vm_id,
+                "allowNewSession": record.allow_new_session,
+                "assignedUser": record.assigned_user,
+                "friendlyName": None,
+                "lastUpdateTime": iso(record.registered_at),
+                **view,
+            },
+        }
+
+    def _session_json(self, state: Any, session: UserSession) -> dict[str, Any]:
+        pool = self.model.pool
+        host = fqdn(state.name)
+        return {
+            "id": f"{pool.arm_id}/sessionHosts/{host}/userSessions/{session.session_id}",
+            "name": f"{pool.name}/{host}/{session.session_id}",
+            "type": f"{PROVIDER}/hostPools/sessionHosts/userSessions",
+            "properties": {
+                "objectId": f"{state.vm_id}-{session.session_id}",
+                "userPrincipalName": f"{session.user}@contoso.test",
+                "activeDirectoryUserName": f"CONTOSO\\{session.user}",
+                "applicationType": "Desktop",
+                "sessionState": session.state,
+                "createTime": iso(session.logon_time),
+            },
+        }
+
+    def _session_hosts(self, method: str, rest: list[str], body: dict[str, Any], query: dict[str, str]) -> HttpResponse:
+        pool = self.model.pool
+        if not rest:
+            if method == "GET":
+                records = sorted(pool.records.values(), key=lambda r: r.name)
+                return _json(200, {"value": [self._session_host_json(r) for r in records], "nextLink": None})
+            raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on sessionHosts")
+        record = self._record(rest[0])
+        state = self._state_for(record)
+        if len(rest) == 1:
+            if method == "GET":
+                return _json(200, self._session_host_json(record))
+            if method == "PATCH":
+                properties = body.get("properties") or {}
+                if "allowNewSession" in properties:
+                    if not isinstance(properties["allowNewSession"], bool):
+                        raise ArmError(400, "InvalidParameter", "allowNewSession must be true or false.")
+                    record.allow_new_session = properties["allowNewSession"]
+                if "assignedUser" in properties:
+                    record.assigned_user = properties["assignedUser"]
+                return _json(200, self._session_host_json(record))
+            if method == "DELETE":
+                sessions = len(state.sessions) if state is not None else 0
+                if sessions and query.get("force", "false").lower() != "true":
+                    raise ArmError(
+                        400,
+                        "BadRequest",
+                        f"The session host {record.name} has {sessions} user sessions. "
+                        "Log them off or use force=true to remove it.",
+                    )
+                del pool.records[record.name.lower()]
+                return _json(200, None)
+        if rest[1] != "userSessions" or state is None:
+            raise ArmError(404, "ResourceNotFound", f"No route for sessionHosts/{'/'.join(rest)}")
+        if len(rest) == 2 and method == "GET":
+            return _json(200, {"value": [self._session_json(state, s) for s in state.sessions], "nextLink": None})
+        session = next((s for s in state.sessions if str(s.session_id) == rest[2]), None)
+        if session is None:
+            raise ArmError(404, "ResourceNotFound", f"User session {rest[2]} was not found on {record.name}.")
+        action = rest[3] if len(rest) > 3 else None
+        if action is None and method == "GET":
+            return _json(200, self._session_json(state, session))
+        if action is None and method == "DELETE":
+            state.sessions.remove(session)
+            self.model.save(state)
+            return _json(200, None)
+        if action == "disconnect" and method == "POST":
+            session.state = "Disconnected"
+            self.model.save(state)
+            return _json(200, None)
+        if action == "sendMessage" and method == "POST":
+            title, text = body.get("messageTitle"), body.get("messageBody")
+            if not isinstance(title, str) or not isinstance(text, str):
+                raise ArmError(400, "InvalidParameter", "messageTitle and messageBody are required strings.")
+            session.messages.append({"title": title, "body": text, "time": time.time()})
+            self.model.save(state)
+            return _json(200, None)
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on userSessions/{'/'.join(rest[2:])}")

@@ -1,0 +1,244 @@
+"""The Azure Virtual Desktop service as the lab plays it: host pools, registration
+tokens, session host records, the broker, and the status the service reports.
+
+The broker validates registration tokens the way the article's errors say
+it does (INVALID_REGISTRATION_TOKEN, EXPIRED_REGISTRATION_TOKEN,
+NAME_ALREADY_REGISTERED, ENDPOINT_NOT_FOUND); session host status is
+derived from each host's state, never stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .windows import known as k
+from .windows.state import RUNNING, HostState
+
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000a1ab"
+RESOURCE_GROUP = "rg-avdlab"
+LOCATION = "eastus"
+MIN_EXPIRY = 3600.0
+MAX_EXPIRY = 27 * 86400.0
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class SessionHostRecord:
+    name: str  # the host's FQDN
+    vm_id: str
+    resource_id: str
+    registered_at: float
+    allow_new_session: bool = True
+    assigned_user: str | None = None
+    foreign: bool = False  # registered by another VM that carries the same name
+
+
+@dataclass
+class HostPool:
+    name: str
+    max_session_limit: int = 4
+    host_pool_type: str = "Pooled"
+    load_balancer_type: str = "BreadthFirst"
+    secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    token: str | None = None
+    token_expiry: float | None = None
+    records: dict[str, SessionHostRecord] = field(default_factory=dict)  # lower-case host name -> record
+
+    @property
+    def arm_id(self) -> str:
+        return (
+            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+            f"Microsoft.DesktopVirtualization/hostPools/{self.name}"
+        )
+
+    # Registration tokens are JWT-shaped and signed with the pool's secret.
+    def sign_token(self, expiry: float, issued: float | None = None) -> str:
+        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        payload = _b64url(
+            json.dumps(
+                {
+                    "RegistrationId": str(uuid.uuid4()),
+                    "BrokerURI": k.BROKER_URI,
+                    "HostPoolId": self.arm_id,
+                    "nbf": int(issued if issued is not None else time.time()),
+                    "exp": int(expiry),
+                }
+            ).encode()
+        )
+        signature = hmac.new(self.secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{header}.{payload}.{_b64url(signature)}"
+
+    def token_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token this pool signed, or None."""
+        try:
+            header, payload, signature = token.split(".")
+            expected = hmac.new(self.secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(expected, _b64url_decode(signature)):
+                return None
+            claims: dict[str, Any] = json.loads(_b64url_decode(payload))
+        except (ValueError, TypeError):
+            return None
+        return claims if claims.get("HostPoolId") == self.arm_id else None
+
+    def set_token(self, expiry: float) -> str:
+        self.token = self.sign_token(expiry)
+        self.token_expiry = expiry
+        return self.token
+
+    def delete_token(self) -> None:
+        self.token = None
+        self.token_expiry = None
+
+
+class RegistrationError(Exception):
+    """The broker refused: ``code`` is the text the agent logs in event 3277."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+def fqdn(host_name: str) -> str:
+    return f"{host_name}.lab.avd.test"
+
+
+class AvdService:
+    def __init__(self, pool: HostPool) -> None:
+        self.pool = pool
+        self.latest_agent_version = k.AGENT_VERSION
+
+    # --- the broker, as the agent meets it ----------------------------------
+    def register(self, state: HostState, token: str, now: float) -> None:
+        pool = self.pool
+        claims = pool.token_claims(token) if token else None
+        if claims is None or (token != pool.token and claims.get("exp", 0) > now):
+            raise RegistrationError(
+                "INVALID_REGISTRATION_TOKEN", "The registration token is not valid for any host pool."
+            )
+        if claims["exp"] <= now:
+            raise RegistrationError("EXPIRED_REGISTRATION_TOKEN", "The registration token has expired.")
+        name = fqdn(state.name).lower()
+        existing = pool.records.get(name)
+        if existing is not None and existing.vm_id != state.vm_id:
+            raise RegistrationError(
+                "NAME_ALREADY_REGISTERED",
+                f"A session host named {fqdn(state.name)} is already registered by another virtual machine.",
+            )
+        pool.records[name] = SessionHostRecord(
+            name=fqdn(state.name),
+            vm_id=state.vm_id,
+            resource_id=state.registry.get_data(k.RDINFRA_AGENT, "AzureResourceId", ""),
+            registered_at=now,
+            allow_new_session=existing.allow_new_session if existing else True,
+        )
+
+    def connect(self, state: HostState) -> None:
+        """A registered agent opening its broker connection."""
+        record = self.pool.records.get(fqdn(state.name).lower())
+        if record is None or record.vm_id != state.vm_id:
+            raise RegistrationError(
+                "ENDPOINT_NOT_FOUND", "The broker could not find an endpoint for this session host in the host pool."
+            )
+
+    def broker_health(self, url: str) -> tuple[int, str]:
+        if url.rstrip("/").lower().endswith("/api/health"):
+            return 200, k.BROKER_HEALTHY_TEXT
+        return 404, "Not Found"
+
+    # --- what the service reports about a session host ------------------------
+    def session_host_view(self, record: SessionHostRecord, state: HostState | None, now: float) -> dict[str, Any]:
+        """The ARM sessionHost properties, derived from the host's state."""
+        if state is None or record.foreign or record.vm_id != state.vm_id:
+            return {
+                "status": "Available" if record.foreign else "Unavailable",
+                "statusTimestamp": _iso(record.registered_at),
+                "lastHeartBeat": _iso(record.registered_at),
+                "sessions": 0,
+                "agentVersion": k.AGENT_VERSION,
+                "sxSStackVersion": k.sxs_winstation(k.SXS_VERSION),
+                "updateState": "Succeeded",
+                "updateErrorMessage": "",
+                "sessionHostHealthCheckResults": [],
+            }
+        state.settle(now)
+        registry = state.registry
+        bootloader = state.service(k.BOOTLOADER_SERVICE)
+        agent_running = (
+            bootloader is not None
+            and bootloader.state == RUNNING
+            and bootloader.stop_at is None
+            and state.shutdown_at is None
+        )
+        report = _health_report(registry.get_data(k.HEALTH_CHECK_REPORT, "AgentHealthCheckReport", ""))
+        update_state, update_error = state.update_state, state.update_error
+        failed = {check["healthCheckName"] for check in report if check["healthCheckResult"] == "HealthCheckFailed"}
+        if not agent_running or registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
+            status = "Unavailable"
+        elif update_state == "Started":
+            status = "Upgrading"
+        elif update_state == "Failed":
+            status = "UpgradeFailed"
+        elif "SxSStackListenerCheck" in failed:
+            status = "SxSStackListenerNotReady"
+        elif failed:
+            status = "NeedsAssistance"
+        else:
+            status = "Available"
+        default_agent = registry.get_data(k.BOOTLOADER, "DefaultAgent", "") or ""
+        heartbeat = now if agent_running else state.last_heartbeat
+        return {
+            "status": status,
+            "statusTimestamp": _iso(now),
+            "lastHeartBeat": _iso(heartbeat) if heartbeat else None,
+            "sessions": len(state.sessions),
+            "agentVersion": default_agent.removeprefix("RDAgent_"),
+            "sxSStackVersion": registry.get_data(k.WINSTATIONS, "ReverseConnectionListener", "") or "",
+            "osVersion": "10.0." + str(registry.get_data(k.WINDOWS_NT, "CurrentBuild", "")),
+            "updateState": update_state,
+            "updateErrorMessage": update_error,
+            "sessionHostHealthCheckResults": report,
+        }
+
+
+def _health_report(text: str) -> list[dict[str, Any]]:
+    """The agent's HealthCheckReport JSON as the service's health check results."""
+    try:
+        raw = json.loads(text) if text else []
+    except ValueError:
+        return []
+    results = []
+    for entry in raw:
+        passed = entry.get("HealthCheckResult") == 1
+        details = entry.get("AdditionalFailureDetails") or {}
+        results.append(
+            {
+                "healthCheckName": entry.get("HealthCheckName"),
+                "healthCheckResult": "HealthCheckSucceeded" if passed else "HealthCheckFailed",
+                "additionalFailureDetails": {
+                    "message": details.get("Message", ""),
+                    "errorCode": details.get("ErrorCode", 0),
+                    "lastHealthCheckDateTime": details.get("LastHealthCheckInUTC"),
+                },
+            }
+        )
+    return results
+
+
+def _iso(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 1000):03d}Z"

@@ -1,0 +1,192 @@
+"""The lab's world: one host pool, its AVD service, and every session host's state.
+
+Built from a scenario (``avdlab up --scenario FILE`` or ``--hosts N``):
+each host starts from a healthy image, gets its faults' causes, boots,
+and the agent runs. Host states are saved under ``DIR/hosts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import faults as fault_catalog
+from .avd import AvdService, HostPool, SessionHostRecord, fqdn
+from .windows import known as k
+from .windows.boot import boot
+from .windows.image import healthy_host
+from .windows.state import HostState, UserSession
+
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
+LOCALES = ("en-US", "de-DE")
+
+
+class ScenarioError(ValueError):
+    """The scenario file is not valid; the message names what is wrong."""
+
+
+@dataclass
+class HostSpec:
+    name: str
+    faults: list[str] = field(default_factory=list)
+    sessions: int = 0
+    locale: str = "en-US"
+
+
+@dataclass
+class Scenario:
+    host_pool: str = "hp-lab"
+    max_session_limit: int = 4
+    hosts: list[HostSpec] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Scenario:
+        return cls(
+            host_pool=raw["host_pool"],
+            max_session_limit=raw["max_session_limit"],
+            hosts=[HostSpec(**h) for h in raw["hosts"]],
+        )
+
+
+def default_scenario(count: int, names: list[str]) -> Scenario:
+    return Scenario(hosts=[HostSpec(name=name) for name in names[:count]])
+
+
+def parse_scenario(text: str, source: str = "scenario") -> Scenario:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{source}: expected a mapping with host_pool and hosts")
+    unknown = set(raw) - {"host_pool", "hosts"}
+    if unknown:
+        raise ScenarioError(f"{source}: unknown top-level keys: {', '.join(sorted(unknown))}")
+    pool = raw.get("host_pool") or {}
+    if not isinstance(pool, dict) or set(pool) - {"name", "max_session_limit"}:
+        raise ScenarioError(f"{source}: host_pool takes name and max_session_limit")
+    limit = pool.get("max_session_limit", 4)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 999999:
+        raise ScenarioError(f"{source}: host_pool.max_session_limit must be a whole number from 1 to 999999")
+    hosts_raw = raw.get("hosts")
+    if not isinstance(hosts_raw, list) or not hosts_raw:
+        raise ScenarioError(f"{source}: hosts must be a non-empty list")
+    hosts: list[HostSpec] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(hosts_raw, 1):
+        where = f"{source}: hosts[{index}]"
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ScenarioError(f"{where}: each host needs a name")
+        extra = set(entry) - {"name", "faults", "sessions", "locale"}
+        if extra:
+            raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
+        name = str(entry["name"])
+        if not HOST_NAME.match(name):
+            raise ScenarioError(f"{where}: {name!r} is not a valid computer name (1-15 letters, digits, hyphens)")
+        if name.lower() in seen:
+            raise ScenarioError(f"{where}: host {name!r} is listed twice")
+        seen.add(name.lower())
+        faults = entry.get("faults") or []
+        if not isinstance(faults, list):
+            raise ScenarioError(f"{where}: faults must be a list")
+        for fault in faults:
+            if fault not in fault_catalog.CATALOG:
+                raise ScenarioError(f"{where}: unknown fault {fault!r} (see avdlab faults)")
+        sessions = entry.get("sessions", 0)
+        if not isinstance(sessions, int) or isinstance(sessions, bool) or not 0 <= sessions <= limit:
+            raise ScenarioError(f"{where}: sessions must be a whole number from 0 to the max session limit ({limit})")
+        locale = entry.get("locale", "en-US")
+        if locale not in LOCALES:
+            raise ScenarioError(f"{where}: locale must be one of {', '.join(LOCALES)}")
+        hosts.append(HostSpec(name=name, faults=list(faults), sessions=sessions, locale=locale))
+    pool_name = str(pool.get("name", "hp-lab"))
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", pool_name):
+        raise ScenarioError(f"{source}: host_pool.name {pool_name!r} is not a valid host pool name")
+    return Scenario(host_pool=pool_name, max_session_limit=limit, hosts=hosts)
+
+
+class LabModel:
+    def __init__(self, scenario: Scenario, state_dir: Path | None = None, now: float | None = None) -> None:
+        start = time.time() if now is None else now
+        self.scenario = scenario
+        self.state_dir = state_dir
+        self.pool = HostPool(name=scenario.host_pool, max_session_limit=scenario.max_session_limit)
+        self.avd = AvdService(self.pool)
+        self.hosts: dict[str, HostState] = {}
+        for spec in scenario.hosts:
+            state = healthy_host(spec.name, self.pool.arm_id, image_time=start - 7 * 86400)
+            state.locale = spec.locale
+            self.pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
+                name=fqdn(spec.name),
+                vm_id=state.vm_id,
+                resource_id=str(state.registry.get_data(k.RDINFRA_AGENT, "AzureResourceId")),
+                registered_at=start - 7 * 86400,
+            )
+            self.hosts[spec.name.lower()] = state
+        for spec in scenario.hosts:
+            state = self.hosts[spec.name.lower()]
+            for name in spec.faults:
+                fault = fault_catalog.get(name)
+                if fault.before_boot:
+                    fault.before_boot(state, self.avd)
+            boot(state, self.avd, start)
+            for index in range(spec.sessions):
+                state.sessions.append(
+                    UserSession(session_id=index + 2, user=f"user{index + 1:02d}", state="Active", logon_time=start)
+                )
+            for name in spec.faults:
+                fault = fault_catalog.get(name)
+                if fault.after_boot:
+                    fault.after_boot(state, self.avd)
+                state.faults.append(name)
+            self.save(state)
+
+    def host(self, name: str) -> HostState:
+        state = self.hosts.get(name.lower())
+        if state is None:
+            raise KeyError(f"no lab host named {name!r}")
+        return state
+
+    def save(self, state: HostState) -> None:
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            state.save(self.state_dir / f"{state.name}.json")
+
+    def inject(self, name: str, fault_name: str) -> HostState:
+        """Put a running host into a fault: its causes, then a restart so the symptoms follow."""
+        state = self.host(name)
+        fault = fault_catalog.get(fault_name)
+        if fault.before_boot:
+            fault.before_boot(state, self.avd)
+        self.reboot(state)
+        if fault.after_boot:
+            fault.after_boot(state, self.avd)
+        state.faults.append(fault_name)
+        self.save(state)
+        return state
+
+    def reboot(self, state: HostState, now: float | None = None) -> None:
+        boot(state, self.avd, time.time() if now is None else now)
+        self.save(state)
+
+    def show(self, name: str) -> dict[str, Any]:
+        """The host's state as JSON, with the registration token redacted."""
+        state = self.host(name)
+        state.settle()
+        data = state.to_json()
+        for value in data["registry"].get(k.RDINFRA_AGENT, []):
+            if value["name"].lower() == "registrationtoken" and value["data"]:
+                value["data"] = f"<redacted: {len(value['data'])} characters>"
+        record = self.pool.records.get(fqdn(state.name).lower())
+        data["pool_view"] = self.avd.session_host_view(record, state, time.time()) if record else None
+        plain: dict[str, Any] = json.loads(json.dumps(data))
+        return plain

@@ -1,0 +1,35 @@
+"""A (re)boot of a session host: what Windows does between shutdown and the logon screen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import known as k
+from .agent import bootloader_started
+from .listeners import snapshot
+from .state import AUTOMATIC, RUNNING, STOPPED, HostState
+
+if TYPE_CHECKING:
+    from ..avd import AvdService
+
+# Automatic services start in this order; the boot loader last, as it needs the rest.
+START_ORDER = (k.TERMSERVICE, "SessionEnv", "UmRdpService", k.AGENT_SERVICE, k.BOOTLOADER_SERVICE)
+
+
+def boot(state: HostState, avd: AvdService, now: float) -> None:
+    state.boot_time = now
+    state.shutdown_at = None
+    state.sessions = []  # a restart signs every user out
+    for service in state.services.values():
+        service.state = STOPPED
+        service.stop_at = None
+    # Listener settings (WinStations flags, installed stacks) take effect now.
+    state.active_listeners = snapshot(state)
+    order = {name.lower(): index for index, name in enumerate(START_ORDER)}
+    for service in sorted(state.services.values(), key=lambda s: order.get(s.name.lower(), 0)):
+        if service.start_type == AUTOMATIC:
+            service.state = RUNNING
+            if service.name.lower() == k.BOOTLOADER_SERVICE.lower():
+                bootloader_started(state, avd, now)
+    # LogonUI creates this volatile key when the logon screen is ready (win_reboot waits for it).
+    state.registry.create_key(k.WINLOGON_AUTOLOGON_CHECKED)

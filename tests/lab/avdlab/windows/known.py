@@ -1,0 +1,121 @@
+"""Names, paths and versions of a Windows AVD session host, as the lab knows them.
+
+One definition per fact for the lab (the collection keeps its own).
+Sources: the troubleshooting article and the facts page (registry values,
+services, installers, .NET releases, event ids and texts).
+"""
+
+from __future__ import annotations
+
+# Registry keys (HKEY_LOCAL_MACHINE unless said otherwise)
+RDINFRA_AGENT = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent"
+SXS_STACK = RDINFRA_AGENT + r"\SxsStack"
+HEALTH_CHECK_REPORT = RDINFRA_AGENT + r"\HealthCheckReport"
+BOOTLOADER = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader"
+MONITORING_AGENT = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDMonitoringAgent"
+TERMINAL_SERVER = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server"
+WINSTATIONS = TERMINAL_SERVER + r"\WinStations"
+RDP_TCP = WINSTATIONS + r"\RDP-Tcp"
+CLUSTER_SETTINGS = TERMINAL_SERVER + r"\ClusterSettings"
+NDP_V4_FULL = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full"
+WINDOWS_NT = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+WINLOGON_AUTOLOGON_CHECKED = WINDOWS_NT + r"\Winlogon\AutoLogonChecked"
+INSTALLER_POLICY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer"
+USER_SYSTEM_POLICY = r"Software\Policies\Microsoft\Windows\System"  # below HKU\<SID> or HKCU
+DEFAULT_PROFILE_HIVE = r"HKEY_USERS\.DEFAULT"
+
+# Services
+BOOTLOADER_SERVICE = "RDAgentBootLoader"
+BOOTLOADER_DISPLAY = "Remote Desktop Agent Loader"
+AGENT_SERVICE = "RDAgent"
+TERMSERVICE = "TermService"
+
+# Programs (Add/Remove Programs display names) of the article's full reinstall
+BOOTLOADER_PRODUCT = "Remote Desktop Agent Boot Loader"
+AGENT_PRODUCT = "Remote Desktop Services Infrastructure Agent"
+GENEVA_PRODUCT = "Remote Desktop Services Infrastructure Geneva Agent"
+SXS_PRODUCT = "Remote Desktop Services SxS Network Stack"
+
+RDINFRA_DIR = r"C:\Program Files\Microsoft RDInfra"
+
+# Versions the lab's AVD service rolls out (newest) and the one before.
+AGENT_VERSION = "1.0.10004.1300"
+AGENT_PREVIOUS_VERSION = "1.0.9742.1500"
+BOOTLOADER_VERSION = "1.0.9023.1100"
+GENEVA_VERSION = "46.16.1"
+SXS_VERSION = "1.0.2407.05700"
+SXS_PREVIOUS_VERSION = "1.0.2404.16760"
+
+
+def sxs_winstation(version: str) -> str:
+    """``1.0.2407.05700`` -> ``rdp-sxs240705700`` (the stack's WinStation and listener name)."""
+    parts = version.split(".")
+    return "rdp-sxs" + "".join(parts[2:])
+
+
+def sxs_msi_path(version: str) -> str:
+    return rf"{RDINFRA_DIR}\SxSStack-{version}.msi"
+
+
+def agent_msi_path(version: str) -> str:
+    return rf"{RDINFRA_DIR}\Microsoft.RDInfra.RDAgent.Installer-x64-{version}.msi"
+
+
+def bootloader_msi_path(version: str) -> str:
+    return rf"{RDINFRA_DIR}\Microsoft.RDInfra.RDAgentBootLoader.Installer-x64-{version}.msi"
+
+
+def geneva_msi_path(version: str) -> str:
+    return rf"{RDINFRA_DIR}\Microsoft.RDInfra.Geneva.Installer-x64-{version}.msi"
+
+
+# .NET Framework 4.x Release values (the agent needs 4.7.2: Release >= 461808)
+DOTNET_472_MINIMUM = 461808
+DOTNET_48_RELEASE = 528372  # Windows 10 2004-22H2
+DOTNET_47_RELEASE = 460805  # 4.7, below what the agent needs
+
+# Application event log: sources and ids the agent uses
+SOURCE_AGENT = "WVD-Agent"
+SOURCE_UPDATER = "WVD-Agent-Updater"
+SOURCE_BOOTLOADER = "RDAgentBootLoader"
+SOURCE_MSI = "MsiInstaller"
+EVENT_AGENT_ERROR = 3277
+EVENT_GATEWAY = 3703
+EVENT_WEBSOCKET = 3019
+EVENT_UPDATE_FAILED = 3389
+# The lab's own choice of ids for success messages (no documented id):
+EVENT_AGENT_REGISTERED = 3100
+EVENT_AGENT_STARTED = 3000
+
+# Broker and service host names of the lab's region
+BROKER_URI = "https://rdbroker-g-us-r1.wvd.microsoft.com/"
+BROKER_URI_GLOBAL = "https://rdbroker.wvd.microsoft.com/"
+DIAGNOSTICS_URI = "https://rddiagnostics-g-us-r1.wvd.microsoft.com/"
+BROKER_RESOURCE_ID_URI = "https://rdbroker-g-us-r1.wvd.microsoft.com/"
+BROKER_RESOURCE_ID_URI_GLOBAL = "https://rdbroker.wvd.microsoft.com/"
+GATEWAY_URL = "https://rdgateway-g-us-r1.wvd.microsoft.com/"
+WEBSOCKET_TRANSPORT_URL = "https://rdweb-g-us-r1.wvd.microsoft.com/"
+BROKER_HEALTHY_TEXT = "RD Broker is Healthy"
+
+# Editions: the side-by-side stack works only on Enterprise and Server SKUs.
+SXS_SUPPORTED_EDITIONS = {
+    "enterprise",
+    "enterprisemultisession",
+    "serverrdsh",
+    "serverstandard",
+    "serverdatacenter",
+    "serverdatacenteracor",
+    "serverstandardacor",
+}
+
+# What Windows Installer's msiexec returns
+MSI_SUCCESS = 0
+MSI_UNKNOWN_PRODUCT = 1605
+MSI_PACKAGE_OPEN_FAILED = 1619
+MSI_ANOTHER_INSTALL = 1618
+MSI_POLICY_BLOCKED = 1625
+MSI_FATAL = 1603
+MSI_REBOOT_REQUIRED = 3010
+
+# Disk space an agent or stack MSI needs to download and install
+MSI_SPACE_NEEDED = 300 * 1024**2

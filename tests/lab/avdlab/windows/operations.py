@@ -1,0 +1,314 @@
+"""What Windows does when asked: the primitives the collection's runtime binds to.
+
+Each function takes the host's state (and the AVD service where the agent
+or the network is involved), applies Windows semantics, and returns plain
+data or raises :class:`OperationError` with the message PowerShell would
+give. Nothing here knows which module asks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import known as k
+from .agent import bootloader_started, msi_policy_blocks
+from .image import install_product, uninstall_product
+from .listeners import qwinsta
+from .registry import RegistryError, normalize_path
+from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, STOPPED, HostState
+
+if TYPE_CHECKING:
+    from ..avd import AvdService
+
+START_TYPES = (AUTOMATIC, MANUAL, DISABLED)
+
+
+class OperationError(Exception):
+    """An operation failed the way the Windows call would."""
+
+
+# --- registry -----------------------------------------------------------------
+def registry_read(state: HostState, path: str, names: list[str] | None = None) -> dict[str, Any]:
+    """A key's values (all, or the named ones) and subkey names; ``exists`` False for a missing key."""
+    registry = state.registry
+    full = normalize_path(path)
+    if not registry.key_exists(full):
+        return {"path": full, "exists": False, "values": [], "subkeys": []}
+    values = registry.values(full)
+    if names is not None:
+        wanted = {name.lower() for name in names}
+        values = [value for value in values if value.name.lower() in wanted]
+    return {
+        "path": registry.key(full).path,
+        "exists": True,
+        "values": [value.to_json() for value in values],
+        "subkeys": registry.subkeys(full),
+    }
+
+
+def registry_write(state: HostState, path: str, name: str, value_type: str, data: Any) -> dict[str, Any]:
+    registry = state.registry
+    try:
+        before = registry.get(path, name)
+    except RegistryError:
+        before = None
+    try:
+        value = registry.set(path, name, value_type, data)
+    except RegistryError as exc:
+        raise OperationError(str(exc)) from exc
+    changed = before is None or before.type != value.type or before.data != value.data
+    return {"changed": changed}
+
+
+def registry_delete_value(state: HostState, path: str, name: str) -> dict[str, Any]:
+    try:
+        state.registry.delete_value(path, name)
+    except RegistryError:
+        return {"changed": False}
+    return {"changed": True}
+
+
+def registry_delete_key(state: HostState, path: str) -> dict[str, Any]:
+    if not state.registry.key_exists(path):
+        return {"changed": False}
+    state.registry.delete_key(path)
+    return {"changed": True}
+
+
+# --- services -----------------------------------------------------------------
+def service_query(state: HostState, name: str) -> dict[str, Any]:
+    state.settle()
+    service = state.service(name)
+    if service is None:
+        return {"name": name, "exists": False}
+    return {
+        "name": service.name,
+        "exists": True,
+        "display_name": service.display_name,
+        "state": service.state,
+        "start_type": service.start_type,
+    }
+
+
+def _require_service(state: HostState, name: str) -> Any:
+    service = state.service(name)
+    if service is None:
+        raise OperationError(f"Cannot find any service with service name '{name}'.")
+    return service
+
+
+def service_start(state: HostState, avd: AvdService, name: str) -> dict[str, Any]:
+    state.settle()
+    service = _require_service(state, name)
+    if service.start_type == DISABLED:
+        raise OperationError(
+            f"Service '{service.display_name} ({service.name})' cannot be started due to the following error: "
+            f"Cannot start service {service.name} on computer '.'."
+        )
+    if service.state == RUNNING:
+        return {"changed": False, **service_query(state, name)}
+    service.state = RUNNING
+    service.stop_at = None
+    if service.name.lower() == k.BOOTLOADER_SERVICE.lower():
+        bootloader_started(state, avd, time.time())
+    return {"changed": True, **service_query(state, name)}
+
+
+def service_stop(state: HostState, name: str) -> dict[str, Any]:
+    state.settle()
+    service = _require_service(state, name)
+    if service.state == STOPPED:
+        return {"changed": False, **service_query(state, name)}
+    service.state = STOPPED
+    service.stop_at = None
+    if service.name.lower() == k.BOOTLOADER_SERVICE.lower():
+        agent = state.service(k.AGENT_SERVICE)
+        if agent is not None:
+            agent.state = STOPPED
+        state.last_heartbeat = time.time()
+    return {"changed": True, **service_query(state, name)}
+
+
+def service_set_start_type(state: HostState, name: str, start_type: str) -> dict[str, Any]:
+    service = _require_service(state, name)
+    wanted = next((t for t in START_TYPES if t.lower() == start_type.lower()), None)
+    if wanted is None:
+        raise OperationError(f"Invalid start type '{start_type}'; expected one of {', '.join(START_TYPES)}.")
+    changed = service.start_type != wanted
+    service.start_type = wanted
+    return {"changed": changed}
+
+
+# --- what an administrator looks at -----------------------------------------------
+def run_qwinsta(state: HostState) -> dict[str, Any]:
+    state.settle()
+    return {"text": qwinsta(state), "exit_code": 0}
+
+
+def disk(state: HostState, drive: str = "C:") -> dict[str, Any]:
+    if drive.rstrip("\\").upper() != state.disk.drive.upper():
+        raise OperationError(f"Cannot find drive. A drive with the name '{drive.rstrip(':')}' does not exist.")
+    return {"drive": state.disk.drive, "size": state.disk.total, "free": state.disk.free}
+
+
+def events(
+    state: HostState,
+    log: str = "Application",
+    sources: list[str] | None = None,
+    ids: list[int] | None = None,
+    max_age_seconds: float | None = None,
+    max_count: int = 100,
+) -> list[dict[str, Any]]:
+    """Get-WinEvent with a filter: newest first."""
+    now = time.time()
+    wanted_sources = {s.lower() for s in sources} if sources else None
+    selected = [
+        event
+        for event in state.events
+        if event.log.lower() == log.lower()
+        and (wanted_sources is None or event.source.lower() in wanted_sources)
+        and (ids is None or event.event_id in ids)
+        and (max_age_seconds is None or event.time >= now - max_age_seconds)
+    ]
+    selected.sort(key=lambda e: (e.time, e.record_id), reverse=True)
+    return [
+        {
+            "record_id": e.record_id,
+            "log": e.log,
+            "source": e.source,
+            "id": e.event_id,
+            "level": e.level,
+            "time": e.time,
+            "message": e.message,
+        }
+        for e in selected[:max_count]
+    ]
+
+
+def installed_programs(state: HostState, name_pattern: str = "*") -> list[dict[str, Any]]:
+    return [
+        {
+            "display_name": p.display_name,
+            "display_version": p.display_version,
+            "product_code": p.product_code,
+            "publisher": p.publisher,
+            "install_date": p.install_date,
+        }
+        for p in state.programs
+        if fnmatch.fnmatch(p.display_name.lower(), name_pattern.lower())
+    ]
+
+
+def list_files(state: HostState, folder: str, pattern: str = "*") -> list[dict[str, Any]]:
+    prefix = folder.rstrip("\\").lower() + "\\"
+    found: list[dict[str, Any]] = []
+    for lowered, entry in state.files.items():
+        if not lowered.startswith(prefix):
+            continue
+        rest = entry.path[len(prefix) :]
+        if "\\" in rest or not fnmatch.fnmatch(rest.lower(), pattern.lower()):
+            continue
+        found.append({"name": rest, "path": entry.path, "size": entry.size, "created": entry.created})
+    found.sort(key=lambda f: f["created"], reverse=True)
+    return found
+
+
+def boot_time(state: HostState) -> float:
+    return state.boot_time
+
+
+def processes(state: HostState, names: list[str]) -> list[dict[str, Any]]:
+    state.settle()
+    running = []
+    bootloader = state.service(k.BOOTLOADER_SERVICE)
+    if bootloader is not None and bootloader.state == RUNNING:
+        running.append("RDAgentBootLoader")
+    agent = state.service(k.AGENT_SERVICE)
+    if agent is not None and agent.state == RUNNING:
+        running.append("RDAgent")
+    if state.installer_busy:
+        running.append("msiexec")
+    wanted = {name.lower().removesuffix(".exe") for name in names}
+    return [{"name": name} for name in running if name.lower() in wanted]
+
+
+def probe_url(state: HostState, avd: AvdService, url: str) -> dict[str, Any]:
+    """Invoke-WebRequest from the host: reachable per the host's network, answered by the AVD service."""
+    if not re.match(r"^https?://", url, re.I):
+        raise OperationError(f"The URI prefix is not recognized: {url}")
+    if not state.can_reach(url):
+        return {"url": url, "reachable": False, "status": None, "error": "Unable to connect to the remote server"}
+    status, text = avd.broker_health(url) if "rdbroker" in url.lower() else (200, "")
+    return {"url": url, "reachable": True, "status": status, "body": text[:512], "error": None}
+
+
+# --- Windows Installer ------------------------------------------------------------
+def msiexec_install(state: HostState, avd: AvdService, package: str, properties: dict[str, str]) -> int:
+    """``msiexec /i package PROP=value /quiet /norestart``: the exit code."""
+    if state.installer_busy:
+        return k.MSI_ANOTHER_INSTALL
+    if msi_policy_blocks(state):
+        return k.MSI_POLICY_BLOCKED
+    entry = state.files.get(package.lower())
+    if entry is None or entry.product is None:
+        return k.MSI_PACKAGE_OPEN_FAILED
+    if state.disk.free < k.MSI_SPACE_NEEDED:
+        state.log_event(
+            k.SOURCE_MSI,
+            11708,
+            "Information",
+            f"Product: {entry.product['display_name']} -- Installation failed. There is not enough space on the disk.",
+        )
+        return k.MSI_FATAL
+    info = entry.product
+    for program in state.programs_named(info["display_name"]):
+        if program.display_version == info["display_version"]:
+            return k.MSI_SUCCESS  # already installed: a repair, nothing changes
+    now = time.time()
+    install_product(state, entry.path, info, now)
+    state.log_event(
+        k.SOURCE_MSI,
+        11707,
+        "Information",
+        f"Product: {info['display_name']} -- Installation completed successfully.",
+        now,
+    )
+    if info["kind"] == "agent":
+        # The agent installer brings the side-by-side stack and the Geneva agent along.
+        _install_bundled(state, "sxs", k.SXS_PRODUCT, now)
+        _install_bundled(state, "geneva", k.GENEVA_PRODUCT, now)
+        token = properties.get("REGISTRATIONTOKEN")
+        if token is not None:
+            # The agent installer writes the token for the agent to register with.
+            state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", "REG_SZ", token)
+            state.registry.set(k.RDINFRA_AGENT, "IsRegistered", "REG_DWORD", 0)
+    if info["kind"] == "sxs":
+        return k.MSI_REBOOT_REQUIRED  # the new listener only starts after a restart
+    return k.MSI_SUCCESS
+
+
+def _install_bundled(state: HostState, kind: str, display_name: str, now: float) -> None:
+    if state.programs_named(display_name):
+        return
+    packages = [f for f in state.files.values() if f.product is not None and f.product["kind"] == kind]
+    if packages:
+        newest = max(packages, key=lambda f: f.created)
+        assert newest.product is not None
+        install_product(state, newest.path, newest.product, now)
+
+
+def msiexec_uninstall(state: HostState, product_code: str) -> int:
+    """``msiexec /x {ProductCode} /quiet /norestart``: the exit code."""
+    if state.installer_busy:
+        return k.MSI_ANOTHER_INSTALL
+    program = next((p for p in state.programs if p.product_code.lower() == product_code.lower()), None)
+    if program is None:
+        return k.MSI_UNKNOWN_PRODUCT
+    uninstall_product(state, program)
+    state.log_event(
+        k.SOURCE_MSI, 11724, "Information", f"Product: {program.display_name} -- Removal completed successfully."
+    )
+    return k.MSI_SUCCESS

@@ -1,0 +1,190 @@
+"""Everything the lab knows about one simulated session host, and how it is saved.
+
+Plain data: the registry, services, installed programs, files, the
+Application event log, user sessions, disk, network reachability, boot
+time and what changes wait for the next boot. Behaviour lives in
+``agent.py`` (the AVD agent), ``operations.py`` (what Windows does when
+asked) and ``boot.py``; this module only holds and persists.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .registry import Registry
+
+RUNNING = "Running"
+STOPPED = "Stopped"
+AUTOMATIC = "Automatic"
+MANUAL = "Manual"
+DISABLED = "Disabled"
+
+
+@dataclass
+class Service:
+    name: str
+    display_name: str
+    state: str = STOPPED
+    start_type: str = AUTOMATIC
+    stop_at: float | None = None  # a running service that is about to stop by itself
+
+    def settle(self, now: float) -> None:
+        if self.state == RUNNING and self.stop_at is not None and now >= self.stop_at:
+            self.state = STOPPED
+            self.stop_at = None
+
+
+@dataclass
+class Program:
+    """An Add/Remove Programs entry of a Windows Installer product."""
+
+    product_code: str
+    display_name: str
+    display_version: str
+    publisher: str = "Microsoft Corporation"
+    install_date: str = ""
+    package: str = ""  # the MSI it came from
+
+
+@dataclass
+class FileEntry:
+    path: str
+    size: int
+    created: float
+    product: dict[str, str] | None = None  # for an MSI: display_name, display_version, product_code, kind
+
+
+@dataclass
+class Event:
+    record_id: int
+    log: str
+    source: str
+    event_id: int
+    level: str  # Error, Warning, Information
+    time: float
+    message: str
+
+
+@dataclass
+class UserSession:
+    session_id: int
+    user: str
+    state: str  # Active or Disconnected
+    logon_time: float
+    messages: list[dict[str, Any]] = field(default_factory=list)  # what sendMessage showed the user
+
+
+@dataclass
+class Disk:
+    drive: str = "C:"
+    total: int = 128 * 1024**3
+    free: int = 80 * 1024**3
+
+
+@dataclass
+class HostState:
+    name: str
+    vm_id: str
+    registry: Registry
+    services: dict[str, Service] = field(default_factory=dict)  # lower-case name -> service
+    programs: list[Program] = field(default_factory=list)
+    files: dict[str, FileEntry] = field(default_factory=dict)  # lower-case path -> file
+    events: list[Event] = field(default_factory=list)
+    sessions: list[UserSession] = field(default_factory=list)
+    disk: Disk = field(default_factory=Disk)
+    blocked_hosts: list[str] = field(default_factory=list)  # fnmatch patterns this VM cannot reach
+    installer_busy: bool = False  # another msiexec installation is running
+    boot_time: float = 0.0
+    active_listeners: list[str] = field(default_factory=list)  # WinStations listening since boot
+    shutdown_at: float | None = None
+    locale: str = "en-US"
+    faults: list[str] = field(default_factory=list)
+    next_record_id: int = 1
+    # What the agent reports to the service (not stored on the VM):
+    update_state: str = "Succeeded"  # Initial, Pending, Started, Succeeded, Failed
+    update_error: str = ""
+    last_heartbeat: float = 0.0
+
+    # --- small queries ------------------------------------------------------
+    def service(self, name: str) -> Service | None:
+        return self.services.get(name.lower())
+
+    def settle(self, now: float | None = None) -> None:
+        """Let time pass: services that were about to stop have stopped."""
+        moment = time.time() if now is None else now
+        for service in self.services.values():
+            service.settle(moment)
+
+    def programs_named(self, display_name: str) -> list[Program]:
+        return [p for p in self.programs if p.display_name.lower() == display_name.lower()]
+
+    def can_reach(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        return not any(fnmatch.fnmatch(host, pattern.lower()) for pattern in self.blocked_hosts)
+
+    def log_event(self, source: str, event_id: int, level: str, message: str, when: float | None = None) -> Event:
+        event = Event(
+            record_id=self.next_record_id,
+            log="Application",
+            source=source,
+            event_id=event_id,
+            level=level,
+            time=time.time() if when is None else when,
+            message=message,
+        )
+        self.next_record_id += 1
+        self.events.append(event)
+        return event
+
+    # --- persistence ----------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "registry"}
+        plain: dict[str, Any] = json.loads(json.dumps(data, default=_plain))
+        plain["registry"] = self.registry.to_json()
+        return plain
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> HostState:
+        return cls(
+            name=raw["name"],
+            vm_id=raw["vm_id"],
+            registry=Registry.from_json(raw["registry"]),
+            services={k: Service(**v) for k, v in raw["services"].items()},
+            programs=[Program(**p) for p in raw["programs"]],
+            files={k: FileEntry(**f) for k, f in raw["files"].items()},
+            events=[Event(**e) for e in raw["events"]],
+            sessions=[UserSession(**s) for s in raw["sessions"]],
+            disk=Disk(**raw["disk"]),
+            blocked_hosts=list(raw["blocked_hosts"]),
+            installer_busy=raw["installer_busy"],
+            boot_time=raw["boot_time"],
+            active_listeners=list(raw["active_listeners"]),
+            shutdown_at=raw["shutdown_at"],
+            locale=raw["locale"],
+            faults=list(raw["faults"]),
+            next_record_id=raw["next_record_id"],
+            update_state=raw["update_state"],
+            update_error=raw["update_error"],
+            last_heartbeat=raw["last_heartbeat"],
+        )
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> HostState:
+        return cls.from_json(json.loads(path.read_text()))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"cannot save {type(value).__name__}")

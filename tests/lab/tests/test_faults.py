@@ -1,0 +1,308 @@
+"""The lab against the article: every fault shows its documented symptoms, and the
+article's fix, applied through the host's operations and the ARM API, makes the
+host healthy and Available again. Each case names its article section.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from labworld import Arm, error_events, later, registry, sxs_row, world
+
+from avdlab import faults
+from avdlab.model import HostSpec
+from avdlab.windows import image
+from avdlab.windows import known as k
+from avdlab.windows import operations as ops
+from avdlab.windows.boot import boot
+
+HOST = "sh-01"
+
+
+def broken(fault: str, **spec):
+    model = world(HostSpec(HOST, faults=[fault], **spec))
+    state = model.host(HOST)
+    later(state)
+    return model, state, Arm(model)
+
+
+def restart_bootloader(model, state):
+    ops.service_stop(state, k.BOOTLOADER_SERVICE)
+    ops.service_start(state, model.avd, k.BOOTLOADER_SERVICE)
+    later(state)
+
+
+def assert_healthy(model, state, arm):
+    later(state)
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Running"
+    assert sxs_row(state) == "Listen"
+    assert "rdp-tcp" in ops.run_qwinsta(state)["text"]
+    assert registry(state, "IsRegistered") == 1 and registry(state, "RegistrationToken") == ""
+    assert arm.status(state) == "Available"
+
+
+def test_catalog_is_the_design_catalog():
+    assert set(faults.CATALOG) == {
+        "bootloader_stopped",
+        "agent_not_installed",
+        "invalid_registration_token",
+        "expired_registration_token",
+        "broker_blocked",
+        "gateway_blocked",
+        "websocket_blocked",
+        "stack_health_check_failed",
+        "endpoint_not_found",
+        "msi_policy_blocked",
+        "installer_busy",
+        "cmd_policy_blocked",
+        "stack_listener_broken",
+        "disk_full",
+        "dotnet_outdated",
+        "sxs_stack_missing",
+        "session_limit_reached",
+        "unsupported_os",
+        "name_already_registered",
+    }
+    assert all(f.section and f.changes and (f.before_boot or f.after_boot) for f in faults.CATALOG.values())
+
+
+def test_a_healthy_host_is_available_listens_and_logs_no_error():
+    model = world(HostSpec(HOST))
+    state = model.host(HOST)
+    arm = Arm(model)
+    assert_healthy(model, state, arm)
+    assert error_events(state) == []
+    text = ops.run_qwinsta(state)["text"]
+    assert " rdp-tcp                                 65536  Listen" in text
+    assert f" {k.sxs_winstation(k.SXS_VERSION)}                        65537  Listen" in text
+    report = registry(state, "AgentHealthCheckReport", k.HEALTH_CHECK_REPORT)
+    assert '"HealthCheckResult": 2' not in report
+
+
+# --- Error: The RDAgentBootLoader and/or Remote Desktop Agent Loader has stopped running
+def test_bootloader_stopped():
+    model, state, arm = broken("bootloader_stopped")
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Stopped"
+    assert ops.processes(state, ["RDAgentBootLoader"]) == []
+    assert arm.status(state) == "Unavailable"
+    # Fix: start the Remote Desktop Agent Loader, wait, refresh: it keeps running.
+    ops.service_start(state, model.avd, k.BOOTLOADER_SERVICE)
+    assert_healthy(model, state, arm)
+
+
+# --- Your issue isn't listed here: no Remote Desktop Agent Loader service
+def test_agent_not_installed():
+    model, state, arm = broken("agent_not_installed")
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["exists"] is False
+    assert ops.installed_programs(state, "Remote Desktop*") == []
+    assert arm.status(state) == "Unavailable"
+    # Fix (full reinstall): remove the session host, new key, install agent (with the key) and boot loader, restart.
+    assert arm.call("DELETE", f"/sessionHosts/{state.name}.lab.avd.test")[0] == 200
+    token = arm.new_token()
+    assert ops.msiexec_install(state, model.avd, k.agent_msi_path(k.AGENT_VERSION), {"REGISTRATIONTOKEN": token}) == 0
+    assert ops.msiexec_install(state, model.avd, k.bootloader_msi_path(k.BOOTLOADER_VERSION), {}) == 0
+    names = {p["display_name"] for p in ops.installed_programs(state)}
+    assert names == {k.AGENT_PRODUCT, k.BOOTLOADER_PRODUCT, k.SXS_PRODUCT, k.GENEVA_PRODUCT}
+    boot(state, model.avd, time.time())
+    assert_healthy(model, state, arm)
+
+
+def reregister_with_new_token(model, state, arm):
+    """Error: INVALID_REGISTRATION_TOKEN, the article's steps."""
+    token = arm.new_token()
+    ops.registry_write(state, k.RDINFRA_AGENT, "IsRegistered", "REG_DWORD", 0)
+    ops.registry_write(state, k.RDINFRA_AGENT, "RegistrationToken", "REG_SZ", token)
+    restart_bootloader(model, state)
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ("invalid_registration_token", "INVALID_REGISTRATION_TOKEN"),  # Error: INVALID_REGISTRATION_TOKEN
+        ("expired_registration_token", "EXPIRED_REGISTRATION_TOKEN"),  # Your issue isn't listed (re-register)
+        ("endpoint_not_found", "ENDPOINT_NOT_FOUND"),  # Error: ENDPOINT_NOT_FOUND
+    ],
+)
+def test_registration_failures_log_3277_and_stop_the_bootloader(fault, code):
+    model, state, arm = broken(fault)
+    ((event_id, source, message),) = error_events(state)
+    assert (event_id, source) == (3277, "WVD-Agent") and code in message
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Stopped"
+    assert arm.status(state) == ("Unavailable" if fault != "endpoint_not_found" else None)
+    reregister_with_new_token(model, state, arm)
+    assert_healthy(model, state, arm)
+
+
+# --- Error: Agent cannot connect to broker with INVALID_FORM; Error: 3703; Error: 3019
+@pytest.mark.parametrize(
+    ("fault", "event_id", "text", "stops", "status"),
+    [
+        ("broker_blocked", 3277, "INVALID_FORM", True, "Unavailable"),
+        ("gateway_blocked", 3703, "RD Gateway Url:", False, "NeedsAssistance"),
+        ("websocket_blocked", 3019, "Web socket transport", False, "NeedsAssistance"),
+    ],
+)
+def test_blocked_urls(fault, event_id, text, stops, status):
+    model, state, arm = broken(fault)
+    ((logged_id, _, message),) = error_events(state)
+    assert logged_id == event_id and text in message
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == ("Stopped" if stops else "Running")
+    assert arm.status(state) == status
+    broker = registry(state, "BrokerURI")
+    probe = ops.probe_url(state, model.avd, broker + "api/health")
+    if fault == "broker_blocked":
+        assert probe["reachable"] is False
+    else:
+        assert (probe["status"], probe["body"]) == (200, "RD Broker is Healthy")
+    # Fix: the network team unblocks the required URLs; the agent is restarted.
+    state.blocked_hosts.clear()
+    restart_bootloader(model, state)
+    assert_healthy(model, state, arm)
+
+
+# --- Error: InstallationHealthCheckFailedException -> Stack listener isn't working
+def test_stack_health_check_failed():
+    model, state, arm = broken("stack_health_check_failed")
+    ((event_id, _, message),) = error_events(state)
+    assert event_id == 3277 and "InstallationHealthCheckFailedException" in message
+    assert sxs_row(state) is None  # fEnableWinStation=0: the listener is not listed at all
+    assert arm.status(state) == "UpgradeFailed"
+    listener = registry(state, "ReverseConnectionListener", k.WINSTATIONS)
+    ops.registry_write(state, rf"{k.WINSTATIONS}\{listener}", "fEnableWinStation", "REG_DWORD", 1)
+    assert sxs_row(state) is None  # takes effect at restart
+    boot(state, model.avd, time.time())
+    assert_healthy(model, state, arm)
+    assert arm.session_host(state)[1]["properties"]["agentVersion"] == k.AGENT_VERSION
+
+
+# --- Error: Stack listener isn't working on a Windows 10 2004 session host VM
+def test_stack_listener_broken():
+    model, state, arm = broken("stack_listener_broken")
+    assert sxs_row(state) == "Down" and error_events(state) == []
+    assert arm.status(state) == "SxSStackListenerNotReady"
+    listener = registry(state, "ReverseConnectionListener", k.WINSTATIONS)
+    assert registry(state, "SessionDirectoryListener", k.CLUSTER_SETTINGS) == listener
+    ops.registry_write(state, rf"{k.WINSTATIONS}\{listener}", "fReverseConnectMode", "REG_DWORD", 1)
+    boot(state, model.avd, time.time())
+    assert_healthy(model, state, arm)
+
+
+# --- Error: InstallMsiException (policy / installer busy); Error: Win32Exception; DownloadMsiException;
+#     Agent fails to update with MissingMethodException
+@pytest.mark.parametrize(
+    ("fault", "event_id", "texts"),
+    [
+        ("msi_policy_blocked", 3277, ["InstallMsiException", "1625"]),
+        ("installer_busy", 3277, ["InstallMsiException", "1618"]),
+        ("cmd_policy_blocked", 3277, ["InstallMsiException", "Win32Exception"]),
+        ("disk_full", 3277, ["DownloadMsiException"]),
+        ("dotnet_outdated", 3389, ["MissingMethodException: Method not found"]),
+    ],
+)
+def test_update_failures(fault, event_id, texts):
+    model, state, arm = broken(fault)
+    ((logged_id, source, message),) = error_events(state)
+    assert logged_id == event_id and all(text in message for text in texts)
+    assert source == ("WVD-Agent-Updater" if event_id == 3389 else "WVD-Agent")
+    view = arm.session_host(state)[1]["properties"]
+    assert view["status"] == "UpgradeFailed" and view["agentVersion"] == k.AGENT_PREVIOUS_VERSION
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Running"  # the old agent keeps running
+    if fault == "msi_policy_blocked":
+        assert registry(state, "DisableMSI", k.INSTALLER_POLICY) == 1
+        assert ops.msiexec_install(state, model.avd, k.sxs_msi_path(k.SXS_VERSION), {}) == 1625
+        ops.registry_delete_value(state, k.INSTALLER_POLICY, "DisableMSI")  # the AD team allows msiexec
+    elif fault == "installer_busy":
+        assert ops.processes(state, ["msiexec.exe"]) == [{"name": "msiexec"}]
+        assert ops.msiexec_install(state, model.avd, k.sxs_msi_path(k.SXS_VERSION), {}) == 1618
+        state.installer_busy = False  # the other installation finishes
+    elif fault == "cmd_policy_blocked":
+        for hive in ["HKEY_USERS\\" + sid for sid in image.USER_SIDS] + [k.DEFAULT_PROFILE_HIVE]:
+            assert registry(state, "DisableCMD", rf"{hive}\{k.USER_SYSTEM_POLICY}") == 1
+            ops.registry_delete_value(state, rf"{hive}\{k.USER_SYSTEM_POLICY}", "DisableCMD")
+    elif fault == "disk_full":
+        assert ops.disk(state)["free"] < k.MSI_SPACE_NEEDED
+        state.disk.free = 20 * 1024**3  # files deleted / disk enlarged
+    else:
+        assert registry(state, "Release", k.NDP_V4_FULL) < 461808
+        ops.registry_write(state, k.NDP_V4_FULL, "Release", "REG_DWORD", k.DOTNET_48_RELEASE)  # .NET 4.8 installed
+    restart_bootloader(model, state)
+    assert_healthy(model, state, arm)
+    assert arm.session_host(state)[1]["properties"]["agentVersion"] == k.AGENT_VERSION
+
+
+# --- Error: Session host VMs are stuck in Unavailable or Upgrading state
+def test_sxs_stack_missing():
+    model, state, arm = broken("sxs_stack_missing")
+    assert sxs_row(state) is None
+    assert ops.installed_programs(state, k.SXS_PRODUCT)  # listed as installed
+    assert arm.status(state) == "Upgrading"
+    # The article's fix: stop the boot loader, uninstall the stack, install the newest local SxS MSI, restart.
+    ops.service_stop(state, k.BOOTLOADER_SERVICE)
+    for program in ops.installed_programs(state, k.SXS_PRODUCT):
+        assert ops.msiexec_uninstall(state, program["product_code"]) == 0
+    newest = ops.list_files(state, k.RDINFRA_DIR, "SxSStack*.msi")[0]
+    assert newest["name"] == f"SxSStack-{k.SXS_VERSION}.msi"
+    assert ops.msiexec_install(state, model.avd, newest["path"], {}) == 3010
+    boot(state, model.avd, time.time())
+    assert_healthy(model, state, arm)
+
+
+# --- Error: Connection not found: RDAgent does not have an active connection to the broker
+def test_session_limit_reached():
+    _model, state, arm = broken("session_limit_reached")
+    pool = arm.call("GET", "")[1]["properties"]
+    view = arm.session_host(state)[1]["properties"]
+    assert view["sessions"] == pool["maxSessionLimit"] == 4 and view["status"] == "Available"
+    assert ops.run_qwinsta(state)["text"].count("Active") == 4
+    # Fix: more capacity per host, and a limit that matches it.
+    status, answer = arm.call("PATCH", "", {"properties": {"maxSessionLimit": 8}})
+    assert status == 200 and answer["properties"]["maxSessionLimit"] == 8
+    assert arm.session_host(state)[1]["properties"]["sessions"] < 8
+
+
+# --- Error: Operating a Pro VM or other unsupported OS
+def test_unsupported_os():
+    model, state, arm = broken("unsupported_os")
+    assert registry(state, "EditionID", k.WINDOWS_NT) == "Professional"
+    assert ops.installed_programs(state, k.SXS_PRODUCT)  # installed ...
+    assert sxs_row(state) is None  # ... but not activated: not in qwinsta
+    assert arm.status(state) == "SxSStackListenerNotReady"
+    # Fix: a session host VM with a supported OS (same name, new VM), registered with a new key.
+    assert arm.call("DELETE", f"/sessionHosts/{state.name}.lab.avd.test")[0] == 200
+    replacement = image.healthy_host(state.name, model.pool.arm_id, time.time())
+    replacement.registry.set(k.RDINFRA_AGENT, "IsRegistered", "REG_DWORD", 0)
+    replacement.registry.set(k.RDINFRA_AGENT, "RegistrationToken", "REG_SZ", arm.new_token())
+    model.hosts[state.name.lower()] = replacement
+    boot(replacement, model.avd, time.time())
+    assert_healthy(model, replacement, arm)
+
+
+# --- Error: NAME_ALREADY_REGISTERED
+def test_name_already_registered():
+    model, state, arm = broken("name_already_registered")
+    ((event_id, _, message),) = error_events(state)
+    assert event_id == 3277 and "NAME_ALREADY_REGISTERED" in message
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Stopped"
+    record = arm.session_host(state)[1]["properties"]
+    assert record["virtualMachineId"] != state.vm_id  # the name belongs to another VM
+    # Fix: remove the duplicate from the host pool; then the VM registers under the free name.
+    assert arm.call("DELETE", f"/sessionHosts/{state.name}.lab.avd.test")[0] == 200
+    restart_bootloader(model, state)
+    assert_healthy(model, state, arm)
+
+
+def test_a_failing_bootloader_stops_a_moment_after_it_starts():
+    model, state, _ = broken("invalid_registration_token")
+    ops.service_start(state, model.avd, k.BOOTLOADER_SERVICE)
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Running"  # at first
+    later(state)
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Stopped"  # after "wait 10 seconds, refresh"
+    assert [e[0] for e in error_events(state)] == [3277, 3277]
+
+
+def test_two_faults_on_one_host_show_both():
+    model = world(HostSpec(HOST, faults=["gateway_blocked", "dotnet_outdated"]))
+    state = model.host(HOST)
+    ids = sorted(e[0] for e in error_events(state))
+    assert ids == [3389, 3703]
