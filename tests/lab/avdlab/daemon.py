@@ -28,6 +28,7 @@ from .handlers import Handler, default_handlers
 from .host import LabHost
 from .model import LabModel, Scenario
 from .reboot_handlers import WinRebootCommands
+from .runtime_handler import CollectionRuntime
 from .server import ConnectionState, HttpRequest, HttpResponse, WinRMEndpoint, serve_http, start_endpoint
 from .service import WinRMService
 from .shells import ShellTable
@@ -35,6 +36,7 @@ from .shells import ShellTable
 log = logging.getLogger("avdlab")
 ERROR_FILE = "daemon-error.json"
 NTLM_USERS_FILE = "ntlm-users"
+BOOTED_AGO = 300.0
 
 
 def write_ntlm_users(config: LabConfig) -> Path:
@@ -47,7 +49,7 @@ def write_ntlm_users(config: LabConfig) -> Path:
 
 
 def lab_handlers() -> list[Handler]:
-    return [WinRebootCommands(), *default_handlers()]
+    return [CollectionRuntime(), WinRebootCommands(), *default_handlers()]
 
 
 class HostRuntime:
@@ -118,7 +120,8 @@ class Lab:
         self.config = config
         self.handlers = lab_handlers()
         scenario = Scenario.from_json(config.scenario)
-        self.model = LabModel(scenario, state_dir=Path(config.directory) / "hosts")
+        # The hosts have been up for a few minutes when the lab answers: boots and first agent runs are behind them.
+        self.model = LabModel(scenario, state_dir=Path(config.directory) / "hosts", now=time.time() - BOOTED_AGO)
         account = Account(config.username, config.password)
         self.runtimes: dict[str, HostRuntime] = {}
         for host_config in config.hosts:

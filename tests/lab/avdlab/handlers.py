@@ -8,6 +8,7 @@ exit code 1 and a stderr that says so.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,7 +37,7 @@ class Handler(Protocol):
 
     def reads_stdin(self, invocation: Invocation) -> bool: ...
 
-    def run(self, context: CommandContext) -> CommandResult: ...
+    def run(self, context: CommandContext) -> CommandResult | Awaitable[CommandResult]: ...
 
 
 def simple_command(invocation: Invocation) -> str | None:

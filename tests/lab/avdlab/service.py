@@ -7,6 +7,7 @@ request's OperationTimeout, and commands run as tasks.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 
 from . import wsman
@@ -105,7 +106,8 @@ class WinRMService:
             await command.stdin_closed.wait()
         context = CommandContext(host=self.host, invocation=command.invocation, owner=owner, stdin=bytes(command.stdin))
         try:
-            result = handler.run(context)
+            outcome = handler.run(context)
+            result = await outcome if inspect.isawaitable(outcome) else outcome
         except Exception as exc:  # a lab bug must reach the client, not kill the server
             log.exception("handler %s failed on %s", handler.name, self.host.name)
             result = CommandResult(

@@ -213,7 +213,7 @@ def test_update_failures(fault, event_id, texts):
         assert ops.msiexec_install(state, model.avd, k.sxs_msi_path(k.SXS_VERSION), {}) == 1625
         ops.registry_delete_value(state, k.INSTALLER_POLICY, "DisableMSI")  # the AD team allows msiexec
     elif fault == "installer_busy":
-        assert ops.processes(state, ["msiexec.exe"]) == [{"name": "msiexec"}]
+        assert [p["name"] for p in ops.processes(state, ["msiexec.exe"])] == ["msiexec"]
         assert ops.msiexec_install(state, model.avd, k.sxs_msi_path(k.SXS_VERSION), {}) == 1618
         state.installer_busy = False  # the other installation finishes
     elif fault == "cmd_policy_blocked":

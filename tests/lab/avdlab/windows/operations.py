@@ -232,7 +232,8 @@ def processes(state: HostState, names: list[str]) -> list[dict[str, Any]]:
     if state.installer_busy:
         running.append("msiexec")
     wanted = {name.lower().removesuffix(".exe") for name in names}
-    return [{"name": name} for name in running if name.lower() in wanted]
+    # Stable made-up process ids, as Get-Process would show them.
+    return [{"name": name, "id": 1000 + 4 * index} for index, name in enumerate(running) if name.lower() in wanted]
 
 
 def probe_url(state: HostState, avd: AvdService, url: str) -> dict[str, Any]:

@@ -1,0 +1,33 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for avdops.sessionhost.session_host_facts (docs in plugins/modules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC, SubsetError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True  # it only reads
+        self._supports_async = False
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        for name in ("events_max_age", "events_max_count", "probe_timeout"):
+            if args[name] < 1:
+                raise AnsibleActionFail(f"{name} must be at least 1, got {args[name]}")
+        try:
+            facts = gather_facts(self, args)
+        except (RuntimeCallError, SubsetError) as exc:
+            return {**result, "failed": True, "msg": str(exc)}
+        return {**result, "changed": False, "ansible_facts": {"avd_session_host": facts}}

@@ -1,0 +1,67 @@
+"""What the collection knows about an AVD session host: names, paths, ids, thresholds.
+
+The collection's one home for these facts (the lab keeps its own). Each
+comes from the troubleshooting article or the facts it assumes (registry
+values, services, events, installers, .NET releases).
+"""
+
+from __future__ import annotations
+
+# Registry keys
+RDINFRA_AGENT = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent"
+SXS_STACK = RDINFRA_AGENT + r"\SxsStack"
+HEALTH_CHECK_REPORT = RDINFRA_AGENT + r"\HealthCheckReport"
+BOOTLOADER = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader"
+MONITORING_AGENT = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDMonitoringAgent"
+WINSTATIONS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations"
+CLUSTER_SETTINGS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server\ClusterSettings"
+NDP_V4_FULL = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full"
+WINDOWS_NT = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+INSTALLER_POLICY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer"
+SYSTEM_POLICY_SUBPATH = r"Software\Policies\Microsoft\Windows\System"  # below each user hive
+MACHINE_SYSTEM_POLICY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\System"
+
+# Services
+BOOTLOADER_SERVICE = "RDAgentBootLoader"
+AGENT_SERVICE = "RDAgent"
+TERMSERVICE = "TermService"
+SERVICES = (BOOTLOADER_SERVICE, AGENT_SERVICE, TERMSERVICE)
+
+# The four programs of the article's full reinstall (Add/Remove Programs display names)
+PROGRAM_BOOTLOADER = "Remote Desktop Agent Boot Loader"
+PROGRAM_AGENT = "Remote Desktop Services Infrastructure Agent"
+PROGRAM_GENEVA = "Remote Desktop Services Infrastructure Geneva Agent"
+PROGRAM_SXS = "Remote Desktop Services SxS Network Stack"
+PROGRAMS = (PROGRAM_BOOTLOADER, PROGRAM_AGENT, PROGRAM_GENEVA, PROGRAM_SXS)
+
+RDINFRA_DIR = r"C:\Program Files\Microsoft RDInfra"
+SXS_MSI_PATTERN = "SxSStack*.msi"
+
+# Event Viewer > Windows Logs > Application: the article's sources and ids
+EVENT_SOURCES = ("WVD-Agent", "WVD-Agent-Updater", "RDAgentBootLoader", "MsiInstaller")
+EVENT_IDS = (3277, 3703, 3019, 3389)
+
+# .NET Framework 4.x Release values: the agent needs 4.7.2 or later
+DOTNET_472_MINIMUM = 461808
+DOTNET_RELEASES = (  # (minimum Release, version name), newest first
+    (533320, "4.8.1"),
+    (528040, "4.8"),
+    (461808, "4.7.2"),
+    (461308, "4.7.1"),
+    (460798, "4.7"),
+    (394802, "4.6.2"),
+    (394254, "4.6.1"),
+    (393295, "4.6"),
+    (379893, "4.5.2"),
+    (378675, "4.5.1"),
+    (378389, "4.5"),
+)
+
+# Editions: the side-by-side stack works only on Enterprise and Server SKUs.
+SXS_SUPPORTED_EDITION_PREFIXES = ("enterprise", "server")
+SXS_UNSUPPORTED_EDITIONS = ("enterprisen", "enterprisegn")  # Enterprise N editions, flagged by Microsoft's tool
+
+BROKER_HEALTH_SUFFIX = "api/health"
+BROKER_HEALTHY_TEXT = "RD Broker is Healthy"
+DISK_LOW_PERCENT = 5.0  # Microsoft's diagnostic tool flags drives under 5% free
+DISK_MSI_BYTES = 300 * 1024**2  # room an agent download and install needs

@@ -1,0 +1,127 @@
+"""The controller's side of the runtime: build one request, run it over the task's connection, read the answer.
+
+Every call is one WinRM command: the fixed bootstrap (avd_bootstrap.ps1) as the
+command line and, on stdin, the runtime (avd_runtime.ps1) plus a JSON list of
+operations. Whatever goes wrong comes back as a :class:`RuntimeCallError` whose
+message says what happened on which side; a connection failure is left to
+Ansible, which reports the host unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+RUNTIME_VERSION = "1.0.0"
+BOOTSTRAP_FILE = "avd_bootstrap.ps1"
+RUNTIME_FILE = "avd_runtime.ps1"
+
+
+class RuntimeCallError(Exception):
+    """The runtime call as a whole failed (not one operation)."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    op: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_request(self) -> dict[str, Any]:
+        return {"id": self.id, "op": self.op, **self.args}
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    id: str
+    op: str
+    ok: bool
+    result: Any = None
+    error: str | None = None
+
+
+class CommandRunner(Protocol):
+    """What an action plugin offers: ActionBase._low_level_execute_command."""
+
+    def _low_level_execute_command(self, cmd: str, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def load_script(name: str) -> str:
+    """The PowerShell files ship beside this module, in the collection's plugin_utils."""
+    return (Path(__file__).parent / name).read_text(encoding="utf-8-sig")
+
+
+def declared_version(runtime_text: str) -> str | None:
+    match = re.search(r"^\$RuntimeVersion = '([^']+)'", runtime_text, re.M)
+    return match.group(1) if match else None
+
+
+def build_stdin(operations: Iterable[Operation], runtime_text: str) -> bytes:
+    ops = list(operations)
+    ids = [op.id for op in ops]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"operation ids must be unique: {ids}")
+    payload = {
+        "runtime": runtime_text,
+        "request": {"version": RUNTIME_VERSION, "operations": [op.to_request() for op in ops]},
+    }
+    # ASCII-only JSON on one line: PowerShell reads stdin line by line in the console code page.
+    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def _json_line(stdout: str) -> dict[str, Any] | None:
+    for line in reversed(stdout.splitlines()):
+        candidate = line.strip()
+        if candidate.startswith("{"):
+            try:
+                parsed = json.loads(candidate)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict) and "version" in parsed:
+                return parsed
+    return None
+
+
+def _excerpt(text: str, limit: int = 400) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def parse_output(rc: int, stdout: str, stderr: str, operations: Iterable[Operation]) -> dict[str, OperationResult]:
+    """Turn what the host printed into one result per operation, or raise RuntimeCallError."""
+    document = _json_line(stdout)
+    if document is None:
+        detail = _excerpt(stderr) or _excerpt(stdout) or "no output"
+        raise RuntimeCallError(f"the avdops runtime did not run on the host (exit code {rc}): {detail}")
+    if document.get("version") != RUNTIME_VERSION:
+        raise RuntimeCallError(
+            f"the host ran runtime {document.get('version')!r} but the controller speaks {RUNTIME_VERSION!r}"
+        )
+    if document.get("error"):
+        raise RuntimeCallError(f"the avdops runtime failed: {document['error']}")
+    results: dict[str, OperationResult] = {}
+    for entry in document.get("results") or []:
+        results[str(entry.get("id"))] = OperationResult(
+            id=str(entry.get("id")),
+            op=str(entry.get("op")),
+            ok=bool(entry.get("ok")),
+            result=entry.get("result"),
+            error=entry.get("error"),
+        )
+    missing = [op.id for op in operations if op.id not in results]
+    if missing:
+        raise RuntimeCallError(f"the avdops runtime returned no result for: {', '.join(missing)}")
+    return results
+
+
+def execute(runner: CommandRunner, operations: list[Operation]) -> dict[str, OperationResult]:
+    """Run all operations in one WinRM command on the task's host."""
+    stdin = build_stdin(operations, load_script(RUNTIME_FILE))
+    answer = runner._low_level_execute_command(load_script(BOOTSTRAP_FILE), in_data=stdin)
+    return parse_output(
+        int(answer.get("rc") or 0), str(answer.get("stdout") or ""), str(answer.get("stderr") or ""), operations
+    )
