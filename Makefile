@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-DEMO_HOSTS ?= 8
+DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup demo demo-down test lint unit lab-tests integration build clean
+.PHONY: setup browser demo demo-down test lint build clean
 
 setup: $(STAMP)
 
@@ -20,11 +20,14 @@ $(STAMP): requirements-dev.txt tests/lab/pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e tests/lab
 	touch $(STAMP)
 
+# A lab with every documented fault (plus healthy hosts), then the diagnosis.
 demo: setup
-	$(BIN)/avdlab up --hosts $(DEMO_HOSTS) --dir .lab --inventory inventories/lab
-	$(BIN)/ansible -i inventories/lab/hosts.yml avd_session_hosts -m ansible.builtin.raw -a hostname
+	$(BIN)/avdlab down --dir .lab
+	$(BIN)/avdlab up --scenario $(DEMO_SCENARIO) --dir .lab --inventory inventories/lab
+	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/diagnose.yml
 	@echo
-	@echo "Lab is running: $(BIN)/avdlab status | stats, and 'make demo-down' to stop it."
+	@echo "HTML report: file://$(CURDIR)/reports/diagnosis.html (also reports/diagnosis.json, reports/junit-diagnosis.xml)"
+	@echo "The lab keeps running: $(BIN)/avdlab status | show HOST | inject HOST FAULT; 'make demo-down' stops it."
 
 demo-down: setup
 	$(BIN)/avdlab down --dir .lab
@@ -35,10 +38,16 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/ansible-lint --offline --profile production
 
+# The HTML report is checked in Debian's chromium (headless).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the HTML report test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # pytest exits non-zero on any failure and (exit 5) when no test was collected;
 # the lab processes the tests start are stopped by their fixtures, and the
 # last line stops any a killed run left behind.
-test: setup lint
+test: setup lint browser
 	$(BIN)/python -m pytest; status=$$?; \
 	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
 	  exit $$status

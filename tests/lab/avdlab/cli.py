@@ -133,6 +133,9 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
                         "ansible_winrm_ca_trust_path": config.ca_cert,
                         "ansible_user": config.username,
                         "ansible_password": config.password,
+                        # The host pool's session limit, for the rules that need it (the host_pool
+                        # inventory plugin sets this and the other avd_* variables from Azure).
+                        "avd_max_session_limit": config.scenario.get("max_session_limit", 4),
                     },
                 }
             }

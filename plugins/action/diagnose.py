@@ -1,0 +1,46 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for avdops.sessionhost.diagnose (docs in plugins/modules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC as FACTS_SPEC
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import SubsetError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_from_hostvars
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    **FACTS_SPEC,
+    "facts": {"type": "dict"},
+    "host_pool": {"type": "dict"},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True  # reads only
+        self._supports_async = False
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        facts = args["facts"]
+        if facts is None:
+            try:
+                facts = gather_facts(self, args)
+            except (RuntimeCallError, SubsetError) as exc:
+                return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
+        elif not isinstance(facts.get("schema_version"), int):
+            raise AnsibleActionFail(
+                "facts must be the avd_session_host facts of session_host_facts (no schema_version)"
+            )
+        pool = args["host_pool"] if args["host_pool"] is not None else pool_from_hostvars(task_vars or {})
+        diagnosis = diagnose(facts, pool)
+        diagnosis["host_pool"] = pool
+        return {**result, "changed": False, "diagnosis": diagnosis, "ansible_facts": {"avd_session_host": facts}}

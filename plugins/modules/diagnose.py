@@ -1,0 +1,131 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This module is run by its action plugin on the controller; this file holds its documentation.
+
+DOCUMENTATION = r"""
+---
+module: diagnose
+short_description: Say which documented AVD agent failure a session host has, with the evidence
+description:
+  - Runs one rule per failure documented in the article I(Troubleshoot common
+    Azure Virtual Desktop Agent issues) over the host's facts and returns the
+    findings - C(id), C(severity) (critical, warning, info), C(title),
+    C(evidence) (what was observed - event id, time and text, registry values,
+    qwinsta rows, service states), C(remediation) (the documented fix, or why
+    it needs a person) and C(doc) (the article's section).
+  - When one cause explains several symptoms (a registration failure behind a
+    stopped boot loader, a Pro edition behind a missing listener), the symptom
+    names its cause in C(explained_by) and root causes come first.
+  - Events older than the last boot, and registration errors older than a
+    successful registration since, are stale and raise nothing on their own.
+  - Gathers the facts itself (one WinRM command, as
+    M(avdops.sessionhost.session_host_facts)) unless given them in O(facts).
+  - Uses the host pool's view of the host (status, sessions, max session
+    limit) from O(host_pool), or from the C(avd_*) variables the
+    M(avdops.sessionhost.host_pool) inventory plugin sets; rules that need it
+    report what they could not check when it is missing.
+version_added: 0.1.0
+author:
+  - avdops.sessionhost contributors
+extends_documentation_fragment: []
+options:
+  facts:
+    description: The C(avd_session_host) facts of M(avdops.sessionhost.session_host_facts); gathered when omitted.
+    type: dict
+  host_pool:
+    description:
+      - The host pool's view of this host - C(status), C(sessions),
+        C(max_session_limit), C(update_state), C(vm_id), C(in_pool).
+      - Defaults to the C(avd_*) host variables of the host_pool inventory plugin.
+    type: dict
+  gather_subset:
+    description: As for M(avdops.sessionhost.session_host_facts), when gathering.
+    type: list
+    elements: str
+    default: [all]
+  events_max_age:
+    description: Hours of Application log to read, when gathering.
+    type: int
+    default: 120
+  events_max_count:
+    description: At most this many events, when gathering.
+    type: int
+    default: 50
+  probe_timeout:
+    description: Seconds for each URL probed from the host, when gathering.
+    type: int
+    default: 10
+  probe_urls:
+    description: More URLs to probe from the host, when gathering.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Nothing changes.
+  platform:
+    platforms: windows
+    description: Azure Virtual Desktop session hosts over WinRM.
+seealso:
+  - module: avdops.sessionhost.session_host_facts
+  - module: avdops.sessionhost.diagnosis_report
+"""
+
+EXAMPLES = r"""
+- name: Diagnose every session host
+  avdops.sessionhost.diagnose:
+  register: avd_diagnosis
+
+- name: Diagnose from facts already gathered, with the pool's session limit
+  avdops.sessionhost.diagnose:
+    facts: "{{ ansible_facts.avd_session_host }}"
+    host_pool:
+      max_session_limit: 8
+      sessions: 3
+"""
+
+RETURN = r"""
+diagnosis:
+  description: The host's diagnosis.
+  returned: success
+  type: dict
+  contains:
+    state:
+      description: C(healthy) when no critical or warning finding, else C(unhealthy).
+      type: str
+      sample: unhealthy
+    findings:
+      description: Findings, root causes first.
+      type: list
+      elements: dict
+      sample:
+        - id: INVALID_REGISTRATION_TOKEN
+          severity: critical
+          title: The agent's registration token is not recognised
+          evidence:
+            - "event 3277 from WVD-Agent at 2026-11-25T16:00:01.000Z: ... INVALID_REGISTRATION_TOKEN ..."
+            - "HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent: IsRegistered=0, RegistrationToken set (509 characters)"
+          remediation: Generate a new registration key for the host pool, set IsRegistered=0 ...
+          doc: https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-agent#error-invalid_registration_token
+          explained_by: null
+          explains: [BOOTLOADER_NOT_RUNNING]
+    unchecked:
+      description: What could not be checked, and why.
+      type: list
+      elements: str
+    stale_events:
+      description: Documented error events that are stale (before the last boot or a later registration).
+      type: list
+      elements: str
+    host_pool:
+      description: The host pool data the rules used (null when none).
+      type: dict
+ansible_facts:
+  description: The gathered C(avd_session_host) facts (as session_host_facts returns them).
+  returned: success
+  type: dict
+"""

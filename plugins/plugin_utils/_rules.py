@@ -1,0 +1,672 @@
+"""The diagnosis: one rule per documented failure of the AVD agent troubleshooting article.
+
+Each rule is a small pure function over a host's ``avd_session_host`` facts
+(and the host pool's view of the host, when the inventory has it) that
+returns findings with the evidence it saw. ``diagnose`` runs them all, links
+symptoms to the root cause that explains them, and orders root causes first.
+Events older than the last boot, or registration errors older than a
+successful registration since, are stale and raise nothing on their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _known as k
+from ._parsers import EVENT_KINDS, REGISTRATION_KINDS
+
+ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-agent"
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+SEVERITY_RANK = {CRITICAL: 0, WARNING: 1, INFO: 2}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the catalog: a finding id, its article section, and what fixes it."""
+
+    id: str
+    title: str
+    anchor: str
+    remediation: str
+
+    @property
+    def doc(self) -> str:
+        return f"{ARTICLE}#{self.anchor}"
+
+
+REINSTALL = (
+    "Re-register the VM and reinstall the agent (the article's 'Your issue isn't listed' steps): uninstall the "
+    "boot loader, agent, Geneva agent and SxS stack, remove the session host from the host pool, generate a new "
+    "registration key, reinstall the agent with the key and the boot loader, restart. Disruptive: drain the host "
+    "and sign users out first."
+)
+CHECKS: dict[str, Check] = {
+    check.id: check
+    for check in (
+        Check(
+            "BOOTLOADER_NOT_RUNNING",
+            "The Remote Desktop Agent Loader (RDAgentBootLoader) is not running",
+            "error-the-rdagentbootloader-andor-remote-desktop-agent-loader-has-stopped-running",
+            "Start the RDAgentBootLoader service, wait 10 seconds and check it again; if it stops again, "
+            "look for a registration failure (event 3277).",
+        ),
+        Check(
+            "AGENT_NOT_INSTALLED",
+            "The AVD agent or its boot loader is not installed",
+            "your-issue-isnt-listed-here-or-wasnt-resolved",
+            REINSTALL,
+        ),
+        Check(
+            "INVALID_REGISTRATION_TOKEN",
+            "The agent's registration token is not recognised",
+            "error-invalid_registration_token",
+            "Generate a new registration key for the host pool, set IsRegistered=0 and RegistrationToken=<key> "
+            "under HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent, restart RDAgentBootLoader, and check that "
+            "IsRegistered becomes 1 and the token is emptied.",
+        ),
+        Check(
+            "EXPIRED_REGISTRATION_TOKEN",
+            "The agent's registration token has expired",
+            "your-issue-isnt-listed-here-or-wasnt-resolved",
+            "Generate a new registration key (1 hour to 27 days) and re-register the VM with it (set "
+            "IsRegistered=0 and RegistrationToken, restart RDAgentBootLoader), or reinstall the agent with it.",
+        ),
+        Check(
+            "INVALID_FORM",
+            "The agent cannot reach the broker (INVALID_FORM)",
+            "error-agent-cannot-connect-to-broker-with-invalid_form",
+            "Needs the network team: unblock BrokerURI and BrokerURIGlobal (the Required URL list) in firewall, "
+            "proxy and DNS, and check that no group policy restricts the TLS 1.2 cipher suites the agent needs.",
+        ),
+        Check(
+            "GATEWAY_UNREACHABLE",
+            "The agent cannot reach the RD Gateway URLs (event 3703)",
+            "error-3703",
+            "Needs the network team: allow the Required URL list through the firewall or proxy (Azure Firewall "
+            "and its DNS settings, if used).",
+        ),
+        Check(
+            "WEBSOCKET_UNREACHABLE",
+            "The agent cannot reach the web socket transport URLs (event 3019)",
+            "error-3019",
+            "Needs the network team: unblock the Required URL list in firewall, proxy and DNS; attach network "
+            "traces if you open a support case.",
+        ),
+        Check(
+            "INSTALLATION_HEALTH_CHECK_FAILED",
+            "An agent installation's health check failed (InstallationHealthCheckFailedException)",
+            "error-installationhealthcheckfailedexception",
+            "Check the stack listener (qwinsta); if it is not working, fix its WinStations flags or reinstall "
+            "the side-by-side stack, then restart the VM.",
+        ),
+        Check(
+            "ENDPOINT_NOT_FOUND",
+            "The broker found no endpoint for this session host (ENDPOINT_NOT_FOUND)",
+            "error-endpoint_not_found",
+            "Make sure the VM is on and still in the host pool, below the session limit, with the agent running "
+            "and the listener working; re-register it with a new registration key if it was removed.",
+        ),
+        Check(
+            "INSTALL_MSI_BLOCKED",
+            "Group policy blocks Windows Installer (InstallMsiException)",
+            "error-installmsiexception",
+            "Needs the Active Directory team: set 'Turn off Windows Installer' (DisableMSI) to not configured "
+            "for session hosts, then restart RDAgentBootLoader so the agent update can install.",
+        ),
+        Check(
+            "INSTALLER_BUSY",
+            "Another installation was running when the agent installed (InstallMsiException)",
+            "error-installmsiexception",
+            "Let the other installation finish (or end it), then restart RDAgentBootLoader so the agent retries.",
+        ),
+        Check(
+            "CMD_BLOCKED",
+            "Group policy blocks the command prompt the agent needs (Win32Exception)",
+            "error-win32exception",
+            "Needs the Active Directory team: set 'Prevent access to the command prompt' (DisableCMD) to not "
+            "configured for session hosts, then restart RDAgentBootLoader.",
+        ),
+        Check(
+            "STACK_LISTENER_NOT_LISTENING",
+            "The RDP listeners (rdp-tcp, rdp-sxs) are not listening",
+            "error-stack-listener-isnt-working-on-a-windows-10-2004-session-host-vm",
+            "Set fReverseConnectMode=1 and fEnableWinStation=1 on the rdp-sxs WinStation that qwinsta names, "
+            "check ClusterSettings\\SessionDirectoryListener matches it, and restart the VM (drain it first).",
+        ),
+        Check(
+            "DISK_SPACE_LOW",
+            "Not enough disk space for the agent (DownloadMsiException)",
+            "error-downloadmsiexception",
+            "Free space on the system drive (delete files no longer in use) or enlarge the VM's disk.",
+        ),
+        Check(
+            "DOTNET_OUTDATED",
+            ".NET Framework is older than 4.7.2 (MissingMethodException)",
+            "error-agent-fails-to-update-with-missingmethodexception",
+            "Install .NET Framework 4.7.2 or later (4.8 recommended) and restart the VM; the agent then updates.",
+        ),
+        Check(
+            "SXS_STACK_NOT_INSTALLED",
+            "The side-by-side stack is not installed properly",
+            "error-session-host-vms-are-stuck-in-unavailable-or-upgrading-state",
+            "Stop RDAgentBootLoader, uninstall the Remote Desktop Services SxS Network Stack, install the newest "
+            "SxSStack-*.msi from C:\\Program Files\\Microsoft RDInfra, restart the VM (drain it first); if the "
+            "listener still does not listen, re-register and reinstall the agent.",
+        ),
+        Check(
+            "SESSION_LIMIT_REACHED",
+            "The session host is at the host pool's session limit",
+            "error-connection-not-found-rdagent-does-not-have-an-active-connection-to-the-broker",
+            "Needs a capacity decision: lower the max session limit to spread users, or give the session hosts "
+            "more resources (and a limit that matches), or add session hosts.",
+        ),
+        Check(
+            "UNSUPPORTED_OS",
+            "The OS edition cannot run the side-by-side stack",
+            "error-operating-a-pro-vm-or-other-unsupported-os",
+            "Needs a new VM: replace it with a Windows Enterprise (multi-session) or Windows Server session host; "
+            "the stack installs on this edition but never activates.",
+        ),
+        Check(
+            "NAME_ALREADY_REGISTERED",
+            "Another VM already registered this session host name",
+            "error-name_already_registered",
+            "Remove the session host from the host pool, create the VM again with a unique name, and register it.",
+        ),
+    )
+}
+
+
+@dataclass
+class Finding:
+    id: str
+    severity: str
+    evidence: list[str]
+    explained_by: str | None = None
+    explains: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        check = CHECKS[self.id]
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": check.title,
+            "evidence": list(self.evidence),
+            "remediation": check.remediation,
+            "doc": check.doc,
+            "explained_by": self.explained_by,
+            "explains": list(self.explains),
+        }
+
+
+def parse_time(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+@dataclass
+class Host:
+    """A host's facts, with the questions the rules ask of them."""
+
+    facts: Mapping[str, Any]
+    pool: Mapping[str, Any] | None
+    unchecked: list[str] = field(default_factory=list)
+
+    def section(self, name: str) -> Mapping[str, Any] | None:
+        value = self.facts.get(name)
+        return value if isinstance(value, Mapping) else None
+
+    @property
+    def agent(self) -> Mapping[str, Any]:
+        return self.section("agent") or {}
+
+    def service(self, name: str) -> Mapping[str, Any] | None:
+        services = self.section("services") or {}
+        value = services.get(name)
+        return value if isinstance(value, Mapping) else None
+
+    @property
+    def registered_now(self) -> bool:
+        return self.agent.get("is_registered") == 1 and not self.agent.get("registration_token_set")
+
+    def is_stale(self, event: Mapping[str, Any]) -> bool:
+        when = parse_time(event.get("time"))
+        boot = parse_time(self.facts.get("boot_time"))
+        if when is None:
+            return False
+        if boot is not None and when < boot:
+            return True  # the agent retries at start; an error from before the last boot says nothing now
+        last_check = parse_time(self.agent.get("health_last_checked"))
+        return bool(
+            event.get("kind") in REGISTRATION_KINDS and self.registered_now and last_check and when < last_check
+        )
+
+    def events(self, *kinds: str) -> list[Mapping[str, Any]]:
+        return [e for e in self.facts.get("events") or [] if e.get("kind") in kinds and not self.is_stale(e)]
+
+    def stale_events(self, *kinds: str) -> list[Mapping[str, Any]]:
+        return [e for e in self.facts.get("events") or [] if e.get("kind") in kinds and self.is_stale(e)]
+
+
+def describe_event(event: Mapping[str, Any]) -> str:
+    message = " ".join(str(event.get("message") or "").split())
+    if len(message) > 240:
+        message = message[:237] + "..."
+    return f"event {event.get('id')} from {event.get('source')} at {event.get('time')}: {message}"
+
+
+def pool_evidence(host: Host) -> list[str]:
+    if not host.pool:
+        return []
+    parts = [
+        f"{name}={host.pool[key]}"
+        for key, name in (("status", "status"), ("update_state", "updateState"))
+        if host.pool.get(key) not in (None, "")
+    ]
+    return [f"host pool reports {', '.join(parts)}"] if parts else []
+
+
+def registry_evidence(host: Host) -> str:
+    agent = host.agent
+    token = (
+        f"set ({agent.get('registration_token_length')} characters)" if agent.get("registration_token_set") else "empty"
+    )
+    return (
+        f"HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent: IsRegistered={agent.get('is_registered')}, RegistrationToken {token}"
+    )
+
+
+Rule = Callable[[Host], list[Finding]]
+
+
+# --- rules ----------------------------------------------------------------------------
+def agent_not_installed(host: Host) -> list[Finding]:
+    """Your issue isn't listed here: no Remote Desktop Agent Loader service, or no agent to load."""
+    if host.section("services") is None and host.section("agent") is None:
+        return []
+    evidence = []
+    bootloader = host.service(k.BOOTLOADER_SERVICE)
+    if bootloader is not None and not bootloader.get("exists"):
+        evidence.append("service RDAgentBootLoader (Remote Desktop Agent Loader) does not exist")
+    agent = host.agent
+    if host.section("agent") is not None:
+        if not agent.get("installed"):
+            evidence.append(f"program '{k.PROGRAM_AGENT}' is not installed")
+        if not agent.get("bootloader_installed"):
+            evidence.append(f"program '{k.PROGRAM_BOOTLOADER}' is not installed")
+        if agent.get("installed") and not agent.get("default_agent"):
+            evidence.append("HKLM\\SOFTWARE\\Microsoft\\RDAgentBootLoader has no DefaultAgent")
+    evidence += [describe_event(e) for e in host.events("AgentLoadException")]
+    return [Finding("AGENT_NOT_INSTALLED", CRITICAL, evidence)] if evidence else []
+
+
+def bootloader_not_running(host: Host) -> list[Finding]:
+    """Error: The RDAgentBootLoader and/or Remote Desktop Agent Loader has stopped running."""
+    service = host.service(k.BOOTLOADER_SERVICE)
+    if not service or not service.get("exists") or service.get("state") == "Running":
+        return []
+    return [
+        Finding(
+            "BOOTLOADER_NOT_RUNNING",
+            CRITICAL,
+            [
+                f"service RDAgentBootLoader (Remote Desktop Agent Loader) is {service.get('state')}, "
+                f"start type {service.get('start_type')}",
+                *pool_evidence(host),
+            ],
+        )
+    ]
+
+
+def registration_errors(host: Host) -> list[Finding]:
+    """Error: INVALID_REGISTRATION_TOKEN; EXPIRED_REGISTRATION_TOKEN; NAME_ALREADY_REGISTERED; ENDPOINT_NOT_FOUND."""
+    findings = []
+    for kind in (
+        "INVALID_REGISTRATION_TOKEN",
+        "EXPIRED_REGISTRATION_TOKEN",
+        "NAME_ALREADY_REGISTERED",
+        "ENDPOINT_NOT_FOUND",
+    ):
+        events = host.events(kind)
+        if not events:
+            continue
+        evidence = [describe_event(events[0])]
+        if len(events) > 1:
+            evidence.append(f"{len(events)} such events since the last boot")
+        evidence.append(registry_evidence(host))
+        if kind == "ENDPOINT_NOT_FOUND" and host.pool is not None and host.pool.get("in_pool") is False:
+            evidence.append("the host pool does not list this session host")
+        pool_vm, own_vm = (host.pool or {}).get("vm_id"), host.agent.get("vm_id")
+        if kind == "NAME_ALREADY_REGISTERED" and pool_vm and own_vm and str(pool_vm).lower() != str(own_vm).lower():
+            evidence.append(f"the host pool's session host of this name belongs to VM {pool_vm}, this VM is {own_vm}")
+        findings.append(Finding(kind, CRITICAL, evidence + pool_evidence(host)))
+    return findings
+
+
+def invalid_form(host: Host) -> list[Finding]:
+    """Error: Agent cannot connect to broker with INVALID_FORM (and the broker health probed from the VM)."""
+    events = host.events("INVALID_FORM")
+    network = host.section("network") or {}
+    probes = [(name, network.get(key)) for key, name in (("broker", "BrokerURI"), ("broker_global", "BrokerURIGlobal"))]
+    failing = [
+        f"{name} health {probe.get('url')}: "
+        + (f"HTTP {probe.get('status')}" if probe.get("reachable") else f"not reachable ({probe.get('error')})")
+        for name, probe in probes
+        if probe and probe.get("url") and not probe.get("healthy")
+    ]
+    if not events and not failing:
+        return []
+    evidence = [describe_event(e) for e in events[:1]] + failing
+    return [Finding("INVALID_FORM", CRITICAL if events or len(failing) == 2 else WARNING, evidence)]
+
+
+def url_events(host: Host) -> list[Finding]:
+    """Error: 3703 (gateway URLs) and Error: 3019 (web socket transport URLs)."""
+    findings = []
+    for kind, finding in (
+        ("GATEWAY_UNREACHABLE", "GATEWAY_UNREACHABLE"),
+        ("WEBSOCKET_UNREACHABLE", "WEBSOCKET_UNREACHABLE"),
+    ):
+        events = host.events(kind)
+        if events:
+            findings.append(Finding(finding, CRITICAL, [describe_event(events[0]), *pool_evidence(host)]))
+    return findings
+
+
+def installation_health_check(host: Host) -> list[Finding]:
+    """Error: InstallationHealthCheckFailedException."""
+    events = host.events("InstallationHealthCheckFailedException")
+    if not events:
+        return []
+    return [Finding("INSTALLATION_HEALTH_CHECK_FAILED", CRITICAL, [describe_event(events[0]), *pool_evidence(host)])]
+
+
+def install_msi(host: Host) -> list[Finding]:
+    """Error: InstallMsiException (policy or a running installer) and Error: Win32Exception (cmd.exe blocked).
+
+    The article gives both sections the same event text; the policy values and the
+    running installer tell them apart.
+    """
+    events = host.events("InstallMsiException")
+    policies = host.section("policies")
+    installer = host.section("installer")
+    disable_msi = (policies or {}).get("disable_msi")
+    cmd = (policies or {}).get("disable_cmd") or {}
+    cmd_hives = [
+        f"{hive}: DisableCMD={value}" for hive, value in (cmd.get("user_hives") or {}).items() if value in (1, 2)
+    ]
+    if cmd.get("machine") in (1, 2):
+        cmd_hives.insert(0, f"HKLM: DisableCMD={cmd['machine']}")
+    busy = bool((installer or {}).get("busy"))
+    findings = []
+    event_evidence = [describe_event(e) for e in events[:1]]
+    severity = CRITICAL if events else WARNING
+    if disable_msi in (1, 2):
+        findings.append(
+            Finding(
+                "INSTALL_MSI_BLOCKED",
+                severity,
+                [
+                    *event_evidence,
+                    f"policy 'Turn off Windows Installer': {k.INSTALLER_POLICY} DisableMSI={disable_msi}",
+                ],
+            )
+        )
+    if cmd_hives:
+        # With both policies set, the event's Win32Exception says which one broke this update.
+        confirmed = bool(events) and (disable_msi not in (1, 2) or any(e.get("win32_exception") for e in events))
+        findings.append(
+            Finding(
+                "CMD_BLOCKED",
+                CRITICAL if confirmed else WARNING,
+                [*event_evidence, "policy 'Prevent access to the command prompt': " + "; ".join(cmd_hives)],
+            )
+        )
+    if events and busy:
+        running = (
+            ", ".join(f"{p.get('name')} (pid {p.get('id')})" for p in installer.get("processes") or [])
+            if installer
+            else ""
+        )
+        findings.append(
+            Finding("INSTALLER_BUSY", WARNING, [*event_evidence, f"an installer is running now: {running}"])
+        )
+    if events and not findings:
+        if any("1618" in str(e.get("message")) for e in events):
+            findings.append(
+                Finding(
+                    "INSTALLER_BUSY",
+                    WARNING,
+                    [
+                        *event_evidence,
+                        "msiexec exited with 1618 (another installation in progress); none is running now",
+                    ],
+                )
+            )
+        elif policies is None:
+            host.unchecked.append("InstallMsiException: the policies subset was not gathered, so its cause is unknown")
+        else:
+            findings.append(
+                Finding(
+                    "INSTALL_MSI_BLOCKED",
+                    WARNING,
+                    [
+                        *event_evidence,
+                        "neither the Windows Installer nor "
+                        "the command prompt policy is set and no installer is running; check rsop.msc",
+                    ],
+                )
+            )
+    return findings
+
+
+def stack_listener(host: Host) -> list[Finding]:
+    """Error: Stack listener isn't working on a Windows 10 2004 session host VM."""
+    stack = host.section("stack")
+    if stack is None or not stack.get("qwinsta"):
+        return []
+    qwinsta = stack["qwinsta"]
+    if qwinsta.get("both_listening"):
+        return []
+    evidence = []
+    for key, name in (("rdp_tcp", "rdp-tcp"), ("rdp_sxs", "rdp-sxs")):
+        row = qwinsta.get(key)
+        evidence.append(f"qwinsta: {row['session_name']} is {row['state']}" if row else f"qwinsta: no {name} row")
+    for winstation in stack.get("winstations") or []:
+        if winstation.get("active") or len(stack.get("winstations") or []) == 1:
+            evidence.append(
+                f"WinStations\\{winstation['name']}: fReverseConnectMode={winstation.get('fReverseConnectMode')}, "
+                f"fEnableWinStation={winstation.get('fEnableWinStation')}"
+            )
+    if stack.get("reverse_connection_listener") and not stack.get("session_directory_matches"):
+        evidence.append(
+            f"ClusterSettings\\SessionDirectoryListener={stack.get('session_directory_listener')} does not "
+            f"match ReverseConnectionListener={stack.get('reverse_connection_listener')}"
+        )
+    return [Finding("STACK_LISTENER_NOT_LISTENING", CRITICAL, evidence + pool_evidence(host))]
+
+
+def sxs_stack(host: Host) -> list[Finding]:
+    """Error: Session host VMs are stuck in Unavailable or Upgrading state (the stack did not install)."""
+    stack = host.section("stack")
+    components = host.section("components")
+    if stack is None and components is None:
+        return []
+    evidence = []
+    if components is not None and not (components.get("programs") or {}).get(k.PROGRAM_SXS):
+        evidence.append(f"program '{k.PROGRAM_SXS}' is not installed")
+    listener = (stack or {}).get("reverse_connection_listener")
+    if stack is not None and listener and not stack.get("reverse_connection_listener_present"):
+        evidence.append(
+            f"WinStations names ReverseConnectionListener={listener}, but that WinStation key does not exist"
+        )
+    if stack is not None and stack.get("winstations_key_present") and not listener and not stack.get("winstations"):
+        evidence.append("no rdp-sxs WinStation exists")
+    if not evidence:
+        return []
+    if host.pool and host.pool.get("status") in ("Upgrading", "Unavailable", "UpgradeFailed"):
+        evidence.append(f"host pool reports status={host.pool['status']}")
+    return [Finding("SXS_STACK_NOT_INSTALLED", CRITICAL, evidence)]
+
+
+def disk_space(host: Host) -> list[Finding]:
+    """Error: DownloadMsiException (not enough disk space for the agent)."""
+    events = host.events("DownloadMsiException")
+    disk = host.section("disk")
+    evidence = [describe_event(e) for e in events[:1]]
+    low = False
+    if disk and disk.get("size_bytes"):
+        free, percent = int(disk["free_bytes"]), disk.get("percent_free")
+        low = free < k.DISK_MSI_BYTES or (percent is not None and percent < k.DISK_LOW_PERCENT)
+        if low or events:
+            evidence.append(f"{disk.get('drive')} has {free / 1024**2:.0f} MB free ({percent}%)")
+    if not events and not low:
+        return []
+    return [Finding("DISK_SPACE_LOW", CRITICAL if events else WARNING, evidence)]
+
+
+def dotnet(host: Host) -> list[Finding]:
+    """Error: Agent fails to update with MissingMethodException (.NET older than 4.7.2)."""
+    events = host.events("MissingMethodException")
+    facts = host.section("dotnet")
+    if facts is None:
+        if events:
+            host.unchecked.append("MissingMethodException seen but the dotnet subset was not gathered")
+        return []
+    if facts.get("meets_472"):
+        return []
+    evidence = [describe_event(e) for e in events[:1]]
+    evidence.append(
+        f"NDP\\v4\\Full Release={facts.get('release')} (.NET {facts.get('version') or 'not installed'}); "
+        f"the agent needs {k.DOTNET_472_MINIMUM} (4.7.2) or later"
+    )
+    return [Finding("DOTNET_OUTDATED", CRITICAL if events else WARNING, evidence)]
+
+
+def unsupported_os(host: Host) -> list[Finding]:
+    """Error: Operating a Pro VM or other unsupported OS."""
+    os_facts = host.section("os")
+    if os_facts is None or os_facts.get("supports_sxs_stack") or not os_facts.get("edition"):
+        return []
+    return [
+        Finding(
+            "UNSUPPORTED_OS",
+            CRITICAL,
+            [
+                f"EditionID={os_facts.get('edition')} ({os_facts.get('product_name')}): "
+                "the side-by-side stack needs an Enterprise or Server SKU"
+            ],
+        )
+    ]
+
+
+def session_limit(host: Host) -> list[Finding]:
+    """Error: Connection not found: RDAgent does not have an active connection to the broker (session limit)."""
+    limit = (host.pool or {}).get("max_session_limit")
+    if not limit:
+        host.unchecked.append("SESSION_LIMIT_REACHED: the host pool's max session limit is unknown (no host pool data)")
+        return []
+    sessions = (host.pool or {}).get("sessions")
+    if sessions is None:
+        sessions = (host.section("sessions") or {}).get("total")
+    if sessions is None or int(sessions) < int(limit):
+        return []
+    return [
+        Finding("SESSION_LIMIT_REACHED", WARNING, [f"{sessions} user sessions, host pool max session limit {limit}"])
+    ]
+
+
+RULES: tuple[Rule, ...] = (
+    agent_not_installed,
+    bootloader_not_running,
+    registration_errors,
+    invalid_form,
+    url_events,
+    installation_health_check,
+    install_msi,
+    stack_listener,
+    sxs_stack,
+    disk_space,
+    dotnet,
+    unsupported_os,
+    session_limit,
+)
+
+# root cause -> the symptoms it explains when both are found on a host
+EXPLAINS: dict[str, tuple[str, ...]] = {
+    "AGENT_NOT_INSTALLED": (
+        "BOOTLOADER_NOT_RUNNING",
+        "SXS_STACK_NOT_INSTALLED",
+        "STACK_LISTENER_NOT_LISTENING",
+        "ENDPOINT_NOT_FOUND",
+    ),
+    "INVALID_REGISTRATION_TOKEN": ("BOOTLOADER_NOT_RUNNING",),
+    "EXPIRED_REGISTRATION_TOKEN": ("BOOTLOADER_NOT_RUNNING",),
+    "NAME_ALREADY_REGISTERED": ("BOOTLOADER_NOT_RUNNING",),
+    "ENDPOINT_NOT_FOUND": ("BOOTLOADER_NOT_RUNNING",),
+    "INVALID_FORM": ("BOOTLOADER_NOT_RUNNING", "ENDPOINT_NOT_FOUND"),
+    "UNSUPPORTED_OS": ("STACK_LISTENER_NOT_LISTENING", "INSTALLATION_HEALTH_CHECK_FAILED"),
+    "SXS_STACK_NOT_INSTALLED": ("STACK_LISTENER_NOT_LISTENING", "INSTALLATION_HEALTH_CHECK_FAILED"),
+    "STACK_LISTENER_NOT_LISTENING": ("INSTALLATION_HEALTH_CHECK_FAILED",),
+}
+
+
+def link_causes(findings: list[Finding]) -> list[Finding]:
+    """Mark symptoms explained by a root cause found on the same host; roots first, then by severity."""
+    by_id = {f.id: f for f in findings}
+    for finding in findings:
+        for symptom in EXPLAINS.get(finding.id, ()):
+            if symptom in by_id and by_id[symptom].explained_by is None and symptom != finding.id:
+                by_id[symptom].explained_by = finding.id
+    # A root must not itself be explained (AGENT_NOT_INSTALLED over SXS over LISTENER): follow the chain up.
+    for finding in findings:
+        seen = {finding.id}
+        while finding.explained_by and by_id[finding.explained_by].explained_by and finding.explained_by not in seen:
+            seen.add(finding.explained_by)
+            finding.explained_by = by_id[finding.explained_by].explained_by
+    for finding in findings:
+        finding.explains = sorted(f.id for f in findings if f.explained_by == finding.id)
+    return sorted(findings, key=lambda f: (f.explained_by is not None, SEVERITY_RANK[f.severity], f.id))
+
+
+def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """All findings for one host, root causes first, with what could not be checked."""
+    host = Host(facts=facts, pool=pool)
+    findings: list[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(host))
+    ordered = link_causes(findings)
+    stale = [describe_event(e) for e in host.stale_events(*{kind for _, _, kind in EVENT_KINDS})]
+    for error in facts.get("errors") or []:
+        host.unchecked.append(f"{error.get('operation')}: {error.get('message')}")
+    return {
+        "state": "unhealthy" if any(f.severity in (CRITICAL, WARNING) for f in ordered) else "healthy",
+        "findings": [f.as_dict() for f in ordered],
+        "unchecked": host.unchecked,
+        "stale_events": stale,
+    }
+
+
+def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The host pool's view of a host, from the host_pool inventory plugin's variables (None without them)."""
+    names = {
+        "status": "avd_status",
+        "sessions": "avd_sessions",
+        "allow_new_session": "avd_allow_new_session",
+        "agent_version": "avd_agent_version",
+        "update_state": "avd_update_state",
+        "max_session_limit": "avd_max_session_limit",
+        "vm_id": "avd_vm_id",
+        "in_pool": "avd_in_pool",
+        "host_pool": "avd_host_pool",
+    }
+    pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
+    return pool or None

@@ -1,0 +1,220 @@
+"""diagnose.yml on a lab with every catalog fault: findings, reports, exit status, browser check, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, REPO
+
+pytestmark = pytest.mark.lab
+
+SCENARIO = REPO / "tests" / "lab" / "scenarios" / "demo.yml"
+EXPECTED = {  # the design's fault catalog: fault -> finding id
+    "bootloader_stopped": "BOOTLOADER_NOT_RUNNING",
+    "agent_not_installed": "AGENT_NOT_INSTALLED",
+    "invalid_registration_token": "INVALID_REGISTRATION_TOKEN",
+    "expired_registration_token": "EXPIRED_REGISTRATION_TOKEN",
+    "broker_blocked": "INVALID_FORM",
+    "gateway_blocked": "GATEWAY_UNREACHABLE",
+    "websocket_blocked": "WEBSOCKET_UNREACHABLE",
+    "stack_health_check_failed": "INSTALLATION_HEALTH_CHECK_FAILED",
+    "endpoint_not_found": "ENDPOINT_NOT_FOUND",
+    "msi_policy_blocked": "INSTALL_MSI_BLOCKED",
+    "installer_busy": "INSTALLER_BUSY",
+    "cmd_policy_blocked": "CMD_BLOCKED",
+    "stack_listener_broken": "STACK_LISTENER_NOT_LISTENING",
+    "disk_full": "DISK_SPACE_LOW",
+    "dotnet_outdated": "DOTNET_OUTDATED",
+    "sxs_stack_missing": "SXS_STACK_NOT_INSTALLED",
+    "session_limit_reached": "SESSION_LIMIT_REACHED",
+    "unsupported_os": "UNSUPPORTED_OS",
+    "name_already_registered": "NAME_ALREADY_REGISTERED",
+}
+REPORTS = REPO / "reports" / "test-diagnosis"
+
+
+@pytest.fixture(scope="module")
+def demo_lab(lab_factory):
+    lab = lab_factory("diagnose", "--scenario", str(SCENARIO), "--first-address", "127.0.10.1")
+    config = lab.config
+    extra = {
+        "all": {
+            "children": {
+                "avd_session_hosts": {
+                    "hosts": {
+                        "ghost-01": {"ansible_host": "127.0.10.250"},  # nothing listens there
+                        "badcred-01": {
+                            "ansible_host": config["hosts"][-1]["address"],
+                            "ansible_password": "not-the-password",
+                        },
+                    }
+                }
+            }
+        }
+    }
+    (lab.inventory / "extra.yml").write_text(yaml.safe_dump(extra))
+    return lab
+
+
+def run_diagnose(lab, *extra: str, report_dir: Path = REPORTS) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(lab.inventory / "hosts.yml"),
+            "-i",
+            str(lab.inventory / "extra.yml"),
+            str(REPO / "playbooks" / "diagnose.yml"),
+            "-e",
+            f"avd_report_dir={report_dir}",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def diagnosis(demo_lab):
+    if REPORTS.exists():
+        shutil.rmtree(REPORTS)
+    demo_lab.reset_stats()
+    result = run_diagnose(demo_lab)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    stats = demo_lab.stats()
+    return json.loads((REPORTS / "diagnosis.json").read_text()), result, stats
+
+
+def hosts_by_fault() -> dict[str, list[str]]:
+    scenario = yaml.safe_load(SCENARIO.read_text())
+    return {h["name"]: h.get("faults", []) for h in scenario["hosts"]}
+
+
+def test_each_fault_yields_its_finding_root_cause_first(diagnosis):
+    report, _, _ = diagnosis
+    for host, faults in hosts_by_fault().items():
+        entry = report["hosts"][host]
+        ids = [f["id"] for f in entry["findings"]]
+        for fault in faults:
+            assert EXPECTED[fault] in ids, (host, fault, ids)
+        if faults:
+            assert entry["state"] == "unhealthy"
+            assert entry["findings"][0]["explained_by"] is None  # a root cause leads
+            for finding in entry["findings"]:
+                assert finding["evidence"] and finding["remediation"] and finding["doc"].startswith("https://")
+                assert set(finding) >= {"id", "severity", "title", "evidence", "remediation", "doc"}
+
+
+def test_healthy_hosts_have_no_warning_or_critical(diagnosis):
+    report, _, _ = diagnosis
+    for host, faults in hosts_by_fault().items():
+        if not faults:
+            entry = report["hosts"][host]
+            assert entry["state"] == "healthy", (host, entry["findings"])
+            assert not [f for f in entry["findings"] if f["severity"] in ("critical", "warning")]
+
+
+def test_two_faults_yield_both(diagnosis):
+    report, _, _ = diagnosis
+    ids = {f["id"] for f in report["hosts"]["avd-20"]["findings"]}
+    assert {"GATEWAY_UNREACHABLE", "DOTNET_OUTDATED"} <= ids
+
+
+def test_unreachable_and_wrong_credentials_are_reported_per_host(diagnosis):
+    report, result, _ = diagnosis
+    assert report["hosts"]["ghost-01"]["state"] == "unreachable"
+    bad = report["hosts"]["badcred-01"]
+    assert bad["state"] == "unreachable" and "credentials were rejected" in bad["reason"]
+    assert report["summary"]["unreachable"] == 2
+    assert "ghost-01" in result.stdout and "avd-23" in result.stdout
+
+
+def test_one_winrm_command_per_host(diagnosis):
+    _, _, stats = diagnosis
+    lab_hosts = hosts_by_fault()
+    assert {name: stats[name]["commands"] for name in lab_hosts} == {name: 1 for name in lab_hosts}
+
+
+def test_junit_and_summary(diagnosis):
+    _, result, _ = diagnosis
+    junit = (REPORTS / "junit-diagnosis.xml").read_text()
+    assert junit.count("<testcase") == 23 * 19 + 2
+    assert "HOST" in result.stdout and "23 hosts" not in result.stdout  # 25 with the two unreachable ones
+    assert "25 hosts: 3 healthy, 20 unhealthy, 2 unreachable, 0 failed" in result.stdout, result.stdout[
+        result.stdout.find("Show the summary") :
+    ][:3000]
+
+
+def test_fail_on_sets_the_exit_status(demo_lab, tmp_path):
+    failing = run_diagnose(demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-01:avd-23", report_dir=tmp_path)
+    assert failing.returncode != 0 and "host(s) at or above 'critical': avd-01" in failing.stdout
+    passing = run_diagnose(demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-21:avd-23", report_dir=tmp_path)
+    assert passing.returncode == 0, passing.stdout[-2000:]
+    assert json.loads((tmp_path / "diagnosis.json").read_text())["summary"]["hosts"] == 2
+
+
+def test_planted_tokens_appear_in_no_report_or_output(demo_lab, diagnosis):
+    _, result, _ = diagnosis
+    tokens = []
+    for name in ("avd-03", "avd-04", "avd-19"):
+        state = json.loads((demo_lab.directory / "hosts" / f"{name}.json").read_text())
+        for _key, values in state["registry"].items():
+            tokens += [v["data"] for v in values if v["name"] == "RegistrationToken" and v["data"]]
+    assert len(tokens) == 3
+    texts = [result.stdout, result.stderr] + [
+        p.read_text() for p in REPORTS.iterdir() if p.suffix in (".json", ".html", ".xml")
+    ]
+    for token in tokens:
+        assert all(token not in text and token[:32] not in text for text in texts)
+
+
+def test_html_report_in_a_real_browser(diagnosis):
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for this test (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    report, _, _ = diagnosis
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((REPORTS / "diagnosis.html").as_uri())
+        assert page.locator("section.host").count() == len(report["hosts"])
+        for host, entry in report["hosts"].items():
+            section = page.locator(f"#host-{host}")
+            assert section.is_visible()
+            assert section.locator(".finding").count() == len(entry["findings"])
+        assert page.locator("#count-unreachable").inner_text() == "2"
+        first = page.locator("section.host").first.get_attribute("data-state")
+        assert first in ("unreachable", "failed")  # unhealthy first
+        page.locator("#only-problems").check()
+        assert not page.locator("#host-avd-23").is_visible()
+        page.locator("#only-problems").uncheck()
+        page.screenshot(path=str(REPORTS / "diagnosis-screenshot.png"), full_page=False)
+        browser.close()
+    assert errors == []
+    assert (REPORTS / "diagnosis-screenshot.png").stat().st_size > 10_000
