@@ -46,3 +46,39 @@ def test_runtime_requires_the_tested_ansible_core():
     pins = dict(line.split("==") for line in (REPO / "requirements-dev.txt").read_text().splitlines() if "==" in line)
     major_minor = ".".join(pins["ansible-core"].split(".")[:2])
     assert runtime["requires_ansible"] == f">={major_minor}.0"
+
+
+PLUGINS = [
+    ("module", "session_host_facts"),
+    ("module", "diagnose"),
+    ("module", "diagnosis_report"),
+    ("module", "host_pool_info"),
+    ("module", "registration_token"),
+    ("module", "session_host"),
+    ("module", "user_session"),
+    ("inventory", "host_pool"),
+    ("filter", "avd_diagnose"),
+]
+
+
+def test_every_plugin_has_docs_that_ansible_doc_renders():
+    import os
+
+    names = [f"avdops.sessionhost.{name}" for _, name in PLUGINS]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+    for kind in ("module", "inventory", "filter"):
+        wanted = [n for (k, _), n in zip(PLUGINS, names, strict=True) if k == kind]
+        result = subprocess.run(
+            [str(BIN / "ansible-doc"), "-t", kind, "--json", *wanted],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        docs = __import__("json").loads(result.stdout)
+        assert sorted(docs) == sorted(wanted)
+        for name, doc in docs.items():
+            assert doc["doc"]["short_description"] and doc["examples"], name

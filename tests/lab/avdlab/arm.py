@@ -42,6 +42,7 @@ class ArmSettings:
     clients: list[Client]
     base_url: str = ""
     throttle: int = 0  # answer this many next ARM requests with 429
+    requests: int = 0  # ARM (not Entra ID) requests received
     tokens: dict[str, tuple[Client, float]] = field(default_factory=dict)
 
 
@@ -146,6 +147,7 @@ class ArmApi:
         identity = self._identity(request, parts)
         if identity is not None:
             return identity
+        self.settings.requests += 1
         client = self._authenticate(request)
         if self.settings.throttle > 0:
             self.settings.throttle -= 1

@@ -116,36 +116,73 @@ def _probe(host: HostConfig, ca_cert: str) -> str | None:
     return None
 
 
+def _write_private(path: Path, header: str, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + yaml.safe_dump(data, sort_keys=False))
+    path.chmod(0o600)
+
+
 def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
+    """The lab's inventory: static hosts.yml, the host_pool plugin's hostpool.avd.yml, and their shared vars.
+
+    Both files name hosts by computer name; host_vars/ gives each its loopback address
+    (the lab's stand-in for DNS), group_vars/all.yml the WinRM connection.
+    """
+    header = f"# Written by `avdlab up --dir {config.directory}`; rewritten on every up. Do not edit.\n"
     inventory_dir.mkdir(parents=True, exist_ok=True)
-    hosts = {host.name: {"ansible_host": host.address} for host in config.hosts}
-    inventory = {
-        "all": {
-            "children": {
-                "avd_session_hosts": {
-                    "hosts": hosts,
-                    "vars": {
-                        "ansible_connection": "winrm",
-                        "ansible_port": HTTPS_PORT,
-                        "ansible_winrm_scheme": "https",
-                        "ansible_winrm_transport": "ntlm",
-                        "ansible_winrm_server_cert_validation": "validate",
-                        "ansible_winrm_ca_trust_path": config.ca_cert,
-                        "ansible_user": config.username,
-                        "ansible_password": config.password,
-                        # The host pool's session limit, for the rules that need it (the host_pool
-                        # inventory plugin sets this and the other avd_* variables from Azure).
-                        "avd_max_session_limit": config.scenario.get("max_session_limit", 4),
-                    },
+    for stale in (inventory_dir / "host_vars").glob("*.yml"):
+        stale.unlink()
+    _write_private(
+        inventory_dir / "group_vars" / "all.yml",
+        header,
+        {
+            "ansible_connection": "winrm",
+            "ansible_port": HTTPS_PORT,
+            "ansible_winrm_scheme": "https",
+            "ansible_winrm_transport": "ntlm",
+            "ansible_winrm_server_cert_validation": "validate",
+            "ansible_winrm_ca_trust_path": config.ca_cert,
+            "ansible_user": config.username,
+            "ansible_password": config.password,
+        },
+    )
+    for host in config.hosts:
+        _write_private(inventory_dir / "host_vars" / f"{host.name}.yml", header, {"ansible_host": host.address})
+    _write_private(
+        inventory_dir / "hosts.yml",
+        header,
+        {
+            "all": {
+                "children": {
+                    "avd_session_hosts": {
+                        "hosts": {host.name: None for host in config.hosts},
+                        # The host pool's session limit, for the rules that need it; hostpool.avd.yml
+                        # reads it (and the rest of the pool's view) from the lab's Azure endpoint.
+                        "vars": {"avd_max_session_limit": config.scenario.get("max_session_limit", 4)},
+                    }
                 }
             }
-        }
-    }
-    path = inventory_dir / "hosts.yml"
-    header = f"# Written by `avdlab up --dir {config.directory}`; rewritten on every up. Do not edit.\n"
-    path.write_text(header + yaml.safe_dump(inventory, sort_keys=False))
-    path.chmod(0o600)
-    return path
+        },
+    )
+    arm = config.arm
+    _write_private(
+        inventory_dir / "hostpool.avd.yml",
+        header,
+        {
+            "plugin": "avdops.sessionhost.host_pool",
+            "auth_source": "credential",
+            "subscription_id": arm["subscription_id"],
+            "tenant": arm["tenant_id"],
+            "client_id": arm["client_id"],
+            "secret": arm["client_secret"],
+            "arm_endpoint": arm["url"],
+            "authority": arm["url"],
+            "ca_bundle": config.ca_cert,
+            "host_pools": [{"name": arm["host_pool"], "resource_group": arm["resource_group"]}],
+            "ansible_host_source": "none",
+        },
+    )
+    return inventory_dir / "hosts.yml"
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -255,7 +292,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"avdlab: {len(hosts)} session hosts answering WinRM (http {HTTP_PORT}, https {HTTPS_PORT}) "
         f"on {hosts[0].address}..{hosts[-1].address}"
     )
-    print(f"avdlab: lab file {directory / LAB_FILE}; inventory {inventory}")
+    print(
+        f"avdlab: lab file {directory / LAB_FILE}; inventory {inventory} (and {inventory.parent / 'hostpool.avd.yml'})"
+    )
+    print(f"avdlab: Azure endpoint (host pool {config.arm['host_pool']}) at {config.arm['url']}")
     return 0
 
 

@@ -44,8 +44,10 @@ def test_up_status_stats_down_leave_nothing_behind():
         assert [h["address"] for h in hosts] == ["127.0.3.1", "127.0.3.2", "127.0.3.3"]
         assert all(listening(h["address"], port) for h in hosts for port in (5985, 5986))
         assert len(daemon_pids()) == 1
-        inventory = (lab.inventory / "hosts.yml").read_text()
-        assert "ansible_winrm_ca_trust_path" in inventory and "ignore" not in inventory
+        connection = (lab.inventory / "group_vars" / "all.yml").read_text()
+        assert "ansible_winrm_ca_trust_path" in connection and "ignore" not in connection
+        assert (lab.inventory / "host_vars" / "sh-02.yml").read_text().endswith("ansible_host: 127.0.3.2\n")
+        assert "plugin: avdops.sessionhost.host_pool" in (lab.inventory / "hostpool.avd.yml").read_text()
 
         again = avdlab("up", "--dir", str(lab.directory), "--inventory", str(lab.inventory), check=False)
         assert again.returncode == 1 and "already running" in again.stderr

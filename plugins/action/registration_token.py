@@ -1,0 +1,53 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for avdops.sessionhost.registration_token (docs in plugins/modules)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, ClassVar
+
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure_action import AzureAction
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
+    PoolRef,
+    ensure_token,
+    revoke_token,
+    validate_token_hours,
+)
+
+
+class ActionModule(AzureAction):
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "host_pool": {"type": "str", "required": True},
+        "resource_group": {"type": "str", "required": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "expiration_hours": {"type": "int", "default": 24},
+        "min_valid_hours": {"type": "int", "default": 2},
+    }
+
+    def check_arguments(self, args: dict[str, Any]) -> None:
+        if args["state"] == "present":
+            validate_token_hours(args["expiration_hours"], args["min_valid_hours"])
+
+    def work(self, args: dict[str, Any], settings: Any, make_client: Any) -> dict[str, Any]:
+        pool = PoolRef(args["resource_group"], args["host_pool"])
+        check_mode = bool(self._task.check_mode)
+        if args["state"] == "absent":
+            answer = revoke_token(make_client(), settings, pool, check_mode=check_mode)
+        else:
+            answer = ensure_token(
+                make_client(),
+                settings,
+                pool,
+                expiration_hours=args["expiration_hours"],
+                min_valid_hours=args["min_valid_hours"],
+                check_mode=check_mode,
+                now=datetime.datetime.now(datetime.UTC),
+            )
+        diff = answer.pop("diff")
+        result = {**answer, "host_pool": args["host_pool"]}
+        if self._task.diff:
+            result["diff"] = diff  # expiry only: the token never appears in a diff
+        # The token is a secret: Ansible hides this result from output and logs; the registered variable keeps it.
+        result["_ansible_no_log"] = True
+        return result

@@ -1,0 +1,195 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: host_pool
+short_description: Session hosts of Azure Virtual Desktop host pools as an inventory
+version_added: 0.1.0
+author:
+  - avdops.sessionhost contributors
+description:
+  - Reads the session hosts of one or more host pools from Azure Resource
+    Manager and makes each a host, with the host pool's view of it as
+    variables - C(avd_status), C(avd_sessions), C(avd_allow_new_session),
+    C(avd_agent_version), C(avd_sxs_stack_version), C(avd_update_state),
+    C(avd_health_checks), C(avd_last_heartbeat), C(avd_host_pool),
+    C(avd_max_session_limit), C(avd_vm_id), C(avd_resource_id),
+    C(avd_session_host_name) (the FQDN).
+  - Groups each host by status (C(avd_status_available),
+    C(avd_status_unavailable), ...) and by host pool (C(avd_host_pool_<name>)).
+  - The diagnosis (M(avdops.sessionhost.diagnose)) uses these variables for
+    the rules that need the host pool (session limit, status).
+  - Uses the same credentials as the host pool modules (azure.azcollection
+    conventions and C(AZURE_*) variables). Files must end in C(.avd.yml) or
+    C(.avd.yaml).
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: The name of this plugin.
+    type: str
+    required: true
+    choices: [avdops.sessionhost.host_pool]
+  host_pools:
+    description: The host pools to read.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Host pool name.
+        type: str
+        required: true
+      resource_group:
+        description: Its resource group.
+        type: str
+        required: true
+  hostname_source:
+    description: The inventory name of each host - its computer name (C(short)) or its FQDN (C(fqdn)).
+    type: str
+    default: short
+    choices: [short, fqdn]
+  ansible_host_source:
+    description:
+      - What to set C(ansible_host) to - the session host's FQDN (C(fqdn)), its
+        computer name (C(short)), or nothing (C(none)), for example when
+        C(compose) or host_vars set it.
+    type: str
+    default: fqdn
+    choices: [fqdn, short, none]
+  auth_source:
+    description: How to authenticate (C(credential) for a service principal, C(cli), C(msi), C(env), or C(auto)).
+    type: str
+    default: auto
+    choices: [auto, cli, env, msi, credential]
+  subscription_id:
+    description: Subscription of the host pools.
+    type: str
+    env:
+      - name: AZURE_SUBSCRIPTION_ID
+  client_id:
+    description: Service principal application (client) id.
+    type: str
+    env:
+      - name: AZURE_CLIENT_ID
+  secret:
+    description: Service principal secret.
+    type: str
+    env:
+      - name: AZURE_SECRET
+  tenant:
+    description: Tenant (directory) id.
+    type: str
+    env:
+      - name: AZURE_TENANT
+  cloud_environment:
+    description: C(AzureCloud), C(AzureUSGovernment), C(AzureChinaCloud), or an ARM endpoint URL.
+    type: str
+    default: AzureCloud
+  arm_endpoint:
+    description: The Azure Resource Manager endpoint, when not the cloud's default.
+    type: str
+  authority:
+    description: The Microsoft Entra ID authority host, when not the cloud's default.
+    type: str
+  ca_bundle:
+    description: A CA bundle to trust for Azure's TLS certificates (private CAs, inspection proxies).
+    type: path
+  retries:
+    description: Retries of throttled (429, honouring Retry-After) and failed requests.
+    type: int
+    default: 4
+"""
+
+EXAMPLES = r"""
+# hostpool.avd.yml
+plugin: avdops.sessionhost.host_pool
+host_pools:
+  - name: hp-finance
+    resource_group: rg-avd-prod
+# Credentials from AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID, AZURE_SECRET, AZURE_TENANT
+keyed_groups:
+  - key: avd_agent_version
+    prefix: agent
+groups:
+  drained: not avd_allow_new_session
+compose:
+  ansible_port: 5986
+"""
+
+from typing import Any
+
+from ansible.errors import AnsibleError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
+    AUTH_OPTIONS,
+    AzureError,
+    client,
+    host_pool_dict,
+    session_host_dict,
+    settings_from,
+)
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import PoolRef, get_pool, list_session_hosts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import host_records
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: ignore[misc]
+    NAME = "avdops.sessionhost.host_pool"
+
+    def verify_file(self, path: str) -> bool:
+        return bool(super().verify_file(path)) and path.endswith((".avd.yml", ".avd.yaml"))
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        pools: list[dict[str, Any]] | None = None
+        if use_cache:
+            try:
+                pools = self._cache[cache_key]
+            except KeyError:
+                pools = None
+        if pools is None:
+            pools = self._fetch()
+            if self.get_option("cache"):
+                self._cache[cache_key] = pools
+        self._populate(pools)
+
+    def _fetch(self) -> list[dict[str, Any]]:
+        options = {name: self.get_option(name) for name in AUTH_OPTIONS}
+        try:
+            settings = settings_from(options)
+            sdk = client(settings)
+            pools = []
+            for entry in self.get_option("host_pools"):
+                ref = PoolRef(entry["resource_group"], entry["name"])
+                pools.append(
+                    {
+                        "host_pool": host_pool_dict(get_pool(sdk, settings, ref)),
+                        "session_hosts": [session_host_dict(h) for h in list_session_hosts(sdk, settings, ref)],
+                    }
+                )
+        except AzureError as exc:
+            raise AnsibleError(f"avdops.sessionhost.host_pool: {exc}") from None
+        return pools
+
+    def _populate(self, pools: list[dict[str, Any]]) -> None:
+        strict = self.get_option("strict")
+        for record in host_records(pools, self.get_option("hostname_source"), self.get_option("ansible_host_source")):
+            name = record["inventory_hostname"]
+            self.inventory.add_host(name)
+            for key, value in record["vars"].items():
+                self.inventory.set_variable(name, key, value)
+            for group in record["groups"]:
+                self.inventory.add_group(group)
+                self.inventory.add_child(group, name)
+            variables = self.inventory.get_host(name).get_vars()
+            self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)

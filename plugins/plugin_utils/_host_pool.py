@@ -1,0 +1,196 @@
+"""Host pool operations over the Azure client: registration tokens, session hosts, user sessions.
+
+Functions take the SDK client and return plain data; decisions (reuse or
+rotate a token, refuse to remove a host with sessions) are small pure
+helpers so they are tested without Azure.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from ._azure import (
+    MAX_EXPIRATION_HOURS,
+    MIN_EXPIRATION_HOURS,
+    AzureError,
+    AzureSettings,
+    call,
+    fqdn,
+    iso,
+    models,
+    short_name,
+)
+
+# registrationInfo.registrationTokenOperation values (not secrets)
+TOKEN_UPDATE, TOKEN_DELETE = "Update", "Delete"
+
+
+@dataclass(frozen=True)
+class PoolRef:
+    resource_group: str
+    name: str
+
+    def what(self, action: str) -> str:
+        return f"{action} host pool {self.name!r} in resource group {self.resource_group!r}"
+
+
+# --- registration tokens -------------------------------------------------------------
+def validate_token_hours(expiration_hours: int, min_valid_hours: int) -> None:
+    if not MIN_EXPIRATION_HOURS <= expiration_hours <= MAX_EXPIRATION_HOURS:
+        raise AzureError(
+            f"expiration_hours must be from {MIN_EXPIRATION_HOURS} to {MAX_EXPIRATION_HOURS} (1 hour to 27 days), "
+            f"got {expiration_hours}"
+        )
+    if not 0 <= min_valid_hours <= expiration_hours:
+        raise AzureError(
+            f"min_valid_hours must be from 0 to expiration_hours ({expiration_hours}), got {min_valid_hours}"
+        )
+
+
+def token_reusable(
+    expires: datetime.datetime | None, token: str | None, now: datetime.datetime, min_valid_hours: int
+) -> bool:
+    return bool(token) and expires is not None and expires - now >= datetime.timedelta(hours=min_valid_hours)
+
+
+def current_token(client: Any, settings: AzureSettings, pool: PoolRef) -> tuple[str | None, datetime.datetime | None]:
+    info = call(
+        pool.what("retrieve the registration token of"),
+        settings,
+        lambda: client.host_pools.retrieve_registration_token(pool.resource_group, pool.name),
+    )
+    return info.token, info.expiration_time
+
+
+def ensure_token(
+    client: Any,
+    settings: AzureSettings,
+    pool: PoolRef,
+    *,
+    expiration_hours: int,
+    min_valid_hours: int,
+    check_mode: bool,
+    now: datetime.datetime,
+) -> dict[str, Any]:
+    """A token valid for at least ``min_valid_hours``: the current one when it is, else a new one."""
+    validate_token_hours(expiration_hours, min_valid_hours)
+    token, expires = current_token(client, settings, pool)
+    before = {"expiration_time": iso(expires), "token_set": bool(token)}
+    if token_reusable(expires, token, now, min_valid_hours):
+        return {
+            "changed": False,
+            "token": token,
+            "expiration_time": iso(expires),
+            "reused": True,
+            "diff": {"before": before, "after": before},
+        }
+    new_expiry = now + datetime.timedelta(hours=expiration_hours)
+    after = {"expiration_time": iso(new_expiry), "token_set": True}
+    if check_mode:
+        return {
+            "changed": True,
+            "token": None,
+            "expiration_time": iso(new_expiry),
+            "reused": False,
+            "diff": {"before": before, "after": after},
+        }
+    sdk = models()
+    request = sdk.RegistrationInfoPatch(expiration_time=new_expiry, registration_token_operation=TOKEN_UPDATE)
+    patch = sdk.HostPoolPatch(registration_info=request)
+    updated = call(
+        pool.what("generate a registration token for"),
+        settings,
+        lambda: client.host_pools.update(pool.resource_group, pool.name, patch),
+    )
+    info = updated.registration_info
+    token = getattr(info, "token", None)
+    if not token:  # some API versions leave the token out of the update's answer
+        token, _ = current_token(client, settings, pool)
+    expiry = iso(getattr(info, "expiration_time", None)) or iso(new_expiry)
+    return {
+        "changed": True,
+        "token": token,
+        "expiration_time": expiry,
+        "reused": False,
+        "diff": {"before": before, "after": {"expiration_time": expiry, "token_set": True}},
+    }
+
+
+def revoke_token(client: Any, settings: AzureSettings, pool: PoolRef, *, check_mode: bool) -> dict[str, Any]:
+    token, expires = current_token(client, settings, pool)
+    before = {"expiration_time": iso(expires), "token_set": bool(token)}
+    after = {"expiration_time": None, "token_set": False}
+    if not token:
+        return {"changed": False, "diff": {"before": before, "after": before}}
+    if not check_mode:
+        sdk = models()
+        patch = sdk.HostPoolPatch(
+            registration_info=sdk.RegistrationInfoPatch(registration_token_operation=TOKEN_DELETE)
+        )
+        call(
+            pool.what("revoke the registration token of"),
+            settings,
+            lambda: client.host_pools.update(pool.resource_group, pool.name, patch),
+        )
+    return {"changed": True, "diff": {"before": before, "after": after}}
+
+
+# --- session hosts -----------------------------------------------------------------------
+def match_session_host(names: list[str], wanted: str) -> str | None:
+    """The FQDN among ``names`` that is ``wanted`` (an FQDN or a computer name); error when ambiguous."""
+    lowered = wanted.lower()
+    exact = [n for n in names if fqdn(n).lower() == lowered]
+    if exact:
+        return fqdn(exact[0])
+    short = [n for n in names if short_name(n).lower() == lowered.split(".")[0] and "." not in lowered]
+    if len(short) > 1:
+        raise AzureError(f"session host {wanted!r} is ambiguous: {', '.join(fqdn(n) for n in short)}; give the FQDN")
+    return fqdn(short[0]) if short else None
+
+
+def get_pool(client: Any, settings: AzureSettings, pool: PoolRef) -> Any:
+    return call(pool.what("read"), settings, lambda: client.host_pools.get(pool.resource_group, pool.name))
+
+
+def list_session_hosts(client: Any, settings: AzureSettings, pool: PoolRef) -> list[Any]:
+    return call(
+        pool.what("list the session hosts of"),
+        settings,
+        lambda: list(client.session_hosts.list(pool.resource_group, pool.name)),
+    )
+
+
+def find_session_host(client: Any, settings: AzureSettings, pool: PoolRef, wanted: str) -> Any | None:
+    hosts = list_session_hosts(client, settings, pool)
+    name = match_session_host([h.name for h in hosts], wanted)
+    return next((h for h in hosts if fqdn(h.name) == name), None) if name else None
+
+
+def removal_refusal(sessions: int, force: bool) -> str | None:
+    if sessions and not force:
+        return (
+            f"the session host has {sessions} user session(s); drain it (allow_new_session: false), sign the "
+            "users out or wait for them, or set force: true to remove it anyway"
+        )
+    return None
+
+
+def list_user_sessions(client: Any, settings: AzureSettings, pool: PoolRef, host: str) -> list[dict[str, Any]]:
+    sessions = call(
+        f"list the user sessions of {host}",
+        settings,
+        lambda: list(client.user_sessions.list(pool.resource_group, pool.name, host)),
+    )
+    return [
+        {
+            "id": s.name.split("/")[-1],
+            "user_principal_name": s.user_principal_name,
+            "active_directory_user_name": s.active_directory_user_name,
+            "state": s.session_state,
+            "application_type": s.application_type,
+            "create_time": iso(s.create_time),
+        }
+        for s in sessions
+    ]

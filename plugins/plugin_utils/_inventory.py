@@ -1,0 +1,49 @@
+"""What the host_pool inventory plugin makes of a host pool: hosts, their avd_* variables, their groups."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+
+def group_name(*parts: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", "_".join(parts).lower())
+
+
+def host_records(
+    pools: list[dict[str, Any]], hostname_source: str, ansible_host_source: str
+) -> Iterator[dict[str, Any]]:
+    for pool in pools:
+        info = pool["host_pool"]
+        for host in pool["session_hosts"]:
+            name = host["short_name"] if hostname_source == "short" else host["name"]
+            variables: dict[str, Any] = {
+                "avd_host_pool": info["name"],
+                "avd_host_pool_id": info["id"],
+                "avd_max_session_limit": info["max_session_limit"],
+                "avd_session_host_name": host["name"],
+                "avd_status": host["status"],
+                "avd_sessions": host["sessions"],
+                "avd_allow_new_session": host["allow_new_session"],
+                "avd_agent_version": host["agent_version"],
+                "avd_sxs_stack_version": host["sxs_stack_version"],
+                "avd_update_state": host["update_state"],
+                "avd_update_error_message": host["update_error_message"],
+                "avd_last_heartbeat": host["last_heartbeat"],
+                "avd_health_checks": host["health_checks"],
+                "avd_vm_id": host["virtual_machine_id"],
+                "avd_resource_id": host["resource_id"],
+                "avd_assigned_user": host["assigned_user"],
+                "avd_in_pool": True,
+            }
+            if ansible_host_source == "fqdn":
+                variables["ansible_host"] = host["name"]
+            elif ansible_host_source == "short":
+                variables["ansible_host"] = host["short_name"]
+            groups = [group_name("avd_host_pool", info["name"])]
+            if host["status"]:
+                groups.append(group_name("avd_status", host["status"]))
+            if host["allow_new_session"] is False:
+                groups.append("avd_drained")
+            yield {"inventory_hostname": name, "vars": variables, "groups": groups}

@@ -1,0 +1,307 @@
+"""The host pool modules and the host_pool inventory plugin against the lab's ARM endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, REPO, avdlab
+
+pytestmark = pytest.mark.lab
+
+SCENARIO = """
+host_pool: {name: hp-arm, max_session_limit: 4}
+hosts:
+  - {name: ph-01, sessions: 2}
+  - {name: ph-02}
+  - {name: ph-03, faults: [bootloader_stopped]}
+  - {name: ph-04, sessions: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def arm_lab(lab_factory, tmp_path_factory):
+    scenario = tmp_path_factory.mktemp("arm") / "lab.yml"
+    scenario.write_text(SCENARIO)
+    return lab_factory("hostpool", "--scenario", str(scenario), "--first-address", "127.0.11.1")
+
+
+def azure_env(lab, **overrides) -> dict[str, str]:
+    arm = lab.config["arm"]
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "json",
+        "AZURE_SUBSCRIPTION_ID": arm["subscription_id"],
+        "AZURE_CLIENT_ID": arm["client_id"],
+        "AZURE_SECRET": arm["client_secret"],
+        "AZURE_TENANT": arm["tenant_id"],
+        "AZURE_ARM_ENDPOINT": arm["url"],
+        "AZURE_AUTHORITY_HOST": arm["url"],
+        "AZURE_CA_BUNDLE": lab.config["ca_cert"],
+    }
+    env.update(overrides)
+    return env
+
+
+def play(lab, tmp_path, module: str, args: dict, *extra: str, env: dict | None = None, callback: str = "json"):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Host pool",
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "connection": "local",
+                    "tasks": [
+                        {"name": "Run", f"avdops.sessionhost.{module}": args, "register": "out"},
+                        {
+                            "name": "Keep",
+                            "ansible.builtin.copy": {
+                                "content": "{{ out | to_json }}",
+                                "dest": str(tmp_path / "out.json"),
+                            },
+                            "no_log": True,
+                            "check_mode": False,
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    environment = env or azure_env(lab)
+    environment["ANSIBLE_STDOUT_CALLBACK"] = callback
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), str(playbook), *extra],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    registered = json.loads((tmp_path / "out.json").read_text()) if (tmp_path / "out.json").exists() else None
+    if (tmp_path / "out.json").exists():
+        (tmp_path / "out.json").unlink()
+    return result, registered
+
+
+def task_result(result) -> dict:
+    return json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+POOL = {"host_pool": "hp-arm", "resource_group": "rg-avdlab"}
+
+
+def arm_requests(lab) -> int:
+    return lab.control("/arm/stats")["requests"]
+
+
+def test_host_pool_info(arm_lab, tmp_path):
+    result, out = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"})
+    assert result.returncode == 0, result.stdout
+    assert out["host_pool"]["max_session_limit"] == 4 and out["host_pool"]["host_pool_type"] == "Pooled"
+    hosts = {h["short_name"]: h for h in out["session_hosts"]}
+    assert hosts["ph-01"]["sessions"] == 2 and hosts["ph-01"]["status"] == "Available"
+    assert hosts["ph-03"]["status"] == "Unavailable"
+    assert hosts["ph-02"]["health_checks"] and hosts["ph-02"]["agent_version"]
+    assert "token" not in json.dumps(out["host_pool"]).lower().replace("registration_expiration_time", "")
+
+
+def test_registration_token_reuse_rotation_and_revocation(arm_lab, tmp_path):
+    first = play(arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": 6})
+    assert first[0].returncode == 0, first[0].stdout
+    token = first[1]["token"]
+    assert first[1]["changed"] and not first[1]["reused"] and len(token) > 100
+    assert token not in first[0].stdout and token not in first[0].stderr
+    again = play(arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": 6, "min_valid_hours": 2})[1]
+    assert again["changed"] is False and again["reused"] is True and again["token"] == token
+    rotated = play(arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": 24, "min_valid_hours": 12})[1]
+    assert rotated["changed"] is True and rotated["token"] != token
+    revoked = play(arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"}, "--diff", callback="default")
+    assert revoked[0].returncode == 0 and revoked[1]["changed"] is True
+    assert rotated["token"] not in revoked[0].stdout
+    assert play(arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"})[1]["changed"] is False
+
+
+@pytest.mark.parametrize("hours", [0, 649, 700])
+def test_expiry_outside_the_documented_range_is_refused_before_any_call(arm_lab, tmp_path, hours):
+    before = arm_requests(arm_lab)
+    result, _ = play(arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": hours})
+    assert result.returncode != 0
+    assert "expiration_hours must be from 1 to 648 (1 hour to 27 days)" in result.stdout
+    assert arm_requests(arm_lab) == before
+
+
+def test_token_check_mode_changes_nothing(arm_lab, tmp_path):
+    play(arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"})
+    result, out = play(arm_lab, tmp_path, "registration_token", {**POOL}, "--check")
+    assert result.returncode == 0 and out["changed"] is True and out["token"] is None
+    info = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"})[1]
+    assert info["host_pool"]["registration_expiration_time"] is None
+
+
+def test_planted_token_in_no_output_with_vvv(arm_lab, tmp_path):
+    result, out = play(
+        arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": 3}, "-vvv", "--diff", callback="default"
+    )
+    assert result.returncode == 0
+    token = out["token"]
+    for text in (result.stdout, result.stderr):
+        assert token not in text and token[:32] not in text
+    assert "censored" in result.stdout or "hidden" in result.stdout
+
+
+def test_drain_on_and_off_is_idempotent_and_previewable(arm_lab, tmp_path):
+    args = {**POOL, "name": "ph-02", "allow_new_session": False}
+    preview, out = play(arm_lab, tmp_path, "session_host", args, "--check", "--diff", callback="default")
+    assert preview.returncode == 0 and out["changed"] is True
+    assert "allow_new_session" in preview.stdout
+    info = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"})[1]
+    assert next(h for h in info["session_hosts"] if h["short_name"] == "ph-02")["allow_new_session"] is True
+    assert play(arm_lab, tmp_path, "session_host", args)[1]["changed"] is True
+    assert play(arm_lab, tmp_path, "session_host", args)[1]["changed"] is False
+    undrain = {**args, "allow_new_session": True}
+    assert play(arm_lab, tmp_path, "session_host", undrain)[1]["changed"] is True
+    assert play(arm_lab, tmp_path, "session_host", undrain)[1]["session_host"]["allow_new_session"] is True
+
+
+def test_removal_refused_with_sessions_and_done_with_force(arm_lab, tmp_path):
+    refused, _ = play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "state": "absent"})
+    assert refused.returncode != 0 and "1 user session(s)" in refused.stdout
+    removed = play(
+        arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04.lab.avd.test", "state": "absent", "force": True}
+    )[1]
+    assert removed["changed"] is True and removed["removed"] == "ph-04.lab.avd.test"
+    assert play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "state": "absent"})[1]["changed"] is False
+    missing, _ = play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "allow_new_session": False})
+    assert missing.returncode != 0 and "is not in host pool 'hp-arm'" in missing.stdout
+
+
+def test_user_sessions_message_disconnect_log_off(arm_lab, tmp_path):
+    listed = play(arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01"})[1]
+    assert listed["changed"] is False and [s["state"] for s in listed["sessions"]] == ["Active", "Active"]
+    sent = play(
+        arm_lab,
+        tmp_path,
+        "user_session",
+        {**POOL, "session_host": "ph-01", "message_title": "Maintenance", "message_body": "Please save your work"},
+    )[1]
+    assert sent["messaged"] == ["2", "3"]
+    shown = json.loads(avdlab("show", "--dir", str(arm_lab.directory), "ph-01").stdout)
+    assert [s["messages"][0]["body"] for s in shown["sessions"]] == ["Please save your work"] * 2
+    disconnected = play(
+        arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01", "ids": ["3"], "state": "disconnected"}
+    )[1]
+    assert disconnected["disconnected"] == ["3"]
+    assert (
+        play(
+            arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01", "ids": ["3"], "state": "disconnected"}
+        )[1]["changed"]
+        is False
+    )
+    logged_off = play(arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01", "state": "logged_off"})[1]
+    assert logged_off["logged_off"] == ["2", "3"] and logged_off["sessions"] == []
+    bad, _ = play(arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01", "ids": ["99"]})
+    assert bad.returncode != 0 and "no user session 99" in bad.stdout
+
+
+def test_401_404_and_429_are_clear(arm_lab, tmp_path):
+    wrong = azure_env(arm_lab, AZURE_SECRET="wrong-secret")
+    result, _ = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=wrong)
+    assert (
+        result.returncode != 0 and "authentication failed" in result.stdout and "Invalid client secret" in result.stdout
+    )
+    result, _ = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-nope", "resource_group": "rg-avdlab"})
+    assert result.returncode != 0 and "not found (HTTP 404" in result.stdout and "hp-nope" in result.stdout
+    arm_lab.control("/arm/throttle?count=2", method="POST")
+    result, _out = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"})
+    assert result.returncode == 0, result.stdout  # retried after Retry-After
+    arm_lab.control("/arm/throttle?count=50", method="POST")
+    result, _ = play(
+        arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab", "retries": 1}
+    )
+    arm_lab.control("/arm/throttle?count=0", method="POST")
+    assert result.returncode != 0 and "HTTP 429" in result.stdout
+
+
+def test_403_names_the_missing_permission(arm_lab, tmp_path):
+    arm = arm_lab.config["arm"]
+    reader = azure_env(arm_lab, AZURE_CLIENT_ID=arm["reader_client_id"], AZURE_SECRET=arm["reader_client_secret"])
+    result, _ = play(
+        arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-02", "allow_new_session": False}, env=reader
+    )
+    assert result.returncode != 0 and "permission denied (HTTP 403" in result.stdout
+
+
+def test_inventory_plugin(arm_lab, tmp_path):
+    config = yaml.safe_load((arm_lab.inventory / "hostpool.avd.yml").read_text())
+    config.update(
+        {
+            "keyed_groups": [{"key": "avd_status", "prefix": "status"}],
+            "groups": {"busy": "avd_sessions | int > 0"},
+            "compose": {"avd_label": "avd_host_pool ~ '/' ~ inventory_hostname"},
+            "cache": True,
+            "cache_plugin": "ansible.builtin.jsonfile",
+            "cache_connection": str(tmp_path / "cache"),
+        }
+    )
+    source = arm_lab.inventory / "custom.avd.yml"
+    source.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+    result = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", str(source), "--list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    source.unlink()
+    assert result.returncode == 0, result.stderr
+    inventory = json.loads(
+        result.stdout, object_hook=lambda d: d["__ansible_unsafe"] if set(d) == {"__ansible_unsafe"} else d
+    )
+    hostvars = inventory["_meta"]["hostvars"]
+    assert {"ph-01", "ph-02", "ph-03"} <= set(hostvars)
+    assert hostvars["ph-03"]["avd_status"] == "Unavailable" and hostvars["ph-01"]["avd_max_session_limit"] == 4
+    assert hostvars["ph-02"]["ansible_host"] == arm_lab.config["hosts"][1]["address"]  # lab host_vars (DNS stand-in)
+    assert hostvars["ph-02"]["avd_label"] == "hp-arm/ph-02"
+    assert (
+        "ph-03" in inventory["avd_status_unavailable"]["hosts"] and "ph-03" in inventory["status_Unavailable"]["hosts"]
+    )
+    assert "avd_host_pool_hp_arm" in inventory
+    assert list((tmp_path / "cache").iterdir())  # the cache was written
+
+
+def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    result = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(arm_lab.inventory / "hostpool.avd.yml"),
+            str(REPO / "playbooks" / "diagnose.yml"),
+            "-e",
+            f"avd_report_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    report = json.loads((tmp_path / "diagnosis.json").read_text())
+    ph03 = report["hosts"]["ph-03"]
+    assert ph03["findings"][0]["id"] == "BOOTLOADER_NOT_RUNNING"
+    assert "host pool reports status=Unavailable" in " ".join(ph03["findings"][0]["evidence"])
+    assert not report["hosts"]["ph-02"]["unchecked"]  # the session limit came from the pool

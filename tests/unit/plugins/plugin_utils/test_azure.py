@@ -1,0 +1,179 @@
+"""The Azure client's settings, error messages and host pool decisions, without Azure."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from azure.core import exceptions as core
+
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _azure as az
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _host_pool as hp
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import group_name, host_records
+
+BASE = {"auth_source": "auto", "cloud_environment": "AzureCloud", "retries": 4}
+
+
+def test_settings_from_options_and_environment():
+    env = {"AZURE_SUBSCRIPTION_ID": "sub", "AZURE_CLIENT_ID": "app", "AZURE_SECRET": "s3", "AZURE_TENANT": "t"}
+    settings = az.settings_from(BASE, env)
+    assert (settings.subscription_id, settings.client_id, settings.tenant, settings.auth_source) == (
+        "sub",
+        "app",
+        "t",
+        "credential",
+    )
+    assert settings.arm_endpoint == "https://management.azure.com"
+    assert settings.authority == "https://login.microsoftonline.com"
+    explicit = az.settings_from({**BASE, "subscription_id": "mine", "cloud_environment": "AzureUSGovernment"}, env)
+    assert explicit.subscription_id == "mine" and explicit.arm_endpoint == "https://management.usgovcloudapi.net"
+    lab = az.settings_from(
+        {**BASE, "arm_endpoint": "https://127.0.0.1:8443/", "authority": "https://127.0.0.1:8443"},
+        {"AZURE_SUBSCRIPTION_ID": "s", "AZURE_CLIENT_SECRET": "x", "AZURE_CLIENT_ID": "a", "AZURE_TENANT_ID": "t"},
+    )
+    assert (
+        lab.arm_endpoint == "https://127.0.0.1:8443" and lab.secret == "x" and lab.audience == "https://127.0.0.1:8443"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        ({}, {}, "subscription_id is required"),
+        ({"auth_source": "credential", "subscription_id": "s"}, {}, "needs client_id, secret, tenant"),
+        ({"subscription_id": "s", "cloud_environment": "Mars"}, {}, "cloud_environment 'Mars'"),
+        ({"subscription_id": "s", "retries": -1}, {}, "retries must not be negative"),
+    ],
+)
+def test_settings_errors(options, env, message):
+    with pytest.raises(az.AzureError, match=message):
+        az.settings_from({**BASE, **options}, env)
+
+
+class FakeResponse:
+    def __init__(self, status: int, body: str = "") -> None:
+        self.status_code = status
+        self.reason = "x"
+        self.headers = {"content-type": "application/json"}
+        self._body = body
+
+    def text(self, encoding=None):
+        return self._body
+
+    def body(self):
+        return self._body.encode()
+
+
+def http_error(cls, status, code, message):
+    error = cls(response=FakeResponse(status, f'{{"error": {{"code": "{code}", "message": "{message}"}}}}'))
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (core.ClientAuthenticationError("AADSTS7000215: Invalid client secret provided."), "authentication failed"),
+        (
+            http_error(core.HttpResponseError, 403, "AuthorizationFailed", "no write on hostPools"),
+            "permission denied (HTTP 403, AuthorizationFailed: no write on hostPools)",
+        ),
+        (
+            http_error(core.ResourceNotFoundError, 404, "ResourceNotFound", "hp-x was not found"),
+            "not found (HTTP 404, ResourceNotFound: hp-x was not found)",
+        ),
+        (
+            http_error(core.HttpResponseError, 429, "TooManyRequests", "slow down"),
+            "kept throttling the requests (HTTP 429)",
+        ),
+        (core.ServiceRequestError("Connection refused"), "cannot reach https://management.azure.com"),
+        (
+            http_error(core.HttpResponseError, 400, "InvalidParameter", "bad expiry"),
+            "HTTP 400 (InvalidParameter: bad expiry)",
+        ),
+    ],
+)
+def test_errors_say_what_to_do(error, expected):
+    settings = az.settings_from({**BASE, "subscription_id": "s"}, {})
+    text = az.describe_error(error, "read host pool 'hp'", settings)
+    assert text.startswith("read host pool 'hp': ") and expected in text
+
+
+def test_call_turns_sdk_errors_into_azure_errors():
+    settings = az.settings_from({**BASE, "subscription_id": "s"}, {})
+
+    def fails():
+        raise core.ServiceRequestError("boom")
+
+    with pytest.raises(az.AzureError, match="list things: cannot reach"):
+        az.call("list things", settings, fails)
+
+
+def test_token_hours_are_validated_before_any_call():
+    hp.validate_token_hours(1, 0)
+    hp.validate_token_hours(648, 648)
+    for expiration, minimum, message in (
+        (0, 0, "from 1 to 648"),
+        (649, 2, "from 1 to 648"),
+        (24, 25, "min_valid_hours"),
+        (24, -1, "min_valid_hours"),
+    ):
+        with pytest.raises(az.AzureError, match=message):
+            hp.validate_token_hours(expiration, minimum)
+
+
+def test_token_reuse_decision():
+    now = datetime.datetime(2026, 11, 25, tzinfo=datetime.UTC)
+    later = now + datetime.timedelta(hours=5)
+    assert hp.token_reusable(later, "tok", now, 2) is True
+    assert hp.token_reusable(later, "tok", now, 6) is False
+    assert hp.token_reusable(later, None, now, 0) is False
+    assert hp.token_reusable(None, "tok", now, 0) is False
+
+
+def test_session_host_names():
+    names = ["hp/sh-01.contoso.com", "hp/sh-02.contoso.com", "hp/sh-10.contoso.com"]
+    assert hp.match_session_host(names, "sh-02") == "sh-02.contoso.com"
+    assert hp.match_session_host(names, "SH-01.CONTOSO.COM") == "sh-01.contoso.com"
+    assert hp.match_session_host(names, "sh-03") is None
+    with pytest.raises(az.AzureError, match="ambiguous"):
+        hp.match_session_host(["hp/sh-01.a.com", "hp/sh-01.b.com"], "sh-01")
+    assert az.short_name("hp/sh-01.contoso.com") == "sh-01" and az.fqdn("hp/sh-01.contoso.com") == "sh-01.contoso.com"
+
+
+def test_removal_refusal():
+    assert hp.removal_refusal(0, False) is None
+    assert hp.removal_refusal(2, True) is None
+    assert "2 user session(s)" in hp.removal_refusal(2, False)
+
+
+def test_inventory_records_and_groups():
+    pools = [
+        {
+            "host_pool": {"name": "HP-Prod", "id": "/x", "max_session_limit": 8},
+            "session_hosts": [
+                {
+                    "name": "sh-01.contoso.com",
+                    "short_name": "sh-01",
+                    "status": "Unavailable",
+                    "sessions": 0,
+                    "allow_new_session": False,
+                    "agent_version": "1.0",
+                    "sxs_stack_version": "s",
+                    "update_state": "Succeeded",
+                    "update_error_message": "",
+                    "last_heartbeat": None,
+                    "health_checks": [],
+                    "virtual_machine_id": "vm",
+                    "resource_id": "r",
+                    "assigned_user": None,
+                }
+            ],
+        }
+    ]
+    (record,) = host_records(pools, "short", "fqdn")
+    assert record["inventory_hostname"] == "sh-01" and record["vars"]["ansible_host"] == "sh-01.contoso.com"
+    assert record["groups"] == ["avd_host_pool_hp_prod", "avd_status_unavailable", "avd_drained"]
+    assert record["vars"]["avd_max_session_limit"] == 8
+    (record,) = host_records(pools, "fqdn", "none")
+    assert record["inventory_hostname"] == "sh-01.contoso.com" and "ansible_host" not in record["vars"]
+    assert group_name("avd_status", "SxSStackListenerNotReady") == "avd_status_sxsstacklistenernotready"
