@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup browser demo demo-down test lint build clean
+.PHONY: setup browser demo demo-down test molecule lint build clean
 
 setup: $(STAMP)
 
@@ -51,6 +51,11 @@ test: setup lint browser
 	$(BIN)/python -m pytest; status=$$?; \
 	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
 	  exit $$status
+	$(MAKE) --no-print-directory molecule
+
+# The lab as a molecule platform (extensions/molecule/lab): create, converge, idempotence, verify, destroy.
+molecule: setup
+	$(BIN)/molecule test -s lab
 
 build: setup
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build

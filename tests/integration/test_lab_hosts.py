@@ -99,13 +99,13 @@ def test_faults_lists_the_catalog():
     assert len(listing) == 19 and {"name", "section", "changes"} <= set(listing[0])
 
 
-def test_the_azure_sdk_runs_unchanged_against_the_lab(hosts_lab):
+def test_the_azure_sdk_runs_unchanged_against_the_lab(hosts_lab, monkeypatch):
     from azure.identity import ClientSecretCredential
     from azure.mgmt.desktopvirtualization import DesktopVirtualizationMgmtClient
     from azure.mgmt.desktopvirtualization.models import HostPoolPatch, RegistrationInfoPatch
 
     arm = hosts_lab.config["arm"]
-    os.environ["REQUESTS_CA_BUNDLE"] = hosts_lab.config["ca_cert"]
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", hosts_lab.config["ca_cert"])
     credential = ClientSecretCredential(
         arm["tenant_id"], arm["client_id"], arm["client_secret"], authority=arm["url"], disable_instance_discovery=True
     )
