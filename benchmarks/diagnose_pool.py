@@ -53,11 +53,11 @@ def reset_stats(lab_dir: Path) -> None:
 
 
 def stats(lab_dir: Path) -> dict[str, dict[str, int]]:
-    return json.loads(
-        subprocess.run(
-            [str(BIN / "avdlab"), "stats", "--dir", str(lab_dir)], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    output = subprocess.run(
+        [str(BIN / "avdlab"), "stats", "--dir", str(lab_dir)], capture_output=True, text=True, check=True
+    ).stdout
+    figures: dict[str, dict[str, int]] = json.loads(output)
+    return figures
 
 
 def main() -> None:
