@@ -44,18 +44,19 @@ browser:
 	  echo "Installing Debian's chromium for the HTML report test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# pytest exits non-zero on any failure and (exit 5) when no test was collected;
-# the lab processes the tests start are stopped by their fixtures, and the
-# last line stops any a killed run left behind.
+# molecule runs the lab as a platform (extensions/molecule/default); pytest runs every
+# other test and exits non-zero on any failure and (exit 5) when no test was
+# collected. Both run; the lab processes the tests start are stopped by their
+# fixtures, and stop_stray_labs.py stops any a killed run left behind.
 test: setup lint browser
-	$(BIN)/python -m pytest; status=$$?; \
+	$(BIN)/molecule test; molecule=$$?; \
+	  $(BIN)/python -m pytest; pytest=$$?; \
 	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
-	  exit $$status
-	$(MAKE) --no-print-directory molecule
+	  if [ $$molecule -ne 0 ]; then echo "molecule test failed ($$molecule)"; fi; \
+	  if [ $$pytest -ne 0 ]; then exit $$pytest; fi; exit $$molecule
 
-# The lab as a molecule platform (extensions/molecule/lab): create, converge, idempotence, verify, destroy.
 molecule: setup
-	$(BIN)/molecule test -s lab
+	$(BIN)/molecule test
 
 build: setup
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build
