@@ -36,12 +36,13 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         entries = {name: host_entry(value) for name, value in args["results"].items()}
         report = build_report(entries, datetime.datetime.now(datetime.UTC))
-        files = write_reports(report, Path(args["report_dir"]))
+        directory = Path(args["report_dir"]).resolve()  # relative to where ansible-playbook runs
+        files = write_reports(report, directory)
         return {
             **result,
             "changed": False,
             "summary": report["summary"],
             "files": files,
-            "summary_lines": summary_lines(report, args["report_dir"]),
+            "summary_lines": summary_lines(report, str(directory)),
             "over_threshold": hosts_at_or_above(report, args["fail_on"]),
         }

@@ -23,7 +23,7 @@ options:
     type: dict
     required: true
   report_dir:
-    description: Where to write the reports (created when missing).
+    description: Where to write the reports (created when missing); a relative path is relative to the directory ansible-playbook runs in.
     type: path
     required: true
   fail_on:
