@@ -19,6 +19,24 @@ LAB_BASE = REPO / ".lab-test"
 BIN = Path(sys.executable).parent
 
 
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The environment the Ansible commands of the tests run in: this checkout's ansible.cfg, no colours."""
+    return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **extra}
+
+
+def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ansible, ansible-playbook, ansible-doc or ansible-inventory from the venv, in the repository."""
+    return subprocess.run(
+        [str(BIN / tool), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env or ansible_env(),
+        cwd=REPO,
+        check=False,
+    )
+
+
 def avdlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([str(BIN / "avdlab"), *args], capture_output=True, text=True, timeout=180, check=False)
     if check and result.returncode != 0:
@@ -52,16 +70,17 @@ class RunningLab:
         self.control("/stats/reset", method="POST")
 
     def ansible(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
-        return subprocess.run(
-            [str(BIN / "ansible"), "-i", str(self.inventory / "hosts.yml"), *args],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=environment,
-            cwd=REPO,
-            check=False,
-        )
+        return run_ansible("ansible", "-i", str(self.inventory / "hosts.yml"), *args, env=ansible_env(**(env or {})))
+
+    def playbook(
+        self,
+        playbook: Path | str,
+        *args: str,
+        inventories: tuple[str, ...] = ("hosts.yml",),
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        sources = [arg for name in inventories for arg in ("-i", str(self.inventory / name))]
+        return run_ansible("ansible-playbook", *sources, str(playbook), *args, env=ansible_env(**(env or {})))
 
 
 def start_lab(name: str, *args: str) -> RunningLab:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.lab
 
@@ -64,25 +63,12 @@ def demo_lab(lab_factory):
 
 
 def run_diagnose(lab, *extra: str, report_dir: Path = REPORTS) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            "-i",
-            str(lab.inventory / "hosts.yml"),
-            "-i",
-            str(lab.inventory / "extra.yml"),
-            str(REPO / "playbooks" / "diagnose.yml"),
-            "-e",
-            f"avd_report_dir={report_dir}",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=900,
-        check=False,
+    return lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={report_dir}",
+        *extra,
+        inventories=("hosts.yml", "extra.yml"),
     )
 
 

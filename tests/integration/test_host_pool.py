@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, avdlab
+from tests.conftest import REPO, ansible_env, avdlab, run_ansible
 
 pytestmark = pytest.mark.lab
 
@@ -33,10 +31,7 @@ def arm_lab(lab_factory, tmp_path_factory):
 def azure_env(lab, **overrides) -> dict[str, str]:
     arm = lab.config["arm"]
     env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "json",
+        **ansible_env(ANSIBLE_STDOUT_CALLBACK="json"),
         "AZURE_SUBSCRIPTION_ID": arm["subscription_id"],
         "AZURE_CLIENT_ID": arm["client_id"],
         "AZURE_SECRET": arm["client_secret"],
@@ -77,15 +72,7 @@ def play(lab, tmp_path, module: str, args: dict, *extra: str, env: dict | None =
     )
     environment = env or azure_env(lab)
     environment["ANSIBLE_STDOUT_CALLBACK"] = callback
-    result = subprocess.run(
-        [str(BIN / "ansible-playbook"), str(playbook), *extra],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=REPO,
-        timeout=300,
-        check=False,
-    )
+    result = run_ansible("ansible-playbook", str(playbook), *extra, env=environment)
     registered = json.loads((tmp_path / "out.json").read_text()) if (tmp_path / "out.json").exists() else None
     if (tmp_path / "out.json").exists():
         (tmp_path / "out.json").unlink()
@@ -254,16 +241,7 @@ def test_inventory_plugin(arm_lab, tmp_path):
     )
     source = arm_lab.inventory / "custom.avd.yml"
     source.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
-    result = subprocess.run(
-        [str(BIN / "ansible-inventory"), "-i", str(source), "--list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    result = run_ansible("ansible-inventory", "-i", str(source), "--list")
     source.unlink()
     assert result.returncode == 0, result.stderr
     inventory = json.loads(
@@ -282,22 +260,8 @@ def test_inventory_plugin(arm_lab, tmp_path):
 
 
 def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            "-i",
-            str(arm_lab.inventory / "hostpool.avd.yml"),
-            str(REPO / "playbooks" / "diagnose.yml"),
-            "-e",
-            f"avd_report_dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-        check=False,
+    result = arm_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml", "-e", f"avd_report_dir={tmp_path}", inventories=("hostpool.avd.yml",)
     )
     assert result.returncode == 0, result.stdout[-3000:]
     report = json.loads((tmp_path / "diagnosis.json").read_text())

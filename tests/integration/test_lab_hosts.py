@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
 import time
 
 import pytest
 
-from tests.conftest import BIN, REPO, avdlab
+from tests.conftest import BIN, REPO, ansible_env, avdlab
 
 pytestmark = pytest.mark.lab
 
@@ -48,7 +47,7 @@ def test_win_reboot_restarts_the_host(hosts_lab):
 
 
 def test_win_reboot_preempts_an_already_scheduled_shutdown(hosts_lab):
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = ansible_env()
     inventory = str(hosts_lab.inventory / "hosts.yml")
     first = subprocess.Popen(  # schedules a shutdown 30 s out, then waits for the host to come back
         [

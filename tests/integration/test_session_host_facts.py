@@ -4,12 +4,11 @@ one WinRM command per host, and a planted registration token appears in no outpu
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 
-from tests.conftest import BIN, REPO
+from tests.conftest import run_ansible
 
 pytestmark = pytest.mark.lab
 
@@ -58,26 +57,12 @@ def facts_lab(lab_factory, tmp_path_factory):
     scenario.write_text(json.dumps({"host_pool": {"name": "hp-facts", "max_session_limit": 4}, "hosts": hosts}))
     (folder / "gather.yml").write_text(PLAYBOOK)
     lab = lab_factory("facts", "--scenario", str(scenario), "--first-address", "127.0.8.1")
-    lab.playbook = folder / "gather.yml"
+    lab.playbook_file = folder / "gather.yml"
     return lab
 
 
 def run_playbook(lab, *extra: str, callback: str = "json") -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": callback,
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(lab.playbook), *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=600,
-        check=False,
-    )
+    return lab.playbook(lab.playbook_file, *extra, env={"ANSIBLE_STDOUT_CALLBACK": callback})
 
 
 @pytest.fixture(scope="module")
@@ -189,37 +174,12 @@ def test_check_mode_changes_nothing(facts_lab):
 
 
 def test_bad_options_fail_clearly(facts_lab):
-    bad = subprocess.run(
-        [
-            str(BIN / "ansible"),
-            "-i",
-            str(facts_lab.inventory / "hosts.yml"),
-            "fx-01",
-            "-m",
-            "avdops.sessionhost.session_host_facts",
-            "-a",
-            "gather_subset=agnet",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    bad = facts_lab.ansible("fx-01", "-m", "avdops.sessionhost.session_host_facts", "-a", "gather_subset=agnet")
     assert bad.returncode != 0 and "unknown subset 'agnet'" in bad.stdout
 
 
 def test_ansible_doc_renders():
-    result = subprocess.run(
-        [str(BIN / "ansible-doc"), "avdops.sessionhost.session_host_facts"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    result = run_ansible("ansible-doc", "avdops.sessionhost.session_host_facts")
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "gather_subset" in text and "WinRM command per host" in text and "EXAMPLES" in text
