@@ -23,20 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-AREAS = [
-    "agent",
-    "services",
-    "stack",
-    "components",
-    "os",
-    "dotnet",
-    "disk",
-    "events",
-    "policies",
-    "network",
-    "sessions",
-    "installer",
-]
+sys.path.insert(0, str(REPO / ".collections"))  # the checkout as the collection, as ansible.cfg sees it
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import SUBSETS as AREAS  # noqa: E402
 
 
 def run(*command: str, env: dict[str, str] | None = None) -> float:

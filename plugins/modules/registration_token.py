@@ -22,15 +22,8 @@ author:
   - avdops.sessionhost contributors
 extends_documentation_fragment:
   - avdops.sessionhost.azure
+  - avdops.sessionhost.host_pool
 options:
-  host_pool:
-    description: Host pool name.
-    type: str
-    required: true
-  resource_group:
-    description: The host pool's resource group.
-    type: str
-    required: true
   state:
     description: C(present) to have a usable token, C(absent) to revoke it.
     type: str

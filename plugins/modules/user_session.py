@@ -17,17 +17,10 @@ author:
   - avdops.sessionhost contributors
 extends_documentation_fragment:
   - avdops.sessionhost.azure
+  - avdops.sessionhost.host_pool
 options:
   session_host:
     description: The session host - its FQDN or its computer name.
-    type: str
-    required: true
-  host_pool:
-    description: Host pool name.
-    type: str
-    required: true
-  resource_group:
-    description: The host pool's resource group.
     type: str
     required: true
   state:

@@ -36,7 +36,32 @@ def show(lab, host: str) -> dict:
 
 def test_win_reboot_restarts_the_host(hosts_lab):
     before = show(hosts_lab, "rb-01")
-    result = hosts_lab.ansible("rb-01", "-m", "ansible.windows.win_reboot", "-a", "pre_reboot_delay=0")
+    env = ansible_env()
+    inventory = str(hosts_lab.inventory / "hosts.yml")
+    reboot = subprocess.Popen(
+        [
+            str(BIN / "ansible"),
+            "-i",
+            inventory,
+            "rb-01",
+            "-m",
+            "ansible.windows.win_reboot",
+            "-a",
+            "pre_reboot_delay=0",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: set[str] = set()
+    while reboot.poll() is None:  # while the host is down, the host pool sees it shut down
+        seen.add(show(hosts_lab, "rb-01")["pool_view"]["status"])
+        time.sleep(0.2)
+    output = reboot.communicate()[0]
+    assert "Shutdown" in seen, seen
+    result = subprocess.CompletedProcess(reboot.args, reboot.returncode, output, "")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rebooted: true" in result.stdout
     after = show(hosts_lab, "rb-01")
@@ -71,6 +96,7 @@ def test_win_reboot_preempts_an_already_scheduled_shutdown(hosts_lab):
         while show(hosts_lab, "rb-02")["shutdown_at"] is None:
             assert time.monotonic() < deadline, "the first win_reboot never scheduled its shutdown"
             time.sleep(0.3)
+        assert show(hosts_lab, "rb-02")["pool_view"]["status"] == "Available"  # scheduled, not yet down
         second = hosts_lab.ansible("rb-02", "-m", "ansible.windows.win_reboot", "-a", "pre_reboot_delay=0")
         assert second.returncode == 0, second.stdout
         assert "A scheduled reboot was pre-empted by Ansible" in second.stdout + second.stderr

@@ -98,6 +98,16 @@ def test_exactly_one_winrm_command_per_host(facts_lab, gathered):
     assert all(s["errors"] == 0 for s in stats.values())
 
 
+def test_one_command_whatever_the_subsets(facts_lab):
+    facts_lab.reset_stats()
+    for subsets in ("disk", "agent,stack", "all,!events,!network"):
+        result = facts_lab.ansible(
+            "fx-01", "-m", "avdops.sessionhost.session_host_facts", "-a", f"gather_subset={subsets}"
+        )
+        assert result.returncode == 0, result.stdout
+    assert facts_lab.stats()["fx-01"]["commands"] == 3
+
+
 def test_facts_match_each_hosts_state(facts_lab, gathered):
     facts, _ = gathered
     assert len(facts) == 20

@@ -113,3 +113,13 @@ def test_receive_timeouts_are_retried_and_the_command_completes(lab_factory):
     assert "sh-01 | CHANGED | rc=0 >>\nsh-01" in result.stdout
     stats = slow.stats()["sh-01"]
     assert stats["receive_timeouts"] >= 2 and stats["errors"] == 0
+
+
+def test_basic_over_http_when_the_host_allows_unencrypted(lab_factory):
+    plain = lab_factory("plain", "--hosts", "1", "--first-address", "127.0.4.11", "--allow-unencrypted")
+    config = plain.config
+    client = session(config["hosts"][0], config, "http", "basic")
+    assert client.run_cmd("hostname").std_out == b"sh-01\r\n"
+    # NTLM over http still seals messages unless asked not to.
+    sealed = session(config["hosts"][0], config, "http", "ntlm", message_encryption="never")
+    assert sealed.run_cmd("whoami").std_out == b"sh-01\\avdadmin\r\n"

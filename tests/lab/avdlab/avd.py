@@ -179,16 +179,15 @@ class AvdService:
         state.settle(now)
         registry = state.registry
         bootloader = state.service(k.BOOTLOADER_SERVICE)
-        agent_running = (
-            bootloader is not None
-            and bootloader.state == RUNNING
-            and bootloader.stop_at is None
-            and state.shutdown_at is None
-        )
+        agent_running = bootloader is not None and bootloader.state == RUNNING and bootloader.stop_at is None
         report = _health_report(registry.get_data(k.HEALTH_CHECK_REPORT, "AgentHealthCheckReport", ""))
         update_state, update_error = state.update_state, state.update_error
         failed = {check["healthCheckName"] for check in report if check["healthCheckResult"] == "HealthCheckFailed"}
-        if not agent_running or registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
+        if state.shutdown_at is not None and now >= state.shutdown_at:
+            status = "Shutdown"  # restarting: off the network until it boots
+        elif bootloader is None:
+            status = "NoHeartbeat"  # no agent at all: the service never hears from it
+        elif not agent_running or registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
             status = "Unavailable"
         elif update_state == "Started":
             status = "Upgrading"

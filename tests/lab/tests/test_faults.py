@@ -96,7 +96,7 @@ def test_agent_not_installed():
     model, state, arm = broken("agent_not_installed")
     assert ops.service_query(state, k.BOOTLOADER_SERVICE)["exists"] is False
     assert ops.installed_programs(state, "Remote Desktop*") == []
-    assert arm.status(state) == "Unavailable"
+    assert arm.status(state) == "NoHeartbeat"  # no agent, no heartbeat
     # Fix (full reinstall): remove the session host, new key, install agent (with the key) and boot loader, restart.
     assert arm.call("DELETE", f"/sessionHosts/{state.name}.lab.avd.test")[0] == 200
     token = arm.new_token()
