@@ -382,6 +382,15 @@ def cmd_inject(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crash(args: argparse.Namespace) -> int:
+    if args.down < 0:
+        raise LabError("--down must not be negative")
+    directory = Path(args.dir).resolve()
+    _control_or_error(directory, "POST", f"/hosts/{args.host}/crash?down={args.down}")
+    print(f"avdlab: {args.host} dropped off the network; it boots again in {args.down:g}s")
+    return 0
+
+
 def _control_or_error(directory: Path, method: str, route: str) -> Any:
     try:
         return control(directory, method, route)
@@ -433,6 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     inject.add_argument("host")
     inject.add_argument("fault")
     inject.set_defaults(func=cmd_inject)
+    crash = with_dir(sub.add_parser("crash", help="drop a host off the network now (mid-command), boot it later"))
+    crash.add_argument("host")
+    crash.add_argument("--down", type=float, default=5.0, help="seconds before it boots again (default: 5)")
+    crash.set_defaults(func=cmd_crash)
     return parser
 
 

@@ -94,7 +94,14 @@ class HostRuntime:
     def schedule_restart(self, delay: float) -> None:
         state = self.host.state
         state.shutdown_at = time.time() + delay
-        self._restart = asyncio.get_running_loop().create_task(self._restart_after(max(delay, 0.5)))
+        self._restart = asyncio.get_running_loop().create_task(
+            self._restart_after(max(delay, 0.5), self.lab.config.reboot_seconds)
+        )
+
+    def crash(self, down_seconds: float) -> None:
+        """The VM drops off the network now (a crash, a host failure) and boots again later."""
+        self.host.state.shutdown_at = time.time()
+        self._restart = asyncio.get_running_loop().create_task(self._restart_after(0, down_seconds))
 
     def abort_restart(self) -> bool:
         if self._restart is None or self._restart.done():
@@ -104,11 +111,11 @@ class HostRuntime:
         self.host.state.shutdown_at = None
         return True
 
-    async def _restart_after(self, delay: float) -> None:
+    async def _restart_after(self, delay: float, down_seconds: float) -> None:
         await asyncio.sleep(delay)
-        log.info("%s: restarting (down for %.1fs)", self.host.name, self.lab.config.reboot_seconds)
+        log.info("%s: restarting (down for %.1fs)", self.host.name, down_seconds)
         await self.close()
-        await asyncio.sleep(self.lab.config.reboot_seconds)
+        await asyncio.sleep(down_seconds)
         assert self.host.model is not None
         self.host.model.reboot(self.host.state)
         await self.open()
@@ -205,6 +212,10 @@ class Lab:
                 return _json(200, {"throttle": self.arm_settings.throttle})
             if method == "GET" and len(parts) == 2 and parts[0] == "hosts":
                 return _json(200, self.model.show(parts[1]))
+            if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "crash":
+                self.model.host(parts[1])
+                self.runtimes[self.model.host(parts[1]).name].crash(float((query.get("down") or ["5"])[0]))
+                return _json(200, {"crashed": parts[1]})
             if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "inject":
                 fault = (query.get("fault") or [""])[0]
                 self.model.inject(parts[1], fault)
