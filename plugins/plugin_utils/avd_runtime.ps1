@@ -173,23 +173,27 @@ function Invoke-Disk($Op) {
 }
 
 function Invoke-Events($Op) {
+    # Sources are matched after the query: Get-WinEvent fails outright on a provider name that is
+    # not registered on the host (no agent installed yet), so only log, ids and age go in the filter.
     $filter = @{ LogName = $Op.log }
-    if ($Op.sources) { $filter.ProviderName = [string[]]@($Op.sources) }
     if ($Op.ids) { $filter.Id = [int[]]@($Op.ids) }
     if ($Op.max_age_seconds) { $filter.StartTime = (Get-Date).AddSeconds(-[double]$Op.max_age_seconds) }
+    $sources = @($Op.sources | Where-Object { $_ })
     $levels = @{ 1 = 'Critical'; 2 = 'Error'; 3 = 'Warning'; 4 = 'Information'; 0 = 'Information' }
-    try { $found = @(Get-WinEvent -FilterHashtable $filter -MaxEvents ([int]$Op.max_count)) }
+    try { $queried = @(Get-WinEvent -FilterHashtable $filter -MaxEvents (4 * [int]$Op.max_count)) }
     catch {
-        if ($_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { $found = @() } else { throw }
+        if ($_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { $queried = @() } else { throw }
     }
-    $events = foreach ($event in $found) {
-        $message = if ($null -ne $event.Message) { [string]$event.Message } else { @($event.Properties.Value) -join ' ' }
+    $found = @($queried | Where-Object { $sources.Count -eq 0 -or $sources -contains $_.ProviderName } |
+            Select-Object -First ([int]$Op.max_count))
+    $events = foreach ($record in $found) {
+        $message = if ($null -ne $record.Message) { [string]$record.Message } else { @($record.Properties.Value) -join ' ' }
         [ordered]@{
-            record_id = $event.RecordId
-            source    = $event.ProviderName
-            id        = $event.Id
-            level     = $levels[[int]$event.Level]
-            time      = ConvertTo-IsoTime $event.TimeCreated
+            record_id = $record.RecordId
+            source    = $record.ProviderName
+            id        = $record.Id
+            level     = $levels[[int]$record.Level]
+            time      = ConvertTo-IsoTime $record.TimeCreated
             message   = $message.Substring(0, [Math]::Min(2048, $message.Length))
         }
     }
