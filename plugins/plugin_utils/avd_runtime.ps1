@@ -1,4 +1,4 @@
-#Requires -Version 5.1
+# Needs Windows PowerShell 5.1, as every Ansible Windows module does.
 # avdops.sessionhost runtime 1.0.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
 # Input: $Request = {version, operations: [{id, op, ...arguments}]}.
