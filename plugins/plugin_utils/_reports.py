@@ -54,11 +54,14 @@ def host_entry(result: Mapping[str, Any] | None) -> dict[str, Any]:
 def build_report(entries: Mapping[str, dict[str, Any]], generated: datetime.datetime) -> dict[str, Any]:
     by_state = {state: 0 for state in STATE_ORDER}
     by_finding: dict[str, int] = {}
+    by_root_cause: dict[str, int] = {}
     by_severity = {severity: 0 for severity in SEVERITY_RANK}
     for entry in entries.values():
         by_state[entry["state"]] = by_state.get(entry["state"], 0) + 1
         for finding in entry["findings"]:
             by_finding[finding["id"]] = by_finding.get(finding["id"], 0) + 1
+            if not finding.get("explained_by"):
+                by_root_cause[finding["id"]] = by_root_cause.get(finding["id"], 0) + 1
             by_severity[finding["severity"]] += 1
     return {
         "generated": generated.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -67,6 +70,7 @@ def build_report(entries: Mapping[str, dict[str, Any]], generated: datetime.date
             "hosts": len(entries),
             **by_state,
             "by_finding": dict(sorted(by_finding.items(), key=lambda item: (-item[1], item[0]))),
+            "by_root_cause": dict(sorted(by_root_cause.items(), key=lambda item: (-item[1], item[0]))),
             "by_severity": by_severity,
         },
     }

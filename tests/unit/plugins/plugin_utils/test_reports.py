@@ -56,6 +56,7 @@ def test_json_shape_is_the_designs():
         2,
     )
     assert summary["by_finding"] == {"INVALID_REGISTRATION_TOKEN": 1}
+    assert summary["by_root_cause"] == {"INVALID_REGISTRATION_TOKEN": 1}
     json.dumps(data)
 
 
