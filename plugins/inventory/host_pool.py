@@ -16,7 +16,8 @@ description:
     variables - C(avd_status), C(avd_sessions), C(avd_allow_new_session),
     C(avd_agent_version), C(avd_sxs_stack_version), C(avd_update_state),
     C(avd_health_checks), C(avd_last_heartbeat), C(avd_host_pool),
-    C(avd_max_session_limit), C(avd_vm_id), C(avd_resource_id),
+    C(avd_max_session_limit), C(avd_registration_expiration_time),
+    C(avd_vm_id), C(avd_resource_id),
     C(avd_session_host_name) (the FQDN).
   - Groups each host by status (C(avd_status_available),
     C(avd_status_unavailable), ...) and by host pool (C(avd_host_pool_<name>)).

@@ -22,6 +22,7 @@ def host_records(
                 "avd_host_pool": info["name"],
                 "avd_host_pool_id": info["id"],
                 "avd_max_session_limit": info["max_session_limit"],
+                "avd_registration_expiration_time": info["registration_expiration_time"],
                 "avd_session_host_name": host["name"],
                 "avd_status": host["status"],
                 "avd_sessions": host["sessions"],

@@ -284,6 +284,18 @@ def registry_evidence(host: Host) -> str:
     )
 
 
+def registration_key_evidence(host: Host) -> str:
+    """What the host pool's own registration key looks like, when the inventory says."""
+    if not host.pool or "registration_expiration_time" not in host.pool:
+        return "the host pool's registration key was not checked (no host pool data)"
+    expiry = parse_time(host.pool.get("registration_expiration_time"))
+    if expiry is None:
+        return "the host pool has no registration key: generate one"
+    now = datetime.datetime.now(datetime.UTC)
+    state = "expired" if expiry <= now else "expires"
+    return f"the host pool's registration key {state} at {expiry.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
 Rule = Callable[[Host], list[Finding]]
 
 
@@ -342,6 +354,8 @@ def registration_errors(host: Host) -> list[Finding]:
         if len(events) > 1:
             evidence.append(f"{len(events)} such events since the last boot")
         evidence.append(registry_evidence(host))
+        if kind in ("INVALID_REGISTRATION_TOKEN", "EXPIRED_REGISTRATION_TOKEN"):
+            evidence.append(registration_key_evidence(host))
         if kind == "ENDPOINT_NOT_FOUND" and host.pool is not None and host.pool.get("in_pool") is False:
             evidence.append("the host pool does not list this session host")
         pool_vm, own_vm = (host.pool or {}).get("vm_id"), host.agent.get("vm_id")
@@ -666,7 +680,10 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
         "max_session_limit": "avd_max_session_limit",
         "vm_id": "avd_vm_id",
         "in_pool": "avd_in_pool",
+        "registration_expiration_time": "avd_registration_expiration_time",
         "host_pool": "avd_host_pool",
     }
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
+    if pool and "avd_registration_expiration_time" in variables:
+        pool["registration_expiration_time"] = variables["avd_registration_expiration_time"]  # None: no key at all
     return pool or None

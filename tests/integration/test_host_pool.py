@@ -252,6 +252,7 @@ def test_inventory_plugin(arm_lab, tmp_path):
     assert hostvars["ph-03"]["avd_status"] == "Unavailable" and hostvars["ph-01"]["avd_max_session_limit"] == 4
     assert hostvars["ph-02"]["ansible_host"] == arm_lab.config["hosts"][1]["address"]  # lab host_vars (DNS stand-in)
     assert hostvars["ph-02"]["avd_label"] == "hp-arm/ph-02"
+    assert "avd_registration_expiration_time" in hostvars["ph-02"]
     assert (
         "ph-03" in inventory["avd_status_unavailable"]["hosts"] and "ph-03" in inventory["status_Unavailable"]["hosts"]
     )

@@ -149,7 +149,7 @@ def test_removal_refusal():
 def test_inventory_records_and_groups():
     pools = [
         {
-            "host_pool": {"name": "HP-Prod", "id": "/x", "max_session_limit": 8},
+            "host_pool": {"name": "HP-Prod", "id": "/x", "max_session_limit": 8, "registration_expiration_time": None},
             "session_hosts": [
                 {
                     "name": "sh-01.contoso.com",
@@ -173,7 +173,7 @@ def test_inventory_records_and_groups():
     (record,) = host_records(pools, "short", "fqdn")
     assert record["inventory_hostname"] == "sh-01" and record["vars"]["ansible_host"] == "sh-01.contoso.com"
     assert record["groups"] == ["avd_host_pool_hp_prod", "avd_status_unavailable", "avd_drained"]
-    assert record["vars"]["avd_max_session_limit"] == 8
+    assert record["vars"]["avd_max_session_limit"] == 8 and record["vars"]["avd_registration_expiration_time"] is None
     (record,) = host_records(pools, "fqdn", "none")
     assert record["inventory_hostname"] == "sh-01.contoso.com" and "ansible_host" not in record["vars"]
     assert group_name("avd_status", "SxSStackListenerNotReady") == "avd_status_sxsstacklistenernotready"

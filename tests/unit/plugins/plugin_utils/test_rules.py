@@ -115,6 +115,18 @@ def test_registration_failure_explains_the_stopped_bootloader():
     assert "event 3277 from WVD-Agent at 2026-11-25T10:00:01.000Z" in findings[0]["evidence"][0]
 
 
+def test_token_findings_say_what_the_pools_key_looks_like():
+    facts = healthy()
+    facts["agent"].update(is_registered=0, registration_token_set=True, registration_token_length=509)
+    facts["events"] = [event("EXPIRED_REGISTRATION_TOKEN")]
+    without = r.diagnose(facts)["findings"][0]["evidence"]
+    assert "was not checked (no host pool data)" in " ".join(without)
+    expired = r.diagnose(facts, {"registration_expiration_time": "2020-01-01T00:00:00Z"})["findings"][0]["evidence"]
+    assert "the host pool's registration key expired at 2020-01-01T00:00:00Z" in expired
+    none = r.diagnose(facts, {"registration_expiration_time": None})["findings"][0]["evidence"]
+    assert "the host pool has no registration key: generate one" in none
+
+
 def test_bootloader_alone():
     facts = healthy()
     facts["services"]["RDAgentBootLoader"]["state"] = "Stopped"
