@@ -93,7 +93,11 @@ def _installer_busy(state: HostState, avd: AvdService) -> None:
 def _cmd_policy(state: HostState, avd: AvdService) -> None:
     _agent_update_due(state, avd)
     registry = state.registry
-    user_hives = [name for name in registry.subkeys("HKEY_USERS") if name.startswith("S-1-5-21-")]
+    user_hives = [
+        name
+        for name in registry.subkeys("HKEY_USERS")
+        if name.startswith("S-1-5-21-") and not name.endswith("_Classes")
+    ]
     for hive in [*(rf"HKEY_USERS\{sid}" for sid in user_hives), k.DEFAULT_PROFILE_HIVE]:
         registry.set(rf"{hive}\{k.USER_SYSTEM_POLICY}", "DisableCMD", REG_DWORD, 1)
 

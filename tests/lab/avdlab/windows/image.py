@@ -52,7 +52,8 @@ def healthy_host(name: str, host_pool_arm_path: str, image_time: float) -> HostS
     registry.set(k.WINDOWS_NT, "CurrentBuildNumber", REG_SZ, "22631")
     registry.set(k.WINDOWS_NT, "DisplayVersion", REG_SZ, "23H2")
     registry.set(k.WINDOWS_NT, "InstallationType", REG_SZ, "Client")
-    for sid in USER_SIDS:
+    # Loaded hives as on a running host: the service accounts, .DEFAULT, a signed-in user and their classes.
+    for sid in ("S-1-5-18", "S-1-5-19", "S-1-5-20", *USER_SIDS, *(f"{sid}_Classes" for sid in USER_SIDS)):
         registry.create_key(rf"HKEY_USERS\{sid}\Software\Microsoft")
     registry.create_key(rf"{k.DEFAULT_PROFILE_HIVE}\Software\Microsoft")
 
