@@ -1,7 +1,7 @@
 """The programs a lab host can run.
 
 The lab does not interpret PowerShell. It recognises a fixed set of
-command lines (here ``hostname`` and ``whoami``, the first things an
+command lines (``hostname`` and ``whoami``, the first things an
 operator runs to check a connection) and answers everything else with
 exit code 1 and a stderr that says so.
 """
@@ -18,7 +18,7 @@ from .shells import CommandResult
 
 UNSUPPORTED_MESSAGE = (
     "avdlab: this simulated session host only runs the avdops.sessionhost runtime "
-    "(and hostname, whoami); it does not interpret other PowerShell or programs. Received: {what}"
+    "(and win_reboot, hostname, whoami); it does not interpret other PowerShell or programs. Received: {what}"
 )
 
 
