@@ -17,9 +17,8 @@ class ActionModule(AzureAction):
         "resource_group": {"type": "str", "required": True},
     }
 
-    def work(self, args: dict[str, Any], settings: Any, make_client: Any) -> dict[str, Any]:
+    def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
         pool = PoolRef(args["resource_group"], args["name"])
-        client = make_client()
         host_pool = host_pool_dict(get_pool(client, settings, pool))
         hosts = [session_host_dict(h) for h in list_session_hosts(client, settings, pool)]
         return {"changed": False, "host_pool": host_pool, "session_hosts": hosts}

@@ -29,14 +29,14 @@ class ActionModule(AzureAction):
         if args["state"] == "present":
             validate_token_hours(args["expiration_hours"], args["min_valid_hours"])
 
-    def work(self, args: dict[str, Any], settings: Any, make_client: Any) -> dict[str, Any]:
+    def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
         pool = PoolRef(args["resource_group"], args["host_pool"])
         check_mode = bool(self._task.check_mode)
         if args["state"] == "absent":
-            answer = revoke_token(make_client(), settings, pool, check_mode=check_mode)
+            answer = revoke_token(client, settings, pool, check_mode=check_mode)
         else:
             answer = ensure_token(
-                make_client(),
+                client,
                 settings,
                 pool,
                 expiration_hours=args["expiration_hours"],

@@ -30,9 +30,8 @@ class ActionModule(AzureAction):
         "force": {"type": "bool", "default": False},
     }
 
-    def work(self, args: dict[str, Any], settings: Any, make_client: Any) -> dict[str, Any]:
+    def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
         pool = PoolRef(args["resource_group"], args["host_pool"])
-        client = make_client()
         host = find_session_host(client, settings, pool, args["name"])
         check_mode = bool(self._task.check_mode)
         if args["state"] == "absent":

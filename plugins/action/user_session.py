@@ -30,9 +30,8 @@ class ActionModule(AzureAction):
         if bool(args["message_title"]) != bool(args["message_body"]):
             raise AzureError("message_title and message_body go together: give both to send a message, or neither")
 
-    def work(self, args: dict[str, Any], settings: Any, make_client: Any) -> dict[str, Any]:
+    def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
         pool = PoolRef(args["resource_group"], args["host_pool"])
-        client = make_client()
         host = find_session_host(client, settings, pool, args["session_host"])
         if host is None:
             raise AzureError(f"session host {args['session_host']!r} is not in host pool {args['host_pool']!r}")

@@ -26,7 +26,7 @@ class AzureAction(ActionBase):  # type: ignore[misc]
         try:
             settings = settings_from(args)
             self.check_arguments(args)
-            answer = self.work(args, settings, lambda: client(settings))
+            answer = self.work(args, settings, client(settings))
         except AzureError as exc:
             return {**result, "failed": True, "msg": str(exc)}
         return {**result, **answer}
@@ -35,5 +35,5 @@ class AzureAction(ActionBase):  # type: ignore[misc]
         """Refuse bad input before any call to Azure (override)."""
 
     @abstractmethod
-    def work(self, args: dict[str, Any], settings: AzureSettings, make_client: Any) -> dict[str, Any]:
-        """The module's work: ``make_client()`` gives the SDK client (built only when needed)."""
+    def work(self, args: dict[str, Any], settings: AzureSettings, sdk: Any) -> dict[str, Any]:
+        """The module's work with the SDK client (building it makes no call to Azure)."""

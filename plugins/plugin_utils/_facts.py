@@ -89,7 +89,7 @@ def plan(subsets: frozenset[str], options: Mapping[str, Any]) -> list[Operation]
             _reg("agent.bootloader", k.BOOTLOADER),
             _reg("agent.monitoring", k.MONITORING_AGENT, ["CurrentVersion"]),
         )
-    if "services" in subsets or "agent" in subsets:
+    if "services" in subsets:
         add(*(Operation(f"services.{name}", "service_query", {"name": name}) for name in k.SERVICES))
     if "stack" in subsets or "sessions" in subsets:
         add(Operation("stack.qwinsta", "qwinsta"))

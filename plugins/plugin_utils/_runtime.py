@@ -9,6 +9,7 @@ Ansible, which reports the host unreachable.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -50,6 +51,7 @@ class CommandRunner(Protocol):
     def _low_level_execute_command(self, cmd: str, **kwargs: Any) -> dict[str, Any]: ...
 
 
+@functools.cache
 def load_script(name: str) -> str:
     """The PowerShell files ship beside this module, in the collection's plugin_utils."""
     return (Path(__file__).parent / name).read_text(encoding="utf-8-sig")

@@ -213,7 +213,6 @@ class Lab:
             if method == "GET" and len(parts) == 2 and parts[0] == "hosts":
                 return _json(200, self.model.show(parts[1]))
             if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "crash":
-                self.model.host(parts[1])
                 self.runtimes[self.model.host(parts[1]).name].crash(float((query.get("down") or ["5"])[0]))
                 return _json(200, {"crashed": parts[1]})
             if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "inject":
