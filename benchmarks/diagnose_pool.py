@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds each WinRM command takes to start")
     parser.add_argument("--forks", type=int, default=25)
+    parser.add_argument("--first-address", default="127.0.20.1", help="loopback address of the lab's first host")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="avd-bench-"))
     lab_dir, inventory = work / "lab", work / "inventory"
@@ -67,7 +68,7 @@ def main() -> None:
         "--inventory",
         str(inventory),
         "--first-address",
-        "127.0.20.1",
+        args.first_address,
         "--latency",
         str(args.latency),
     )

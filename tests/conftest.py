@@ -17,6 +17,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 LAB_BASE = REPO / ".lab-test"
 BIN = Path(sys.executable).parent
+# Several checkouts may run their tests at once on one machine (worktrees):
+# AVDLAB_NET=N moves every test lab from 127.0.X.Y to 127.N.X.Y.
+LAB_NET = int(os.environ.get("AVDLAB_NET", "0"))
+
+
+def lab_address(address: str) -> str:
+    """A test lab address (written as 127.0.X.Y) in this run's loopback net."""
+    first, _, *rest = address.split(".")
+    return ".".join([first, str(LAB_NET), *rest])
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
@@ -89,6 +98,9 @@ def start_lab(name: str, *args: str) -> RunningLab:
         avdlab("down", "--dir", str(directory), check=False)
         shutil.rmtree(directory)
     inventory = directory / "inventory"
+    args = tuple(
+        lab_address(arg) if index and args[index - 1] == "--first-address" else arg for index, arg in enumerate(args)
+    )
     avdlab("up", "--dir", str(directory), "--inventory", str(inventory), *args)
     return RunningLab(directory=directory, inventory=inventory)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, lab_address
 
 pytestmark = pytest.mark.lab
 
@@ -48,7 +48,7 @@ def demo_lab(lab_factory):
             "children": {
                 "avd_session_hosts": {
                     "hosts": {
-                        "ghost-01": {"ansible_host": "127.0.10.250"},  # nothing listens there
+                        "ghost-01": {"ansible_host": lab_address("127.0.10.250")},  # nothing listens there
                         "badcred-01": {
                             "ansible_host": config["hosts"][-1]["address"],
                             "ansible_password": "not-the-password",

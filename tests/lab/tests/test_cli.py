@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import winrm
 
-from tests.conftest import LAB_BASE, avdlab, start_lab
+from tests.conftest import LAB_BASE, avdlab, lab_address, start_lab
 
 pytestmark = pytest.mark.lab
 
@@ -41,12 +41,16 @@ def test_up_status_stats_down_leave_nothing_behind():
     try:
         hosts = lab.hosts
         assert [h["name"] for h in hosts] == ["sh-01", "sh-02", "sh-03"]
-        assert [h["address"] for h in hosts] == ["127.0.3.1", "127.0.3.2", "127.0.3.3"]
+        assert [h["address"] for h in hosts] == [lab_address(f"127.0.3.{n}") for n in (1, 2, 3)]
         assert all(listening(h["address"], port) for h in hosts for port in (5985, 5986))
         assert len(daemon_pids()) == 1
         connection = (lab.inventory / "group_vars" / "all.yml").read_text()
         assert "ansible_winrm_ca_trust_path" in connection and "ignore" not in connection
-        assert (lab.inventory / "host_vars" / "sh-02.yml").read_text().endswith("ansible_host: 127.0.3.2\n")
+        assert (
+            (lab.inventory / "host_vars" / "sh-02.yml")
+            .read_text()
+            .endswith(f"ansible_host: {lab_address('127.0.3.2')}\n")
+        )
         assert "plugin: avdops.sessionhost.host_pool" in (lab.inventory / "hostpool.avd.yml").read_text()
 
         again = avdlab("up", "--dir", str(lab.directory), "--inventory", str(lab.inventory), check=False)
@@ -79,7 +83,7 @@ def test_up_status_stats_down_leave_nothing_behind():
 
 def test_a_taken_port_is_named_and_nothing_starts():
     with socket.socket() as blocker:
-        blocker.bind(("127.0.3.12", 5986))
+        blocker.bind((lab_address("127.0.3.12"), 5986))
         blocker.listen()
         result = avdlab(
             "up",
@@ -88,15 +92,15 @@ def test_a_taken_port_is_named_and_nothing_starts():
             "--hosts",
             "3",
             "--first-address",
-            "127.0.3.11",
+            lab_address("127.0.3.11"),
             "--inventory",
             str(LAB_BASE / "cli-taken" / "inv"),
             check=False,
         )
     assert result.returncode == 1
-    assert "127.0.3.12:5986 is not available" in result.stderr
+    assert f"{lab_address('127.0.3.12')}:5986 is not available" in result.stderr
     time.sleep(0.2)
-    assert not listening("127.0.3.11", 5985)
+    assert not listening(lab_address("127.0.3.11"), 5985)
 
 
 @pytest.mark.parametrize(
