@@ -95,7 +95,8 @@ IMAGE_CHECKS: dict[str, ImageCheck] = {
             "Side-by-side stack WinStation flags and listener keys consistent",
             _article("error-stack-listener-isnt-working-on-a-windows-10-2004-session-host-vm"),
             ("stack", "components"),
-            ("stack.qwinsta", "components.sxs_msi"),  # the registry decides on an image; its listener waits for registration
+            # the registry decides on an image (its listener waits for registration)
+            ("stack.qwinsta", "components.sxs_msi"),
         ),
         ImageCheck(
             "IMAGE_NO_PENDING_REBOOT",
