@@ -21,6 +21,7 @@ from .commandline import script_invocation
 from .handlers import UNSUPPORTED_MESSAGE, CommandContext, Handler, Unsupported, select
 from .host import LabHost
 from .psrp import LabPipeline, LabRunspacePool, PsrpError, describe, script_of
+from .runtime_handler import CollectionRuntime
 from .shells import CommandResult, PowerShellSession, Shell
 from .windows import known as k
 
@@ -181,8 +182,12 @@ class PowerShellService:
                 host=self.host, invocation=invocation, owner=shell.owner, stdin=pipeline.input_text.encode("utf-8")
             )
             try:
-                outcome = handler.run(context)
-                result = await outcome if inspect.isawaitable(outcome) else outcome
+                if isinstance(handler, CollectionRuntime):
+                    # The runtime's one entry for both transports: (script, input text).
+                    result = await handler.answer(self.host, script, pipeline.input_text)
+                else:
+                    outcome = handler.run(context)
+                    result = await outcome if inspect.isawaitable(outcome) else outcome
             except Exception as exc:  # a lab bug must reach the client, not kill the server
                 log.exception("handler %s failed on %s", handler.name, self.host.name)
                 result = CommandResult(b"", f"avdlab internal error in {handler.name}: {exc}\r\n".encode(), 1)
