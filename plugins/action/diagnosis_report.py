@@ -37,7 +37,7 @@ class ActionModule(ActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = True  # writes only local report files, which --check users still want
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         image = args["kind"] == "image"
         to_entry = image_report_entry if image else host_entry
         entries = {name: to_entry(value) for name, value in args["results"].items()}

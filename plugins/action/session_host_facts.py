@@ -22,7 +22,7 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # it only reads
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         for name in ("events_max_age", "events_max_count", "probe_timeout"):
             if args[name] < 1:
                 raise AnsibleActionFail(f"{name} must be at least 1, got {args[name]}")

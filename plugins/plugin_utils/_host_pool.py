@@ -107,7 +107,7 @@ def ensure_token(
     info = updated.registration_info
     token = getattr(info, "token", None)
     if not token:  # some API versions leave the token out of the update's answer
-        token, _ = current_token(client, settings, pool)
+        token, _unused = current_token(client, settings, pool)
     expiry = iso(getattr(info, "expiration_time", None)) or iso(new_expiry)
     return {
         "changed": True,

@@ -658,7 +658,7 @@ def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) ->
     for rule in RULES:
         findings.extend(rule(host))
     ordered = link_causes(findings)
-    stale = [describe_event(e) for e in host.stale_events(*{kind for _, _, kind in EVENT_KINDS})]
+    stale = [describe_event(e) for e in host.stale_events(*{kind for _unused1, _unused2, kind in EVENT_KINDS})]
     for error in facts.get("errors") or []:
         host.unchecked.append(f"{error.get('operation')}: {error.get('message')}")
     return {

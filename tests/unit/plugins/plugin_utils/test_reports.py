@@ -61,7 +61,7 @@ def test_json_shape_is_the_designs():
 
 
 def test_unhealthy_first():
-    assert [name for name, _ in rep.ordered_hosts(report())] == ["sh-03", "sh-04", "sh-05", "sh-01", "sh-02"]
+    assert [name for name, _unused in rep.ordered_hosts(report())] == ["sh-03", "sh-04", "sh-05", "sh-01", "sh-02"]
 
 
 def test_junit_has_a_case_per_host_and_check():
