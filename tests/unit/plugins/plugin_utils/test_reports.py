@@ -65,7 +65,9 @@ def test_json_shape_is_the_designs():
     assert bad["reason"] == "credentials rejected: " + RESULTS["sh-03"]["msg"]  # the class, then all of it
     assert data["hosts"]["sh-07"]["reason"].endswith(REFUSED) and data["hosts"]["sh-07"]["reason_class"] == "refused"
     assert data["hosts"]["sh-04"]["state"] == "failed" and data["hosts"]["sh-05"]["state"] == "failed"
-    assert data["hosts"]["sh-02"]["state"] == "incomplete" and "1 check(s) did not run" in data["hosts"]["sh-02"]["reason"]
+    assert (
+        data["hosts"]["sh-02"]["state"] == "incomplete" and "1 check(s) did not run" in data["hosts"]["sh-02"]["reason"]
+    )
     stopped = data["hosts"]["sh-08"]
     assert stopped["state"] == "stopped" and "status=Shutdown" in stopped["reason"]
     assert stopped["details"]["drain_mode"] is True and stopped["details"]["host_pool"] == "hp-1"
@@ -129,9 +131,7 @@ def test_summary_lines_say_why_in_words_and_count_every_state():
     data = report()
     lines = rep.summary_lines(data, "reports")
     assert lines[0].startswith("HOST") and lines[-1].startswith("Reports: reports/diagnosis.html")
-    assert (
-        "8 hosts, 3 diagnosed: 1 healthy, 1 unhealthy, 1 incomplete, 1 stopped, 2 unreachable, 2 failed" in lines
-    )
+    assert "8 hosts, 3 diagnosed: 1 healthy, 1 unhealthy, 1 incomplete, 1 stopped, 2 unreachable, 2 failed" in lines
     by_host = {line.split()[0]: line for line in lines[1:-2]}
     assert "connection refused: [Errno 111] Connection refused" in by_host["sh-07"]
     assert "credentials rejected: the specified credentials were rejected by the server" in by_host["sh-03"]

@@ -8,7 +8,6 @@ import pytest
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _verdicts as v
-
 from tests.unit.plugins.plugin_utils.test_rules import healthy
 
 POOL = {"max_session_limit": 4, "sessions": 0}
