@@ -12,6 +12,9 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import IMAGE_CHECKS
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import REPORT_STEM as IMAGE_REPORT_STEM
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import report_entry as image_report_entry
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import (
     FAIL_ON,
     ReportError,
@@ -26,6 +29,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import p
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "results": {"type": "dict", "required": True},
+    "kind": {"type": "str", "default": "diagnosis", "choices": ["diagnosis", "image"]},
     "report_dir": {"type": "path", "required": True},
     "fail_on": {"type": "str", "default": "none", "choices": list(FAIL_ON)},
     "fail_on_stopped": {"type": "bool", "default": False},
@@ -44,6 +48,12 @@ def _pools(names: list[str], task_vars: Mapping[str, Any]) -> dict[str, dict[str
     return pools
 
 
+def _mapping(name: str, value: Any) -> Mapping[str, Any] | None:
+    if value is not None and not isinstance(value, Mapping):
+        raise ReportError(f"results[{name!r}]: expected the host's registered image_check result (a mapping)")
+    return value
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -53,21 +63,29 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         results = args["results"]
+        image = args["kind"] == "image"
         try:
-            entries = entries_from(results, _pools([str(n) for n in results], task_vars or {}))
+            if image:
+                entries = {str(name): image_report_entry(_mapping(name, value)) for name, value in results.items()}
+            else:
+                entries = entries_from(results, _pools([str(n) for n in results], task_vars or {}))
         except ReportError as exc:
             raise AnsibleActionFail(f"diagnosis_report: {exc}; no report was written") from None
         run = {"target": args["target"], "fail_on": args["fail_on"]}
         report = build_report(entries, datetime.datetime.now(datetime.UTC), run)
         report["run"]["failure"] = run_failure(report, args["fail_on"])
         directory = Path(args["report_dir"]).resolve()  # relative to where ansible-playbook runs
-        files = write_reports(report, directory)
+        if image:
+            files = write_reports(report, directory, IMAGE_REPORT_STEM, IMAGE_CHECKS, html=False)
+        else:
+            files = write_reports(report, directory)
+        names = ", ".join(Path(path).name for path in files.values())
         return {
             **result,
             "changed": False,
             "summary": report["summary"],
             "files": files,
-            "summary_lines": summary_lines(report, str(directory)),
+            "summary_lines": summary_lines(report, str(directory), names if image else ""),
             "over_threshold": hosts_at_or_above(
                 report,
                 args["fail_on"],

@@ -25,15 +25,25 @@ description:
   - A result that diagnose cannot have made (not a mapping, an unknown state or
     severity) is refused with a message naming the host and field, and no report
     is written.
+  - With O(kind=image), takes the registered results of
+    M(avdops.sessionhost.image_check) instead and writes
+    C(image-validation.json) and C(junit-image-validation.xml) (one test
+    case per host and image check, with the evidence of passed checks in
+    C(system-out)).
   - Runs on the controller; it contacts no host.
 version_added: 0.1.0
 author:
   - avdops.sessionhost contributors
 options:
   results:
-    description: Inventory hostname to its registered diagnose result.
+    description: Inventory hostname to its registered diagnose (or, with O(kind=image), image_check) result.
     type: dict
     required: true
+  kind:
+    description: Which results these are, and so which reports to write.
+    type: str
+    default: diagnosis
+    choices: [diagnosis, image]
   report_dir:
     description: Where to write the reports (created when missing); a relative path is relative to the directory ansible-playbook runs in.
     type: path
@@ -87,7 +97,7 @@ summary:
   returned: success
   type: dict
 files:
-  description: The files written, by kind (json, html, junit).
+  description: The files written, by kind (json, html, junit; no html for O(kind=image)).
   returned: success
   type: dict
 summary_lines:
