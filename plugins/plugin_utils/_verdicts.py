@@ -195,6 +195,7 @@ UNREACHABLE_CLASSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "logon failure",
             "access is denied",
             "authentication failed",
+            "failed to authenticate",  # pypsrp (Ansible's psrp connection)
         ),
     ),
     ("refused", "connection refused", ("connection refused", "actively refused", "errno 111", "winerror 10061")),
@@ -227,6 +228,7 @@ _TELLING = (
     r"\[Errno -?\d+\][^'\")\]]*",
     r"certificate verify failed[^'\")\]]*",
     r"[^:;,(]*credentials were rejected[^'\")\]]*",
+    r"failed to authenticate[^'\")\]]*",
     r"[^.;(]*(?:concurrent shells|users concurrently)[^.;)]*",
     r"(?:Read|Connect|Connection to [^ ]+) timed out[^'\")\]]*",
 )

@@ -224,7 +224,7 @@ def test_psrp_gives_the_same_diagnosis_as_winrm(diagnosis, psrp_diagnosis):
     for host in ("ghost-01", "badcred-01"):
         assert over_psrp["hosts"][host]["state"] == "unreachable"
     assert over_psrp["summary"] == over_winrm["summary"]
-    assert "25 hosts: 3 healthy, 20 unhealthy, 2 unreachable, 0 failed" in result.stdout
+    assert "25 hosts, 23 diagnosed: 3 healthy, 20 unhealthy, 0 incomplete, 0 stopped, 2 unreachable" in result.stdout
 
 
 def test_one_psrp_pipeline_per_host(psrp_diagnosis):

@@ -115,6 +115,10 @@ def test_stopped_vms(pool, stopped):
         ("basic: the specified credentials were rejected by the server", "credentials"),
         ("kerberos: Preauthentication failed", "credentials"),
         (
+            "Task failed: failed to authenticate with the server: Failed to authenticate the user avdadmin with ntlm",
+            "credentials",
+        ),
+        (
             "ntlm: HTTPSConnectionPool(host='h', port=5986): Max retries exceeded with url: /wsman (Caused by "
             "SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
             "self-signed certificate (_ssl.c:1006)')))",
