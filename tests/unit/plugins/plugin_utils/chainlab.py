@@ -11,6 +11,7 @@ integration tests.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime
 import json
 import time
@@ -70,35 +71,65 @@ EDITIONS = [
 ]
 
 
-def lab(*faults: str, sessions: int = 0, hours_ago: float = 0) -> tuple[LabModel, Any]:
-    """One lab host with these faults, booted ``hours_ago``, after its failing services have stopped."""
+# Lab hosts and their answers are shared between tests (the lab is not what is tested, and
+# mutation testing runs these tests once per mutant): a host is built once per kind, and each
+# operation answered once per host and request. Tests that change a host ask for a fresh one.
+_SHARED: dict[tuple[Any, ...], tuple[LabModel, Any]] = {}
+_ANSWERED: dict[tuple[int, str], dict[str, Any]] = {}
+
+
+def lab(
+    *faults: str,
+    sessions: int = 0,
+    hours_ago: float = 0,
+    edition: tuple[str, str, str] | None = None,
+    fresh: bool = False,
+) -> tuple[LabModel, Any]:
+    """One lab host with these faults (and edition), booted ``hours_ago``, after its failing services stopped.
+
+    Shared with other tests unless ``fresh``: do not change a shared host.
+    """
+    key = (faults, sessions, hours_ago, edition)
+    if not fresh and key in _SHARED:
+        return _SHARED[key]
     model = LabModel(
         Scenario(max_session_limit=LIMIT, hosts=[HostSpec(HOST, faults=list(faults), sessions=sessions)]),
         now=time.time() - hours_ago * 3600,
     )
     state = model.host(HOST)
+    if edition is not None:
+        for name, value in zip(("EditionID", "ProductName", "InstallationType"), edition, strict=True):
+            state.registry.set(lab_known.WINDOWS_NT, name, "REG_SZ", value)
+        boot(state, model.avd, time.time())  # the edition decides at boot which listeners start
     state.settle(time.time() + 5)
+    if not fresh:
+        _SHARED[key] = (model, state)
     return model, state
+
+
+def _answer(model: LabModel, state: Any, op: rt.Operation) -> dict[str, Any]:
+    request = op.to_request()
+    shared = any(state is host for _, host in _SHARED.values())
+    key = (id(state), json.dumps(request, sort_keys=True))
+    if shared and key in _ANSWERED:
+        return {**copy.deepcopy(_ANSWERED[key]), "id": op.id}
+    entry: dict[str, Any] = {"id": op.id, "op": op.op}
+    try:
+        entry["result"] = asyncio.run(OPERATIONS[op.op](state, model.avd, request))
+        entry["ok"] = True
+    except Exception as exc:  # the runtime reports every failure per operation
+        entry.update(ok=False, error=str(exc) or type(exc).__name__)
+    entry = json.loads(json.dumps(entry, ensure_ascii=False))  # what crosses the wire is JSON
+    if shared:
+        _ANSWERED[key] = copy.deepcopy(entry)
+    return entry
 
 
 def answers(model: LabModel, state: Any, subsets: frozenset[str]) -> dict[str, rt.OperationResult]:
     """The runtime's answer for ``plan(subsets)``, produced by the lab and parsed as the controller parses it."""
     operations = f.plan(subsets, OPTIONS)
-
-    async def run_all() -> list[dict[str, Any]]:
-        results = []
-        for op in operations:
-            request = op.to_request()
-            entry: dict[str, Any] = {"id": op.id, "op": op.op}
-            try:
-                entry["result"] = await OPERATIONS[op.op](state, model.avd, request)
-                entry["ok"] = True
-            except Exception as exc:  # the runtime reports every failure per operation
-                entry.update(ok=False, error=str(exc) or type(exc).__name__)
-            results.append(entry)
-        return results
-
-    body = json.dumps({"version": rt.RUNTIME_VERSION, "results": asyncio.run(run_all())}, ensure_ascii=False)
+    results = [_answer(model, state, op) for op in operations]
+    body = json.dumps({"version": rt.RUNTIME_VERSION, "results": results}, ensure_ascii=False)
     return rt.parse_output(0, body + "\r\n", "", operations)
 
 
@@ -108,12 +139,6 @@ def gather(model: LabModel, state: Any, subsets: frozenset[str] = frozenset(f.SU
 
 def roots(diagnosis: dict[str, Any]) -> list[str]:
     return [x["id"] for x in diagnosis["findings"] if not x["explained_by"]]
-
-
-def set_edition(model: LabModel, state: Any, edition: str, product: str, installation: str) -> None:
-    for name, value in (("EditionID", edition), ("ProductName", product), ("InstallationType", installation)):
-        state.registry.set(lab_known.WINDOWS_NT, name, "REG_SZ", value)
-    boot(state, model.avd, time.time())  # the edition decides at boot which listeners start
 
 
 def healthy_facts() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import copy
 import time
 
 import pytest
-from chainlab import EDITIONS, FAULTS, LIMIT, POOL, ROOT_OF, gather, lab, roots, set_edition
+from chainlab import EDITIONS, FAULTS, LIMIT, POOL, ROOT_OF, gather, lab, roots
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
 from avdlab.windows import known as lab_known
@@ -21,8 +21,7 @@ from avdlab.windows import operations as lab_ops
 # --- healthy hosts ---------------------------------------------------------------------
 @pytest.mark.parametrize(("edition", "product", "installation"), EDITIONS)
 def test_a_healthy_host_of_each_supported_edition_is_healthy(edition, product, installation):
-    model, state = lab()
-    set_edition(model, state, edition, product, installation)
+    model, state = lab(edition=(edition, product, installation))
     facts = gather(model, state)
     assert facts["errors"] == []
     assert facts["os"]["edition"] == edition and facts["os"]["supports_sxs_stack"] is True
@@ -97,7 +96,7 @@ def test_a_host_fixed_and_registered_again_keeps_its_old_3277_events_but_is_heal
     The 3277 events stay in the Application log (same boot), the agent's health report is written
     after them: the registration cut makes them stale, nothing is raised.
     """
-    model, state = lab("invalid_registration_token", hours_ago=1)
+    model, state = lab("invalid_registration_token", hours_ago=1, fresh=True)
     before = r.diagnose(gather(model, state), POOL)
     assert "INVALID_REGISTRATION_TOKEN" in roots(before)
     token = model.pool.set_token(time.time() + 3600)  # a new registration key for the pool
