@@ -59,7 +59,7 @@ molecule: setup
 	$(BIN)/molecule test
 
 # Mutation testing of the core logic (_rules, _parsers, _facts, _reports) with the unit
-# tests; not part of `make test` (about 4 minutes on 2 cores). See docs/testing.md.
+# tests; not part of `make test`: it takes tens of minutes on 2 cores (docs/testing.md).
 mutation: setup
 	$(BIN)/python tests/mutation/mutation.py
 
