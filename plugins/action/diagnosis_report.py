@@ -10,6 +10,7 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool import add_drift
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import (
     FAIL_ON,
     build_report,
@@ -34,7 +35,7 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # writes only local report files, which --check users still want
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        entries = {name: host_entry(value) for name, value in args["results"].items()}
+        entries = add_drift({name: host_entry(value) for name, value in args["results"].items()})
         report = build_report(entries, datetime.datetime.now(datetime.UTC))
         directory = Path(args["report_dir"]).resolve()  # relative to where ansible-playbook runs
         files = write_reports(report, directory)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import CHECKS
 from tests.conftest import REPO, lab_address
 
 pytestmark = pytest.mark.lab
@@ -35,6 +36,9 @@ EXPECTED = {  # the design's fault catalog: fault -> finding id
     "session_limit_reached": "SESSION_LIMIT_REACHED",
     "unsupported_os": "UNSUPPORTED_OS",
     "name_already_registered": "NAME_ALREADY_REGISTERED",
+    "domain_trust_lost": "DOMAIN_TRUST_LOST",
+    "fslogix_unhealthy": "FSLOGIX_UNHEALTHY",
+    "agent_heartbeat_lost": "HEARTBEAT_LOST",
 }
 REPORTS = REPO / "reports" / "test-diagnosis"
 
@@ -68,7 +72,7 @@ def run_diagnose(lab, *extra: str, report_dir: Path = REPORTS) -> subprocess.Com
         "-e",
         f"avd_report_dir={report_dir}",
         *extra,
-        inventories=("hosts.yml", "extra.yml"),
+        inventories=("hosts.yml", "extra.yml", "hostpool.avd.yml"),  # the pool's view too, as make demo
     )
 
 
@@ -136,9 +140,9 @@ def test_one_winrm_command_per_host(diagnosis):
 def test_junit_and_summary(diagnosis):
     _, result, _ = diagnosis
     junit = (REPORTS / "junit-diagnosis.xml").read_text()
-    assert junit.count("<testcase") == 23 * 19 + 2
-    assert "HOST" in result.stdout and "23 hosts" not in result.stdout  # 25 with the two unreachable ones
-    assert "25 hosts: 3 healthy, 20 unhealthy, 2 unreachable, 0 failed" in result.stdout, result.stdout[
+    assert junit.count("<testcase") == 26 * len(CHECKS) + 2
+    assert "HOST" in result.stdout and "26 hosts" not in result.stdout  # 28 with the two unreachable ones
+    assert "28 hosts: 3 healthy, 23 unhealthy, 2 unreachable, 0 failed" in result.stdout, result.stdout[
         result.stdout.find("Show the summary") :
     ][:3000]
 

@@ -121,7 +121,7 @@ def test_inject_and_show(hosts_lab):
 
 def test_faults_lists_the_catalog():
     listing = json.loads(avdlab("faults", "--json").stdout)
-    assert len(listing) == 19 and {"name", "section", "changes"} <= set(listing[0])
+    assert len(listing) == 22 and {"name", "section", "changes"} <= set(listing[0])
 
 
 def test_the_azure_sdk_runs_unchanged_against_the_lab(hosts_lab, monkeypatch):
