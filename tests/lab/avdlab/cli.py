@@ -126,7 +126,7 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
     """The lab's inventory: static hosts.yml, the host_pool plugin's hostpool.avd.yml, and their shared vars.
 
     Both files name hosts by computer name; host_vars/ gives each its loopback address
-    (the lab's stand-in for DNS), group_vars/all.yml the WinRM connection.
+    (the lab's stand-in for DNS), group_vars/all.yml the winrm and psrp connections.
     """
     header = f"# Written by `avdlab up --dir {config.directory}`; rewritten on every up. Do not edit.\n"
     inventory_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +142,12 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             "ansible_winrm_transport": "ntlm",
             "ansible_winrm_server_cert_validation": "validate",
             "ansible_winrm_ca_trust_path": config.ca_cert,
+            # The same endpoints speak PSRP: `-e ansible_connection=psrp` is all a run over psrp needs.
+            "ansible_psrp_protocol": "https",
+            "ansible_psrp_port": HTTPS_PORT,
+            "ansible_psrp_auth": "ntlm",
+            "ansible_psrp_cert_validation": "validate",
+            "ansible_psrp_ca_cert": config.ca_cert,
             "ansible_user": config.username,
             "ansible_password": config.password,
         },
