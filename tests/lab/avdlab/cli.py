@@ -154,22 +154,21 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
     )
     for host in config.hosts:
         _write_private(inventory_dir / "host_vars" / f"{host.name}.yml", header, {"ansible_host": host.address})
-    _write_private(
-        inventory_dir / "hosts.yml",
-        header,
-        {
-            "all": {
-                "children": {
-                    "avd_session_hosts": {
-                        "hosts": {host.name: None for host in config.hosts},
-                        # The host pool's session limit, for the rules that need it; hostpool.avd.yml
-                        # reads it (and the rest of the pool's view) from the lab's Azure endpoint.
-                        "vars": {"avd_max_session_limit": config.scenario.get("max_session_limit", 4)},
-                    }
-                }
-            }
-        },
-    )
+    images = {
+        str(entry.get("name")).lower() for entry in config.scenario.get("hosts") or [] if entry.get("kind") == "image"
+    }
+    children: dict[str, Any] = {
+        "avd_session_hosts": {
+            "hosts": {host.name: None for host in config.hosts if host.name.lower() not in images},
+            # The host pool's session limit, for the rules that need it; hostpool.avd.yml
+            # reads it (and the rest of the pool's view) from the lab's Azure endpoint.
+            "vars": {"avd_max_session_limit": config.scenario.get("max_session_limit", 4)},
+        }
+    }
+    if images:
+        # VMs that build golden images: in no host pool (validate_image.yml runs on them).
+        children["avd_image_builds"] = {"hosts": {h.name: None for h in config.hosts if h.name.lower() in images}}
+    _write_private(inventory_dir / "hosts.yml", header, {"all": {"children": children}})
     arm = config.arm
     _write_private(
         inventory_dir / "hostpool.avd.yml",

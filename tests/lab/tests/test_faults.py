@@ -87,6 +87,8 @@ def test_catalog_is_the_design_catalog():
         "domain_trust_lost",
         "fslogix_unhealthy",
         "agent_heartbeat_lost",
+        "registration_baked_in",
+        "pending_reboot",
     }
     assert all(f.section and f.changes and (f.before_boot or f.after_boot) for f in faults.CATALOG.values())
 
