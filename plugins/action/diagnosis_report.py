@@ -15,6 +15,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import IMAGE_CHECKS
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import REPORT_STEM as IMAGE_REPORT_STEM
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import report_entry as image_report_entry
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool import add_drift
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import (
     FAIL_ON,
     ReportError,
@@ -68,7 +69,7 @@ class ActionModule(ActionBase):
             if image:
                 entries = {str(name): image_report_entry(_mapping(name, value)) for name, value in results.items()}
             else:
-                entries = entries_from(results, _pools([str(n) for n in results], task_vars or {}))
+                entries = add_drift(entries_from(results, _pools([str(n) for n in results], task_vars or {})))
         except ReportError as exc:
             raise AnsibleActionFail(f"diagnosis_report: {exc}; no report was written") from None
         run = {"target": args["target"], "fail_on": args["fail_on"]}

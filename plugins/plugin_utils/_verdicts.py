@@ -42,6 +42,16 @@ SUBSET_NEEDS: dict[str, tuple[str, ...]] = {
     "SESSION_LIMIT_REACHED": (),
     "UNSUPPORTED_OS": ("os",),
     "NAME_ALREADY_REGISTERED": ("events",),
+    # the service's and the agent's own health checks: the agent's report is in the agent subset
+    "DOMAIN_TRUST_LOST": ("agent",),
+    "FSLOGIX_UNHEALTHY": ("agent",),
+    "HEALTH_CHECK_FAILED": ("agent",),
+    "HEARTBEAT_LOST": ("services",),
+    # pool drift compares hosts in the report: nothing per host
+    "AGENT_VERSION_DRIFT": (),
+    "STACK_VERSION_DRIFT": (),
+    "OS_BUILD_DRIFT": (),
+    "DOTNET_DRIFT": (),
 }
 # check id -> the host pool data its rule needs: (what, keys any of which will do, or the subset that also gives it)
 POOL_NEEDS: dict[str, tuple[tuple[str, tuple[str, ...], str | None], ...]] = {
@@ -49,7 +59,11 @@ POOL_NEEDS: dict[str, tuple[tuple[str, tuple[str, ...], str | None], ...]] = {
         ("the host pool's max session limit", ("max_session_limit",), None),
         ("the host's session count", ("sessions",), "sessions"),
     ),
+    "HEARTBEAT_LOST": (("the host pool's last heartbeat of the agent", ("last_heartbeat",), None),),
 }
+# Checks that read only the service's live view of the host: a static inventory cannot give it, so they
+# count as unchecked only when the run has the service's view (the host pool's status) without their field.
+SERVICE_VIEW_CHECKS = frozenset({"HEARTBEAT_LOST"})
 # operations whose failure leaves more subsets than their own (the id's prefix) without facts
 OPERATION_SUBSETS: dict[str, tuple[str, ...]] = {
     "boot_time": ("events",),  # without the boot time, stale events cannot be told from current ones
@@ -96,6 +110,8 @@ def coverage(facts: Mapping[str, Any], pool: Mapping[str, Any] | None, check_ids
         ]
         if broken:
             unchecked[check_id] = "; ".join(dict.fromkeys(broken))
+            continue
+        if check_id in SERVICE_VIEW_CHECKS and not (pool and pool.get("status")):
             continue
         for what, keys, subset in POOL_NEEDS.get(check_id, ()):
             if _pool_value(pool, keys) is None and not (subset and subset in gathered):

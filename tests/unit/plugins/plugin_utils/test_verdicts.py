@@ -35,7 +35,8 @@ def test_disk_only_on_a_host_without_agent_is_incomplete_not_healthy():
     assert result["state"] == "incomplete" and result["findings"] == []
     unchecked = dict(line.split(": ", 1) for line in result["unchecked"])
     assert unchecked["AGENT_NOT_INSTALLED"] == "gather_subset left out agent, services"
-    assert "DISK_SPACE_LOW" not in unchecked and len(unchecked) == len(r.CHECKS) - 2  # disk, and the pool's limit
+    per_host = {c for c in r.CHECKS if v.SUBSET_NEEDS[c] or c in v.POOL_NEEDS}  # drift compares hosts
+    assert set(unchecked) == per_host - {"DISK_SPACE_LOW", "SESSION_LIMIT_REACHED"}  # disk ran, the pool gave a limit
     assert "did not run" in v.incomplete_reason(result["unchecked"])
 
 
@@ -80,6 +81,14 @@ def test_missing_pool_data_is_named_with_the_variable_to_set():
         "SESSION_LIMIT_REACHED: the host pool's max session limit is unknown (no host pool data: use the "
         "host_pool inventory or set avd_max_session_limit)"
     ]
+
+
+def test_the_heartbeat_counts_as_unchecked_only_with_the_services_view():
+    assert r.diagnose(healthy(), POOL)["state"] == "healthy"  # a static inventory cannot know the heartbeat
+    result = r.diagnose(healthy(), {**POOL, "status": "Available"})
+    assert result["state"] == "incomplete" and result["unchecked"][0].startswith("HEARTBEAT_LOST: the host pool's")
+    fresh = {**POOL, "status": "Available", "last_heartbeat": healthy()["agent"]["health_last_checked"]}
+    assert r.diagnose(healthy(), fresh)["unchecked"] == []
 
 
 def test_session_count_comes_from_the_pool_or_the_sessions_subset():
