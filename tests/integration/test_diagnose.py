@@ -238,7 +238,8 @@ def without_heartbeat(entry):
         {**f, "evidence": [e for e in f["evidence"] if not e.startswith("host pool's lastHeartBeat is")]}
         for f in entry["findings"]
     ]
-    return {**entry, "host_pool": pool, "findings": findings}
+    details = {key: value for key, value in (entry.get("details") or {}).items() if key != "last_heartbeat"}
+    return {**entry, "host_pool": pool, "findings": findings, "details": details}
 
 
 def test_one_psrp_pipeline_per_host(psrp_diagnosis):
