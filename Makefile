@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup browser demo demo-down test molecule lint build clean
+.PHONY: setup browser demo demo-down test molecule lint build clean mutation
 
 setup: $(STAMP)
 
@@ -58,9 +58,14 @@ test: setup lint browser
 molecule: setup
 	$(BIN)/molecule test
 
+# Mutation testing of the core logic (_rules, _parsers, _facts, _reports) with the unit
+# tests; not part of `make test`: it takes tens of minutes on 2 cores (docs/testing.md).
+mutation: setup
+	$(BIN)/python tests/mutation/mutation.py
+
 build: setup
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build
 
 clean:
 	-$(BIN)/avdlab down --dir .lab
-	rm -rf build .lab-test reports .pytest_cache .ruff_cache .mypy_cache
+	rm -rf build .lab-test .mutation reports .pytest_cache .ruff_cache .mypy_cache

@@ -538,8 +538,9 @@ def disk_space(host: Host) -> list[Finding]:
     evidence = [describe_event(e) for e in events[:1]]
     low = False
     if disk and disk.get("size_bytes"):
-        free, percent = int(disk["free_bytes"]), disk.get("percent_free")
-        low = free < k.DISK_MSI_BYTES or (percent is not None and percent < k.DISK_LOW_PERCENT)
+        size, free, percent = int(disk["size_bytes"]), int(disk["free_bytes"]), disk.get("percent_free")
+        # The exact share, not the rounded percent_free: 4.996% free is under 5% though it shows as 5.0.
+        low = free < k.DISK_MSI_BYTES or free * 100 < k.DISK_LOW_PERCENT * size
         if low or events:
             evidence.append(f"{disk.get('drive')} has {free / 1024**2:.0f} MB free ({percent}%)")
     if not events and not low:
