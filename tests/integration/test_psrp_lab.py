@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from pypsrp.exceptions import AuthenticationError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
+
+from tests.conftest import avdlab
 
 pytestmark = pytest.mark.lab
 
@@ -112,3 +115,32 @@ def test_ansible_psrp_wrong_password_and_untrusted_certificate_are_unreachable(p
     )  # fmt: skip
     assert untrusted.returncode == 4 and "UNREACHABLE!" in untrusted.stdout
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout
+
+
+def test_ansible_psrp_put_file_lands_in_the_host_model(pool_lab, tmp_path):
+    """Connection.put_file as an action plugin calls it (remediation copies installers this way)."""
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    config = pool_lab.config
+    host = config["hosts"][14]
+    conn = connection_loader.get("psrp", PlayContext(), None)
+    conn.set_options(
+        direct={
+            "remote_addr": host["address"],
+            "remote_user": config["username"],
+            "remote_password": config["password"],
+            "port": host["https_port"],
+            "protocol": "https",
+            "auth": "ntlm",
+            "ca_cert": config["ca_cert"],
+        }
+    )
+    source = tmp_path / "installer.msi"
+    source.write_bytes(bytes(range(256)) * 1200)  # several put_file chunks
+    try:
+        conn.put_file(str(source), "C:\\Windows\\Temp\\installer.msi")  # raises unless the sha1 matches
+    finally:
+        conn.close()
+    state = json.loads(avdlab("show", "sh-15", "--dir", str(pool_lab.directory)).stdout)
+    assert state["files"]["c:\\windows\\temp\\installer.msi"]["size"] == 256 * 1200

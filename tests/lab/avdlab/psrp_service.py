@@ -18,7 +18,7 @@ import logging
 
 from . import wsman
 from .commandline import script_invocation
-from .handlers import UNSUPPORTED_MESSAGE, CommandContext, Handler, Unsupported, select
+from .handlers import UNSUPPORTED_MESSAGE, CommandContext, Handler, select
 from .host import LabHost
 from .psrp import LabPipeline, LabRunspacePool, PsrpError, describe, script_of
 from .runtime_handler import CollectionRuntime
@@ -111,12 +111,13 @@ class PowerShellService:
         if action == wsman.ACTION_SIGNAL:
             command_id, code = wsman.signal(request)
             pipeline = self._pipeline(session, command_id)
-            if code.lower().endswith(("/ctrl_c", "/crtl_c")):
-                runspace.stop(pipeline)
-            runspace.close_pipeline(pipeline)
             task = session.tasks.pop(pipeline.id, None)
             if task is not None and not task.done():
                 task.cancel()
+            if code.lower().endswith(("/ctrl_c", "/crtl_c")):
+                runspace.stop(pipeline)  # its Stopped state can still be received
+            else:
+                runspace.close_pipeline(pipeline)
             await self._notify(session)
             return wsman.empty_response(request)
         if action == wsman.ACTION_DELETE:
@@ -169,15 +170,12 @@ class PowerShellService:
         if self.host.command_latency > 0:
             await asyncio.sleep(self.host.command_latency)
         script = script_of(pipeline.definition)
-        refused = False
         if script is None:
             what = " ".join(describe(pipeline.definition).split())
-            result = CommandResult(b"", UNSUPPORTED_MESSAGE.format(what=_shorten(what)).encode(), 1)
-            refused = True
+            result = CommandResult(b"", UNSUPPORTED_MESSAGE.format(what=_shorten(what)).encode(), 1, refused=True)
         else:
             invocation = script_invocation(script)
             handler = select(self.handlers, invocation)
-            refused = isinstance(handler, Unsupported)
             context = CommandContext(
                 host=self.host, invocation=invocation, owner=shell.owner, stdin=pipeline.input_text.encode("utf-8")
             )
@@ -198,7 +196,7 @@ class PowerShellService:
             result.stdout.decode("utf-8", errors="replace"),
             result.stderr.decode("utf-8", errors="replace"),
             result.rc,
-            refused=refused,
+            refused=result.refused,
         )
         await self._notify(session)
 

@@ -27,6 +27,7 @@ class CommandResult:
     stdout: bytes
     stderr: bytes
     rc: int
+    refused: bool = False  # the lab does not run this (PSRP answers it with an error record of its own)
 
 
 @dataclass

@@ -7,7 +7,10 @@ message is the one pypsrp really builds.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 
 import pytest
 from labworld import LoopThread, world
@@ -18,12 +21,12 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from avdlab import wsman
+from avdlab.ansible_put_file import SCRIPT_SHA256, NotPutFile, put_file_request
 from avdlab.auth import Account
-from avdlab.handlers import default_handlers
+from avdlab.daemon import lab_handlers
 from avdlab.host import LabHost
 from avdlab.model import HostSpec
 from avdlab.psrp import REFUSED_ERROR_ID
-from avdlab.reboot_handlers import WinRebootCommands
 from avdlab.runtime_handler import CollectionRuntime
 from avdlab.service import WinRMService
 from avdlab.shells import ShellTable
@@ -58,7 +61,7 @@ def lab():
     model = world(HostSpec(name="sh-01"))
     host = LabHost(name="sh-01", address="127.0.0.1", account=Account("avdadmin", "pw"), shells=ShellTable(30, 50))
     host.model = model
-    service = WinRMService(host, [CollectionRuntime(), WinRebootCommands(), *default_handlers()])
+    service = WinRMService(host, lab_handlers())
     transport = ServiceTransport(service, loop)
     yield host, transport
     loop.stop()
@@ -218,3 +221,97 @@ def _winrs_receive(shell_id: str) -> bytes:
         "</s:Header><s:Body><rsp:Receive><rsp:DesiredStream>stdout stderr</rsp:DesiredStream></rsp:Receive>"
         "</s:Body></s:Envelope>"
     ).encode()
+
+
+def ansible_put_file(pool: RunspacePool, data: bytes, path: str, buffer_size: int = 4096) -> PowerShell:
+    """What ansible-core 2.19's psrp Connection.put_file sends (its own script builder, its input generator)."""
+    from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script
+
+    script, in_data = _bootstrap_powershell_script("psrp_put_file.ps1", {"Path": path}, has_input=True)
+
+    def read_gen():
+        yield from in_data.decode().splitlines()
+        chunks = [data[i : i + buffer_size] for i in range(0, len(data), buffer_size)]
+        for chunk in chunks:
+            yield [base64.b64encode(chunk).decode()]
+        if not chunks:
+            yield [""]
+
+    ps = PowerShell(pool)
+    ps.add_script(script, use_local_scope=True)
+    ps.invoke(input=read_gen())
+    return ps
+
+
+@pytest.mark.parametrize("size", [0, 10, 100_000])
+def test_ansibles_psrp_put_file_writes_the_file_and_answers_its_sha1(lab, size):
+    host, transport = lab
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    with client(transport) as pool:
+        ps = ansible_put_file(pool, data, "C:\\Windows\\Temp\\avd-agent.msi")
+        assert not ps.streams.error, [str(e) for e in ps.streams.error]
+        assert [json.loads(line) for line in ps.output] == [{"sha1": hashlib.sha1(data).hexdigest()}]
+    entry = host.state.files["c:\\windows\\temp\\avd-agent.msi"]
+    assert (entry.path, entry.size, entry.product) == ("C:\\Windows\\Temp\\avd-agent.msi", size, None)
+
+
+def test_put_file_to_a_relative_path_fails_as_file_create_does(lab):
+    host, transport = lab
+    with client(transport) as pool:
+        ps = ansible_put_file(pool, b"x", "agent.msi")
+        (error,) = ps.streams.error
+        assert "Could not find a part of the path 'agent.msi'" in str(error) and pool.host.rc == 1  # type: ignore[union-attr]
+    assert "agent.msi" not in host.state.files
+
+
+def test_other_uses_of_ansibles_exec_wrapper_are_refused_by_name(lab):
+    from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script
+
+    _, transport = lab
+    script, in_data = _bootstrap_powershell_script("psrp_fetch_file.ps1", {"Path": "C:\\x", "BufferSize": 1024})
+    with client(transport) as pool:
+        ps = run_script(pool, script, in_data.decode().splitlines())
+        (error,) = ps.streams.error
+        assert error.fq_error == REFUSED_ERROR_ID and "psrp_fetch_file.ps1" in str(error)
+
+
+def test_the_lab_knows_the_installed_ansible_cores_scripts():
+    import pkgutil
+
+    for name, digest in SCRIPT_SHA256.items():
+        script = pkgutil.get_data("ansible.executor.powershell", name)
+        assert script is not None and hashlib.sha256(script).hexdigest() == digest, (
+            f"ansible-core's {name} changed: update avdlab/ansible_put_file.py after checking the new script"
+        )
+
+
+def test_a_put_file_with_another_script_is_not_put_file():
+    from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script
+
+    _, in_data = _bootstrap_powershell_script("psrp_put_file.ps1", {"Path": "C:\\x"}, has_input=True)
+    assert put_file_request(in_data.decode() + "eHl6\n") == ("C:\\x", ["eHl6", ""])
+    wrapper, separator, manifest, *rest = in_data.decode().split("\n")
+    edited = json.loads(manifest)
+    script = base64.b64decode(edited["scripts"]["psrp_put_file.ps1"]["script"]) + b"\n# edited\n"
+    edited["scripts"]["psrp_put_file.ps1"]["script"] = base64.b64encode(script).decode()
+    with pytest.raises(NotPutFile, match=re.escape("psrp_put_file.ps1 is not ansible-core 2.19.14's")):
+        put_file_request("\n".join([wrapper, separator, json.dumps(edited), *rest]))
+    with pytest.raises(NotPutFile, match="exec wrapper is not"):
+        put_file_request("\n".join([wrapper.replace("Ansible", "Ansibel"), separator, manifest, *rest]))
+
+
+def test_ctrl_c_stops_a_running_pipeline_before_it_runs_anything(lab):
+    host, transport = lab
+    host.command_latency = 30  # the "process" is still starting when ctrl_c comes
+    with client(transport) as pool:
+        ps = PowerShell(pool)
+        ps.add_script("hostname")
+        ps.begin_invoke()
+        ps.stop()
+        (shell,) = host.shells.shells.values()
+        assert shell.powershell is not None
+        (pipeline,) = shell.powershell.runspace.pipelines.values()
+        assert pipeline.server.state.name == "Stopped"
+        host.command_latency = 0
+        assert run_script(pool, "hostname").output == ["sh-01"]
+    assert host.stats.errors == 0
