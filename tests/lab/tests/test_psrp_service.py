@@ -267,7 +267,7 @@ def test_put_file_to_a_relative_path_fails_as_file_create_does(lab):
 def test_other_uses_of_ansibles_exec_wrapper_are_refused_by_name(lab):
     from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script
 
-    _, transport = lab
+    _unused, transport = lab
     script, in_data = _bootstrap_powershell_script("psrp_fetch_file.ps1", {"Path": "C:\\x", "BufferSize": 1024})
     with client(transport) as pool:
         ps = run_script(pool, script, in_data.decode().splitlines())
@@ -288,7 +288,7 @@ def test_the_lab_knows_the_installed_ansible_cores_scripts():
 def test_a_put_file_with_another_script_is_not_put_file():
     from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script
 
-    _, in_data = _bootstrap_powershell_script("psrp_put_file.ps1", {"Path": "C:\\x"}, has_input=True)
+    _unused, in_data = _bootstrap_powershell_script("psrp_put_file.ps1", {"Path": "C:\\x"}, has_input=True)
     assert put_file_request(in_data.decode() + "eHl6\n") == ("C:\\x", ["eHl6", ""])
     wrapper, separator, manifest, *rest = in_data.decode().split("\n")
     edited = json.loads(manifest)
