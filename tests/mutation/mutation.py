@@ -62,7 +62,7 @@ addopts = "-p no:cacheprovider"
 """
 
 
-def stage() -> None:
+def stage(targets: tuple[str, ...]) -> None:
     """A copy of the collection laid out as its import path, with its tests beside it.
 
     The whole collection is copied (tests read files such as docs/runtime.md next to the code);
@@ -85,7 +85,7 @@ def stage() -> None:
             target = base / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    only = json.dumps([str(PACKAGE / target) for target in TARGETS])
+    only = json.dumps([str(PACKAGE / target) for target in targets])
     (STAGE / "pyproject.toml").write_text(PYPROJECT.format(only_mutate=only, tests=TESTS), encoding="utf-8")
 
 
@@ -161,9 +161,9 @@ class FileScore:
         return 100.0 * (self.killed + self.timeouts) / self.considered if self.considered else 100.0
 
 
-def read_scores() -> list[FileScore]:
+def read_scores(targets: tuple[str, ...]) -> list[FileScore]:
     scores = []
-    for target in TARGETS:
+    for target in targets:
         path = PACKAGE / target
         meta = json.loads((STAGE / "mutants" / f"{path}.meta").read_text(encoding="utf-8"))
         spans = json.loads((STAGE / "mutants" / f"{path}.spans").read_text(encoding="utf-8"))["spans"]
@@ -245,12 +245,18 @@ def main() -> None:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--report-only", action="store_true", help="read the last run's results again")
     parser.add_argument("--wording", action="store_true", help="also list the accepted wording-only survivors")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="mutate only this target (e.g. _rules.py); repeatable"
+    )
     args = parser.parse_args()
+    targets = tuple(t for t in TARGETS if not args.only or Path(t).name in args.only)
+    if not targets:
+        parser.error(f"--only: choose from {', '.join(Path(t).name for t in TARGETS)}")
     started = time.monotonic()
     if not args.report_only:
-        stage()
+        stage(targets)
         run_mutmut(args.max_children)
-    ok = report(read_scores(), time.monotonic() - started, args.wording)
+    ok = report(read_scores(targets), time.monotonic() - started, args.wording)
     sys.exit(0 if ok else 1)
 
 
