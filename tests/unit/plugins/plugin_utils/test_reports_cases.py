@@ -30,13 +30,16 @@ def report(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_diagnosed_entry_carries_stale_events_and_the_pools_view():
-    entry = rep.host_entry(diagnosed(stale_events=["event 3277 ..."], host_pool={"status": "Available"}))
+    entry = rep.host_entry(
+        diagnosed(stale_events=["event 3277 ..."], host_pool={"status": "Available"}, versions={"agent": "1.0"})
+    )
     assert entry == {
         "state": "healthy",
         "findings": [],
         "unchecked": [],
         "stale_events": ["event 3277 ..."],
         "host_pool": {"status": "Available"},
+        "versions": {"agent": "1.0"},
     }
     bare = rep.host_entry({"diagnosis": {}})
     assert bare["state"] == "healthy" and bare["findings"] == [] and bare["stale_events"] == []
