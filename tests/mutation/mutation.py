@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-STAGE = REPO / ".mutation"
+STAGE = REPO / ".mutation" / "mutmut"
 PACKAGE = Path("src/ansible_collections/avdops/sessionhost")
 TARGETS = (
     "plugins/plugin_utils/_rules.py",
@@ -62,14 +62,14 @@ addopts = "-p no:cacheprovider"
 """
 
 
-def stage(targets: tuple[str, ...]) -> None:
+def stage(targets: tuple[str, ...], directory: Path = STAGE) -> None:
     """A copy of the collection laid out as its import path, with its tests beside it.
 
     The whole collection is copied (tests read files such as docs/runtime.md next to the code);
-    the tests of the copy's ``tests/`` directory are the ones mutmut runs.
+    the tests of the copy's ``tests/`` directory are the ones that run.
     """
-    if STAGE.exists():
-        shutil.rmtree(STAGE)
+    if directory.exists():
+        shutil.rmtree(directory)
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -81,12 +81,12 @@ def stage(targets: tuple[str, ...]) -> None:
         source = REPO / name
         if not source.is_file():
             continue  # deleted in the work tree
-        for base in (STAGE / PACKAGE, STAGE) if name.startswith("tests/") else (STAGE / PACKAGE,):
+        for base in (directory / PACKAGE, directory) if name.startswith("tests/") else (directory / PACKAGE,):
             target = base / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     only = json.dumps([str(PACKAGE / target) for target in targets])
-    (STAGE / "pyproject.toml").write_text(PYPROJECT.format(only_mutate=only, tests=TESTS), encoding="utf-8")
+    (directory / "pyproject.toml").write_text(PYPROJECT.format(only_mutate=only, tests=TESTS), encoding="utf-8")
 
 
 def run_mutmut(max_children: int) -> None:
@@ -233,7 +233,7 @@ def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
             print(f"\n{s.target}: {title} ({len(keys)}), as mutant: mutated line(s)")
             for key in keys:
                 print(f"  {key.rpartition('.')[2]}: {s.changes.get(key, '')}")
-            print(f"  (the whole diff: cd .mutation && ../.venv/bin/mutmut show {module}.NAME)")
+            print(f"  (the whole diff: cd .mutation/mutmut && ../../.venv/bin/mutmut show {module}.NAME)")
     accepted = sum(len(s.wording) for s in scores)
     print(f"\nwording-only survivors (accepted; --wording lists them): {accepted}")
     print(f"mutation run took {seconds / 60:.1f} min")

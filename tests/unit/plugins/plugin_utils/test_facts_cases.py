@@ -580,3 +580,65 @@ def test_a_failed_operation_is_an_error_with_its_message_and_its_section_is_empt
     facts = assemble({"dotnet"}, answers)
     assert facts["errors"] == [{"operation": "dotnet.ndp", "message": "Access is denied"}]
     assert facts["dotnet"]["installed"] is False and facts["dotnet"]["release"] is None
+
+
+def test_a_disk_answer_without_its_free_space_reads_as_none_free():
+    disk = assemble({"disk"}, {"disk.system": ok({"drive": "C:", "size": 1000})})["disk"]
+    assert disk["free_bytes"] == 0 and disk["percent_free"] == 0.0
+
+
+def test_an_event_message_of_601_characters_is_cut_to_600():
+    answers = {"events.application": ok([{"id": 3277, "source": "WVD-Agent", "time": "t", "message": "m" * 601}])}
+    (event,) = assemble({"events"}, answers)["events"]
+    assert len(event["message"]) == 600 and event["message"].endswith("...")
+
+
+def test_gathered_at_is_utc_whatever_the_controllers_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert assemble(set(), {})["gathered_at"] == "2026-11-25T12:00:05Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_unparseable_qwinsta_is_an_error_with_its_message():
+    answers = {"stack.qwinsta": ok({"text": "No session exists for *", "exit_code": 1})}
+    facts = assemble({"sessions"}, answers)
+    (error,) = facts["errors"]
+    assert set(error) == {"operation", "message"} and error["operation"] == "stack.qwinsta"
+    assert error["message"] and error["message"] != "None"
+    stack = assemble({"stack"}, answers)["stack"]["qwinsta"]
+    assert (stack["raw"], stack["rows"], stack["language"], stack["both_listening"]) == (
+        "No session exists for *",
+        [],
+        None,
+        False,
+    )
+
+
+def test_pending_file_renames_count_non_empty_entries_and_keep_a_sample():
+    names = [rf"\??\C:\Windows\Temp\f{i}.tmp" for i in range(8)]
+    answers = {
+        "reboot.cbs": read(exists=False),
+        "reboot.windows_update": read(exists=True),
+        "reboot.session_manager": read(("PendingFileRenameOperations", "REG_MULTI_SZ", [names[0], "", *names[1:]])),
+    }
+    assert assemble({"reboot"}, answers)["reboot"] == {
+        "cbs_reboot_pending": False,
+        "windows_update_reboot_required": True,
+        "pending_file_renames": 8,
+        "pending_file_renames_sample": names[:6],
+    }
+    answers["reboot.session_manager"] = read(("PendingFileRenameOperations", "REG_SZ", names[0]))
+    reboot = assemble({"reboot"}, answers)["reboot"]
+    assert reboot["pending_file_renames"] == 1 and reboot["pending_file_renames_sample"] == [names[0]]
+
+
+def test_an_unknown_subset_error_lists_the_choices():
+    with pytest.raises(f.SubsetError) as error:
+        f.resolve_subsets(["agnet"])
+    assert ", ".join(f.SUBSETS) in str(error.value)
