@@ -42,7 +42,7 @@ class ActionModule(ActionBase):
         pool = args["host_pool"] if given else pool_from_hostvars(task_vars or {})
         facts = args["facts"]
         try:
-            validate_pool(pool, "host_pool" if given else "host_pool (the avd_* variables)")
+            validate_pool(pool, variables=not given)
             if facts is not None:
                 validate_facts(facts)
             else:
