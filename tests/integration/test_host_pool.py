@@ -283,7 +283,7 @@ def test_token_diff_shows_the_expiry_before_and_after_never_the_token(arm_lab, t
     assert "-expiration_time: None" in result.stdout and f"+expiration_time: {out['expiration_time']}" in result.stdout
     assert "-token_set: false" in result.stdout and "+token_set: true" in result.stdout
     assert out["token"] not in result.stdout and out["token"][:32] not in result.stdout + result.stderr
-    revoked, _ = play(
+    revoked, _unused = play(
         arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"}, "--diff", callback="default"
     )
     assert f"-expiration_time: {out['expiration_time']}" in revoked.stdout and "+token_set: false" in revoked.stdout
