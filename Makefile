@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup browser demo demo-down test molecule lint sanity sanity-wheels build clean mutation
+.PHONY: setup browser demo demo-down test molecule lint sanity sanity-wheels changelog build clean mutation
 
 setup: $(STAMP)
 
@@ -89,6 +89,11 @@ molecule: setup
 # tests; not part of `make test`: it takes tens of minutes on 2 cores (docs/testing.md).
 mutation: setup
 	$(BIN)/python tests/mutation/mutation.py
+
+# CHANGELOG.rst from changelogs/ (antsibull-changelog; `antsibull-changelog release` cuts a version)
+changelog: setup
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog generate
 
 build: setup
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build

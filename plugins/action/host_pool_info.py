@@ -13,12 +13,12 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool impo
 
 class ActionModule(AzureAction):
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "name": {"type": "str", "required": True},
+        "host_pool": {"type": "str", "required": True, "aliases": ["name"]},
         "resource_group": {"type": "str", "required": True},
     }
 
     def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
-        pool = PoolRef(args["resource_group"], args["name"])
+        pool = PoolRef(args["resource_group"], args["host_pool"])
         host_pool = host_pool_dict(get_pool(client, settings, pool))
         hosts = [session_host_dict(h) for h in list_session_hosts(client, settings, pool)]
         return {"changed": False, "host_pool": host_pool, "session_hosts": hosts}

@@ -10,6 +10,9 @@ short_description: Session hosts of Azure Virtual Desktop host pools as an inven
 version_added: 0.1.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - azure-identity >= 1.15 on the controller
+  - azure-mgmt-desktopvirtualization >= 2.0.0 on the controller
 description:
   - Reads the session hosts of one or more host pools from Azure Resource
     Manager and makes each a host, with the host pool's view of it as
@@ -82,11 +85,13 @@ options:
     type: str
     env:
       - name: AZURE_SECRET
+      - name: AZURE_CLIENT_SECRET
   tenant:
     description: Tenant (directory) id.
     type: str
     env:
       - name: AZURE_TENANT
+      - name: AZURE_TENANT_ID
   cloud_environment:
     description: C(AzureCloud), C(AzureUSGovernment), C(AzureChinaCloud), or an ARM endpoint URL.
     type: str
@@ -94,12 +99,18 @@ options:
   arm_endpoint:
     description: The Azure Resource Manager endpoint, when not the cloud's default.
     type: str
+    env:
+      - name: AZURE_ARM_ENDPOINT
   authority:
     description: The Microsoft Entra ID authority host, when not the cloud's default.
     type: str
+    env:
+      - name: AZURE_AUTHORITY_HOST
   ca_bundle:
     description: A CA bundle to trust for Azure's TLS certificates (private CAs, inspection proxies).
     type: path
+    env:
+      - name: AZURE_CA_BUNDLE
   retries:
     description: Retries of throttled (429, honouring Retry-After) and failed requests.
     type: int

@@ -19,6 +19,9 @@ description:
 version_added: 0.2.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - pywinrm on the controller for the C(winrm) connection, or pypsrp for the C(psrp) connection
+  - Windows PowerShell 5.1 on the host
 options:
   state:
     description: C(started) starts a stopped service only; C(restarted) restarts it even when it runs.

@@ -34,6 +34,8 @@ description:
 version_added: 0.1.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - jinja2 on the controller (ansible-core's own dependency)
 options:
   results:
     description: Inventory hostname to its registered diagnose (or, with O(kind=image), image_check) result.

@@ -15,17 +15,18 @@ description:
 version_added: 0.1.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - azure-identity >= 1.15 on the controller
+  - azure-mgmt-desktopvirtualization >= 2.0.0 on the controller
 extends_documentation_fragment:
   - avdops.sessionhost.azure
+  - avdops.sessionhost.host_pool
 options:
-  name:
-    description: Host pool name.
-    type: str
-    required: true
-  resource_group:
-    description: The host pool's resource group.
-    type: str
-    required: true
+  host_pool:
+    aliases: [name]
+    description:
+      - Host pool name, as for the other host pool modules.
+      - C(name) is its old name, kept as an alias.
 attributes:
   check_mode:
     support: full
@@ -42,7 +43,7 @@ attributes:
 EXAMPLES = r"""
 - name: Which session hosts are not Available?
   avdops.sessionhost.host_pool_info:
-    name: hp-finance
+    host_pool: hp-finance
     resource_group: rg-avd-prod
   register: pool
   delegate_to: localhost

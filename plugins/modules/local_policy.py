@@ -18,6 +18,9 @@ description:
 version_added: 0.2.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - pywinrm on the controller for the C(winrm) connection, or pypsrp for the C(psrp) connection
+  - Windows PowerShell 5.1 on the host
 options:
   remove:
     description: The policies to remove from the local registry (C(installer), C(cmd)); none by default.

@@ -15,6 +15,9 @@ description:
 version_added: 0.1.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - azure-identity >= 1.15 on the controller
+  - azure-mgmt-desktopvirtualization >= 2.0.0 on the controller
 extends_documentation_fragment:
   - avdops.sessionhost.azure
   - avdops.sessionhost.host_pool

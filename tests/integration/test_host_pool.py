@@ -91,7 +91,7 @@ def arm_requests(lab) -> int:
 
 
 def test_host_pool_info(arm_lab, tmp_path):
-    result, out = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"})
+    result, out = play(arm_lab, tmp_path, "host_pool_info", {"host_pool": "hp-arm", "resource_group": "rg-avdlab"})
     assert result.returncode == 0, result.stdout
     assert out["host_pool"]["max_session_limit"] == 4 and out["host_pool"]["host_pool_type"] == "Pooled"
     hosts = {h["short_name"]: h for h in out["session_hosts"]}
@@ -130,7 +130,7 @@ def test_token_check_mode_changes_nothing(arm_lab, tmp_path):
     play(arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"})
     result, out = play(arm_lab, tmp_path, "registration_token", {**POOL}, "--check")
     assert result.returncode == 0 and out["changed"] is True and out["token"] is None
-    info = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"})[1]
+    info = play(arm_lab, tmp_path, "host_pool_info", {"host_pool": "hp-arm", "resource_group": "rg-avdlab"})[1]
     assert info["host_pool"]["registration_expiration_time"] is None
 
 

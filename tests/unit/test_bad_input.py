@@ -165,7 +165,12 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("session: unknown state", "user_session", {**POOL, "session_host": "sh-01", "state": "signed_out"}, "state must"),
     ("session: no host", "user_session", {**POOL}, "missing required arguments: session_host"),
     # --- host_pool_info
-    ("info: no name", "host_pool_info", {**AZURE, "resource_group": "rg"}, "missing required arguments: name"),
+    (
+        "info: no host pool",
+        "host_pool_info",
+        {**AZURE, "resource_group": "rg"},
+        "missing required arguments: host_pool",
+    ),
     (
         "info: retries a word",
         "host_pool_info",
