@@ -24,7 +24,7 @@ from .windows.image import healthy_host
 from .windows.state import HostState, UserSession
 
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
-LOCALES = ("en-US", "de-DE")
+LOCALES = ("en-US", "de-DE", "ja-JP")
 
 
 class ScenarioError(ValueError):
