@@ -60,16 +60,11 @@ DOTNET_RELEASES = (  # (minimum Release, version name), newest first
     (378389, "4.5"),
 )
 
-# Editions (EditionID, lower case): AVD session hosts run Windows Enterprise (multi-session) or
-# Windows Server; the side-by-side stack installs on others but never activates. Microsoft's
-# MSRD-Collect also flags Enterprise N/KN and LTSC/LTSB (EditionID EnterpriseS*) as unsupported.
-SUPPORTED_EDITIONS = frozenset(
-    {"enterprise", "enterpriseeval", "enterpriseg", "enterprisemultisession", "serverrdsh"}
-)  # plus every Server* EditionID
-SUPPORTED_EDITION_PREFIX = "server"
-LTSC_EDITION_PREFIX = "enterprises"  # EnterpriseS, EnterpriseSN, EnterpriseSEval: LTSC and LTSB
+# Editions (EditionID, lower case): AVD session hosts run Windows Enterprise (multi-session,
+# "ServerRdsh" on older builds) or Windows Server; the side-by-side stack installs on other
+# editions but never activates. LTSC/LTSB and N editions: LTSC_EDITIONS and N_EDITIONS below.
+SXS_SUPPORTED_EDITION_PREFIXES = ("enterprise", "server")
 LTSC_PRODUCT_WORDS = ("LTSC", "LTSB")
-N_EDITIONS = frozenset({"enterprisen", "enterprisegn", "enterprisekn", "enterprisesn", "professionaln", "educationn"})
 WINDOWS_11_FIRST_BUILD = 22000  # Windows 11 still says "Windows 10 ..." in ProductName
 
 BROKER_HEALTH_SUFFIX = "api/health"
@@ -79,3 +74,45 @@ BROKER_HEALTH_SUFFIX = "api/health"
 BROKER_UNHEALTHY_WORDS = ("unhealthy", "degraded")
 DISK_LOW_PERCENT = 5.0  # Microsoft's diagnostic tool flags drives under 5% free
 DISK_MSI_BYTES = 300 * 1024**2  # room an agent download and install needs
+
+# Pending reboot: the keys Windows servicing leaves until the next restart. Microsoft's own
+# scripts read these three ("Determine Pending Reboot Status—PowerShell Style!", Scripting Guy blog;
+# Sysinternals PendMoves for PendingFileRenameOperations, which Session Manager applies at boot).
+_WINDOWS_CURRENT_VERSION = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion"
+CBS_REBOOT_PENDING = _WINDOWS_CURRENT_VERSION + r"\Component Based Servicing\RebootPending"
+WU_REBOOT_REQUIRED = _WINDOWS_CURRENT_VERSION + r"\WindowsUpdate\Auto Update\RebootRequired"
+SESSION_MANAGER = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Session Manager"
+
+# Editions AVD does not run on besides Pro/Home/Education: LTSC/LTSB (EditionID ...S) and the N editions
+# (no media features), as Microsoft's Remote Desktop diagnostics (MSRD-Collect) flags them.
+LTSC_EDITIONS = (
+    "enterprises",
+    "enterprisesn",
+    "iotenterprises",
+    "iotenterprisesn",
+    "enterpriseseval",
+    "enterprisesneval",
+)
+N_EDITIONS = (
+    "enterprisen",
+    "enterprisegn",
+    "enterprisekn",
+    "enterprisesn",
+    "iotenterprisesn",
+    "professionaln",
+    "professionaleducationn",
+    "professionalworkstationn",
+    "educationn",
+    "coren",
+)
+
+# The Required URL list for session hosts (Azure Virtual Desktop, "Required FQDNs and endpoints"):
+# the ones with a fixed name that an image build VM can probe (wildcards cannot be probed).
+REQUIRED_URLS = (
+    "https://login.microsoftonline.com/",
+    "https://rdbroker.wvd.microsoft.com/api/health",
+    "https://catalogartifact.azureedge.net/",
+    "https://gcs.prod.monitoring.core.windows.net/",
+    "https://mrsglobalsteus2prod.blob.core.windows.net/",
+    "https://wvdportalstorageblob.blob.core.windows.net/",
+)

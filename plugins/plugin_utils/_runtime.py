@@ -1,14 +1,18 @@
 """The controller's side of the runtime: build one request, run it over the task's connection, read the answer.
 
-Every call is one WinRM command: the fixed bootstrap (avd_bootstrap.ps1) as the
-command line and, on stdin, the runtime (avd_runtime.ps1) plus a JSON list of
-operations. Whatever goes wrong comes back as a :class:`RuntimeCallError` whose
+Every call is one command on the host's connection: the fixed bootstrap
+(avd_bootstrap.ps1) as a ready ``PowerShell ... -EncodedCommand`` line and, on
+stdin, the runtime (avd_runtime.ps1) plus a JSON list of operations. Ansible's
+winrm plugin sends such a line as it is, and its psrp plugin decodes it and runs
+the script in its runspace with stdin as pipeline input: the same line works over
+both. Whatever goes wrong comes back as a :class:`RuntimeCallError` whose
 message says what happened on which side; a connection failure is left to
 Ansible, which reports the host unreachable.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import re
@@ -20,6 +24,9 @@ from typing import Any, Protocol
 RUNTIME_VERSION = "1.0.0"
 BOOTSTRAP_FILE = "avd_bootstrap.ps1"
 RUNTIME_FILE = "avd_runtime.ps1"
+# ansible-core's PowerShell shell plugin's common arguments (plugins/shell/powershell.py ``_common_args``):
+# both connection plugins recognise a line that starts with them followed by -EncodedCommand.
+POWERSHELL_COMMAND_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand"
 
 
 class RuntimeCallError(Exception):
@@ -62,6 +69,12 @@ def declared_version(runtime_text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def command_line(script: str) -> str:
+    """The ready command line that runs ``script``: base64 of its UTF-16-LE text after -EncodedCommand."""
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+    return f"{POWERSHELL_COMMAND_PREFIX} {encoded}"
+
+
 def build_stdin(operations: Iterable[Operation], runtime_text: str) -> bytes:
     ops = list(operations)
     ids = [op.id for op in ops]
@@ -71,7 +84,9 @@ def build_stdin(operations: Iterable[Operation], runtime_text: str) -> bytes:
         "runtime": runtime_text,
         "request": {"version": RUNTIME_VERSION, "operations": [op.to_request() for op in ops]},
     }
-    # ASCII-only JSON on one line: PowerShell reads stdin line by line in the console code page.
+    # ASCII-only JSON on one line. The bootstrap reads it as $input: over winrm the lines of the process's
+    # stdin, decoded in the console's input code page; over psrp the plugin's stdin split into lines and sent
+    # as pipeline input. One ASCII line reads the same in every code page and over both.
     return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
@@ -121,9 +136,9 @@ def parse_output(rc: int, stdout: str, stderr: str, operations: Iterable[Operati
 
 
 def execute(runner: CommandRunner, operations: list[Operation]) -> dict[str, OperationResult]:
-    """Run all operations in one WinRM command on the task's host."""
+    """Run all operations in one command on the task's host."""
     stdin = build_stdin(operations, load_script(RUNTIME_FILE))
-    answer = runner._low_level_execute_command(load_script(BOOTSTRAP_FILE), in_data=stdin)
+    answer = runner._low_level_execute_command(command_line(load_script(BOOTSTRAP_FILE)), in_data=stdin)
     return parse_output(
         int(answer.get("rc") or 0), str(answer.get("stdout") or ""), str(answer.get("stderr") or ""), operations
     )

@@ -1,16 +1,25 @@
 """The collection's runtime, recognised exactly and run on the host model.
 
-The lab does not interpret PowerShell. It knows the collection's two files
-(``avd_bootstrap.ps1`` as the command line, ``avd_runtime.ps1`` on stdin) by
-their exact text and version, and performs each requested operation with the
-Windows semantics of ``windows/operations.py``, answering in the runtime's
-output shape. A runtime that differs by one character is refused, so a
-change to the PowerShell can't pass the tests without the lab knowing it.
+The lab does not interpret PowerShell. It knows the collection's two files by
+their exact text and version: ``avd_bootstrap.ps1`` arrives as the script of
+``PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted
+-EncodedCommand <base64 of its UTF-16-LE text>`` (the line the collection builds;
+over winrm it is the command line, over psrp the plugin decodes it and runs the
+script in its runspace), ``avd_runtime.ps1`` inside the one JSON line of input
+(stdin over winrm, pipeline input over psrp). It performs each requested
+operation with the Windows semantics of ``windows/operations.py`` and answers in
+the runtime's output shape. A bootstrap or runtime that differs by one character
+is refused with an error that says so, so a change to the PowerShell can't pass
+the tests without the lab knowing it.
+
+:func:`CollectionRuntime.answer` takes (script text, input text): the one entry
+both transports call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import fnmatch
 import json
@@ -22,6 +31,7 @@ from typing import Any
 
 from .commandline import Invocation
 from .handlers import CommandContext
+from .host import LabHost
 from .shells import CommandResult
 from .windows import operations as ops
 from .windows.registry import RegistryError
@@ -29,19 +39,29 @@ from .windows.state import HostState
 
 DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils"
 SECRET_VALUE_NAMES = {"registrationtoken"}
+# ansible-core's PowerShell shell plugin's common arguments, then -EncodedCommand: the only form accepted.
+RUNTIME_COMMAND_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand"
+BOOTSTRAP_MARKER = "# avdops.sessionhost bootstrap"
 
 
 def runtime_dir() -> Path:
     return Path(os.environ.get("AVDLAB_RUNTIME_DIR") or DEFAULT_RUNTIME_DIR)
 
 
-def ansible_normalized(script: str) -> str:
-    """What ansible-core's PowerShell shell does to a script before encoding it: lines stripped, blanks dropped."""
-    return "\n".join(line.strip() for line in script.splitlines() if line.strip())
-
-
 def iso(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+def _encoded(script: str) -> str:
+    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+class NotTheRuntime(Exception):
+    """What arrived is not exactly this collection's bootstrap and runtime; the message says which part differs."""
 
 
 class RuntimeScripts:
@@ -52,11 +72,35 @@ class RuntimeScripts:
         if match is None:
             raise ValueError("avd_runtime.ps1 declares no $RuntimeVersion")
         self.version = match.group(1)
-        self._bootstrap_forms = {ansible_normalized(self.bootstrap), self.bootstrap.replace("\r\n", "\n").strip()}
+        self.command_line = f"{RUNTIME_COMMAND_PREFIX} {_encoded(self.bootstrap)}"
 
     def is_bootstrap(self, script: str) -> bool:
-        text = script.replace("\r\n", "\n").strip()
-        return text in self._bootstrap_forms or ansible_normalized(text) in self._bootstrap_forms
+        return _lines(script) == _lines(self.bootstrap)
+
+    def looks_like_bootstrap(self, script: str) -> bool:
+        """Another version of the bootstrap (a stale or edited collection): refused with a clear error."""
+        return script.lstrip().startswith(BOOTSTRAP_MARKER)
+
+    def request(self, script: str, input_text: str) -> dict[str, Any]:
+        """The request the runtime would run, or :class:`NotTheRuntime` saying what differs."""
+        if not self.is_bootstrap(script):
+            raise NotTheRuntime(
+                "avdlab: the script is not this collection's avd_bootstrap.ps1 "
+                f"(runtime {self.version}); the lab runs only that exact file."
+            )
+        try:
+            payload = json.loads(input_text)
+        except ValueError as exc:
+            raise NotTheRuntime(f"ConvertFrom-Json : Invalid JSON primitive in the input: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise NotTheRuntime("avdlab: the input is not the bootstrap's {runtime, request} JSON object.")
+        if _lines(str(payload.get("runtime") or "")) != _lines(self.runtime):
+            raise NotTheRuntime(
+                "avdlab: the runtime in the input is not this collection's avd_runtime.ps1 "
+                f"(version {self.version}); the lab runs only that exact file."
+            )
+        request = payload.get("request")
+        return request if isinstance(request, dict) else {}
 
 
 class CollectionRuntime:
@@ -65,26 +109,41 @@ class CollectionRuntime:
     def __init__(self, scripts: RuntimeScripts | None = None) -> None:
         self.scripts = scripts or RuntimeScripts(runtime_dir())
 
+    def is_runtime_script(self, script: str) -> bool:
+        """Whether a script is the bootstrap, or another version of it (answered with a refusal)."""
+        return self.scripts.is_bootstrap(script) or self.scripts.looks_like_bootstrap(script)
+
     def accepts(self, invocation: Invocation) -> bool:
-        return (
-            invocation.is_powershell and invocation.script is not None and self.scripts.is_bootstrap(invocation.script)
-        )
+        return invocation.is_powershell and invocation.script is not None and self.is_runtime_script(invocation.script)
 
     def reads_stdin(self, invocation: Invocation) -> bool:
         return True
 
     async def run(self, context: CommandContext) -> CommandResult:
-        try:
-            payload = json.loads(context.stdin.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            return _failure(f"ConvertFrom-Json : Invalid JSON primitive on stdin: {exc}")
-        runtime = str(payload.get("runtime") or "").replace("\r\n", "\n")
-        if runtime != self.scripts.runtime.replace("\r\n", "\n"):
+        script = context.invocation.script
+        assert script is not None
+        if context.invocation.command_line != f"{RUNTIME_COMMAND_PREFIX} {_encoded(script)}":
             return _failure(
-                "avdlab: the runtime on stdin is not this collection's avd_runtime.ps1 "
-                f"(version {self.scripts.version}); the lab runs only that exact file."
+                "avdlab: the avdops bootstrap must arrive as exactly "
+                f"'{RUNTIME_COMMAND_PREFIX} <base64 of avd_bootstrap.ps1 as UTF-16-LE>'; "
+                f"received a command line starting {context.invocation.command_line[:100]!r}."
             )
-        request = payload.get("request") or {}
+        try:
+            input_text = context.stdin.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _failure(f"ConvertFrom-Json : Invalid JSON primitive: the input is not text ({exc}).")
+        return await self.answer(context.host, script, input_text)
+
+    async def answer(self, host: LabHost, script: str, input_text: str) -> CommandResult:
+        """Run (script, input) as Windows would if the script is the bootstrap; refuse anything else clearly.
+
+        ``script`` is the PowerShell text (decoded from -EncodedCommand over winrm, the pipeline's script over
+        psrp); ``input_text`` the input lines joined by newlines (stdin over winrm, the pipeline input over psrp).
+        """
+        try:
+            request = self.scripts.request(script, input_text)
+        except NotTheRuntime as exc:
+            return _failure(str(exc))
         if str(request.get("version")) != self.scripts.version:
             mismatch = (
                 f"The controller sent a request for runtime {request.get('version')}; "
@@ -92,7 +151,6 @@ class CollectionRuntime:
             )
             body: dict[str, Any] = {"version": self.scripts.version, "error": mismatch, "results": []}
             return CommandResult(json.dumps(body).encode() + b"\r\n", b"", 1)
-        host = context.host
         state = host.state
         assert host.model is not None
         results = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -145,5 +146,60 @@ def test_execute_sends_the_bootstrap_and_the_runtime_on_stdin_once():
     )
     r.execute(runner, OPS)
     ((cmd, kwargs),) = runner.calls
-    assert cmd == r.load_script(r.BOOTSTRAP_FILE)
+    prefix, encoded = cmd.rsplit(" ", 1)
+    assert prefix == "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand"
+    assert base64.b64decode(encoded).decode("utf-16-le") == r.load_script(r.BOOTSTRAP_FILE)
     assert json.loads(kwargs["in_data"])["runtime"] == r.load_script(r.RUNTIME_FILE)
+
+
+def test_the_command_line_is_what_both_ansible_connection_plugins_take_as_encoded():
+    """winrm sends a line with its shell's common args + -EncodedCommand unchanged (split on spaces);
+    psrp decodes the last space-separated word and runs it in its runspace."""
+    from ansible.plugins.shell.powershell import _common_args
+
+    line = r.command_line("Write-Output 'ä'")
+    assert line.startswith(" ".join(_common_args) + " -EncodedCommand ")
+    assert base64.b64decode(line.split(" ")[-1]).decode("utf-16-le") == "Write-Output 'ä'"
+    assert len(line.split(" ")) == len(_common_args) + 2
+
+
+def test_the_bootstrap_line_stays_far_below_the_windows_command_line_limit():
+    assert len(r.command_line(r.load_script(r.BOOTSTRAP_FILE))) < 8191
+
+
+def _connection(name, **attributes):
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader, shell_loader
+
+    connection = connection_loader.get(name, PlayContext())
+    connection._shell = shell_loader.get("powershell")
+    connection._connected = True
+    for key, value in attributes.items():
+        setattr(connection, key, value)
+    return connection
+
+
+def test_ansible_s_psrp_plugin_runs_the_decoded_bootstrap_with_stdin_as_input_lines():
+    """ansible-core's psrp plugin: the bootstrap text itself runs in the runspace, the stdin line is its $input."""
+    calls = []
+    psrp = _connection("psrp", _psrp_host="sh-01")
+    psrp._exec_psrp_script = lambda script, input_data=None, **_: calls.append((script, input_data)) or (0, b"", b"")
+    stdin = r.build_stdin(OPS, "param($Request)")
+    psrp.exec_command(r.command_line(r.load_script(r.BOOTSTRAP_FILE)), in_data=stdin)
+    ((script, input_data),) = calls
+    assert script == r.load_script(r.BOOTSTRAP_FILE)
+    assert input_data == [stdin.decode().rstrip("\n")]
+
+
+def test_ansible_s_winrm_plugin_sends_the_line_unchanged_with_stdin():
+    calls = []
+    winrm = _connection("winrm", _winrm_host="sh-01")
+    winrm._winrm_exec = lambda command, args=(), stdin_iterator=None, **_: (
+        calls.append((command, list(args), list(stdin_iterator or []))) or (0, b"", b"")
+    )
+    stdin = r.build_stdin(OPS, "param($Request)")
+    line = r.command_line(r.load_script(r.BOOTSTRAP_FILE))
+    winrm.exec_command(line, in_data=stdin)
+    ((command, args, chunks),) = calls
+    assert " ".join([command, *args]) == line
+    assert b"".join(chunk for chunk, _last in chunks) == stdin
