@@ -381,19 +381,22 @@ def _policies(answers: _Answers) -> dict[str, Any]:
     }
 
 
-def _probe(answer: dict[str, Any] | None) -> dict[str, Any] | None:
+def _probe(answer: dict[str, Any] | None, broker: bool = False) -> dict[str, Any] | None:
+    """A URL probe's answer; a broker's ``api/health`` is healthy only when its answer says so."""
     if answer is None:
         return None
     status = answer.get("status")
-    healthy, health = p.broker_health(status if isinstance(status, int) else None, answer.get("body"))
-    return {
+    probed = {
         "url": answer.get("url"),
         "reachable": bool(answer.get("reachable")),
         "status": status,
-        "healthy": healthy,
-        "health": health,
-        "error": answer.get("error"),
+        "healthy": status == 200,
     }
+    if broker:
+        probed["healthy"], probed["health"] = p.broker_health(
+            status if isinstance(status, int) else None, answer.get("body")
+        )
+    return {**probed, "error": answer.get("error")}
 
 
 def _network(answers: _Answers, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -402,8 +405,8 @@ def _network(answers: _Answers, options: Mapping[str, Any]) -> dict[str, Any]:
         probed = _probe(answers.get(f"network.probe.{index}"))
         extra.append({"url": url, **(probed or {})})
     return {
-        "broker": _probe(answers.get("network.broker")),
-        "broker_global": _probe(answers.get("network.broker_global")),
+        "broker": _probe(answers.get("network.broker"), broker=True),
+        "broker_global": _probe(answers.get("network.broker_global"), broker=True),
         "probes": extra,
     }
 

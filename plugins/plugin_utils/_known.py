@@ -69,8 +69,9 @@ WINDOWS_11_FIRST_BUILD = 22000  # Windows 11 still says "Windows 10 ..." in Prod
 
 BROKER_HEALTH_SUFFIX = "api/health"
 # A healthy broker answers HTTP 200 with JSON such as {"Health": "RDBroker is Healthy", ...} (the
-# article writes "RD Broker is Healthy"); MSRD-Collect judges by the status code. Health is read
-# from the status code; the body only counts when it says the service is unhealthy.
+# article writes "RD Broker is Healthy"; MSRD-Collect judges by the status code alone): healthy is
+# a 200 whose answer says "healthy", whatever the sentence around it, and not "unhealthy".
+BROKER_HEALTHY_WORD = "healthy"
 BROKER_UNHEALTHY_WORDS = ("unhealthy", "degraded")
 DISK_LOW_PERCENT = 5.0  # Microsoft's diagnostic tool flags drives under 5% free
 DISK_MSI_BYTES = 300 * 1024**2  # room an agent download and install needs

@@ -336,16 +336,17 @@ def program_is(display_name: str | None, product: str) -> bool:
 def broker_health(status: int | None, body: str | None) -> tuple[bool, str | None]:
     """Whether ``<BrokerURI>api/health`` answered healthy, and the health text it gave.
 
-    HTTP 200 is healthy (as MSRD-Collect judges it) unless the body says otherwise. The body
-    is read tolerantly: JSON such as ``{"Health": "RDBroker is Healthy", ...}`` (whole or cut
-    short by the runtime's 512-character limit), or plain text such as the article's
-    ``RD Broker is Healthy``; never matched against one exact sentence.
+    Healthy is HTTP 200 with an answer that says so, read tolerantly: JSON such as
+    ``{"Health": "RDBroker is Healthy", ...}`` (whole, or cut short by the runtime's
+    512-character limit), or text such as the article's ``RD Broker is Healthy``; never one
+    exact sentence. A 200 that is not the broker's answer (a proxy's login page) is not healthy.
     """
     text = body or ""
     match = re.search(r'"Health"\s*:\s*"([^"]*)"', text, flags=re.I)
-    health = match.group(1) if match else (text.strip()[:120] or None)
-    unhealthy = any(word in (health or "").lower() for word in k.BROKER_UNHEALTHY_WORDS)
-    return status == 200 and not unhealthy, health
+    health = match.group(1) if match else (" ".join(text.split())[:120] or None)
+    said = (health or "").lower()
+    unhealthy = any(word in said for word in k.BROKER_UNHEALTHY_WORDS)
+    return status == 200 and k.BROKER_HEALTHY_WORD in said and not unhealthy, health
 
 
 def version_key(version: str | None) -> tuple[int, ...]:

@@ -652,14 +652,16 @@ def unsupported_os(host: Host) -> list[Finding]:
     os_facts = host.section("os")
     if os_facts is None or os_facts.get("supports_sxs_stack") or not os_facts.get("edition"):
         return []
-    product = os_facts.get("product") or os_facts.get("product_name")
     reason = os_facts.get("unsupported_reason") or "not an Enterprise or Server edition"
+    # Windows 11 still says "Windows 10 ..." in ProductName; its CurrentBuild (22000 and up) tells.
+    windows_11 = str(os_facts.get("product") or "").startswith("Windows 11")
     return [
         Finding(
             "UNSUPPORTED_OS",
             CRITICAL,
             [
-                f"EditionID={os_facts.get('edition')} ({product}, build {os_facts.get('build')}): {reason}; "
+                f"EditionID={os_facts.get('edition')} (ProductName {os_facts.get('product_name')}, "
+                f"CurrentBuild {os_facts.get('build')}{': Windows 11' if windows_11 else ''}): {reason}; "
                 "AVD session hosts need Windows Enterprise (multi-session) or Windows Server"
             ],
         )

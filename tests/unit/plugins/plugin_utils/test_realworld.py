@@ -177,9 +177,12 @@ def test_broker_health_bodies_are_healthy(name, health):
     assert p.broker_health(503, body)[0] is False and p.broker_health(None, None) == (False, None)
 
 
-def test_broker_health_judged_by_status_and_an_unhealthy_body():
-    assert p.broker_health(200, "") == (True, None)  # MSRD-Collect: 200 is reachable and well
+def test_broker_health_judged_by_status_and_what_the_body_says():
     assert p.broker_health(200, '{"Health": "RDBroker is Unhealthy"}') == (False, "RDBroker is Unhealthy")
+    assert p.broker_health(200, '{"health":"RDBroker is healthy"}') == (True, "RDBroker is healthy")
+    # a 200 that is not the broker's answer: a proxy's page, or nothing at all
+    assert p.broker_health(200, "<html>Proxy login</html>") == (False, "<html>Proxy login</html>")
+    assert p.broker_health(200, "") == (False, None)
     assert p.broker_health(404, "<html>Not Found</html>")[0] is False
 
 
