@@ -442,6 +442,7 @@ class ArmApi:
         session = next((s for s in state.sessions if str(s.session_id) == rest[2]), None)
         if session is None and method == "DELETE" and len(rest) == 3:
             return HttpResponse(204, [], b"")  # signing out a session that already ended
+        if session is None:
             raise ArmError(404, "ResourceNotFound", f"User session {rest[2]} was not found on {record.name}.")
         action = rest[3] if len(rest) > 3 else None
         if action is None and method == "GET":

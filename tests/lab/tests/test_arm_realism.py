@@ -164,3 +164,11 @@ def test_shutdown_view_is_what_azure_reports_for_a_vm_that_is_off():
     model.power(state.name, on=True)
     later(state)
     assert Arm(model).status(state) == "Available"
+
+
+def test_a_user_session_that_is_gone_is_404_to_read_and_act_on():
+    model = world(HostSpec("sh-01", sessions=1))
+    arm = Arm(model)
+    path = "/sessionHosts/sh-01.lab.avd.test/userSessions/9"
+    assert arm.call("GET", path)[0] == 404
+    assert arm.call("POST", f"{path}/disconnect")[0] == 404
