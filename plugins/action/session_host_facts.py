@@ -12,6 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC, SubsetError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import InputError, validate_gather_options
 
 
 class ActionModule(ActionBase):
@@ -23,9 +24,10 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        for name in ("events_max_age", "events_max_count", "probe_timeout"):
-            if args[name] < 1:
-                raise AnsibleActionFail(f"{name} must be at least 1, got {args[name]}")
+        try:
+            validate_gather_options(args)
+        except InputError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         try:
             facts = gather_facts(self, args)
         except (RuntimeCallError, SubsetError) as exc:

@@ -330,12 +330,19 @@ def test_pool_status_is_evidence_and_pool_vars_are_read():
 def test_gather_errors_become_unchecked():
     facts = healthy()
     facts["errors"] = [{"operation": "policies.user_hives", "message": "Access is denied"}]
-    assert r.diagnose(facts, {"max_session_limit": 4})["unchecked"] == ["policies.user_hives: Access is denied"]
+    result = r.diagnose(facts, {"max_session_limit": 4})
+    assert result["unchecked"] == [
+        "INSTALL_MSI_BLOCKED: operation policies.user_hives failed: Access is denied",
+        "CMD_BLOCKED: operation policies.user_hives failed: Access is denied",
+    ]
+    assert result["state"] == "incomplete"
 
 
 def test_partial_facts_do_not_crash():
     minimal = {"schema_version": 1, "boot_time": BOOT, "errors": []}
-    assert r.diagnose(minimal)["state"] == "healthy"
+    result = r.diagnose(minimal)
+    per_host = [c for c in r.CHECKS if not c.endswith("_DRIFT")]  # drift compares hosts, in the report
+    assert result["state"] == "incomplete" and len(result["unchecked"]) == len(per_host)  # nothing was checked
 
 
 # --- the service's and the agent's own health checks --------------------------------------
@@ -470,3 +477,25 @@ def test_pool_from_hostvars_carries_health_checks_and_heartbeat():
         }
     )
     assert pool == {"status": "Available", "last_heartbeat": "2026-11-25T10:00:00Z", "health_checks": [pool_check("X")]}
+
+
+def test_pool_from_hostvars_keeps_whether_the_key_was_checked():
+    checked = r.pool_from_hostvars(
+        {"avd_status": "Available", "avd_registration_expiration_time": None, "avd_registration_key_checked": True}
+    )
+    assert checked == {"status": "Available", "registration_expiration_time": None, "registration_key_checked": True}
+    refused = r.pool_from_hostvars(
+        {
+            "avd_status": "Available",
+            "avd_registration_expiration_time": None,
+            "avd_registration_key_checked": False,
+            "avd_registration_key_error": "HTTP 403",
+        }
+    )
+    assert refused is not None and refused["registration_key_checked"] is False
+    facts = healthy()
+    facts["agent"].update(is_registered=0, registration_token_set=True, registration_token_length=509)
+    facts["events"] = [event("EXPIRED_REGISTRATION_TOKEN")]
+    evidence = " ".join(r.diagnose(facts, refused)["findings"][0]["evidence"])
+    assert "registration key could not be checked: HTTP 403" in evidence and "no registration key" not in evidence
+    assert "has no registration key" in " ".join(r.diagnose(facts, checked)["findings"][0]["evidence"])
