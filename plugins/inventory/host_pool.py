@@ -9,7 +9,7 @@ name: host_pool
 short_description: Session hosts of Azure Virtual Desktop host pools as an inventory
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 description:
   - Reads the session hosts of one or more host pools from Azure Resource
     Manager and makes each a host, with the host pool's view of it as

@@ -15,7 +15,7 @@ description:
     state and the agent's health check results.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 extends_documentation_fragment:
   - avdops.sessionhost.azure
 options:
@@ -35,6 +35,7 @@ attributes:
     support: none
     description: Nothing changes.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 """

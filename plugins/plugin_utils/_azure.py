@@ -150,7 +150,7 @@ def credential(settings: AzureSettings) -> Any:
         raise AzureError(MISSING_SDK) from None
 
     kwargs = _transport_kwargs(settings)
-    custom_authority = settings.authority not in {login for _, login in CLOUDS.values()}
+    custom_authority = settings.authority not in {login for _unused, login in CLOUDS.values()}
     if settings.auth_source == "credential":
         return identity.ClientSecretCredential(
             str(settings.tenant),

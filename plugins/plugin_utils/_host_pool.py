@@ -129,7 +129,7 @@ def ensure_token(
     expiry = iso(getattr(info, "expiration_time", None)) or iso(new_expiry)
     if not token:  # some API versions leave the token out of the update's answer
         try:
-            token, _ = current_token(client, settings, pool)
+            token, _expiry = current_token(client, settings, pool)
         except AzureError as exc:
             raise PartialChange(
                 f"generated a new registration token for host pool {pool.name!r} (expires {expiry}) but could not "

@@ -858,7 +858,7 @@ def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) ->
     for rule in RULES:
         findings.extend(rule(host))
     ordered = link_causes(fold_covered_checks(findings))
-    stale = [describe_event(e) for e in host.stale_events(*{kind for _, _, kind in EVENT_KINDS})]
+    stale = [describe_event(e) for e in host.stale_events(*{kind for _unused1, _unused2, kind in EVENT_KINDS})]
     # healthy only when every check ran: list the ones whose facts or pool data are missing
     unchecked = unchecked_list(coverage(facts, pool, CHECKS), host.unchecked, facts)
     results = [f.as_dict() for f in ordered]

@@ -216,7 +216,7 @@ class ArmApi:
 
     def _authenticate(self, request: HttpRequest) -> Client:
         header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _unused, token = header.partition(" ")
         entry = self.settings.tokens.get(token) if scheme.lower() == "bearer" else None
         challenge = [
             (
