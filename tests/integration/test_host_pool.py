@@ -274,6 +274,31 @@ def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
     assert not report["hosts"]["ph-02"]["unchecked"]  # the session limit came from the pool
 
 
+def test_a_reader_inventory_says_the_key_could_not_be_checked_not_that_there_is_none(arm_lab, tmp_path):
+    arm = arm_lab.config["arm"]
+    config = yaml.safe_load((arm_lab.inventory / "hostpool.avd.yml").read_text())
+    config.update({"client_id": arm["reader_client_id"], "secret": arm["reader_client_secret"]})
+    source = arm_lab.inventory / "reader.avd.yml"
+    source.write_text(yaml.safe_dump(config))
+    writer = run_ansible("ansible-inventory", "-i", str(arm_lab.inventory / "hostpool.avd.yml"), "--list")
+    result = run_ansible("ansible-inventory", "-i", str(source), "--list")
+    source.unlink()
+    assert result.returncode == 0 and writer.returncode == 0, result.stderr + writer.stderr
+
+    def hostvars(out: str) -> dict:
+        unsafe = json.loads(out, object_hook=lambda d: d["__ansible_unsafe"] if set(d) == {"__ansible_unsafe"} else d)
+        return unsafe["_meta"]["hostvars"]["ph-02"]
+
+    as_reader, as_contributor = hostvars(result.stdout), hostvars(writer.stdout)
+    assert as_reader["avd_status"] == "Available"  # the Reader still reads the pool and its hosts
+    assert as_reader["avd_registration_key_checked"] is False and as_reader["avd_registration_expiration_time"] is None
+    assert "permission denied (HTTP 403" in as_reader["avd_registration_key_error"]
+    assert "listRegistrationTokens/action" in as_reader["avd_registration_key_error"]
+    assert (
+        as_contributor["avd_registration_key_checked"] is True and as_contributor["avd_registration_key_error"] is None
+    )
+
+
 def test_token_diff_shows_the_expiry_before_and_after_never_the_token(arm_lab, tmp_path):
     play(arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"})
     result, out = play(
