@@ -345,13 +345,39 @@ def test_a_target_that_matches_nothing_fails_with_fail_on_and_still_rewrites_the
 
 
 def test_a_run_where_every_host_failed_exits_non_zero_without_fail_on(demo_lab, tmp_path):
-    result = run_diagnose(demo_lab, "-e", "target=ghost-01:badcred-01", report_dir=tmp_path)
-    assert result.returncode != 0 and "no host was diagnosed: 2 unreachable" in result.stdout
+    import certifi
+
+    tls = {  # a lab host whose certificate the controller does not trust (the public roots only)
+        "all": {
+            "hosts": {
+                "tls-01": {
+                    "ansible_host": demo_lab.config["hosts"][0]["address"],
+                    "ansible_winrm_ca_trust_path": certifi.where(),
+                }
+            }
+        }
+    }
+    (demo_lab.inventory / "tls.yml").write_text(yaml.safe_dump(tls))
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "-e",
+        "target=ghost-01:badcred-01:tls-01",
+        inventories=("hosts.yml", "extra.yml", "tls.yml"),
+    )
+    assert result.returncode != 0 and "no host was diagnosed: 3 unreachable" in result.stdout
     report = json.loads((tmp_path / "diagnosis.json").read_text())
-    assert {h["reason_class"] for h in report["hosts"].values()} == {"refused", "credentials"}
+    assert {n: h["reason_class"] for n, h in report["hosts"].items()} == {
+        "ghost-01": "refused",
+        "badcred-01": "credentials",
+        "tls-01": "tls",
+    }
+    assert "certificate verify failed" in report["hosts"]["tls-01"]["reason"]  # in full in the report
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if " unreachable  " in line}
     assert "connection refused: [Errno 111] Connection refused" in lines["ghost-01"]
     assert "credentials rejected: the specified credentials were rejected" in lines["badcred-01"]
+    assert "TLS verification failed: certificate verify failed" in lines["tls-01"]
 
 
 def test_an_inventory_that_fails_to_parse_fails_the_run(demo_lab, tmp_path):
