@@ -431,3 +431,21 @@ def test_a_narrowed_gather_on_a_host_without_agent_is_incomplete_not_healthy(dem
     result = demo_lab.ansible("avd-02", "-m", "avdops.sessionhost.diagnose", "-a", "gather_subset=disk")
     assert result.returncode == 0, result.stdout[-2000:]
     assert "state: incomplete" in result.stdout and "AGENT_NOT_INSTALLED: gather_subset left out agent" in result.stdout
+
+
+def test_a_controller_without_pywinrm_fails_the_run_and_says_why(demo_lab, tmp_path):
+    shadow = tmp_path / "shadow"
+    (shadow / "winrm").mkdir(parents=True)
+    (shadow / "winrm" / "__init__.py").write_text("raise ImportError(\"No module named 'winrm'\")\n")
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path / 'reports'}",
+        "-e",
+        "target=avd-21:avd-22",
+        env={"PYTHONPATH": str(shadow)},
+    )
+    assert result.returncode != 0 and "no host was diagnosed" in result.stdout, result.stdout[-3000:]
+    report = json.loads((tmp_path / "reports" / "diagnosis.json").read_text())
+    assert report["summary"]["diagnosed"] == 0
+    assert all("install pywinrm on the controller" in entry["reason"] for entry in report["hosts"].values())
