@@ -20,7 +20,7 @@ description:
     stack is not installed properly).
 version_added: 0.2.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options: {}
 attributes:
   check_mode:
@@ -30,6 +30,7 @@ attributes:
     support: full
     description: The flags before and after.
   platform:
+    support: full
     platforms: windows
     description: Azure Virtual Desktop session hosts over WinRM.
 seealso:

@@ -357,6 +357,9 @@ def registration_key_evidence(host: Host) -> str:
     """What the host pool's own registration key looks like, when the inventory says."""
     if not host.pool or "registration_expiration_time" not in host.pool:
         return "the host pool's registration key was not checked (no host pool data)"
+    if host.pool.get("registration_key_checked") is False:
+        reason = host.pool.get("registration_key_error") or "Azure was not asked"
+        return f"the host pool's registration key could not be checked: {reason}"
     expiry = parse_time(host.pool.get("registration_expiration_time"))
     if expiry is None:
         return "the host pool has no registration key: generate one"
@@ -855,7 +858,7 @@ def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) ->
     for rule in RULES:
         findings.extend(rule(host))
     ordered = link_causes(fold_covered_checks(findings))
-    stale = [describe_event(e) for e in host.stale_events(*{kind for _, _, kind in EVENT_KINDS})]
+    stale = [describe_event(e) for e in host.stale_events(*{kind for _unused1, _unused2, kind in EVENT_KINDS})]
     # healthy only when every check ran: list the ones whose facts or pool data are missing
     unchecked = unchecked_list(coverage(facts, pool, CHECKS), host.unchecked, facts)
     results = [f.as_dict() for f in ordered]
@@ -904,5 +907,10 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
     }
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
     if pool and "avd_registration_expiration_time" in variables:
-        pool["registration_expiration_time"] = variables["avd_registration_expiration_time"]  # None: no key at all
+        # None is "no key" only when Azure was asked and said so (avd_registration_key_checked).
+        pool["registration_expiration_time"] = variables["avd_registration_expiration_time"]
+        if "avd_registration_key_checked" in variables:  # the host_pool inventory plugin always sets it
+            pool["registration_key_checked"] = bool(variables["avd_registration_key_checked"])
+        if variables.get("avd_registration_key_error"):
+            pool["registration_key_error"] = variables["avd_registration_key_error"]
     return pool or None

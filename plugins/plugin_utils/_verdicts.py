@@ -229,12 +229,12 @@ UNREACHABLE_CLASSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("network", "no route to host", ("no route to host", "network is unreachable", "errno 113", "errno 101")),
 )
-UNREACHABLE_LABELS = {name: label for name, label, _ in UNREACHABLE_CLASSES} | {"other": "could not connect"}
+UNREACHABLE_LABELS = {name: label for name, label, _unused in UNREACHABLE_CLASSES} | {"other": "could not connect"}
 
 
 def unreachable_class(message: str) -> str:
     text = message.lower()
-    for name, _, needles in UNREACHABLE_CLASSES:
+    for name, _unused, needles in UNREACHABLE_CLASSES:
         if any(needle in text for needle in needles):
             return name
     return "other"

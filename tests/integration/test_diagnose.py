@@ -96,7 +96,7 @@ def hosts_by_fault() -> dict[str, list[str]]:
 
 
 def test_each_fault_yields_its_finding_root_cause_first(diagnosis):
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     for host, faults in hosts_by_fault().items():
         entry = report["hosts"][host]
         ids = [f["id"] for f in entry["findings"]]
@@ -111,7 +111,7 @@ def test_each_fault_yields_its_finding_root_cause_first(diagnosis):
 
 
 def test_healthy_hosts_have_no_warning_or_critical(diagnosis):
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     for host, faults in hosts_by_fault().items():
         if not faults:
             entry = report["hosts"][host]
@@ -120,13 +120,13 @@ def test_healthy_hosts_have_no_warning_or_critical(diagnosis):
 
 
 def test_two_faults_yield_both(diagnosis):
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     ids = {f["id"] for f in report["hosts"]["avd-20"]["findings"]}
     assert {"GATEWAY_UNREACHABLE", "DOTNET_OUTDATED"} <= ids
 
 
 def test_unreachable_and_wrong_credentials_are_reported_per_host(diagnosis):
-    report, result, _ = diagnosis
+    report, result, _unused = diagnosis
     assert report["hosts"]["ghost-01"]["state"] == "unreachable"
     bad = report["hosts"]["badcred-01"]
     assert bad["state"] == "unreachable" and "credentials were rejected" in bad["reason"]
@@ -135,13 +135,13 @@ def test_unreachable_and_wrong_credentials_are_reported_per_host(diagnosis):
 
 
 def test_one_winrm_command_per_host(diagnosis):
-    _, _, stats = diagnosis
+    _unused1, _unused2, stats = diagnosis
     lab_hosts = hosts_by_fault()
     assert {name: stats[name]["commands"] for name in lab_hosts} == {name: 1 for name in lab_hosts}
 
 
 def test_junit_and_summary(diagnosis):
-    _, result, _ = diagnosis
+    _unused1, result, _unused2 = diagnosis
     junit = (REPORTS / "junit-diagnosis.xml").read_text()
     assert junit.count("<testcase") == 26 * len(CHECKS) + 2
     assert "HOST" in result.stdout and "26 hosts" not in result.stdout  # 28 with the two unreachable ones
@@ -158,7 +158,7 @@ def test_fail_on_sets_the_exit_status(demo_lab, tmp_path):
 
 
 def test_planted_tokens_appear_in_no_report_or_output(demo_lab, diagnosis):
-    _, result, _ = diagnosis
+    _unused1, result, _unused2 = diagnosis
     tokens = []
     for name in ("avd-03", "avd-04", "avd-19"):
         state = json.loads((demo_lab.directory / "hosts" / f"{name}.json").read_text())
@@ -177,7 +177,7 @@ def test_html_report_in_a_real_browser(diagnosis):
     assert chromium, "Debian's chromium is needed for this test (make test installs it)"
     from playwright.sync_api import sync_playwright
 
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -290,8 +290,8 @@ def psrp_diagnosis(demo_lab, diagnosis, tmp_path_factory):
 
 
 def test_psrp_gives_the_same_diagnosis_as_winrm(diagnosis, psrp_diagnosis):
-    over_winrm, _, _ = diagnosis
-    over_psrp, result, _ = psrp_diagnosis
+    over_winrm, _unused1, _unused2 = diagnosis
+    over_psrp, result, _unused = psrp_diagnosis
     assert set(over_psrp["hosts"]) == set(over_winrm["hosts"])
     for host in hosts_by_fault():
         assert without_heartbeat(over_psrp["hosts"][host]) == without_heartbeat(over_winrm["hosts"][host]), host
@@ -313,7 +313,7 @@ def without_heartbeat(entry):
 
 
 def test_one_psrp_pipeline_per_host(psrp_diagnosis):
-    _, _, stats = psrp_diagnosis
+    _unused1, _unused2, stats = psrp_diagnosis
     lab_hosts = hosts_by_fault()
     assert {name: (stats[name]["shells"], stats[name]["commands"], stats[name]["pipelines"]) for name in lab_hosts} == {
         name: (1, 1, 1) for name in lab_hosts

@@ -93,7 +93,7 @@ RDINFRA = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent"
 
 
 def test_exactly_one_winrm_command_per_host(facts_lab, gathered):
-    _, stats = gathered
+    _unused, stats = gathered
     assert {name: s["commands"] for name, s in stats.items()} == {name: 1 for name in stats}
     assert all(s["errors"] == 0 for s in stats.values())
 
@@ -109,7 +109,7 @@ def test_one_command_whatever_the_subsets(facts_lab):
 
 
 def test_facts_match_each_hosts_state(facts_lab, gathered):
-    facts, _ = gathered
+    facts, _unused = gathered
     assert len(facts) == 20
     for name, host in facts.items():
         state = lab_state(facts_lab, name)
@@ -141,7 +141,7 @@ def test_facts_match_each_hosts_state(facts_lab, gathered):
 
 
 def test_specific_faults_show_in_the_facts(gathered):
-    facts, _ = gathered
+    facts, _unused = gathered
     assert facts["fx-02"]["stack"]["qwinsta"]["language"] == "de"
     assert facts["fx-02"]["sessions"]["by_state"] == {"Active": 2}
     assert facts["fx-04"]["services"]["RDAgentBootLoader"]["exists"] is False
@@ -162,7 +162,7 @@ def test_specific_faults_show_in_the_facts(gathered):
 def test_planted_tokens_appear_in_no_output(facts_lab, gathered):
     tokens = [reg(lab_state(facts_lab, name), RDINFRA, "RegistrationToken") for name in ("fx-05", "fx-06", "fx-19")]
     assert all(token and len(token) > 100 for token in tokens)
-    facts, _ = gathered
+    facts, _unused = gathered
     verbose = run_playbook(facts_lab, "-vvv", callback="default")
     assert verbose.returncode == 0
     outputs = [json.dumps(facts), verbose.stdout, verbose.stderr]

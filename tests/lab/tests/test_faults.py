@@ -177,7 +177,7 @@ def test_registration_failures_log_3277_and_stop_the_bootloader(fault, code):
 )
 def test_blocked_urls(fault, event_id, text, stops, status):
     model, state, arm = broken(fault)
-    ((logged_id, _, message),) = error_events(state)
+    ((logged_id, _unused, message),) = error_events(state)
     assert logged_id == event_id and text in message
     assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == ("Stopped" if stops else "Running")
     assert arm.status(state) == status
@@ -196,7 +196,7 @@ def test_blocked_urls(fault, event_id, text, stops, status):
 # --- Error: InstallationHealthCheckFailedException -> Stack listener isn't working
 def test_stack_health_check_failed():
     model, state, arm = broken("stack_health_check_failed")
-    ((event_id, _, message),) = error_events(state)
+    ((event_id, _unused, message),) = error_events(state)
     assert event_id == 3277 and "InstallationHealthCheckFailedException" in message
     assert sxs_row(state) is None  # fEnableWinStation=0: the listener is not listed at all
     assert arm.status(state) == "UpgradeFailed"
@@ -314,7 +314,7 @@ def test_unsupported_os():
 # --- Error: NAME_ALREADY_REGISTERED
 def test_name_already_registered():
     model, state, arm = broken("name_already_registered")
-    ((event_id, _, message),) = error_events(state)
+    ((event_id, _unused, message),) = error_events(state)
     assert event_id == 3277 and "NAME_ALREADY_REGISTERED" in message
     assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Stopped"
     record = arm.session_host(state)[1]["properties"]
@@ -326,7 +326,7 @@ def test_name_already_registered():
 
 
 def test_a_failing_bootloader_stops_a_moment_after_it_starts():
-    model, state, _ = broken("invalid_registration_token")
+    model, state, _unused = broken("invalid_registration_token")
     ops.service_start(state, model.avd, k.BOOTLOADER_SERVICE)
     assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Running"  # at first
     later(state)

@@ -158,7 +158,7 @@ def test_arm_errors():
     status, answer = arm.call("GET", "")
     assert status == 401 and answer["error"]["code"] == "InvalidAuthenticationToken"
     reader = Arm(model, can_write=False)
-    status, answer = reader.call("PATCH", "/sessionHosts/x", {"properties": {"allowNewSession": False}})
+    status, answer = reader.call("PATCH", "/sessionHosts/xyz", {"properties": {"allowNewSession": False}})
     assert status == 403 and answer["error"]["code"] == "AuthorizationFailed"
     reader.settings.throttle = 1
     assert reader.call("GET", "")[0] == 429
