@@ -57,13 +57,14 @@ changes:
   type: list
   elements: dict
 facts:
-  description: The WinStation chosen and why, whether both listeners listen, the listener names in the registry.
+  description: The WinStation chosen and why, whether both listeners listen, the user sessions qwinsta lists, the listener names in the registry.
   returned: success
   type: dict
   sample:
     winstation: rdp-sxs240705700
     chosen: named by qwinsta
     listening: false
+    sessions: 0
     reverse_connection_listener: rdp-sxs240705700
     session_directory_listener: rdp-sxs240705700
     session_directory_matches: true

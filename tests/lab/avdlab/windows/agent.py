@@ -110,8 +110,9 @@ def bootloader_started(state: HostState, avd: AvdService, now: float | None = No
     try:
         if registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
             token = str(registry.get_data(k.RDINFRA_AGENT, "RegistrationToken", "") or "")
-            avd.register(state, token, moment)
+            pool = avd.register(state, token, moment)
             registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 1)
+            registry.set(k.RDINFRA_AGENT, "HostPoolArmPath", REG_SZ, pool.arm_id)  # the pool the key belongs to
             registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, "")
             state.log_event(
                 k.SOURCE_AGENT,
@@ -234,7 +235,11 @@ def _health_checks(state: HostState, moment: float) -> None:
     checks.append(("SxSStackListenerCheck", listening, "" if listening else "SxsStack listener is not ready"))
     for check_url, event_id, text in (
         (k.GATEWAY_URL, k.EVENT_GATEWAY, "RD Gateway Url: {url} is not accessible."),
-        (k.WEBSOCKET_TRANSPORT_URL, k.EVENT_WEBSOCKET, "Web socket transport Url: {url} is not accessible."),
+        (
+            k.WEBSOCKET_TRANSPORT_URL,
+            k.EVENT_WEBSOCKET,
+            "Transport received an exception. Web socket transport Url: {url} is not accessible.",
+        ),
     ):
         if not state.can_reach(check_url):
             state.log_event(k.SOURCE_AGENT, event_id, ERROR, text.format(url=check_url), moment)
