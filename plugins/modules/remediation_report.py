@@ -18,7 +18,9 @@ description:
     check mode, C(planned) (a role would run; nothing was changed).
 version_added: 0.2.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - nothing beyond ansible-core on the controller
 options:
   before:
     description: Host name -> its registered M(avdops.sessionhost.diagnose) result before remediation.
@@ -48,6 +50,7 @@ attributes:
     support: none
     description: Writes local report files only.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 """
