@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import IMAGE_CHECKS
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import REPORT_STEM as IMAGE_REPORT_STEM
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import report_entry as image_report_entry
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._merge import merge_entries, merged_run
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool import add_drift
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import (
     FAIL_ON,
@@ -29,7 +31,8 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import pool_from_hostvars
 
 ARGUMENT_SPEC: dict[str, Any] = {
-    "results": {"type": "dict", "required": True},
+    "results": {"type": "dict"},
+    "merge": {"type": "list", "elements": "path"},
     "kind": {"type": "str", "default": "diagnosis", "choices": ["diagnosis", "image"]},
     "report_dir": {"type": "path", "required": True},
     "fail_on": {"type": "str", "default": "none", "choices": list(FAIL_ON)},
@@ -49,6 +52,19 @@ def _pools(names: list[str], task_vars: Mapping[str, Any]) -> dict[str, dict[str
     return pools
 
 
+def _slice_reports(paths: list[str]) -> list[tuple[str, Mapping[str, Any]]]:
+    reports = []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ReportError(f"cannot read slice report {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise ReportError(f"slice report {path} is not JSON: {exc}") from None
+        reports.append((str(path), data))
+    return reports
+
+
 def _mapping(name: str, value: Any) -> Mapping[str, Any] | None:
     if value is not None and not isinstance(value, Mapping):
         raise ReportError(f"results[{name!r}]: expected the host's registered image_check result (a mapping)")
@@ -65,14 +81,24 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         results = args["results"]
         image = args["kind"] == "image"
+        if (results is None) == (args["merge"] is None):
+            raise AnsibleActionFail(
+                "diagnosis_report: give either results (one run) or merge (slice reports), not both"
+            )
+        if args["merge"] is not None and image:
+            raise AnsibleActionFail("diagnosis_report: merge takes diagnosis reports (kind=diagnosis)")
+        run = {"target": args["target"], "fail_on": args["fail_on"]}
         try:
-            if image:
+            if args["merge"] is not None:
+                slices = _slice_reports(args["merge"])
+                entries = merge_entries(slices)
+                run = merged_run(slices, args["fail_on"])
+            elif image:
                 entries = {str(name): image_report_entry(_mapping(name, value)) for name, value in results.items()}
             else:
                 entries = add_drift(entries_from(results, _pools([str(n) for n in results], task_vars or {})))
         except ReportError as exc:
             raise AnsibleActionFail(f"diagnosis_report: {exc}; no report was written") from None
-        run = {"target": args["target"], "fail_on": args["fail_on"]}
         report = build_report(entries, datetime.datetime.now(datetime.UTC), run)
         report["run"]["failure"] = run_failure(report, args["fail_on"])
         directory = Path(args["report_dir"]).resolve()  # relative to where ansible-playbook runs

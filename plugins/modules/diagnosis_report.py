@@ -38,9 +38,17 @@ requirements:
   - jinja2 on the controller (ansible-core's own dependency)
 options:
   results:
-    description: Inventory hostname to its registered diagnose (or, with O(kind=image), image_check) result.
+    description:
+      - Inventory hostname to its registered diagnose (or, with O(kind=image), image_check) result.
+      - Give O(results) or O(merge).
     type: dict
-    required: true
+  merge:
+    description:
+      - The C(diagnosis.json) files of several runs over parts of a pool (AWX/AAP job slices) to merge
+        into one pool report, instead of O(results).
+      - A host may be in one slice only. Pool drift findings are computed again over all the slices' hosts.
+    type: list
+    elements: path
   kind:
     description: Which results these are, and so which reports to write.
     type: str
@@ -86,6 +94,13 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Merge the reports of every slice of a sliced job into one pool report
+  avdops.sessionhost.diagnosis_report:
+    merge: "{{ lookup('ansible.builtin.fileglob', '/mnt/avd-reports/1234/*/diagnosis.json', wantlist=true) }}"
+    report_dir: /mnt/avd-reports/1234/pool
+  delegate_to: localhost
+  run_once: true
+
 - name: Write the reports
   avdops.sessionhost.diagnosis_report:
     results: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars, 'avd_diagnosis'))) }}"
