@@ -91,22 +91,23 @@ def run_measured(*command: str, env: dict[str, str]) -> tuple[float, Memory]:
     """Run a command, sampling the memory of its process tree every 0.2 s."""
     start = time.perf_counter()
     memory = Memory()
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO
-    ) as process:
-        while process.poll() is None:
-            tree = _children(process.pid)
-            figures = {pid: _memory_kib(pid) for pid in tree}
-            workers = [pid for pid in tree[1:] if figures[pid][1]]
-            total_rss = sum(rss for rss, _pss in figures.values())
-            total_pss = sum(pss for _rss, pss in figures.values())
-            memory.worker_pss_kib.extend(figures[pid][1] for pid in workers)
-            memory.most_workers = max(memory.most_workers, len(workers))
-            if total_pss > memory.peak_pss_kib:
-                memory.peak_pss_kib, memory.peak_rss_kib = total_pss, total_rss
-                memory.parent_pss_kib, memory.workers = figures[process.pid][1], len(workers)
-            time.sleep(0.2)
-        output = process.stdout.read() if process.stdout else ""
+    # ansible's output goes to a file: a pipe nobody reads while sampling would fill and block it
+    with tempfile.TemporaryFile("w+") as log:
+        with subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO) as process:
+            while process.poll() is None:
+                tree = _children(process.pid)
+                figures = {pid: _memory_kib(pid) for pid in tree}
+                workers = [pid for pid in tree[1:] if figures[pid][1]]
+                total_rss = sum(rss for rss, _pss in figures.values())
+                total_pss = sum(pss for _rss, pss in figures.values())
+                memory.worker_pss_kib.extend(figures[pid][1] for pid in workers)
+                memory.most_workers = max(memory.most_workers, len(workers))
+                if total_pss > memory.peak_pss_kib:
+                    memory.peak_pss_kib, memory.peak_rss_kib = total_pss, total_rss
+                    memory.parent_pss_kib, memory.workers = figures[process.pid][1], len(workers)
+                time.sleep(0.2)
+        log.seek(0)
+        output = log.read()
     elapsed = time.perf_counter() - start
     if process.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{output[-3000:]}")
