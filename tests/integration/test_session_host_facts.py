@@ -52,6 +52,8 @@ def facts_lab(lab_factory, tmp_path_factory):
         entry = {"name": f"fx-{index:02d}", "faults": [fault] if fault else []}
         if index == 2:
             entry.update(sessions=2, locale="de-DE")
+        if index == 3:
+            entry.update(sessions=1, locale="ja-JP")
         hosts.append(entry)
     scenario = folder / "scenario.yml"
     scenario.write_text(json.dumps({"host_pool": {"name": "hp-facts", "max_session_limit": 4}, "hosts": hosts}))
@@ -144,6 +146,11 @@ def test_specific_faults_show_in_the_facts(gathered):
     facts, _unused = gathered
     assert facts["fx-02"]["stack"]["qwinsta"]["language"] == "de"
     assert facts["fx-02"]["sessions"]["by_state"] == {"Active": 2}
+    # the lab's real layouts: German "Abhör.", Japanese double-width headers, users before listeners
+    assert facts["fx-02"]["stack"]["qwinsta"]["both_listening"] is True
+    assert facts["fx-03"]["stack"]["qwinsta"]["language"] == "ja"
+    assert facts["fx-03"]["stack"]["qwinsta"]["rdp_tcp"]["state_normalized"] == "Listen"
+    assert facts["fx-03"]["sessions"]["by_state"] == {"Active": 1}
     assert facts["fx-04"]["services"]["RDAgentBootLoader"]["exists"] is False
     assert all(not v for v in facts["fx-04"]["components"]["programs"].values())
     assert facts["fx-10"]["policies"]["disable_msi"] == 1
