@@ -259,3 +259,16 @@ def short_reason(message: str, limit: int = 110) -> str:
             flat = match.group(0).strip()
             break
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# --- whole-run failures on the controller ----------------------------------------------------
+CONTROLLER_HINTS = (
+    ("winrm or requests is not installed", "install pywinrm on the controller (pip install pywinrm)"),
+    ("pypsrp is not installed", "install pypsrp on the controller (pip install pypsrp)"),
+)
+
+
+def failure_hint(message: str) -> str:
+    """What to do about a failure every host of the run will share (a missing Python package on the controller)."""
+    lowered = message.lower()
+    return next((hint for needle, hint in CONTROLLER_HINTS if needle.lower() in lowered), "")

@@ -345,13 +345,39 @@ def test_a_target_that_matches_nothing_fails_with_fail_on_and_still_rewrites_the
 
 
 def test_a_run_where_every_host_failed_exits_non_zero_without_fail_on(demo_lab, tmp_path):
-    result = run_diagnose(demo_lab, "-e", "target=ghost-01:badcred-01", report_dir=tmp_path)
-    assert result.returncode != 0 and "no host was diagnosed: 2 unreachable" in result.stdout
+    import certifi
+
+    tls = {  # a lab host whose certificate the controller does not trust (the public roots only)
+        "all": {
+            "hosts": {
+                "tls-01": {
+                    "ansible_host": demo_lab.config["hosts"][0]["address"],
+                    "ansible_winrm_ca_trust_path": certifi.where(),
+                }
+            }
+        }
+    }
+    (demo_lab.inventory / "tls.yml").write_text(yaml.safe_dump(tls))
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "-e",
+        "target=ghost-01:badcred-01:tls-01",
+        inventories=("hosts.yml", "extra.yml", "tls.yml"),
+    )
+    assert result.returncode != 0 and "no host was diagnosed: 3 unreachable" in result.stdout
     report = json.loads((tmp_path / "diagnosis.json").read_text())
-    assert {h["reason_class"] for h in report["hosts"].values()} == {"refused", "credentials"}
+    assert {n: h["reason_class"] for n, h in report["hosts"].items()} == {
+        "ghost-01": "refused",
+        "badcred-01": "credentials",
+        "tls-01": "tls",
+    }
+    assert "certificate verify failed" in report["hosts"]["tls-01"]["reason"]  # in full in the report
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if " unreachable  " in line}
     assert "connection refused: [Errno 111] Connection refused" in lines["ghost-01"]
     assert "credentials rejected: the specified credentials were rejected" in lines["badcred-01"]
+    assert "TLS verification failed: certificate verify failed" in lines["tls-01"]
 
 
 def test_an_inventory_that_fails_to_parse_fails_the_run(demo_lab, tmp_path):
@@ -405,3 +431,28 @@ def test_a_narrowed_gather_on_a_host_without_agent_is_incomplete_not_healthy(dem
     result = demo_lab.ansible("avd-02", "-m", "avdops.sessionhost.diagnose", "-a", "gather_subset=disk")
     assert result.returncode == 0, result.stdout[-2000:]
     assert "state: incomplete" in result.stdout and "AGENT_NOT_INSTALLED: gather_subset left out agent" in result.stdout
+
+
+def test_a_controller_without_pywinrm_fails_the_run_and_says_why(demo_lab, tmp_path):
+    shadow = tmp_path / "shadow"
+    (shadow / "winrm").mkdir(parents=True)
+    (shadow / "winrm" / "__init__.py").write_text("raise ImportError(\"No module named 'winrm'\")\n")
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path / 'reports'}",
+        "-e",
+        "target=avd-21:avd-22",
+        env={"PYTHONPATH": str(shadow)},
+    )
+    assert result.returncode != 0 and "no host was diagnosed" in result.stdout, result.stdout[-3000:]
+    report = json.loads((tmp_path / "reports" / "diagnosis.json").read_text())
+    assert report["summary"]["diagnosed"] == 0
+    assert all("install pywinrm on the controller" in entry["reason"] for entry in report["hosts"].values())
+
+
+def test_an_unknown_fail_on_is_refused_before_any_host_is_contacted(demo_lab, tmp_path):
+    demo_lab.reset_stats()
+    result = run_diagnose(demo_lab, "-e", "avd_fail_on=high", "-e", "target=avd-21", report_dir=tmp_path)
+    assert result.returncode != 0 and "avd_fail_on must be none, warning or critical, got 'high'" in result.stdout
+    assert demo_lab.stats()["avd-21"]["commands"] == 0 and not (tmp_path / "diagnosis.json").exists()

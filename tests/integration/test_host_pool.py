@@ -313,3 +313,42 @@ def test_token_diff_shows_the_expiry_before_and_after_never_the_token(arm_lab, t
     )
     assert f"-expiration_time: {out['expiration_time']}" in revoked.stdout and "+token_set: false" in revoked.stdout
     assert out["token"] not in revoked.stdout
+
+
+def test_a_certificate_azure_cannot_verify_is_reported_as_tls_not_as_credentials(arm_lab, tmp_path):
+    untrusted = azure_env(arm_lab)
+    del untrusted["AZURE_CA_BUNDLE"]  # the lab's CA is not in the default trust store, as with a TLS-inspecting proxy
+    before = arm_requests(arm_lab)
+    result, _ = play(
+        arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=untrusted
+    )
+    assert result.returncode != 0
+    assert "TLS verification failed talking to" in result.stdout and "ca_bundle" in result.stdout, result.stdout
+    assert "client_id" not in result.stdout and "secret" not in result.stdout.replace("AZURE_SECRET", "")
+    assert arm_requests(arm_lab) == before  # no request got through
+
+
+def test_a_vm_powered_off_is_stopped_not_contacted_and_fails_only_when_asked(arm_lab, tmp_path):
+    avdlab("power", "--dir", str(arm_lab.directory), "ph-02", "off")
+    try:
+        arm_lab.reset_stats()
+        args = ("-e", f"avd_report_dir={tmp_path}", "-e", "target=ph-01:ph-02", "-e", "avd_fail_on=critical")
+        result = arm_lab.playbook(REPO / "playbooks" / "diagnose.yml", *args, inventories=("hostpool.avd.yml",))
+        assert result.returncode == 0, result.stdout[-3000:]  # a VM autoscaling turned off is not a failure
+        report = json.loads((tmp_path / "diagnosis.json").read_text())
+        stopped = report["hosts"]["ph-02"]
+        assert stopped["state"] == "stopped" and "status=Shutdown" in stopped["reason"]
+        assert stopped["details"]["status"] == "Shutdown"
+        assert report["hosts"]["ph-01"]["state"] == "healthy"
+        assert report["summary"]["stopped"] == 1 and report["summary"]["diagnosed"] == 1
+        assert arm_lab.stats()["ph-02"]["commands"] == 0  # not contacted
+        asked = arm_lab.playbook(
+            REPO / "playbooks" / "diagnose.yml",
+            *args,
+            "-e",
+            "avd_fail_on_stopped=true",
+            inventories=("hostpool.avd.yml",),
+        )
+        assert asked.returncode != 0 and "ph-02" in asked.stdout
+    finally:
+        avdlab("power", "--dir", str(arm_lab.directory), "ph-02", "on")

@@ -156,7 +156,7 @@ def test_fail_on_counts_what_was_not_checked_and_stopped_only_when_asked():
         ({}, {}, "critical", "the run had no hosts"),
         ({}, {}, "none", None),
         ({"a": {"unreachable": True, "msg": "timed out"}, "b": {"failed": True, "msg": "x"}}, {}, "none", "no host"),
-        ({"a": {"failed": True, "msg": "winrm or requests is not installed"}}, {}, "none", "winrm or requests"),
+        ({"a": {"failed": True, "msg": "winrm or requests is not installed"}}, {}, "none", "install pywinrm"),
         ({"a": {}}, {"a": {"status": "Shutdown"}}, "none", None),
         ({"a": {}}, {"a": {"status": "Shutdown"}}, "warning", "all 1 are stopped"),
         ({"a": RESULTS["sh-06"], "b": {"unreachable": True, "msg": "timed out"}}, {}, "critical", None),
