@@ -83,7 +83,7 @@ def main() -> None:
     hosts: list[dict[str, str]] = [
         {"name": f"fx-{index:02d}", "fault": fault}
         for index, fault in enumerate(
-            (fault for fault in FIXABLE for _ in range(args.copies)),
+            (fault for fault in FIXABLE for _unused in range(args.copies)),
             start=1,
         )
     ]

@@ -109,7 +109,7 @@ def qwinsta_header(line: str) -> QwinstaHeader:
     and the right-aligned ID are 22 and 5 columns wide in every layout captured.
     """
     tokens = _tokens(line.lstrip(">"))
-    words = [word.upper() for _, word in tokens]
+    words = [word.upper() for _unused, word in tokens]
     for language, (name, user, state) in QWINSTA_HEADERS.items():
         if len(words) >= 4 and words[0] == name and words[1] == user and state in words:
             return QwinstaHeader(language, tokens[1][0])
@@ -140,9 +140,9 @@ def _split_names(before_id: list[tuple[int, str]], user_column: int) -> tuple[st
     if not before_id:
         return "", ""
     first_at, first = before_id[0]
-    rest = " ".join(word for _, word in before_id[1:])
+    rest = " ".join(word for _unused, word in before_id[1:])
     if first_at >= user_column - 1:
-        return "", " ".join(word for _, word in before_id)
+        return "", " ".join(word for _unused, word in before_id)
     if len(before_id) == 1 and first_at + display_width(first) > user_column and first.isascii():
         cut = user_column - first_at
         return first[:cut], first[cut:]
@@ -157,7 +157,7 @@ def parse_qwinsta_row(line: str, user_column: int) -> QwinstaRow:
     at = next(
         (
             index
-            for index, (_, word) in enumerate(tokens)
+            for index, (_unused, word) in enumerate(tokens)
             if word.isdigit() and index + 1 < len(tokens) and not tokens[index + 1][1].isdigit()
         ),
         None,

@@ -132,7 +132,7 @@ def pool(lab_factory, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def check_run(pool, tmp_path_factory):
-    lab, work, _ = pool
+    lab, work, _unused = pool
     before = host_states(lab), pool_view(lab, work)
     out = tmp_path_factory.mktemp("check-report")
     result = remediate(lab, out, "--check", "--diff")
@@ -141,7 +141,7 @@ def check_run(pool, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(pool, check_run, tmp_path_factory):
-    lab, work, _ = pool
+    lab, work, _unused = pool
     lab.reset_stats()
     out = tmp_path_factory.mktemp("first-report")
     result = remediate(lab, out, "-vvv")
@@ -150,7 +150,7 @@ def first_run(pool, check_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def second_run(pool, first_run, tmp_path_factory):
-    lab, _, _ = pool
+    lab, _unused1, _unused2 = pool
     out = tmp_path_factory.mktemp("second-report")
     return remediate(lab, out), out
 
@@ -166,7 +166,7 @@ def test_check_mode_changes_nothing_on_hosts_or_pool(check_run):
 
 
 def test_every_fixable_fault_ends_healthy_and_available(first_run):
-    result, out, _, _, pool_after = first_run
+    result, out, _unused1, _unused2, pool_after = first_run
     assert result.returncode == 0, result.stdout[-6000:]
     hosts = report(out)["hosts"]
     for name in ("rm-01", "rm-02", "rm-03", "rm-04", "rm-08"):
@@ -178,8 +178,8 @@ def test_every_fixable_fault_ends_healthy_and_available(first_run):
 
 
 def test_report_only_findings_say_who_acts_and_their_hosts_are_untouched(check_run, first_run):
-    (states_before, _), _, _, _ = check_run
-    _, out, stats, states_after, _ = first_run
+    (states_before, _unused1), _unused2, _unused3, _unused4 = check_run
+    _unused1, out, stats, states_after, _unused2 = first_run
     hosts = report(out)["hosts"]
     assert [f["id"] for f in hosts["rm-07"]["report_only"]] == ["GATEWAY_UNREACHABLE"]
     assert "network team" in hosts["rm-07"]["report_only"][0]["who"]
@@ -191,20 +191,23 @@ def test_report_only_findings_say_who_acts_and_their_hosts_are_untouched(check_r
 
 
 def test_a_host_with_users_is_drained_messaged_skipped_and_reopened(check_run, first_run):
-    (states_before, pool_before), _, _, _ = check_run
-    _, out, _, states_after, pool_after = first_run
+    (states_before, pool_before), _unused1, _unused2, _unused3 = check_run
+    _unused1, out, _unused2, states_after, pool_after = first_run
     entry = report(out)["hosts"]["rm-06"]
     assert entry["outcome"] == "skipped" and "avd_force=true" in entry["skipped"]
     assert entry["drained"] and entry["drain_restored"]
     assert pool_after["rm-06"]["allow_new_session"] is True and pool_after["rm-06"]["sessions"] == 2
     assert states_after["rm-06"]["registry"] == states_before["rm-06"]["registry"]
     assert states_after["rm-06"]["boot_time"] == states_before["rm-06"]["boot_time"]  # not restarted
-    assert [messages for _, _, messages in states_after["rm-06"]["sessions"]] == [1, 1]  # each user was told
+    assert [messages for _unused1, _unused2, messages in states_after["rm-06"]["sessions"]] == [
+        1,
+        1,
+    ]  # each user was told
     assert pool_before["rm-08"]["allow_new_session"] is False and pool_after["rm-08"]["allow_new_session"] is False
 
 
 def test_reports_beside_each_other(first_run):
-    _, out, _, _, _ = first_run
+    _unused1, out, _unused2, _unused3, _unused4 = first_run
     suite = ET.parse(out / "junit-remediation.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "9" and suite.get("failures") == "0"
     assert suite.get("skipped") == "1"
@@ -223,7 +226,7 @@ def test_second_run_changes_nothing_on_converged_hosts(second_run):
 
 
 def test_the_planted_token_is_in_no_output_or_report(pool, check_run, first_run, second_run):
-    _, _, token = pool
+    _unused1, _unused2, token = pool
     texts = [check_run[1].stdout, check_run[1].stderr, first_run[0].stdout, first_run[0].stderr]
     texts += [second_run[0].stdout, second_run[0].stderr]
     for directory in (check_run[3], first_run[1], second_run[1]):
@@ -234,7 +237,7 @@ def test_the_planted_token_is_in_no_output_or_report(pool, check_run, first_run,
 
 
 def test_consent_lets_the_fix_disrupt_users(pool, second_run, tmp_path):
-    lab, work, _ = pool
+    lab, work, _unused = pool
     result = remediate(lab, tmp_path, "-e", "avd_force=true", "-e", "target=rm-06")
     assert result.returncode == 0, result.stdout[-4000:]
     assert report(tmp_path)["hosts"]["rm-06"]["outcome"] == "fixed"
@@ -242,7 +245,7 @@ def test_consent_lets_the_fix_disrupt_users(pool, second_run, tmp_path):
 
 
 def test_bad_finding_ids_are_refused_before_anything_changes(pool, tmp_path):
-    lab, _, _ = pool
+    lab, _unused1, _unused2 = pool
     before = host_states(lab)
     result = remediate(lab, tmp_path, "-e", "avd_only=NOT_A_FINDING")
     assert result.returncode != 0
@@ -251,7 +254,7 @@ def test_bad_finding_ids_are_refused_before_anything_changes(pool, tmp_path):
 
 
 def test_only_and_skip_limit_what_is_fixed(pool, tmp_path):
-    lab, _, _ = pool
+    lab, _unused1, _unused2 = pool
     avdlab("inject", "--dir", str(lab.directory), "rm-02", "bootloader_stopped")
     avdlab("inject", "--dir", str(lab.directory), "rm-03", "stack_listener_broken")
     skipped = remediate(lab, tmp_path / "a", "-e", "avd_skip=STACK_LISTENER_NOT_LISTENING", "-e", "target=rm-02:rm-03")
@@ -264,7 +267,7 @@ def test_only_and_skip_limit_what_is_fixed(pool, tmp_path):
 
 
 def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(pool, tmp_path):
-    lab, _, _ = pool
+    lab, _unused1, _unused2 = pool
     for name in ("rm-01", "rm-04"):
         avdlab("inject", "--dir", str(lab.directory), name, "invalid_registration_token")
     lab.reset_stats()
@@ -291,7 +294,7 @@ def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(poo
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.05)
     avdlab("crash", "--dir", str(lab.directory), "rm-04", "--down", "40")
-    output, _ = run.communicate(timeout=600)
+    output, _unused = run.communicate(timeout=600)
     hosts = report(tmp_path / "a")["hosts"]
     assert hosts["rm-01"]["outcome"] == "fixed", output[-4000:]
     assert hosts["rm-04"]["outcome"] == "failed" and hosts["rm-04"]["after"]["state"] == "unreachable"

@@ -104,7 +104,7 @@ def test_statuses_and_health_checks_use_the_specs_enums():
     for state in model.hosts.values():
         later(state)
     arm = Arm(model)
-    hosts, _ = follow(arm, "/sessionHosts")
+    hosts, _unused = follow(arm, "/sessionHosts")
     assert {h["properties"]["status"] for h in hosts} <= SPEC_STATUSES
     assert "NoHeartbeat" not in {h["properties"]["status"] for h in hosts}  # Unavailable, as 2024-04-03 says
     checks = [c for h in hosts for c in h["properties"]["sessionHostHealthCheckResults"]]

@@ -102,7 +102,7 @@ def test_re_registering_with_another_pools_key_while_the_old_pool_lists_it_is_na
     state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", "REG_SZ", token_b)
     model.reboot(state)
     later(state)
-    assert any("NAME_ALREADY_REGISTERED" in message for _, _, message in error_events(state))
+    assert any("NAME_ALREADY_REGISTERED" in message for _unused1, _unused2, message in error_events(state))
     assert "hp-a/sh-02.lab.avd.test" in listed(a) and "hp-b/sh-02.lab.avd.test" not in listed(b)
     assert state.registry.get_data(k.RDINFRA_AGENT, "IsRegistered") == 0
     # Removed from the old pool first (the article's step 2), the same key registers it with the new one.
@@ -124,12 +124,12 @@ def test_a_host_removed_from_its_pool_comes_back_only_with_a_key_of_a_pool():
     assert b.call("DELETE", f"/sessionHosts/{fqdn('sh-03')}", query="&force=true")[0] == 200
     model.reboot(state)
     later(state)
-    assert any("ENDPOINT_NOT_FOUND" in message for _, _, message in error_events(state))
+    assert any("ENDPOINT_NOT_FOUND" in message for _unused1, _unused2, message in error_events(state))
     assert model.show("sh-03")["pool"] is None
     # Faults act on the host's own pool: an expired key of hp-b, not of the first pool.
     model.inject("sh-03", "expired_registration_token")
     later(state)
-    assert any("EXPIRED_REGISTRATION_TOKEN" in message for _, _, message in error_events(state))
+    assert any("EXPIRED_REGISTRATION_TOKEN" in message for _unused1, _unused2, message in error_events(state))
 
 
 def test_the_inventory_names_every_pool_and_each_hosts_own(tmp_path):

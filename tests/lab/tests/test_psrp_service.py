@@ -326,7 +326,7 @@ def test_answers_have_the_shape_of_windows_captures(lab):
     the Create names the client's ShellId, streams "stdin pr"/"stdout"; a pool Receive has
     stdout streams without CommandId and no CommandState; a pipeline's last Receive ends with
     CommandState Done and ExitCode 0."""
-    _, transport = lab
+    _unused, transport = lab
     with client(transport) as pool:
         run_script(pool, "hostname")
         shell_id = pool.id

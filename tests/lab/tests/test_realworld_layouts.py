@@ -60,7 +60,7 @@ def test_qwinsta_header_and_rows_are_the_captures(locale, name):
 def test_qwinsta_runs_in_session_zero_over_winrm():
     """Like psexec or an ssh/WinRM shell in the captures: the services row carries the marker."""
     assert row(capture_lines("en-US_psexec_nameless_disc.txt"), "services").startswith(">")
-    for locale, _ in LAYOUTS:
+    for locale, _unused in LAYOUTS:
         lab = lab_lines(locale, sessions=1)
         assert [line[0] for line in lab[1:]].count(">") == 1 and row(lab, "services").startswith(">")
 
@@ -74,7 +74,7 @@ def test_disconnected_session_row_is_the_capture_layout():
     assert len(lab) == len(real) and lab.index(" 3  Disc") + 2 == real.index(" 1  Disc") + 2
 
 
-@pytest.mark.parametrize("locale", [locale for locale, _ in LAYOUTS])
+@pytest.mark.parametrize("locale", [locale for locale, _unused in LAYOUTS])
 def test_rows_in_session_id_order_users_before_listeners(locale):
     """Real qwinsta lists rows by session id (captures: users 1-3 before rdp-tcp 65536)."""
     real_ids = [int(line.split()[-2]) for line in capture_lines("en-US_psexec_nameless_disc.txt")[1:]]
@@ -131,7 +131,7 @@ def test_agent_error_events_use_documented_wordings(fault):
     model = world(HostSpec("sh-01", faults=[fault]))
     state = model.host("sh-01")
     later(state)
-    for event_id, _, message in error_events(state):
+    for event_id, _unused, message in error_events(state):
         wordings = [entry["message"].lower() for entry in DOCUMENTED if entry["id"] == event_id]
         if wordings:
             assert any(wording in message.lower() for wording in wordings), (event_id, message)

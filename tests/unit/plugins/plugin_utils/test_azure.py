@@ -257,7 +257,7 @@ def test_the_registration_key_is_what_list_registration_tokens_says():
 
 def test_a_refused_registration_key_lookup_is_not_a_pool_without_a_key():
     refused = http_error(core.HttpResponseError, 403, "AuthorizationFailed", "no listRegistrationTokens/action")
-    key, _ = key_of(refused)
+    key, _unused = key_of(refused)
     assert key["checked"] is False and key["expiration_time"] is None
     assert "permission denied (HTTP 403" in key["error"] and "list the registration tokens of" in key["error"]
     info = az.host_pool_dict(

@@ -133,7 +133,7 @@ def test_qwinsta_capture_rows(name, newline):
 @pytest.mark.parametrize("name", sorted(QWINSTA_CAPTURES))
 def test_qwinsta_capture_listener_and_sessions(name):
     """Every capture is of a working host: its rdp-tcp listener listens; users' rows are sessions, not listeners."""
-    _, expected = QWINSTA_CAPTURES[name]
+    _unused, expected = QWINSTA_CAPTURES[name]
     summary = p.listener_summary(p.parse_qwinsta(capture(f"qwinsta/{name}")))
     assert summary["rdp_tcp"] is not None and summary["rdp_tcp"]["state_normalized"] == "Listen"
     users = [row for row in expected if row[1]]
