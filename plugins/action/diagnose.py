@@ -12,12 +12,15 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC as FACTS_SPEC
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import SubsetError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import ReplayError, facts_from_capture, load
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_from_hostvars
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
 
 ARGUMENT_SPEC: dict[str, Any] = {
     **FACTS_SPEC,
     "facts": {"type": "dict"},
+    "raw": {"type": "raw"},
+    "save_raw": {"type": "path"},
     "host_pool": {"type": "dict"},
 }
 
@@ -31,10 +34,18 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         facts = args["facts"]
-        if facts is None:
+        host = str((task_vars or {}).get("inventory_hostname") or "")
+        if facts is not None and args["raw"] is not None:
+            raise AnsibleActionFail("facts and raw are mutually exclusive: give the facts, or a capture to replay")
+        if args["raw"] is not None:
             try:
-                facts = gather_facts(self, args)
-            except (RuntimeCallError, SubsetError) as exc:
+                facts = facts_from_capture(load(args["raw"], host))
+            except (ReplayError, RuntimeCallError, SubsetError) as exc:
+                return {**result, "failed": True, "msg": f"could not replay the capture: {exc}"}
+        elif facts is None:
+            try:
+                facts = gather_facts(self, args, host=host, save_raw=args["save_raw"])
+            except (RuntimeCallError, SubsetError, ReplayError) as exc:
                 return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
         elif not isinstance(facts.get("schema_version"), int):
             raise AnsibleActionFail(

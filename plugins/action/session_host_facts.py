@@ -11,7 +11,10 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC, SubsetError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import ReplayError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
+
+ARGUMENT_SPEC_WITH_SAVE: dict[str, Any] = {**ARGUMENT_SPEC, "save_raw": {"type": "path"}}
 
 
 class ActionModule(ActionBase):
@@ -22,12 +25,13 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # it only reads
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC_WITH_SAVE)
         for name in ("events_max_age", "events_max_count", "probe_timeout"):
             if args[name] < 1:
                 raise AnsibleActionFail(f"{name} must be at least 1, got {args[name]}")
+        host = str((task_vars or {}).get("inventory_hostname") or self._task.get_name())
         try:
-            facts = gather_facts(self, args)
-        except (RuntimeCallError, SubsetError) as exc:
+            facts = gather_facts(self, args, host=host, save_raw=args["save_raw"])
+        except (RuntimeCallError, SubsetError, ReplayError) as exc:
             return {**result, "failed": True, "msg": str(exc)}
         return {**result, "changed": False, "ansible_facts": {"avd_session_host": facts}}

@@ -156,7 +156,10 @@ def plan(subsets: frozenset[str], options: Mapping[str, Any]) -> list[Operation]
         for index, url in enumerate(options.get("probe_urls") or []):
             add(Operation(f"network.probe.{index}", "probe_url", {"url": url, "timeout_seconds": timeout}))
     if "installer" in subsets:
-        add(Operation("installer.processes", "processes", {"names": ["msiexec"]}))
+        add(
+            Operation("installer.mutex", "installer_busy"),
+            Operation("installer.processes", "processes", {"names": ["msiexec"]}),
+        )
     return list(ops.values())
 
 
@@ -243,6 +246,11 @@ def _qwinsta(answers: _Answers) -> dict[str, Any] | None:
     if answer is None:
         return None
     text = str(answer.get("text") or "")
+    stderr = str(answer.get("stderr") or "").strip()
+    if answer.get("exit_code") not in (0, None) or stderr:
+        answers.errors.append(
+            {"operation": "stack.qwinsta", "message": f"qwinsta exited with {answer.get('exit_code')}: {stderr}"}
+        )
     try:
         rows = p.parse_qwinsta(text)
         lines = [line for line in text.splitlines() if line.strip()]
@@ -303,6 +311,9 @@ def _os(answers: _Answers) -> dict[str, Any]:
         "build": p.registry_str(values.get("currentbuild")),
         "display_version": p.registry_str(values.get("displayversion")),
         "installation_type": p.registry_str(values.get("installationtype")),
+        "windows": p.windows_release(
+            p.registry_str(values.get("currentbuild")), p.registry_str(values.get("installationtype"))
+        ),
         "supports_sxs_stack": p.edition_supports_sxs(edition),
     }
 
@@ -376,6 +387,9 @@ def _probe(answer: dict[str, Any] | None) -> dict[str, Any] | None:
         "url": answer.get("url"),
         "reachable": bool(answer.get("reachable")),
         "status": answer.get("status"),
+        "location": answer.get("location"),
+        "runs_as": answer.get("runs_as"),
+        "proxy": answer.get("proxy"),
         "healthy": answer.get("status") == 200 and k.BROKER_HEALTHY_TEXT in str(answer.get("body") or ""),
         "error": answer.get("error"),
     }
@@ -433,7 +447,12 @@ def assemble(
         by_state = (qwinsta or {}).get("sessions_by_state") or {}
         facts["sessions"] = {"total": sum(by_state.values()), "by_state": by_state}
     if "installer" in subsets:
+        mutex = answers.get("installer.mutex")
         processes = answers.get("installer.processes")
-        facts["installer"] = {"busy": bool(processes), "processes": processes or []}
+        facts["installer"] = {
+            "busy": bool(mutex and mutex.get("busy")),
+            "mutex": (mutex or {}).get("mutex"),
+            "processes": processes or [],
+        }
     facts["errors"] = answers.errors
     return facts

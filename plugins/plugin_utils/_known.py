@@ -58,6 +58,8 @@ DOTNET_RELEASES = (  # (minimum Release, version name), newest first
 )
 
 # Editions: the side-by-side stack works only on Enterprise and Server SKUs.
+# Windows 11 keeps ProductName "Windows 10 ..." in the registry; its builds start at 22000 (21H2).
+WINDOWS_11_FIRST_BUILD = 22000
 SXS_SUPPORTED_EDITION_PREFIXES = ("enterprise", "server")
 SXS_UNSUPPORTED_EDITIONS = ("enterprisen", "enterprisegn")  # Enterprise N editions, flagged by Microsoft's tool
 

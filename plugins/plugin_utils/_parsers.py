@@ -276,3 +276,13 @@ def parse_health_report(text: str | None) -> list[dict[str, Any]]:
             }
         )
     return checks
+
+
+def windows_release(build: str | None, installation_type: str | None) -> str | None:
+    """Windows 11 from the build number: its ProductName still says "Windows 10 ..." (build 22000 and later).
+
+    Only client editions (InstallationType "Client"); servers name themselves right in ProductName.
+    """
+    if installation_type != "Client" or not build or not build.strip().isdigit():
+        return None
+    return "Windows 11" if int(build) >= k.WINDOWS_11_FIRST_BUILD else "Windows 10"
