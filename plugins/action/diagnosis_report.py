@@ -10,6 +10,9 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import IMAGE_CHECKS
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import REPORT_STEM as IMAGE_REPORT_STEM
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import report_entry as image_report_entry
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import (
     FAIL_ON,
     build_report,
@@ -21,6 +24,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "results": {"type": "dict", "required": True},
+    "kind": {"type": "str", "default": "diagnosis", "choices": ["diagnosis", "image"]},
     "report_dir": {"type": "path", "required": True},
     "fail_on": {"type": "str", "default": "none", "choices": list(FAIL_ON)},
 }
@@ -34,15 +38,21 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # writes only local report files, which --check users still want
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        entries = {name: host_entry(value) for name, value in args["results"].items()}
+        image = args["kind"] == "image"
+        to_entry = image_report_entry if image else host_entry
+        entries = {name: to_entry(value) for name, value in args["results"].items()}
         report = build_report(entries, datetime.datetime.now(datetime.UTC))
         directory = Path(args["report_dir"]).resolve()  # relative to where ansible-playbook runs
-        files = write_reports(report, directory)
+        if image:
+            files = write_reports(report, directory, IMAGE_REPORT_STEM, IMAGE_CHECKS, html=False)
+        else:
+            files = write_reports(report, directory)
+        names = ", ".join(Path(path).name for path in files.values())
         return {
             **result,
             "changed": False,
             "summary": report["summary"],
             "files": files,
-            "summary_lines": summary_lines(report, str(directory)),
+            "summary_lines": summary_lines(report, str(directory), names if image else ""),
             "over_threshold": hosts_at_or_above(report, args["fail_on"]),
         }

@@ -12,6 +12,11 @@ description:
     writes C(diagnosis.json), C(diagnosis.html) (one self-contained page,
     unhealthy hosts first) and C(junit-diagnosis.xml) (one test case per
     host and check) into O(report_dir).
+  - With O(kind=image), takes the registered results of
+    M(avdops.sessionhost.image_check) instead and writes
+    C(image-validation.json) and C(junit-image-validation.xml) (one test
+    case per host and image check, with the evidence of passed checks in
+    C(system-out)).
   - Returns a short summary table and the hosts at or above O(fail_on).
   - Runs on the controller; it contacts no host.
 version_added: 0.1.0
@@ -19,9 +24,14 @@ author:
   - avdops.sessionhost contributors
 options:
   results:
-    description: Inventory hostname to its registered diagnose result.
+    description: Inventory hostname to its registered diagnose (or, with O(kind=image), image_check) result.
     type: dict
     required: true
+  kind:
+    description: Which results these are, and so which reports to write.
+    type: str
+    default: diagnosis
+    choices: [diagnosis, image]
   report_dir:
     description: Where to write the reports (created when missing); a relative path is relative to the directory ansible-playbook runs in.
     type: path
@@ -61,7 +71,7 @@ summary:
   returned: success
   type: dict
 files:
-  description: The files written, by kind (json, html, junit).
+  description: The files written, by kind (json, html, junit; no html for O(kind=image)).
   returned: success
   type: dict
 summary_lines:

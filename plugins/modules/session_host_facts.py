@@ -32,8 +32,8 @@ options:
     description:
       - Which areas to gather. C(all), any of C(agent), C(services),
         C(stack), C(components), C(os), C(dotnet), C(disk), C(events),
-        C(policies), C(network), C(sessions), C(installer), and C(!name) to
-        leave one out.
+        C(policies), C(network), C(sessions), C(installer), C(reboot)
+        (the pending-reboot markers), and C(!name) to leave one out.
       - The boot time is always gathered.
     type: list
     elements: str

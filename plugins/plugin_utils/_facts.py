@@ -28,6 +28,7 @@ SUBSETS = (
     "network",
     "sessions",
     "installer",
+    "reboot",
 )
 FACTS_SCHEMA_VERSION = 1
 
@@ -160,6 +161,12 @@ def plan(subsets: frozenset[str], options: Mapping[str, Any]) -> list[Operation]
             Operation("installer.mutex", "installer_busy"),
             Operation("installer.processes", "processes", {"names": ["msiexec"]}),
         )
+    if "reboot" in subsets:
+        add(
+            _reg("reboot.cbs", k.CBS_REBOOT_PENDING, []),
+            _reg("reboot.windows_update", k.WU_REBOOT_REQUIRED, []),
+            _reg("reboot.session_manager", k.SESSION_MANAGER, ["PendingFileRenameOperations"]),
+        )
     return list(ops.values())
 
 
@@ -218,6 +225,7 @@ def _agent(answers: _Answers, programs: list[dict[str, Any]]) -> dict[str, Any]:
         "broker_uri_global": p.registry_str(rdinfra.get("brokeruriglobal")),
         "host_pool_arm_path": p.registry_str(rdinfra.get("hostpoolarmpath")),
         "vm_id": p.registry_str(rdinfra.get("azurevmid")),
+        "guid": p.registry_str(rdinfra.get("guid")),
         "health_checks": checks,
         "health_report_error": report_error,
         "health_last_checked": max((c["last_checked"] for c in checks if c["last_checked"]), default=None),
@@ -407,6 +415,21 @@ def _network(answers: _Answers, options: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _reboot(answers: _Answers) -> dict[str, Any]:
+    """The three pending-reboot markers Windows servicing leaves until the next restart."""
+    cbs = answers.get("reboot.cbs")
+    windows_update = answers.get("reboot.windows_update")
+    renames = p.values_by_name(answers.get("reboot.session_manager")).get("pendingfilerenameoperations")
+    data = (renames or {}).get("data")
+    entries = [str(item) for item in ([data] if isinstance(data, str) else data or []) if str(item)]
+    return {
+        "cbs_reboot_pending": None if cbs is None else bool(cbs.get("exists")),
+        "windows_update_reboot_required": None if windows_update is None else bool(windows_update.get("exists")),
+        "pending_file_renames": len(entries),  # non-empty entries: sources, and targets unless a delete
+        "pending_file_renames_sample": entries[:6],
+    }
+
+
 def assemble(
     subsets: frozenset[str],
     results: Mapping[str, OperationResult],
@@ -454,5 +477,7 @@ def assemble(
             "mutex": (mutex or {}).get("mutex"),
             "processes": processes or [],
         }
+    if "reboot" in subsets:
+        facts["reboot"] = _reboot(answers)
     facts["errors"] = answers.errors
     return facts

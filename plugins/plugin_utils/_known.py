@@ -67,3 +67,44 @@ BROKER_HEALTH_SUFFIX = "api/health"
 BROKER_HEALTHY_TEXT = "RD Broker is Healthy"
 DISK_LOW_PERCENT = 5.0  # Microsoft's diagnostic tool flags drives under 5% free
 DISK_MSI_BYTES = 300 * 1024**2  # room an agent download and install needs
+
+# Pending reboot: the keys Windows servicing leaves until the next restart. Microsoft's own
+# scripts read these three ("Determine Pending Reboot Status—PowerShell Style!", Scripting Guy blog;
+# Sysinternals PendMoves for PendingFileRenameOperations, which Session Manager applies at boot).
+_WINDOWS_CURRENT_VERSION = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion"
+CBS_REBOOT_PENDING = _WINDOWS_CURRENT_VERSION + r"\Component Based Servicing\RebootPending"
+WU_REBOOT_REQUIRED = _WINDOWS_CURRENT_VERSION + r"\WindowsUpdate\Auto Update\RebootRequired"
+SESSION_MANAGER = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Session Manager"
+
+# Editions AVD does not run on besides Pro/Home/Education: LTSC/LTSB (EditionID ...S) and the N editions
+# (no media features), as Microsoft's Remote Desktop diagnostics (MSRD-Collect) flags them.
+LTSC_EDITIONS = (
+    "enterprises",
+    "enterprisesn",
+    "iotenterprises",
+    "iotenterprisesn",
+    "enterpriseseval",
+    "enterprisesneval",
+)
+N_EDITIONS = (
+    "enterprisen",
+    "enterprisegn",
+    "enterprisesn",
+    "iotenterprisesn",
+    "professionaln",
+    "professionaleducationn",
+    "professionalworkstationn",
+    "educationn",
+    "coren",
+)
+
+# The Required URL list for session hosts (Azure Virtual Desktop, "Required FQDNs and endpoints"):
+# the ones with a fixed name that an image build VM can probe (wildcards cannot be probed).
+REQUIRED_URLS = (
+    "https://login.microsoftonline.com/",
+    "https://rdbroker.wvd.microsoft.com/api/health",
+    "https://catalogartifact.azureedge.net/",
+    "https://gcs.prod.monitoring.core.windows.net/",
+    "https://mrsglobalsteus2prod.blob.core.windows.net/",
+    "https://wvdportalstorageblob.blob.core.windows.net/",
+)

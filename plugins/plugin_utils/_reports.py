@@ -119,10 +119,20 @@ def render_html(report: Mapping[str, Any]) -> str:
     )
 
 
-def render_junit(report: Mapping[str, Any]) -> str:
-    """One test case per host and check, so CI systems show the pool's health natively."""
-    suites = ET.Element("testsuites", name="avdops.sessionhost diagnosis")
-    suite = ET.SubElement(suites, "testsuite", name="avd-session-hosts", timestamp=report["generated"])
+def render_junit(
+    report: Mapping[str, Any],
+    checks: Mapping[str, Any] = CHECKS,
+    title: str = "avdops.sessionhost diagnosis",
+    suite_name: str = "avd-session-hosts",
+) -> str:
+    """One test case per host and check, so CI systems show the pool's health natively.
+
+    ``checks`` is the catalog (id -> an object with a ``title``): the diagnosis rules, or the
+    image checks of validate_image. An entry's ``passed`` (check id -> evidence) goes to the
+    passing case's system-out.
+    """
+    suites = ET.Element("testsuites", name=title)
+    suite = ET.SubElement(suites, "testsuite", name=suite_name, timestamp=report["generated"])
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for name, entry in sorted(report["hosts"].items()):
         if entry["state"] in ("unreachable", "failed"):
@@ -136,7 +146,8 @@ def render_junit(report: Mapping[str, Any]) -> str:
             continue
         findings = {f["id"]: f for f in entry["findings"]}
         unchecked = " ".join(entry.get("unchecked") or [])
-        for check_id, check in CHECKS.items():
+        passed = entry.get("passed") or {}
+        for check_id, check in checks.items():
             case = ET.SubElement(suite, "testcase", classname=name, name=f"{check_id}: {check.title}")
             counts["tests"] += 1
             finding = findings.get(check_id)
@@ -152,6 +163,8 @@ def render_junit(report: Mapping[str, Any]) -> str:
             elif check_id in unchecked:
                 ET.SubElement(case, "skipped", message=next(u for u in entry["unchecked"] if check_id in u))
                 counts["skipped"] += 1
+            elif passed.get(check_id):
+                ET.SubElement(case, "system-out").text = "\n".join(passed[check_id])
     for key, value in counts.items():
         suite.set(key, str(value))
         suites.set(key, str(value))
@@ -159,7 +172,7 @@ def render_junit(report: Mapping[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def summary_lines(report: Mapping[str, Any], report_dir: str) -> list[str]:
+def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -> list[str]:
     """A short table for the end of the run."""
     lines = [f"{'HOST':<24} {'STATE':<12} FINDINGS (root cause first)"]
     for name, entry in ordered_hosts(report):
@@ -179,18 +192,30 @@ def summary_lines(report: Mapping[str, Any], report_dir: str) -> list[str]:
         f"{summary['hosts']} hosts: {summary['healthy']} healthy, {summary['unhealthy']} unhealthy, "
         f"{summary['unreachable']} unreachable, {summary['failed']} failed"
     )
-    lines.append(f"Reports: {report_dir}/diagnosis.html, diagnosis.json, junit-diagnosis.xml")
+    lines.append(f"Reports: {report_dir}/{files or 'diagnosis.html, diagnosis.json, junit-diagnosis.xml'}")
     return lines
 
 
-def write_reports(report: Mapping[str, Any], directory: Path) -> dict[str, str]:
+def write_reports(
+    report: Mapping[str, Any],
+    directory: Path,
+    stem: str = "diagnosis",
+    checks: Mapping[str, Any] = CHECKS,
+    html: bool = True,
+) -> dict[str, str]:
+    """``<stem>.json``, ``<stem>.html`` (when ``html``) and ``junit-<stem>.xml`` in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = {
-        "json": directory / "diagnosis.json",
-        "html": directory / "diagnosis.html",
-        "junit": directory / "junit-diagnosis.xml",
-    }
+    files = {"json": directory / f"{stem}.json"}
     files["json"].write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    files["html"].write_text(render_html(report), encoding="utf-8")
-    files["junit"].write_text(render_junit(report), encoding="utf-8")
+    if html:
+        files["html"] = directory / f"{stem}.html"
+        files["html"].write_text(render_html(report), encoding="utf-8")
+    files["junit"] = directory / f"junit-{stem}.xml"
+    files["junit"].write_text(render_junit(report, checks, *_junit_names(stem)), encoding="utf-8")
     return {key: str(path) for key, path in files.items()}
+
+
+def _junit_names(stem: str) -> tuple[str, str]:
+    if stem == "diagnosis":
+        return "avdops.sessionhost diagnosis", "avd-session-hosts"
+    return f"avdops.sessionhost {stem}", f"avd-{stem}"

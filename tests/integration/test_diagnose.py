@@ -204,3 +204,33 @@ def test_html_report_in_a_real_browser(diagnosis):
         browser.close()
     assert errors == []
     assert (REPORTS / "diagnosis-screenshot.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def psrp_diagnosis(demo_lab, diagnosis, tmp_path_factory):
+    """The same lab diagnosed over Ansible's psrp connection: the inventory's psrp vars, one -e."""
+    report_dir = tmp_path_factory.mktemp("psrp-diagnosis")
+    demo_lab.reset_stats()
+    result = run_diagnose(demo_lab, "-e", "ansible_connection=psrp", report_dir=report_dir)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return json.loads((report_dir / "diagnosis.json").read_text()), result, demo_lab.stats()
+
+
+def test_psrp_gives_the_same_diagnosis_as_winrm(diagnosis, psrp_diagnosis):
+    over_winrm, _, _ = diagnosis
+    over_psrp, result, _ = psrp_diagnosis
+    assert set(over_psrp["hosts"]) == set(over_winrm["hosts"])
+    for host in hosts_by_fault():
+        assert over_psrp["hosts"][host] == over_winrm["hosts"][host], host
+    for host in ("ghost-01", "badcred-01"):
+        assert over_psrp["hosts"][host]["state"] == "unreachable"
+    assert over_psrp["summary"] == over_winrm["summary"]
+    assert "25 hosts: 3 healthy, 20 unhealthy, 2 unreachable, 0 failed" in result.stdout
+
+
+def test_one_psrp_pipeline_per_host(psrp_diagnosis):
+    _, _, stats = psrp_diagnosis
+    lab_hosts = hosts_by_fault()
+    assert {name: (stats[name]["shells"], stats[name]["commands"], stats[name]["pipelines"]) for name in lab_hosts} == {
+        name: (1, 1, 1) for name in lab_hosts
+    }

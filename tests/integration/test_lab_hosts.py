@@ -120,8 +120,12 @@ def test_inject_and_show(hosts_lab):
 
 
 def test_faults_lists_the_catalog():
+    from avdlab.faults import CATALOG
+
     listing = json.loads(avdlab("faults", "--json").stdout)
-    assert len(listing) == 19 and {"name", "section", "changes"} <= set(listing[0])
+    assert [entry["name"] for entry in listing] == list(CATALOG)
+    assert {"registration_baked_in", "pending_reboot"} <= set(CATALOG) and len(listing) >= 21
+    assert all({"name", "section", "changes"} <= set(entry) for entry in listing)
 
 
 def test_the_azure_sdk_runs_unchanged_against_the_lab(hosts_lab, monkeypatch):

@@ -126,7 +126,7 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
     """The lab's inventory: static hosts.yml, the host_pool plugin's hostpool.avd.yml, and their shared vars.
 
     Both files name hosts by computer name; host_vars/ gives each its loopback address
-    (the lab's stand-in for DNS), group_vars/all.yml the WinRM connection.
+    (the lab's stand-in for DNS), group_vars/all.yml the winrm and psrp connections.
     """
     header = f"# Written by `avdlab up --dir {config.directory}`; rewritten on every up. Do not edit.\n"
     inventory_dir.mkdir(parents=True, exist_ok=True)
@@ -142,28 +142,33 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             "ansible_winrm_transport": "ntlm",
             "ansible_winrm_server_cert_validation": "validate",
             "ansible_winrm_ca_trust_path": config.ca_cert,
+            # The same endpoints speak PSRP: `-e ansible_connection=psrp` is all a run over psrp needs.
+            "ansible_psrp_protocol": "https",
+            "ansible_psrp_port": HTTPS_PORT,
+            "ansible_psrp_auth": "ntlm",
+            "ansible_psrp_cert_validation": "validate",
+            "ansible_psrp_ca_cert": config.ca_cert,
             "ansible_user": config.username,
             "ansible_password": config.password,
         },
     )
     for host in config.hosts:
         _write_private(inventory_dir / "host_vars" / f"{host.name}.yml", header, {"ansible_host": host.address})
-    _write_private(
-        inventory_dir / "hosts.yml",
-        header,
-        {
-            "all": {
-                "children": {
-                    "avd_session_hosts": {
-                        "hosts": {host.name: None for host in config.hosts},
-                        # The host pool's session limit, for the rules that need it; hostpool.avd.yml
-                        # reads it (and the rest of the pool's view) from the lab's Azure endpoint.
-                        "vars": {"avd_max_session_limit": config.scenario.get("max_session_limit", 4)},
-                    }
-                }
-            }
-        },
-    )
+    images = {
+        str(entry.get("name")).lower() for entry in config.scenario.get("hosts") or [] if entry.get("kind") == "image"
+    }
+    children: dict[str, Any] = {
+        "avd_session_hosts": {
+            "hosts": {host.name: None for host in config.hosts if host.name.lower() not in images},
+            # The host pool's session limit, for the rules that need it; hostpool.avd.yml
+            # reads it (and the rest of the pool's view) from the lab's Azure endpoint.
+            "vars": {"avd_max_session_limit": config.scenario.get("max_session_limit", 4)},
+        }
+    }
+    if images:
+        # VMs that build golden images: in no host pool (validate_image.yml runs on them).
+        children["avd_image_builds"] = {"hosts": {h.name: None for h in config.hosts if h.name.lower() in images}}
+    _write_private(inventory_dir / "hosts.yml", header, {"all": {"children": children}})
     arm = config.arm
     _write_private(
         inventory_dir / "hostpool.avd.yml",

@@ -129,3 +129,20 @@ def parse_invocation(command: str, arguments: str = "") -> Invocation:
             continue
         index += 1
     return Invocation(command_line=line, program=program, arguments=rest, script=script, script_from_stdin=from_stdin)
+
+
+# Ansible's psrp connection runs a command that is not its own -EncodedCommand line as this script.
+PSRP_RAW_SUFFIX = "\nexit $LASTEXITCODE"
+
+
+def script_invocation(script: str) -> Invocation:
+    """A script run in a PowerShell runspace (PSRP) as the handlers see a command line.
+
+    Ansible's psrp plugin decodes its ``-EncodedCommand`` lines and runs the script; any
+    other command ``C`` it runs as the script ``C`` + ``PSRP_RAW_SUFFIX``, i.e. the one-line
+    script ``C`` whose exit code becomes the pipeline's.
+    """
+    command = script.replace("\r\n", "\n").removesuffix(PSRP_RAW_SUFFIX)
+    if command != script.replace("\r\n", "\n") and "\n" not in command:
+        return Invocation(command_line=script, program="powershell", arguments=(), script=command)
+    return Invocation(command_line=script, program="powershell", arguments=(), script=script)

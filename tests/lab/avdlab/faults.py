@@ -17,7 +17,7 @@ from .avd import AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
 from .windows.image import install_product, msi_products, uninstall_product
 from .windows.operations import service_stop
-from .windows.registry import REG_DWORD, REG_SZ
+from .windows.registry import REG_DWORD, REG_MULTI_SZ, REG_SZ
 from .windows.state import HostState, UserSession
 
 Change = Callable[[HostState, AvdService], None]
@@ -157,6 +157,31 @@ def _duplicate_name(state: HostState, avd: AvdService) -> None:
     state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, pool.token)
 
 
+def _install_with_key(state: HostState, avd: AvdService) -> None:
+    # The image build installed the agent with REGISTRATIONTOKEN=<a valid key of the pool>: the
+    # agent registers the build VM at its next start, and sysprep keeps what it wrote.
+    pool = avd.pool
+    if pool.token is None or (pool.token_expiry or 0) < time.time() + 3600:
+        pool.set_token(time.time() + 86400)
+    assert pool.token is not None
+    state.registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 0)
+    state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, pool.token)
+
+
+def _updates_await_restart(state: HostState, avd: AvdService) -> None:
+    # A cumulative update installed during the build, not yet restarted: servicing's markers and a
+    # file replacement Session Manager will do at the next boot.
+    registry = state.registry
+    registry.create_key(k.CBS_REBOOT_PENDING)
+    registry.create_key(k.WU_REBOOT_REQUIRED)
+    registry.set(
+        k.SESSION_MANAGER,
+        "PendingFileRenameOperations",
+        REG_MULTI_SZ,
+        [r"\??\C:\Windows\WinSxS\Temp\PendingRenames\0f1e2d3c.ntdll.dll", r"\??\C:\Windows\System32\ntdll.dll"],
+    )
+
+
 def _stop_bootloader(state: HostState, avd: AvdService) -> None:
     service_stop(state, k.BOOTLOADER_SERVICE)
 
@@ -279,6 +304,20 @@ CATALOG: dict[str, Fault] = {
             "Error: NAME_ALREADY_REGISTERED",
             "another VM registered this name in the host pool; this VM has IsRegistered=0 and a valid token",
             before_boot=_duplicate_name,
+        ),
+        Fault(
+            "registration_baked_in",
+            "(image) Your issue isn't listed here or wasn't resolved: NAME_ALREADY_REGISTERED for every VM of the image",
+            "the agent was installed with a valid registration key during the image build (IsRegistered=0, "
+            "RegistrationToken set); it registers the VM at its next start",
+            before_boot=_install_with_key,
+        ),
+        Fault(
+            "pending_reboot",
+            "(image) a restart pending when the image is captured",
+            "Component Based Servicing\\RebootPending and WindowsUpdate\\Auto Update\\RebootRequired keys, and a "
+            "PendingFileRenameOperations entry, after boot (the next restart clears them)",
+            after_boot=_updates_await_restart,
         ),
     )
 }

@@ -18,7 +18,7 @@ from .shells import CommandResult
 
 UNSUPPORTED_MESSAGE = (
     "avdlab: this simulated session host only runs the avdops.sessionhost runtime "
-    "(and win_reboot, hostname, whoami); it does not interpret other PowerShell or programs. Received: {what}"
+    "(and win_reboot, hostname, whoami, psrp put_file); it does not interpret other PowerShell or programs. Received: {what}"
 )
 
 
@@ -98,7 +98,8 @@ class Unsupported:
         what = " ".join(what.split())
         if len(what) > 120:
             what = what[:117] + "..."
-        return CommandResult(stdout=b"", stderr=UNSUPPORTED_MESSAGE.format(what=what).encode() + b"\r\n", rc=1)
+        message = UNSUPPORTED_MESSAGE.format(what=what).encode() + b"\r\n"
+        return CommandResult(stdout=b"", stderr=message, rc=1, refused=True)
 
 
 def default_handlers() -> list[Handler]:

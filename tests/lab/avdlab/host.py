@@ -24,7 +24,8 @@ class Power(Protocol):
 @dataclass
 class HostStats:
     requests: int = 0
-    commands: int = 0
+    commands: int = 0  # WinRS commands and PowerShell pipelines: every WS-Man Command
+    pipelines: int = 0  # the PowerShell (PSRP) pipelines among them
     shells: int = 0
     bytes_in: int = 0
     bytes_out: int = 0

@@ -20,11 +20,12 @@ from . import faults as fault_catalog
 from .avd import AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
 from .windows.boot import boot
-from .windows.image import healthy_host
+from .windows.image import healthy_host, image_build_host
 from .windows.state import HostState, UserSession
 
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
 LOCALES = ("en-US", "de-DE")
+KINDS = ("session_host", "image")  # image: a VM that builds a golden image, in no host pool and not registered
 
 
 class ScenarioError(ValueError):
@@ -37,6 +38,7 @@ class HostSpec:
     faults: list[str] = field(default_factory=list)
     sessions: int = 0
     locale: str = "en-US"
+    kind: str = "session_host"
 
 
 @dataclass
@@ -86,7 +88,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         where = f"{source}: hosts[{index}]"
         if not isinstance(entry, dict) or "name" not in entry:
             raise ScenarioError(f"{where}: each host needs a name")
-        extra = set(entry) - {"name", "faults", "sessions", "locale"}
+        extra = set(entry) - {"name", "faults", "sessions", "locale", "kind"}
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
         name = str(entry["name"])
@@ -107,7 +109,12 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         locale = entry.get("locale", "en-US")
         if locale not in LOCALES:
             raise ScenarioError(f"{where}: locale must be one of {', '.join(LOCALES)}")
-        hosts.append(HostSpec(name=name, faults=list(faults), sessions=sessions, locale=locale))
+        kind = entry.get("kind", "session_host")
+        if kind not in KINDS:
+            raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if kind == "image" and sessions:
+            raise ScenarioError(f"{where}: an image host has no user sessions")
+        hosts.append(HostSpec(name=name, faults=list(faults), sessions=sessions, locale=locale, kind=kind))
     pool_name = str(pool.get("name", "hp-lab"))
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", pool_name):
         raise ScenarioError(f"{source}: host_pool.name {pool_name!r} is not a valid host pool name")
@@ -123,6 +130,11 @@ class LabModel:
         self.avd = AvdService(self.pool)
         self.hosts: dict[str, HostState] = {}
         for spec in scenario.hosts:
+            if spec.kind == "image":
+                state = image_build_host(spec.name, image_time=start - 86400)
+                state.locale = spec.locale
+                self.hosts[spec.name.lower()] = state
+                continue
             state = healthy_host(spec.name, self.pool.arm_id, image_time=start - 7 * 86400)
             state.locale = spec.locale
             self.pool.records[fqdn(spec.name).lower()] = SessionHostRecord(

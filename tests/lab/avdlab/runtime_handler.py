@@ -64,6 +64,14 @@ class NotTheRuntime(Exception):
     """What arrived is not exactly this collection's bootstrap and runtime; the message says which part differs."""
 
 
+class UnreadableInput(Exception):
+    """The bootstrap's JSON parse fails, as JavaScriptSerializer.DeserializeObject would."""
+
+
+def deserialize_error(detail: str) -> str:
+    return f'Exception calling "DeserializeObject" with "1" argument(s): "Invalid JSON primitive: {detail}"'
+
+
 class RuntimeScripts:
     def __init__(self, directory: Path) -> None:
         self.bootstrap = (directory / "avd_bootstrap.ps1").read_text(encoding="utf-8-sig")
@@ -94,7 +102,7 @@ class RuntimeScripts:
         try:
             payload = json.loads(input_text)
         except ValueError as exc:
-            raise NotTheRuntime(f"ConvertFrom-Json : Invalid JSON primitive in the input: {exc}") from exc
+            raise UnreadableInput(deserialize_error(str(exc))) from exc
         if not isinstance(payload, dict):
             raise NotTheRuntime("avdlab: the input is not the bootstrap's {runtime, request} JSON object.")
         if _lines(str(payload.get("runtime") or "")) != _lines(self.runtime):
@@ -129,12 +137,13 @@ class CollectionRuntime:
             return _failure(
                 "avdlab: the avdops bootstrap must arrive as exactly "
                 f"'{RUNTIME_COMMAND_PREFIX} <base64 of avd_bootstrap.ps1 as UTF-16-LE>'; "
-                f"received a command line starting {context.invocation.command_line[:100]!r}."
+                f"received a command line starting {context.invocation.command_line[:100]!r}.",
+                refused=True,
             )
         try:
             input_text = context.stdin.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return _failure(f"ConvertFrom-Json : Invalid JSON primitive: the input is not text ({exc}).")
+            return _failure(deserialize_error(f"the input is not text ({exc})"))
         return await self.answer(context.host, script, input_text)
 
     async def answer(self, host: LabHost, script: str, input_text: str) -> CommandResult:
@@ -144,7 +153,7 @@ class CollectionRuntime:
         psrp); ``input_text`` the input lines joined by newlines (stdin over winrm, the pipeline input over psrp).
         """
         if not self.scripts.is_bootstrap(script):
-            return _failure(str(NotTheRuntime(self.scripts.bootstrap_mismatch())))
+            return _failure(self.scripts.bootstrap_mismatch(), refused=True)
         if host.state.language_mode != FULL_LANGUAGE:
             # The bootstrap's first check: one document, nothing read or changed.
             return CommandResult(
@@ -153,6 +162,8 @@ class CollectionRuntime:
         try:
             request = self.scripts.request(script, input_text)
         except NotTheRuntime as exc:
+            return _failure(str(exc), refused=True)
+        except UnreadableInput as exc:
             return _failure(str(exc))
         if str(request.get("version")) != self.scripts.version:
             mismatch = (
@@ -233,8 +244,8 @@ def number_argument(op: dict[str, Any], name: str, default: float, minimum: floa
     return float(value)
 
 
-def _failure(message: str) -> CommandResult:
-    return CommandResult(b"", message.encode() + b"\r\n", 1)
+def _failure(message: str, refused: bool = False) -> CommandResult:
+    return CommandResult(b"", message.encode() + b"\r\n", 1, refused=refused)
 
 
 # --- the operations, in the runtime's result shapes ---------------------------------

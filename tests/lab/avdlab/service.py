@@ -14,6 +14,7 @@ from . import wsman
 from .commandline import CommandLineError, parse_invocation
 from .handlers import CommandContext, Handler, select
 from .host import LabHost
+from .psrp_service import PowerShellService
 from .shells import Command, CommandResult
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class WinRMService:
     def __init__(self, host: LabHost, handlers: list[Handler]) -> None:
         self.host = host
         self.handlers = handlers
+        self.powershell = PowerShellService(host, handlers)
 
     async def handle(self, data: bytes, *, principal: str, client_ip: str, endpoint: str) -> tuple[int, bytes]:
         """Answer one SOAP message: (HTTP status, response envelope)."""
@@ -43,10 +45,13 @@ class WinRMService:
             return fault.http_status, wsman.fault_response(fault, request.message_id, self.host.computer_name)
 
     async def _dispatch(self, request: wsman.Request, principal: str, client_ip: str, endpoint: str) -> bytes:
-        if request.resource_uri.lower() != wsman.CMD_RESOURCE_URI.lower():
+        resource = request.resource_uri.lower()
+        if resource == wsman.PSRP_RESOURCE_URI.lower():
+            return await self.powershell.dispatch(request, principal, client_ip, endpoint)
+        if resource != wsman.CMD_RESOURCE_URI.lower():
             raise wsman.WsmanFault(
-                f"The lab serves only the Windows Remote Shell resource {wsman.CMD_RESOURCE_URI}; "
-                f"got {request.resource_uri or 'none'}.",
+                f"The lab serves only the Windows Remote Shell resource {wsman.CMD_RESOURCE_URI} and the "
+                f"PowerShell session configuration {wsman.PSRP_RESOURCE_URI}; got {request.resource_uri or 'none'}.",
                 wsman_code=wsman.FAULT_ACTION_NOT_SUPPORTED,
                 subcode="w:ActionNotSupported",
             )
@@ -57,6 +62,8 @@ class WinRMService:
             self.host.stats.shells += 1
             return wsman.create_response(request, shell.id, endpoint, principal, client_ip)
         shell = shells.get(request.shell_id)
+        if shell.powershell is not None:
+            raise wsman.shell_not_found_fault(request.shell_id or "")
         if action == wsman.ACTION_COMMAND:
             command_text, arguments = wsman.command_line(request)
             try:

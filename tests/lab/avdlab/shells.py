@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import wsman
 from .commandline import Invocation
+from .psrp import LabRunspacePool
 
 # What one ReceiveResponse carries at most per stream, so that envelopes stay
 # well below the client's MaxEnvelopeSize (pywinrm asks for 153600 bytes).
@@ -26,6 +27,7 @@ class CommandResult:
     stdout: bytes
     stderr: bytes
     rc: int
+    refused: bool = False  # the lab does not run this (PSRP answers it with an error record of its own)
 
 
 @dataclass
@@ -72,11 +74,27 @@ class Command:
 
 
 @dataclass
+class PowerShellSession:
+    """A PowerShell (PSRP) shell: its runspace pool, the pipelines' tasks, and what Receives wait on."""
+
+    runspace: LabRunspacePool
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    tasks: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict)
+
+    def cancel(self) -> None:
+        for task in self.tasks.values():
+            if not task.done():
+                task.cancel()
+
+
+@dataclass
 class Shell:
     id: str
     owner: str
     commands: dict[str, Command] = field(default_factory=dict)
     operations: int = 0
+    resource_uri: str = wsman.CMD_RESOURCE_URI
+    powershell: PowerShellSession | None = None
 
 
 class ShellTable:
@@ -85,13 +103,32 @@ class ShellTable:
         self.max_operations_per_shell = max_operations_per_shell
         self.shells: dict[str, Shell] = {}
 
-    def create(self, owner: str) -> Shell:
+    def create(
+        self,
+        owner: str,
+        *,
+        shell_id: str | None = None,
+        resource_uri: str = wsman.CMD_RESOURCE_URI,
+        powershell: PowerShellSession | None = None,
+    ) -> Shell:
+        """A new shell; PowerShell clients name it themselves (the runspace pool id), WinRS clients don't."""
         owned = sum(1 for shell in self.shells.values() if shell.owner.lower() == owner.lower())
         if owned >= self.max_shells_per_user:
             raise wsman.quota_shells_fault(self.max_shells_per_user)
-        shell = Shell(id=str(uuid.uuid4()).upper(), owner=owner)
+        new_id = (shell_id or str(uuid.uuid4())).upper()
+        if new_id in self.shells:
+            raise wsman.WsmanFault(
+                f"A shell with ShellId {new_id} already exists.", wsman_code=wsman.FAULT_INVALID_MESSAGE
+            )
+        shell = Shell(id=new_id, owner=owner, resource_uri=resource_uri, powershell=powershell)
         self.shells[shell.id] = shell
         return shell
+
+    def count_operation(self, shell: Shell) -> None:
+        """Every Command is an operation of its shell, counted against the per-shell quota."""
+        if shell.operations >= self.max_operations_per_shell:
+            raise wsman.quota_operations_fault(self.max_operations_per_shell)
+        shell.operations += 1
 
     def get(self, shell_id: str | None) -> Shell:
         shell = self.shells.get((shell_id or "").upper())
@@ -100,9 +137,7 @@ class ShellTable:
         return shell
 
     def add_command(self, shell: Shell, invocation: Invocation) -> Command:
-        if shell.operations >= self.max_operations_per_shell:
-            raise wsman.quota_operations_fault(self.max_operations_per_shell)
-        shell.operations += 1
+        self.count_operation(shell)
         command = Command(id=str(uuid.uuid4()).upper(), invocation=invocation)
         shell.commands[command.id] = command
         return command
@@ -124,6 +159,8 @@ class ShellTable:
         shell = self.get(shell_id)
         for command in shell.commands.values():
             command.cancel()
+        if shell.powershell is not None:
+            shell.powershell.cancel()
         del self.shells[shell.id]
 
     def close_all(self) -> None:

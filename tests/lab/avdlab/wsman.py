@@ -27,6 +27,9 @@ NS = {
 }
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 CMD_RESOURCE_URI = f"{SHELL_URI}/cmd"
+# PowerShell Remoting (MS-PSRP 2.2.1): a shell per runspace pool under the session configuration's URI.
+PSRP_RESOURCE_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+PSRP_NS = "http://schemas.microsoft.com/powershell"
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 
 ACTION_CREATE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create"
@@ -204,6 +207,36 @@ def parse_request(data: bytes) -> Request:
     )
 
 
+def shell_creation(request: Request) -> tuple[str | None, bytes | None]:
+    """The client's ``ShellId`` and decoded ``creationXml`` of a Create (both None for a plain WinRS shell)."""
+    body = request.body
+    if body is None or body.tag != _q("rsp", "Shell"):
+        raise WsmanFault("The Create request has no rsp:Shell.", wsman_code=FAULT_INVALID_MESSAGE)
+    shell_id = (body.get("ShellId") or "").strip() or None
+    node = body.find(f"{{{PSRP_NS}}}creationXml")
+    if node is None:
+        return shell_id, None
+    try:
+        return shell_id, base64.b64decode(node.text or "", validate=True)
+    except ValueError as exc:
+        raise WsmanFault("The creationXml is not base64.", wsman_code=FAULT_INVALID_MESSAGE) from exc
+
+
+def psrp_command(request: Request) -> tuple[str, bytes]:
+    """A PSRP Command: the client's ``CommandId`` (the pipeline id) and the first CreatePipeline fragments."""
+    body = request.body
+    if body is None or body.tag != _q("rsp", "CommandLine"):
+        raise WsmanFault("The Command request has no rsp:CommandLine.", wsman_code=FAULT_INVALID_MESSAGE)
+    command_id = (body.get("CommandId") or "").strip()
+    if not command_id:
+        raise WsmanFault("A PowerShell Command names no CommandId (the pipeline id).", wsman_code=FAULT_INVALID_MESSAGE)
+    try:
+        data = b"".join(base64.b64decode(node.text or "", validate=True) for node in body.findall("rsp:Arguments", NS))
+    except ValueError as exc:
+        raise WsmanFault("The Command's rsp:Arguments are not base64.", wsman_code=FAULT_INVALID_MESSAGE) from exc
+    return command_id, data
+
+
 def command_line(request: Request) -> tuple[str, str]:
     """The ``rsp:Command`` and ``rsp:Arguments`` texts of a Command request."""
     body = request.body
@@ -279,23 +312,33 @@ def _envelope(action: str, relates_to: str, body: str) -> bytes:
     ).encode()
 
 
-def create_response(request: Request, shell_id: str, endpoint: str, owner: str, client_ip: str) -> bytes:
+def create_response(
+    request: Request,
+    shell_id: str,
+    endpoint: str,
+    owner: str,
+    client_ip: str,
+    *,
+    resource_uri: str = CMD_RESOURCE_URI,
+    input_streams: str = "stdin",
+    output_streams: str = "stdout stderr",
+) -> bytes:
     body = (
         "<x:ResourceCreated>"
         f"<a:Address>{escape(endpoint)}</a:Address>"
         "<a:ReferenceParameters>"
-        f"<w:ResourceURI>{CMD_RESOURCE_URI}</w:ResourceURI>"
-        f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
+        f"<w:ResourceURI>{escape(resource_uri)}</w:ResourceURI>"
+        f'<w:SelectorSet><w:Selector Name="ShellId">{escape(shell_id)}</w:Selector></w:SelectorSet>'
         "</a:ReferenceParameters>"
         "</x:ResourceCreated>"
         "<rsp:Shell>"
-        f"<rsp:ShellId>{shell_id}</rsp:ShellId>"
-        f"<rsp:ResourceUri>{CMD_RESOURCE_URI}</rsp:ResourceUri>"
+        f"<rsp:ShellId>{escape(shell_id)}</rsp:ShellId>"
+        f"<rsp:ResourceUri>{escape(resource_uri)}</rsp:ResourceUri>"
         f"<rsp:Owner>{escape(owner)}</rsp:Owner>"
         f"<rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP>"
         "<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
-        "<rsp:InputStreams>stdin</rsp:InputStreams>"
-        "<rsp:OutputStreams>stdout stderr</rsp:OutputStreams>"
+        f"<rsp:InputStreams>{escape(input_streams)}</rsp:InputStreams>"
+        f"<rsp:OutputStreams>{escape(output_streams)}</rsp:OutputStreams>"
         "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>"
         "<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity>"
         "</rsp:Shell>"
@@ -329,6 +372,22 @@ def receive_response(
         parts.append(
             f"<rsp:CommandState CommandId={cid} State={quoteattr(STATE_DONE)}>"
             f"<rsp:ExitCode>{exit_code}</rsp:ExitCode></rsp:CommandState>"
+        )
+    body = f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>"
+    return _envelope(f"{ACTION_RECEIVE}Response", request.message_id, body)
+
+
+def psrp_receive_response(request: Request, command_id: str | None, payloads: list[bytes], done: bool) -> bytes:
+    """A ReceiveResponse of a PowerShell shell: one ``stdout`` stream element per PSRP payload.
+
+    Pool-level receives (no CommandId) carry no CommandState; a pipeline's last answer says
+    Done with exit code 0 (PowerShell reports its own exit code in PSRP messages), as Windows does.
+    """
+    cid = f" CommandId={quoteattr(command_id)}" if command_id else ""
+    parts = [f'<rsp:Stream Name="stdout"{cid}>{base64.b64encode(data).decode()}</rsp:Stream>' for data in payloads]
+    if done and command_id:
+        parts.append(
+            f"<rsp:CommandState{cid} State={quoteattr(STATE_DONE)}><rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>"
         )
     body = f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>"
     return _envelope(f"{ACTION_RECEIVE}Response", request.message_id, body)

@@ -1,9 +1,10 @@
-"""Helpers for the lab's own tests: a lab world in-process, and the ARM API called without a network."""
+"""Helpers for the lab's own tests: a lab world in-process, the ARM API called without a network, an event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -88,3 +89,19 @@ def sxs_row(state: HostState) -> str | None:
 
 def registry(state: HostState, name: str, path: str = k.RDINFRA_AGENT) -> Any:
     return state.registry.get_data(path, name)
+
+
+class LoopThread:
+    """An event loop in a thread, so blocking clients (pywinrm, pypsrp) can drive the async service."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import winrm
+import yaml
 
 from tests.conftest import LAB_BASE, avdlab, lab_address, start_lab
 
@@ -44,8 +45,17 @@ def test_up_status_stats_down_leave_nothing_behind():
         assert [h["address"] for h in hosts] == [lab_address(f"127.0.3.{n}") for n in (1, 2, 3)]
         assert all(listening(h["address"], port) for h in hosts for port in (5985, 5986))
         assert len(daemon_pids()) == 1
-        connection = (lab.inventory / "group_vars" / "all.yml").read_text()
-        assert "ansible_winrm_ca_trust_path" in connection and "ignore" not in connection
+        connection = yaml.safe_load((lab.inventory / "group_vars" / "all.yml").read_text())
+        assert connection["ansible_winrm_ca_trust_path"] == lab.config["ca_cert"]
+        assert "ignore" not in connection.values()
+        # psrp beside winrm: the same endpoint, auth and CA, so -e ansible_connection=psrp is enough
+        assert {key: value for key, value in connection.items() if key.startswith("ansible_psrp_")} == {
+            "ansible_psrp_protocol": "https",
+            "ansible_psrp_port": 5986,
+            "ansible_psrp_auth": "ntlm",
+            "ansible_psrp_cert_validation": "validate",
+            "ansible_psrp_ca_cert": lab.config["ca_cert"],
+        }
         assert (
             (lab.inventory / "host_vars" / "sh-02.yml")
             .read_text()

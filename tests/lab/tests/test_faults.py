@@ -63,6 +63,8 @@ def test_catalog_is_the_design_catalog():
         "session_limit_reached",
         "unsupported_os",
         "name_already_registered",
+        "registration_baked_in",
+        "pending_reboot",
     }
     assert all(f.section and f.changes and (f.before_boot or f.after_boot) for f in faults.CATALOG.values())
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import threading
 import xml.etree.ElementTree as ET
 
 import pytest
 import winrm
+from labworld import LoopThread
 from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
 from avdlab import wsman
@@ -17,22 +16,6 @@ from avdlab.handlers import default_handlers
 from avdlab.host import LabHost
 from avdlab.service import WinRMService
 from avdlab.shells import ShellTable
-
-
-class LoopThread:
-    """An event loop in a thread, so pywinrm's blocking calls can drive the async service."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
 
 
 class ServiceTransport:

@@ -19,6 +19,13 @@ START_ORDER = (k.TERMSERVICE, "SessionEnv", "UmRdpService", k.AGENT_SERVICE, k.B
 def boot(state: HostState, avd: AvdService, now: float) -> None:
     state.boot_time = now
     state.shutdown_at = None
+    # Session Manager performs the pending file renames early in boot; servicing finishes and drops its markers.
+    registry = state.registry
+    if registry.get_data(k.SESSION_MANAGER, "PendingFileRenameOperations") is not None:
+        registry.delete_value(k.SESSION_MANAGER, "PendingFileRenameOperations")
+    for marker in (k.CBS_REBOOT_PENDING, k.WU_REBOOT_REQUIRED):
+        if registry.key_exists(marker):
+            registry.delete_key(marker)
     state.sessions = []  # a restart signs every user out
     for service in state.services.values():
         service.state = STOPPED

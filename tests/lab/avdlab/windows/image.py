@@ -56,6 +56,7 @@ def healthy_host(name: str, host_pool_arm_path: str, image_time: float) -> HostS
     for sid in ("S-1-5-18", "S-1-5-19", "S-1-5-20", *USER_SIDS, *(f"{sid}_Classes" for sid in USER_SIDS)):
         registry.create_key(rf"HKEY_USERS\{sid}\Software\Microsoft")
     registry.create_key(rf"{k.DEFAULT_PROFILE_HIVE}\Software\Microsoft")
+    registry.create_key(k.SESSION_MANAGER)
 
     state.services = {
         s.name.lower(): s
@@ -82,6 +83,21 @@ def healthy_host(name: str, host_pool_arm_path: str, image_time: float) -> HostS
         install_product(state, path, products[path], image_time - 3600)
     registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 1)
     registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, "")
+    return state
+
+
+def image_build_host(name: str, image_time: float) -> HostState:
+    """A VM that builds a golden image: the agent and boot loader installed without a registration key.
+
+    Registration is what ties a VM to a host pool: without a key the agent keeps IsRegistered=0 and
+    has no agent GUID or HostPoolArmPath yet, and the VM is in no host pool.
+    """
+    state = healthy_host(name, "", image_time)
+    registry = state.registry
+    registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 0)
+    for value_name in ("GUID", "HostPoolArmPath"):
+        registry.delete_value(k.RDINFRA_AGENT, value_name)
+    registry.delete_value(k.MONITORING_AGENT, "SessionHostPool")
     return state
 
 

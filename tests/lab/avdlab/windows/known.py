@@ -23,6 +23,15 @@ WINLOGON_AUTOLOGON_CHECKED = WINDOWS_NT + r"\Winlogon\AutoLogonChecked"
 INSTALLER_POLICY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer"
 USER_SYSTEM_POLICY = r"Software\Policies\Microsoft\Windows\System"  # below HKU\<SID> or HKCU
 DEFAULT_PROFILE_HIVE = r"HKEY_USERS\.DEFAULT"
+# What Windows servicing leaves until the next restart (cleared by it): Component Based Servicing's
+# and Windows Update's marker keys, and the file renames Session Manager performs at boot.
+CBS_REBOOT_PENDING = (
+    r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending"
+)
+WU_REBOOT_REQUIRED = (
+    r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired"
+)
+SESSION_MANAGER = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Session Manager"
 
 # Services
 BOOTLOADER_SERVICE = "RDAgentBootLoader"

@@ -18,7 +18,7 @@ from .agent import bootloader_started, msi_policy_blocks
 from .image import install_product, uninstall_product
 from .listeners import qwinsta
 from .registry import RegistryError, normalize_path
-from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, STOPPED, HostState
+from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, STOPPED, FileEntry, HostState
 
 if TYPE_CHECKING:
     from ..avd import AvdService
@@ -214,6 +214,16 @@ def list_files(state: HostState, folder: str, pattern: str = "*") -> list[dict[s
         found.append({"name": rest, "path": entry.path, "size": entry.size, "created": entry.created})
     found.sort(key=lambda f: f["created"], reverse=True)
     return found
+
+
+_ABSOLUTE_PATH = re.compile(r"^[A-Za-z]:\\[^*?\"<>|]*[^\\*?\"<>|]$")
+
+
+def write_file(state: HostState, path: str, data: bytes) -> None:
+    """[System.IO.File]::Create and write: a new file, or an existing one replaced (whatever it was goes with it)."""
+    if not _ABSOLUTE_PATH.match(path):
+        raise OperationError(f"Could not find a part of the path '{path}'.")
+    state.files[path.lower()] = FileEntry(path=path, size=len(data), created=time.time())
 
 
 def boot_time(state: HostState) -> float:
