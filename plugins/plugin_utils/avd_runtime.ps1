@@ -133,14 +133,16 @@ function ConvertTo-RegistryData($Op) {
         else { $data = [string]$raw }
     }
     catch { throw "registry_write: data is not a valid $($Op.type) value." }
-    $kind, $data
+    @{ kind = $kind; data = $data }  # a hashtable: returned as is, an array in it is not unrolled
 }
 
 function Invoke-RegistryWrite($Op) {
     # Registry.SetValue, a .NET call: the data (a registration token) is bound to no cmdlet parameter.
     $keyName = Get-RegistryPathArgument $Op
     $name = Get-TextArgument $Op 'name'
-    $kind, $data = ConvertTo-RegistryData $Op
+    $converted = ConvertTo-RegistryData $Op
+    $kind = $converted.kind
+    $data = $converted.data
     $path = "Registry::$keyName"
     $changed = $true
     if (Test-Path -LiteralPath $path) {
@@ -352,8 +354,8 @@ function Invoke-Msiexec($Op) {
     Initialize-WindowsInstaller
     $null = [AvdOps.WindowsInstaller]::MsiSetInternalUI(2, [IntPtr]::Zero)  # INSTALLUILEVEL_NONE: /qn
     if ($Op.log) {
-        # INSTALLLOGMODE: fatal exit, error, warning, user, info, out of disk space, action start, common data;
-        # not property dumps nor verbose, which print property values. Attribute 1: append.
+        # INSTALLLOGMODE: fatal exit, error, warning, user, info, resolve source, out of disk space, action start,
+        # common data; not action data, property dumps nor verbose, which print property values. 1: append.
         $null = [AvdOps.WindowsInstaller]::MsiEnableLog(0x9DF, [string]$Op.log, 1)
     }
     if ($Op.action -eq 'install') { $code = [AvdOps.WindowsInstaller]::MsiInstallProduct($package, $properties -join ' ') }
@@ -364,7 +366,7 @@ function Invoke-Msiexec($Op) {
 function Invoke-ProbeUrl($Op) {
     # url, or registry_path + registry_name (+ suffix): probe the URL a registry value names,
     # e.g. BrokerURI + 'api/health', in the same round trip as the registry read.
-    $url = $Op.url
+    if (-not $Op.registry_path) { $url = Get-TextArgument $Op 'url' }
     if ($Op.registry_path) {
         $path = "Registry::$($Op.registry_path)"
         $base = $null

@@ -422,7 +422,7 @@ async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, A
 
 async def probe_url(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
     number_argument(op, "timeout_seconds", 10, 1, 300)
-    url = op.get("url")
+    url = None if op.get("registry_path") else text_argument(op, "url")
     if op.get("registry_path"):
         base = state.registry.get_data(op["registry_path"], op["registry_name"])
         if not base:
