@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup browser demo demo-down test molecule lint build clean
+.PHONY: setup browser demo demo-down test molecule lint build clean mutation
 
 setup: $(STAMP)
 
@@ -24,7 +24,7 @@ $(STAMP): requirements-dev.txt tests/lab/pyproject.toml
 demo: setup
 	$(BIN)/avdlab down --dir .lab
 	$(BIN)/avdlab up --scenario $(DEMO_SCENARIO) --dir .lab --inventory inventories/lab
-	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/diagnose.yml
+	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml -i inventories/lab/hostpool.avd.yml playbooks/diagnose.yml
 	@echo
 	@echo "HTML report: file://$(CURDIR)/reports/diagnosis.html (also reports/diagnosis.json, reports/junit-diagnosis.xml)"
 	@echo "The lab keeps running: $(BIN)/avdlab status | show HOST | inject HOST FAULT; 'make demo-down' stops it."
@@ -58,9 +58,14 @@ test: setup lint browser
 molecule: setup
 	$(BIN)/molecule test
 
+# Mutation testing of the core logic (_rules, _parsers, _facts, _reports) with the unit
+# tests; not part of `make test`: it takes tens of minutes on 2 cores (docs/testing.md).
+mutation: setup
+	$(BIN)/python tests/mutation/mutation.py
+
 build: setup
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build
 
 clean:
 	-$(BIN)/avdlab down --dir .lab
-	rm -rf build .lab-test reports .pytest_cache .ruff_cache .mypy_cache
+	rm -rf build .lab-test .mutation reports .pytest_cache .ruff_cache .mypy_cache

@@ -7,6 +7,7 @@ separate tasks would cost), and prints the figures. Not a test: it asserts
 nothing about time.
 
     .venv/bin/python benchmarks/diagnose_pool.py --hosts 100 --latency 0.5 --forks 25
+    .venv/bin/python benchmarks/diagnose_pool.py --hosts 100 --latency 0.5 --forks 25 --connection psrp
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5, help="seconds each WinRM command takes to start")
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--first-address", default="127.0.20.1", help="loopback address of the lab's first host")
+    parser.add_argument(
+        "--connection", choices=("winrm", "psrp"), default="winrm", help="Ansible connection plugin (default winrm)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="avd-bench-"))
     lab_dir, inventory = work / "lab", work / "inventory"
@@ -90,11 +94,21 @@ def main() -> None:
             "playbooks/diagnose.yml",
             "-e",
             f"avd_report_dir={work / 'reports'}",
+            "-e",
+            f"ansible_connection={args.connection}",
             env=env,
         )
         one_stats = stats(lab_dir)
         reset_stats(lab_dir)
-        many = run(str(BIN / "ansible-playbook"), "-i", str(inventory / "hosts.yml"), str(playbook), env=env)
+        many = run(
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(inventory / "hosts.yml"),
+            str(playbook),
+            "-e",
+            f"ansible_connection={args.connection}",
+            env=env,
+        )
         many_stats = stats(lab_dir)
     finally:
         subprocess.run([str(BIN / "avdlab"), "down", "--dir", str(lab_dir)], capture_output=True, check=False)
@@ -103,7 +117,9 @@ def main() -> None:
     def per_host(figures: dict[str, dict[str, int]], key: str) -> float:
         return sum(f[key] for f in figures.values()) / len(figures)
 
-    print(f"hosts={args.hosts} forks={args.forks} command start-up latency={args.latency}s")
+    print(
+        f"hosts={args.hosts} forks={args.forks} command start-up latency={args.latency}s connection={args.connection}"
+    )
     print(f"{'approach':<36}{'wall s':>8}{'s/host':>8}{'cmds/host':>11}{'KiB in/host':>13}{'KiB out/host':>14}")
     for name, elapsed, figures in (
         ("diagnose.yml (1 command per host)", one, one_stats),

@@ -13,6 +13,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import IMAGE_CHECKS
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import REPORT_STEM as IMAGE_REPORT_STEM
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import report_entry as image_report_entry
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool import add_drift
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import (
     FAIL_ON,
     build_report,
@@ -41,6 +42,8 @@ class ActionModule(ActionBase):
         image = args["kind"] == "image"
         to_entry = image_report_entry if image else host_entry
         entries = {name: to_entry(value) for name, value in args["results"].items()}
+        if not image:
+            entries = add_drift(entries)  # pool-level findings, over every host's versions
         report = build_report(entries, datetime.datetime.now(datetime.UTC))
         directory = Path(args["report_dir"]).resolve()  # relative to where ansible-playbook runs
         if image:

@@ -250,32 +250,46 @@ def mentions_win32_exception(message: str) -> bool:
     return "win32exception" in message.lower()
 
 
+AGENT_CHECK_PASSED, AGENT_CHECK_FAILED = 1, 2  # HealthCheckResult in the agent's report
+
+
 def parse_health_report(text: str | None) -> list[dict[str, Any]]:
-    """The agent's own HealthCheckReport JSON: one entry per check, 1 = passed."""
+    """The agent's own ``AgentHealthCheckReport`` value: one JSON object keyed by check name.
+
+    ``{"SxSStackListenerCheck": {"HealthCheckResult": 1|2, "AdditionalFailureDetails": {"Message",
+    "ErrorCode", "LastHealthCheckInUTC"}}, ...}``; 1 = passed, 2 = failed (as Microsoft's MSRD-Collect
+    and field scripts read it). Any other result is neither: ``passed`` and ``failed`` are both false.
+    """
     if not text:
         return []
     try:
         raw = json.loads(text)
     except ValueError as exc:
         raise ParseError(f"AgentHealthCheckReport is not JSON: {exc}") from exc
-    if isinstance(raw, dict):
-        raw = raw.get("HealthCheckReport") or raw.get("value") or [raw]
+    if not isinstance(raw, dict):
+        raise ParseError(
+            f"AgentHealthCheckReport is a JSON {type(raw).__name__}, "
+            "not the object keyed by check name the agent writes"
+        )
     checks = []
-    for entry in raw if isinstance(raw, list) else []:
+    for name, entry in raw.items():
         if not isinstance(entry, dict):
-            continue
-        details = entry.get("AdditionalFailureDetails") or {}
+            raise ParseError(f"AgentHealthCheckReport: the entry for {name!r} is not an object")
+        details = entry.get("AdditionalFailureDetails")
+        details = details if isinstance(details, dict) else {}
+        result = entry.get("HealthCheckResult")
         checks.append(
             {
-                "name": entry.get("HealthCheckName"),
-                "passed": entry.get("HealthCheckResult") == 1,
-                "result": entry.get("HealthCheckResult"),
-                "message": details.get("Message") or "",
+                "name": str(name),
+                "passed": result == AGENT_CHECK_PASSED,
+                "failed": result == AGENT_CHECK_FAILED,
+                "result": result,
+                "message": str(details.get("Message") or ""),
                 "error_code": details.get("ErrorCode"),
-                "last_checked": details.get("LastHealthCheckInUTC"),
+                "last_checked": str(details["LastHealthCheckInUTC"]) if details.get("LastHealthCheckInUTC") else None,
             }
         )
-    return checks
+    return sorted(checks, key=lambda check: check["name"])
 
 
 def windows_release(build: str | None, installation_type: str | None) -> str | None:

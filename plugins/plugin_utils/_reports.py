@@ -48,6 +48,7 @@ def host_entry(result: Mapping[str, Any] | None) -> dict[str, Any]:
         "unchecked": list(diagnosis.get("unchecked") or []),
         "stale_events": list(diagnosis.get("stale_events") or []),
         "host_pool": diagnosis.get("host_pool"),
+        "versions": diagnosis.get("versions"),
     }
 
 

@@ -19,6 +19,8 @@ from . import _known as k
 from ._parsers import EVENT_KINDS, REGISTRATION_KINDS
 
 ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-agent"
+STATUSES_ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-statuses-checks"
+HEARTBEAT_REPORT = "https://learn.microsoft.com/answers/questions/5793701/avd-rdagent-stops-sending-heartbeats"
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITY_RANK = {CRITICAL: 0, WARNING: 1, INFO: 2}
 
@@ -31,10 +33,11 @@ class Check:
     title: str
     anchor: str
     remediation: str
+    page: str = ARTICLE  # the troubleshooting article, unless the finding comes from another source
 
     @property
     def doc(self) -> str:
-        return f"{ARTICLE}#{self.anchor}"
+        return f"{self.page}#{self.anchor}" if self.anchor else self.page
 
 
 REINSTALL = (
@@ -176,6 +179,70 @@ CHECKS: dict[str, Check] = {
             "error-name_already_registered",
             "Remove the session host from the host pool, create the VM again with a unique name, and register it.",
         ),
+        # --- the service's and the agent's own signals (beyond the article's sections)
+        Check(
+            "DOMAIN_TRUST_LOST",
+            "The session host lost its trust relationship with the domain (DomainTrustCheck)",
+            "health-check",
+            "Needs a domain administrator: repair the VM's secure channel (Test-ComputerSecureChannel -Repair "
+            "with domain credentials, or rejoin the domain), then restart the VM (drain it first). Users cannot "
+            "sign in until it is fixed.",
+            STATUSES_ARTICLE,
+        ),
+        Check(
+            "FSLOGIX_UNHEALTHY",
+            "FSLogix profile containers are not healthy (FSLogixHealthCheck)",
+            "health-check",
+            "Check the FSLogix service and that the VHDLocations share is reachable from the VM (firewall, DNS, "
+            "storage account permissions); users get temporary or no profiles meanwhile.",
+            STATUSES_ARTICLE,
+        ),
+        Check(
+            "HEALTH_CHECK_FAILED",
+            "A health check of the AVD agent failed",
+            "health-check",
+            "Look up each failed check in the session host health check table and fix what it names; a failed "
+            "DomainJoinedCheck or SxSStackListenerCheck keeps users out, the others degrade their sessions.",
+            STATUSES_ARTICLE,
+        ),
+        Check(
+            "HEARTBEAT_LOST",
+            "The AVD agent stopped sending heartbeats while its boot loader runs",
+            "",
+            "Restart the RDAgentBootLoader service (it starts a fresh agent, heartbeats resume); if it happens "
+            "again, check the domain secure channel (NETLOGON 5719) and collect agent traces for a support case. "
+            "Users get error 0x204 meanwhile, though the portal may still say Available.",
+            HEARTBEAT_REPORT,
+        ),
+        Check(
+            "AGENT_VERSION_DRIFT",
+            "The AVD agent version differs from the rest of the host pool",
+            "health-check",
+            "Usually an agent update that did not apply: look for update errors on this host (or let the "
+            "scheduled agent update run); no action if the pool is mid-rollout.",
+            STATUSES_ARTICLE,
+        ),
+        Check(
+            "STACK_VERSION_DRIFT",
+            "The side-by-side stack version differs from the rest of the host pool",
+            "error-session-host-vms-are-stuck-in-unavailable-or-upgrading-state",
+            "The stack updates with the agent: check this host's agent updates; reinstall the newest SxS stack if "
+            "it stays behind.",
+        ),
+        Check(
+            "OS_BUILD_DRIFT",
+            "The Windows build differs from the rest of the host pool",
+            "",
+            "Patch the host to the pool's build (or rebuild it from the current image) so every host behaves the "
+            "same for users.",
+            STATUSES_ARTICLE,
+        ),
+        Check(
+            "DOTNET_DRIFT",
+            "The .NET Framework release differs from the rest of the host pool",
+            "error-agent-fails-to-update-with-missingmethodexception",
+            "Install the .NET Framework release the rest of the pool runs (4.8 recommended) and restart the VM.",
+        ),
     )
 }
 
@@ -187,6 +254,7 @@ class Finding:
     evidence: list[str]
     explained_by: str | None = None
     explains: list[str] = field(default_factory=list)
+    checks: dict[str, list[str]] = field(default_factory=dict)  # health check name -> its evidence
 
     def as_dict(self) -> dict[str, Any]:
         check = CHECKS[self.id]
@@ -559,8 +627,9 @@ def disk_space(host: Host) -> list[Finding]:
     evidence = [describe_event(e) for e in events[:1]]
     low = False
     if disk and disk.get("size_bytes"):
-        free, percent = int(disk["free_bytes"]), disk.get("percent_free")
-        low = free < k.DISK_MSI_BYTES or (percent is not None and percent < k.DISK_LOW_PERCENT)
+        size, free, percent = int(disk["size_bytes"]), int(disk["free_bytes"]), disk.get("percent_free")
+        # The exact share, not the rounded percent_free: 4.996% free is under 5% though it shows as 5.0.
+        low = free < k.DISK_MSI_BYTES or free * 100 < k.DISK_LOW_PERCENT * size
         if low or events:
             evidence.append(f"{disk.get('drive')} has {free / 1024**2:.0f} MB free ({percent}%)")
     if not events and not low:
@@ -619,6 +688,131 @@ def session_limit(host: Host) -> list[Finding]:
     ]
 
 
+# --- the service's and the agent's own health checks ----------------------------------------
+# Failing one of these keeps users out (the service reports the host Unavailable); the rest degrade sessions.
+FATAL_HEALTH_CHECKS = frozenset({"DomainJoinedCheck", "DomainTrustCheck", "SxSStackListenerCheck"})
+HEALTH_CHECK_FINDINGS = {"DomainTrustCheck": "DOMAIN_TRUST_LOST", "FSLogixHealthCheck": "FSLOGIX_UNHEALTHY"}
+CHECK_CLOCK_SLACK = datetime.timedelta(minutes=1)  # the agent's first checks run as the VM finishes booting
+# healthCheckResult (2024-04-03): HealthCheckSucceeded, HealthCheckFailed, SessionHostShutdown, Unknown
+SERVICE_CHECK_FAILED = "HealthCheckFailed"
+# A failed check an article rule already explains: its evidence joins that finding instead of being counted again.
+CHECK_COVERED_BY: dict[str, tuple[str, ...]] = {
+    "SxSStackListenerCheck": (
+        "STACK_LISTENER_NOT_LISTENING",
+        "SXS_STACK_NOT_INSTALLED",
+        "UNSUPPORTED_OS",
+        "INSTALLATION_HEALTH_CHECK_FAILED",
+        "AGENT_NOT_INSTALLED",
+    ),
+    "UrlsAccessibleCheck": ("GATEWAY_UNREACHABLE", "WEBSOCKET_UNREACHABLE", "INVALID_FORM"),
+    "MonitoringAgentCheck": ("AGENT_NOT_INSTALLED",),
+}
+
+
+def _check_detail(message: Any, code: Any, when: Any) -> str:
+    parts = [f"at {when}" if when else "", f"error {code}" if code not in (None, 0, "0", "") else ""]
+    text = " ".join(str(message or "").split())
+    return ", ".join(p for p in parts if p) + (f": {text}" if text else "")
+
+
+def failed_health_checks(host: Host) -> dict[str, list[str]]:
+    """Each failed health check with what said so: the host pool's results and the agent's own report."""
+    failed: dict[str, list[str]] = {}
+    pool = host.pool or {}
+    if pool.get("status") != "Shutdown":
+        for check in pool.get("health_checks") or []:
+            if isinstance(check, Mapping) and check.get("result") == SERVICE_CHECK_FAILED and check.get("name"):
+                name = str(check["name"])
+                detail = _check_detail(check.get("message"), check.get("error_code"), check.get("last_checked"))
+                failed.setdefault(name, []).append(f"host pool reports {name} HealthCheckFailed {detail}".rstrip())
+    boot = parse_time(host.facts.get("boot_time"))
+    for check in host.agent.get("health_checks") or []:
+        if not isinstance(check, Mapping) or not check.get("failed") or not check.get("name"):
+            continue
+        when = parse_time(check.get("last_checked"))
+        if boot is not None and when is not None and when < boot - CHECK_CLOCK_SLACK:
+            continue  # the agent keeps old failures in the value; one from before the last boot says nothing now
+        name = str(check["name"])
+        detail = _check_detail(check.get("message"), check.get("error_code"), check.get("last_checked"))
+        failed.setdefault(name, []).append(
+            f"agent's AgentHealthCheckReport: {name} HealthCheckResult={check.get('result')} {detail}".rstrip()
+        )
+    return failed
+
+
+def health_checks(host: Host) -> list[Finding]:
+    """The service's session host health checks (troubleshoot-statuses-checks#health-check) and the agent's report."""
+    failed = failed_health_checks(host)
+    findings = []
+    generic: dict[str, list[str]] = {}
+    for name, evidence in sorted(failed.items()):
+        finding_id = HEALTH_CHECK_FINDINGS.get(name)
+        if finding_id is None:
+            generic[name] = evidence
+            continue
+        severity = CRITICAL if name in FATAL_HEALTH_CHECKS or finding_id == "FSLOGIX_UNHEALTHY" else WARNING
+        findings.append(Finding(finding_id, severity, [*evidence, *pool_evidence(host)], checks={name: evidence}))
+    if generic:
+        findings.append(generic_health_finding(generic, pool_evidence(host)))
+    return findings
+
+
+def generic_health_finding(checks: Mapping[str, list[str]], extra: list[str]) -> Finding:
+    severity = CRITICAL if set(checks) & FATAL_HEALTH_CHECKS else WARNING
+    evidence = [f"failed health checks: {', '.join(sorted(checks))}"]
+    evidence += [line for name in sorted(checks) for line in checks[name]]
+    return Finding("HEALTH_CHECK_FAILED", severity, evidence + extra, checks=dict(checks))
+
+
+def fold_covered_checks(findings: list[Finding]) -> list[Finding]:
+    """A failed check an article finding explains (SxSStackListenerCheck with STACK_LISTENER_NOT_LISTENING...)
+    becomes evidence of that finding, not a second root cause."""
+    by_id = {f.id: f for f in findings}
+    generic = by_id.get("HEALTH_CHECK_FAILED")
+    if generic is None:
+        return findings
+    remaining: dict[str, list[str]] = {}
+    for name, evidence in generic.checks.items():
+        cover = next((by_id[i] for i in CHECK_COVERED_BY.get(name, ()) if i in by_id), None)
+        if cover is None:
+            remaining[name] = evidence
+        else:
+            cover.evidence.extend(line for line in evidence if line not in cover.evidence)
+    rest = [f for f in findings if f is not generic]
+    if not remaining:
+        return rest
+    extra = [line for line in generic.evidence if line.startswith("host pool reports status")]
+    return [*rest, generic_health_finding(remaining, extra)]
+
+
+# --- a silent agent ----------------------------------------------------------------------------
+HEARTBEAT_STALE = datetime.timedelta(minutes=10)  # the agent heartbeats about every 30 seconds
+
+
+def heartbeat_lost(host: Host) -> list[Finding]:
+    """The pool's lastHeartBeat is stale while RDAgentBootLoader runs (field report: users get 0x204)."""
+    pool = host.pool or {}
+    bootloader = host.service(k.BOOTLOADER_SERVICE)
+    if pool.get("status") == "Shutdown" or not bootloader or bootloader.get("state") != "Running":
+        return []
+    beat, now = parse_time(pool.get("last_heartbeat")), parse_time(host.facts.get("gathered_at"))
+    if beat is None or now is None or now - beat < HEARTBEAT_STALE:
+        return []
+    minutes = int((now - beat).total_seconds() // 60)
+    return [
+        Finding(
+            "HEARTBEAT_LOST",
+            CRITICAL,
+            [
+                f"host pool's lastHeartBeat is {pool.get('last_heartbeat')}, {minutes} minutes before the facts "
+                f"were gathered ({host.facts.get('gathered_at')})",
+                f"service RDAgentBootLoader is Running (start type {bootloader.get('start_type')})",
+                *pool_evidence(host),
+            ],
+        )
+    ]
+
+
 RULES: tuple[Rule, ...] = (
     agent_not_installed,
     bootloader_not_running,
@@ -633,6 +827,8 @@ RULES: tuple[Rule, ...] = (
     dotnet,
     unsupported_os,
     session_limit,
+    health_checks,
+    heartbeat_lost,
 )
 
 # root cause -> the symptoms it explains when both are found on a host
@@ -678,7 +874,7 @@ def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) ->
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(host))
-    ordered = link_causes(findings)
+    ordered = link_causes(fold_covered_checks(findings))
     stale = [describe_event(e) for e in host.stale_events(*{kind for _, _, kind in EVENT_KINDS})]
     for error in facts.get("errors") or []:
         host.unchecked.append(f"{error.get('operation')}: {error.get('message')}")
@@ -687,6 +883,23 @@ def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) ->
         "findings": [f.as_dict() for f in ordered],
         "unchecked": host.unchecked,
         "stale_events": stale,
+        "versions": host_versions(facts),
+    }
+
+
+def host_versions(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """What pool drift compares across hosts: agent, SxS stack, OS build, .NET release (None when not gathered)."""
+
+    def section(name: str) -> Mapping[str, Any]:
+        value = facts.get(name)
+        return value if isinstance(value, Mapping) else {}
+
+    sections = {name: section(name) for name in ("agent", "os", "dotnet")}
+    return {
+        "agent": sections["agent"].get("version"),
+        "sxs_stack": sections["agent"].get("sxs_stack_version"),
+        "os_build": sections["os"].get("build"),
+        "dotnet_release": sections["dotnet"].get("release"),
     }
 
 
@@ -703,6 +916,8 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
         "in_pool": "avd_in_pool",
         "registration_expiration_time": "avd_registration_expiration_time",
         "host_pool": "avd_host_pool",
+        "last_heartbeat": "avd_last_heartbeat",
+        "health_checks": "avd_health_checks",
     }
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
     if pool and "avd_registration_expiration_time" in variables:

@@ -20,6 +20,7 @@ hosts:
   - {name: rb-02}
   - {name: rb-03, faults: [invalid_registration_token]}
   - {name: rb-04, sessions: 2}
+  - {name: rb-05}
 """
 
 
@@ -57,8 +58,9 @@ def test_win_reboot_restarts_the_host(hosts_lab):
     )
     seen: set[str] = set()
     while reboot.poll() is None:  # while the host is down, the host pool sees it shut down
-        seen.add(show(hosts_lab, "rb-01")["pool_view"]["status"])
-        time.sleep(0.2)
+        # the control route, not an `avdlab show` process: a loaded machine must not miss the 1 s restart
+        seen.add(hosts_lab.control("/hosts/rb-01")["pool_view"]["status"])
+        time.sleep(0.05)
     output = reboot.communicate()[0]
     assert "Shutdown" in seen, seen
     result = subprocess.CompletedProcess(reboot.args, reboot.returncode, output, "")
@@ -105,6 +107,21 @@ def test_win_reboot_preempts_an_already_scheduled_shutdown(hosts_lab):
     finally:
         if first.poll() is None:
             first.kill()
+
+
+def test_win_reboot_over_psrp_restarts_the_host(hosts_lab):
+    """win_reboot's commands arrive as PSRP pipelines; the plugin reconnects a new runspace after the restart."""
+    before = show(hosts_lab, "rb-05")
+    hosts_lab.reset_stats()
+    result = hosts_lab.ansible(
+        "rb-05", "-m", "ansible.windows.win_reboot", "-a", "pre_reboot_delay=0", "-e", "ansible_connection=psrp"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rebooted: true" in result.stdout
+    after = show(hosts_lab, "rb-05")
+    assert after["boot_time"] > before["boot_time"]
+    stats = hosts_lab.stats()["rb-05"]
+    assert stats["pipelines"] == stats["commands"] >= 3  # boot time, shutdown, boot time and test after
 
 
 def test_inject_and_show(hosts_lab):

@@ -163,7 +163,7 @@ class AvdService:
 
     # --- what the service reports about a session host ------------------------
     def session_host_view(self, record: SessionHostRecord, state: HostState | None, now: float) -> dict[str, Any]:
-        """The ARM sessionHost properties, derived from the host's state."""
+        """The ARM sessionHost properties (2024-04-03 enums), derived from the host's state."""
         if state is None or record.foreign or record.vm_id != state.vm_id:
             return {
                 "status": "Available" if record.foreign else "Unavailable",
@@ -176,59 +176,79 @@ class AvdService:
                 "updateErrorMessage": "",
                 "sessionHostHealthCheckResults": [],
             }
-        state.settle(now)
         registry = state.registry
+        default_agent = registry.get_data(k.BOOTLOADER, "DefaultAgent", "") or ""
+        identity = {
+            "agentVersion": default_agent.removeprefix("RDAgent_"),
+            "sxSStackVersion": registry.get_data(k.WINSTATIONS, "ReverseConnectionListener", "") or "",
+            "osVersion": "10.0." + str(registry.get_data(k.WINDOWS_NT, "CurrentBuild", "")),
+            "updateState": state.update_state,
+            "updateErrorMessage": state.update_error,
+        }
+        report = _health_report(registry.get_data(k.HEALTH_CHECK_REPORT, "AgentHealthCheckReport", ""))
+        if state.powered_off_at is not None:
+            # The agent said goodbye as Windows shut down: Shutdown, every check SessionHostShutdown.
+            for check in report:
+                check["healthCheckResult"] = "SessionHostShutdown"
+            return {
+                "status": "Shutdown",
+                "statusTimestamp": _iso(state.powered_off_at),
+                "lastHeartBeat": _iso(state.powered_off_at),
+                "sessions": 0,
+                **identity,
+                "sessionHostHealthCheckResults": report,
+            }
+        state.settle(now)
         bootloader = state.service(k.BOOTLOADER_SERVICE)
         agent_running = bootloader is not None and bootloader.state == RUNNING and bootloader.stop_at is None
-        report = _health_report(registry.get_data(k.HEALTH_CHECK_REPORT, "AgentHealthCheckReport", ""))
-        update_state, update_error = state.update_state, state.update_error
         failed = {check["healthCheckName"] for check in report if check["healthCheckResult"] == "HealthCheckFailed"}
         if state.shutdown_at is not None and now >= state.shutdown_at:
             status = "Shutdown"  # restarting: off the network until it boots
-        elif bootloader is None:
-            status = "NoHeartbeat"  # no agent at all: the service never hears from it
-        elif not agent_running or registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
-            status = "Unavailable"
-        elif update_state == "Started":
+        elif bootloader is None or not agent_running or registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
+            status = "Unavailable"  # no agent heartbeat (older API versions said NoHeartbeat)
+        elif state.update_state == "Started":
             status = "Upgrading"
-        elif update_state == "Failed":
+        elif state.update_state == "Failed":
             status = "UpgradeFailed"
-        elif "SxSStackListenerCheck" in failed:
-            status = "SxSStackListenerNotReady"
+        elif failed & FATAL_CHECKS:
+            status = "Unavailable"  # a fatal health check failed
         elif failed:
             status = "NeedsAssistance"
         else:
             status = "Available"
-        default_agent = registry.get_data(k.BOOTLOADER, "DefaultAgent", "") or ""
-        heartbeat = now if agent_running else state.last_heartbeat
+        # A silent agent sends no heartbeat; the service keeps the status it last computed (the field report).
+        heartbeat = now if agent_running and not state.agent_silent else state.last_heartbeat
         return {
             "status": status,
-            "statusTimestamp": _iso(now),
+            "statusTimestamp": _iso(state.last_heartbeat if state.agent_silent else now),
             "lastHeartBeat": _iso(heartbeat) if heartbeat else None,
             "sessions": len(state.sessions),
-            "agentVersion": default_agent.removeprefix("RDAgent_"),
-            "sxSStackVersion": registry.get_data(k.WINSTATIONS, "ReverseConnectionListener", "") or "",
-            "osVersion": "10.0." + str(registry.get_data(k.WINDOWS_NT, "CurrentBuild", "")),
-            "updateState": update_state,
-            "updateErrorMessage": update_error,
+            **identity,
             "sessionHostHealthCheckResults": report,
         }
 
 
+# Failing any of these makes the host Unavailable; the others make it NeedsAssistance
+# (learn.microsoft.com/azure/virtual-desktop/troubleshoot-statuses-checks).
+FATAL_CHECKS = frozenset({"SxSStackListenerCheck", "DomainJoinedCheck", "DomainTrustCheck"})
+RESULTS = {k.CHECK_PASSED: "HealthCheckSucceeded", k.CHECK_FAILED: "HealthCheckFailed"}
+
+
 def _health_report(text: str) -> list[dict[str, Any]]:
-    """The agent's HealthCheckReport JSON as the service's health check results."""
+    """The agent's AgentHealthCheckReport (an object keyed by check name) as the service's health check results."""
     try:
-        raw = json.loads(text) if text else []
+        raw = json.loads(text) if text else {}
     except ValueError:
         return []
+    if not isinstance(raw, dict):
+        return []
     results = []
-    for entry in raw:
-        passed = entry.get("HealthCheckResult") == 1
+    for name, entry in sorted(raw.items()):
         details = entry.get("AdditionalFailureDetails") or {}
         results.append(
             {
-                "healthCheckName": entry.get("HealthCheckName"),
-                "healthCheckResult": "HealthCheckSucceeded" if passed else "HealthCheckFailed",
+                "healthCheckName": name,
+                "healthCheckResult": RESULTS.get(entry.get("HealthCheckResult"), "Unknown"),
                 "additionalFailureDetails": {
                     "message": details.get("Message", ""),
                     "errorCode": details.get("ErrorCode", 0),

@@ -150,6 +150,20 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             "ansible_psrp_ca_cert": config.ca_cert,
             "ansible_user": config.username,
             "ansible_password": config.password,
+            # The host pool the hosts belong to, and how the host pool modules reach the lab's Azure
+            # endpoint (module_defaults group/avdops.sessionhost.azure in the remediation playbooks).
+            "avd_host_pool": config.arm["host_pool"],
+            "avd_resource_group": config.arm["resource_group"],
+            "avd_azure": {
+                "auth_source": "credential",
+                "subscription_id": config.arm["subscription_id"],
+                "tenant": config.arm["tenant_id"],
+                "client_id": config.arm["client_id"],
+                "secret": config.arm["client_secret"],
+                "arm_endpoint": config.arm["url"],
+                "authority": config.arm["url"],
+                "ca_bundle": config.ca_cert,
+            },
         },
     )
     for host in config.hosts:

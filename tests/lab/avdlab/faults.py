@@ -186,6 +186,25 @@ def _stop_bootloader(state: HostState, avd: AvdService) -> None:
     service_stop(state, k.BOOTLOADER_SERVICE)
 
 
+def _break_secure_channel(state: HostState, avd: AvdService) -> None:
+    # The machine account password no longer matches the domain's (a restored snapshot, a reset account).
+    state.domain_secure_channel = False
+
+
+def _profile_share_unreachable(state: HostState, avd: AvdService) -> None:
+    share_host = k.FSLOGIX_SHARE.lstrip("\\").split("\\")[0]
+    state.blocked_hosts.append(share_host)
+
+
+SILENT_FOR_SECONDS = 3 * 3600.0
+
+
+def _agent_goes_silent(state: HostState, avd: AvdService) -> None:
+    # The agent's process hangs (no crash, no event) three hours ago; the boot loader keeps running.
+    state.agent_silent = True
+    state.last_heartbeat = time.time() - SILENT_FOR_SECONDS
+
+
 CATALOG: dict[str, Fault] = {
     fault.name: fault
     for fault in (
@@ -304,6 +323,24 @@ CATALOG: dict[str, Fault] = {
             "Error: NAME_ALREADY_REGISTERED",
             "another VM registered this name in the host pool; this VM has IsRegistered=0 and a valid token",
             before_boot=_duplicate_name,
+        ),
+        Fault(
+            "domain_trust_lost",
+            "(service health check DomainTrustCheck)",
+            "the VM's secure channel with the domain is broken (its machine account password no longer matches)",
+            before_boot=_break_secure_channel,
+        ),
+        Fault(
+            "fslogix_unhealthy",
+            "(service health check FSLogixHealthCheck)",
+            "the VM cannot reach the FSLogix profile share in VHDLocations",
+            before_boot=_profile_share_unreachable,
+        ),
+        Fault(
+            "agent_heartbeat_lost",
+            "(field failure: agent silent, users get 0x204)",
+            "the agent process hung three hours ago without an event; RDAgentBootLoader and RDAgent still run",
+            after_boot=_agent_goes_silent,
         ),
         Fault(
             "registration_baked_in",

@@ -245,6 +245,8 @@ class LabRunspacePool:
 
     def stop(self, pipeline: LabPipeline) -> None:
         """Ctrl+C: a running pipeline stops (PipelineStoppedException); a finished one is left as it is."""
+        if not pipeline.started:  # still waiting for its definition or input: it never runs now
+            self.start(pipeline)
         if pipeline.server.state == PSInvocationState.Running:
             pipeline.server.stop()
             self._collect()

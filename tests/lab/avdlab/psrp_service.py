@@ -111,12 +111,13 @@ class PowerShellService:
         if action == wsman.ACTION_SIGNAL:
             command_id, code = wsman.signal(request)
             pipeline = self._pipeline(session, command_id)
-            if code.lower().endswith(("/ctrl_c", "/crtl_c")):
-                runspace.stop(pipeline)
-            runspace.close_pipeline(pipeline)
             task = session.tasks.pop(pipeline.id, None)
             if task is not None and not task.done():
                 task.cancel()
+            if code.lower().endswith(("/ctrl_c", "/crtl_c")):
+                runspace.stop(pipeline)  # its Stopped state can still be received
+            else:
+                runspace.close_pipeline(pipeline)
             await self._notify(session)
             return wsman.empty_response(request)
         if action == wsman.ACTION_DELETE:

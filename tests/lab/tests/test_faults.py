@@ -5,6 +5,7 @@ host healthy and Available again. Each case names its article section.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -25,6 +26,26 @@ def broken(fault: str, **spec):
     state = model.host(HOST)
     later(state)
     return model, state, Arm(model)
+
+
+def failed_checks(arm, state):
+    """The service's failed health checks for the host, with their messages."""
+    view = arm.session_host(state)[1]["properties"]
+    return {
+        check["healthCheckName"]: check["additionalFailureDetails"]["message"]
+        for check in view["sessionHostHealthCheckResults"]
+        if check["healthCheckResult"] == "HealthCheckFailed"
+    }
+
+
+def agent_failed_checks(state):
+    """The agent's own report (AgentHealthCheckReport, keyed by check name): failed checks and messages."""
+    report = json.loads(registry(state, "AgentHealthCheckReport", k.HEALTH_CHECK_REPORT))
+    return {
+        name: entry["AdditionalFailureDetails"]["Message"]
+        for name, entry in report.items()
+        if entry["HealthCheckResult"] == 2
+    }
 
 
 def restart_bootloader(model, state):
@@ -63,6 +84,9 @@ def test_catalog_is_the_design_catalog():
         "session_limit_reached",
         "unsupported_os",
         "name_already_registered",
+        "domain_trust_lost",
+        "fslogix_unhealthy",
+        "agent_heartbeat_lost",
         "registration_baked_in",
         "pending_reboot",
     }
@@ -78,8 +102,14 @@ def test_a_healthy_host_is_available_listens_and_logs_no_error():
     text = ops.run_qwinsta(state)["text"]
     assert " rdp-tcp                                 65536  Listen" in text
     assert f" {k.sxs_winstation(k.SXS_VERSION)}                        65537  Listen" in text
-    report = registry(state, "AgentHealthCheckReport", k.HEALTH_CHECK_REPORT)
-    assert '"HealthCheckResult": 2' not in report
+    report = json.loads(registry(state, "AgentHealthCheckReport", k.HEALTH_CHECK_REPORT))
+    assert isinstance(report, dict) and {"SxSStackListenerCheck", "DomainTrustCheck", "FSLogixHealthCheck"} <= set(
+        report
+    )
+    assert {entry["HealthCheckResult"] for entry in report.values()} == {1}
+    assert {entry["AdditionalFailureDetails"]["ErrorCode"] for entry in report.values()} == {0}
+    view = arm.session_host(state)[1]["properties"]
+    assert {c["healthCheckResult"] for c in view["sessionHostHealthCheckResults"]} == {"HealthCheckSucceeded"}
 
 
 # --- Error: The RDAgentBootLoader and/or Remote Desktop Agent Loader has stopped running
@@ -98,7 +128,7 @@ def test_agent_not_installed():
     model, state, arm = broken("agent_not_installed")
     assert ops.service_query(state, k.BOOTLOADER_SERVICE)["exists"] is False
     assert ops.installed_programs(state, "Remote Desktop*") == []
-    assert arm.status(state) == "NoHeartbeat"  # no agent, no heartbeat
+    assert arm.status(state) == "Unavailable"  # no agent, no heartbeat (older API versions said NoHeartbeat)
     # Fix (full reinstall): remove the session host, new key, install agent (with the key) and boot loader, restart.
     assert arm.call("DELETE", f"/sessionHosts/{state.name}.lab.avd.test")[0] == 200
     token = arm.new_token()
@@ -182,7 +212,8 @@ def test_stack_health_check_failed():
 def test_stack_listener_broken():
     model, state, arm = broken("stack_listener_broken")
     assert sxs_row(state) == "Down" and error_events(state) == []
-    assert arm.status(state) == "SxSStackListenerNotReady"
+    assert arm.status(state) == "Unavailable"  # SxSStackListenerCheck is fatal
+    assert failed_checks(arm, state) == {"SxSStackListenerCheck": "SxsStack listener is not ready"}
     listener = registry(state, "ReverseConnectionListener", k.WINSTATIONS)
     assert registry(state, "SessionDirectoryListener", k.CLUSTER_SETTINGS) == listener
     ops.registry_write(state, rf"{k.WINSTATIONS}\{listener}", "fReverseConnectMode", "REG_DWORD", 1)
@@ -269,7 +300,7 @@ def test_unsupported_os():
     assert registry(state, "EditionID", k.WINDOWS_NT) == "Professional"
     assert ops.installed_programs(state, k.SXS_PRODUCT)  # installed ...
     assert sxs_row(state) is None  # ... but not activated: not in qwinsta
-    assert arm.status(state) == "SxSStackListenerNotReady"
+    assert arm.status(state) == "Unavailable"
     # Fix: a session host VM with a supported OS (same name, new VM), registered with a new key.
     assert arm.call("DELETE", f"/sessionHosts/{state.name}.lab.avd.test")[0] == 200
     replacement = image.healthy_host(state.name, model.pool.arm_id, time.time())
@@ -308,3 +339,44 @@ def test_two_faults_on_one_host_show_both():
     state = model.host(HOST)
     ids = sorted(e[0] for e in error_events(state))
     assert ids == [3389, 3703]
+
+
+# --- The service's health checks: DomainTrustCheck (fatal: Unavailable)
+def test_domain_trust_lost():
+    model, state, arm = broken("domain_trust_lost")
+    assert failed_checks(arm, state) == agent_failed_checks(state) == {"DomainTrustCheck": k.TRUST_FAILED_TEXT}
+    assert arm.status(state) == "Unavailable"
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Running" and error_events(state) == []
+    # Fix: repair the secure channel (Test-ComputerSecureChannel -Repair, or rejoin), restart.
+    state.domain_secure_channel = True
+    boot(state, model.avd, time.time())
+    assert_healthy(model, state, arm)
+    assert failed_checks(arm, state) == {}
+
+
+# --- FSLogixHealthCheck (not fatal: NeedsAssistance)
+def test_fslogix_unhealthy():
+    model, state, arm = broken("fslogix_unhealthy")
+    failed = failed_checks(arm, state)
+    assert list(failed) == ["FSLogixHealthCheck"] and k.FSLOGIX_SHARE in failed["FSLogixHealthCheck"]
+    assert agent_failed_checks(state) == failed
+    assert arm.status(state) == "NeedsAssistance"
+    state.blocked_hosts.clear()  # the storage team opens the share again
+    restart_bootloader(model, state)
+    assert_healthy(model, state, arm)
+
+
+# --- Field failure: the agent goes silent, the boot loader runs, the pool still says Available
+def test_agent_heartbeat_lost():
+    model, state, arm = broken("agent_heartbeat_lost")
+    view = arm.session_host(state)[1]["properties"]
+    assert view["status"] == "Available"
+    beat = time.mktime(time.strptime(view["lastHeartBeat"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    assert time.time() - beat > 2 * 3600  # silent for hours
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Running"
+    assert ops.service_query(state, k.AGENT_SERVICE)["state"] == "Running" and error_events(state) == []
+    restart_bootloader(model, state)  # the field report's fix
+    view = arm.session_host(state)[1]["properties"]
+    beat = time.mktime(time.strptime(view["lastHeartBeat"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    assert time.time() - beat < 60
+    assert_healthy(model, state, arm)

@@ -151,3 +151,22 @@ def test_bad_client_data_is_a_psrp_error():
     pipeline = start(client, server, ps)
     with pytest.raises(PsrpError, match="already exists"):
         server.add_pipeline(str(pipeline.id), b"")
+
+
+def test_ctrl_c_stops_a_pipeline_still_waiting_for_input_and_leaves_a_finished_one():
+    client, server = opened()
+    waiting = psrpcore.ClientPowerShell(client, no_input=False)
+    waiting.add_script("$input")
+    pipeline = start(client, server, waiting)
+    server.stop(pipeline)
+    assert pipeline.started and pipeline.server.state == psrpcore.types.PSInvocationState.Stopped
+    events(client, server.take(pipeline))
+    assert waiting.state == psrpcore.types.PSInvocationState.Stopped
+    done = psrpcore.ClientPowerShell(client)
+    done.add_script("a")
+    finished = start(client, server, done)
+    server.start(finished)
+    server.finish(finished, "a\r\n", "", 0)
+    server.take(finished)
+    server.stop(finished)
+    assert finished.server.state == psrpcore.types.PSInvocationState.Completed and not server.has_output(finished)

@@ -298,3 +298,20 @@ def test_a_put_file_with_another_script_is_not_put_file():
         put_file_request("\n".join([wrapper, separator, json.dumps(edited), *rest]))
     with pytest.raises(NotPutFile, match="exec wrapper is not"):
         put_file_request("\n".join([wrapper.replace("Ansible", "Ansibel"), separator, manifest, *rest]))
+
+
+def test_ctrl_c_stops_a_running_pipeline_before_it_runs_anything(lab):
+    host, transport = lab
+    host.command_latency = 30  # the "process" is still starting when ctrl_c comes
+    with client(transport) as pool:
+        ps = PowerShell(pool)
+        ps.add_script("hostname")
+        ps.begin_invoke()
+        ps.stop()
+        (shell,) = host.shells.shells.values()
+        assert shell.powershell is not None
+        (pipeline,) = shell.powershell.runspace.pipelines.values()
+        assert pipeline.server.state.name == "Stopped"
+        host.command_latency = 0
+        assert run_script(pool, "hostname").output == ["sh-01"]
+    assert host.stats.errors == 0

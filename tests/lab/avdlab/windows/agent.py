@@ -135,6 +135,7 @@ def bootloader_started(state: HostState, avd: AvdService, now: float | None = No
 
     _apply_pending_update(state, avd, moment)
     _health_checks(state, moment)
+    state.agent_silent = False  # a fresh agent process heartbeats again (the field report's workaround)
     state.last_heartbeat = moment
 
 
@@ -219,7 +220,8 @@ def _apply_pending_update(state: HostState, avd: AvdService, moment: float) -> N
 
 def _health_checks(state: HostState, moment: float) -> None:
     registry = state.registry
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+    # The agent writes UTC with seven fractional digits (2024-02-20T08:14:03.1234567Z).
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 10**7):07d}Z"
     checks: list[tuple[str, bool, str]] = []
     listener = registry.get_data(k.WINSTATIONS, "ReverseConnectionListener")
     stack_key_missing = bool(listener) and not registry.key_exists(rf"{k.WINSTATIONS}\{listener}")
@@ -229,7 +231,7 @@ def _health_checks(state: HostState, moment: float) -> None:
         state.update_state = "Started"
         state.update_error = f"Waiting for the side-by-side stack {listener} to finish installing."
     listening = sxs_listening(state)
-    checks.append(("SxSStackListenerCheck", listening, "" if listening else "The SxS stack listener is not ready."))
+    checks.append(("SxSStackListenerCheck", listening, "" if listening else "SxsStack listener is not ready"))
     for check_url, event_id, text in (
         (k.GATEWAY_URL, k.EVENT_GATEWAY, "RD Gateway Url: {url} is not accessible."),
         (k.WEBSOCKET_TRANSPORT_URL, k.EVENT_WEBSOCKET, "Web socket transport Url: {url} is not accessible."),
@@ -241,16 +243,36 @@ def _health_checks(state: HostState, moment: float) -> None:
     geneva = bool(state.programs_named(k.GENEVA_PRODUCT))
     checks.append(("MonitoringAgentCheck", geneva, "" if geneva else "The Geneva monitoring agent is not installed."))
     checks.append(("DomainJoinedCheck", True, ""))
-    report = [
-        {
-            "HealthCheckName": name,
-            "HealthCheckResult": 1 if passed else 2,
+    trusted = state.domain_secure_channel
+    checks.append(("DomainTrustCheck", trusted, "" if trusted else k.TRUST_FAILED_TEXT))
+    checks.append(("MetaDataServiceCheck", True, ""))
+    fslogix = _fslogix_check(state)
+    if fslogix is not None:
+        checks.append(("FSLogixHealthCheck", *fslogix))
+    # One JSON object keyed by check name, as MSRD-Collect and field scripts read it.
+    report = {
+        name: {
+            "HealthCheckResult": k.CHECK_PASSED if passed else k.CHECK_FAILED,
             "AdditionalFailureDetails": {
                 "Message": message,
-                "ErrorCode": 0 if passed else -2147467259,
+                "ErrorCode": 0 if passed else k.CHECK_ERROR_CODE,
                 "LastHealthCheckInUTC": stamp,
             },
         }
         for name, passed, message in checks
-    ]
+    }
     registry.set(k.HEALTH_CHECK_REPORT, "AgentHealthCheckReport", REG_SZ, json.dumps(report))
+
+
+def _fslogix_check(state: HostState) -> tuple[bool, str] | None:
+    """FSLogix profile containers, when enabled: the agent checks that the VHD locations can be reached."""
+    registry = state.registry
+    if registry.get_data(k.FSLOGIX_PROFILES, "Enabled") != 1:
+        return None
+    locations = registry.get_data(k.FSLOGIX_PROFILES, "VHDLocations") or []
+    shares = [locations] if isinstance(locations, str) else list(locations)
+    unreachable = [share for share in shares if not state.can_reach("smb://" + share.lstrip("\\").split("\\")[0])]
+    if shares and not unreachable:
+        return True, ""
+    where = ", ".join(unreachable) or "no VHDLocations"
+    return False, f"FSLogix profile container storage is not accessible: {where}"

@@ -6,7 +6,7 @@ import time
 import uuid
 
 from . import known as k
-from .registry import REG_DWORD, REG_SZ, Registry
+from .registry import REG_DWORD, REG_MULTI_SZ, REG_SZ, Registry
 from .state import AUTOMATIC, MANUAL, FileEntry, HostState, Program, Service
 
 USER_SIDS = ("S-1-5-21-3623811015-3361044348-30300820-1013",)
@@ -52,6 +52,9 @@ def healthy_host(name: str, host_pool_arm_path: str, image_time: float) -> HostS
     registry.set(k.WINDOWS_NT, "CurrentBuildNumber", REG_SZ, "22631")
     registry.set(k.WINDOWS_NT, "DisplayVersion", REG_SZ, "23H2")
     registry.set(k.WINDOWS_NT, "InstallationType", REG_SZ, "Client")
+    # FSLogix profile containers on an Azure Files share, as most pooled host pools run them
+    registry.set(k.FSLOGIX_PROFILES, "Enabled", REG_DWORD, 1)
+    registry.set(k.FSLOGIX_PROFILES, "VHDLocations", REG_MULTI_SZ, [k.FSLOGIX_SHARE])
     # Loaded hives as on a running host: the service accounts, .DEFAULT, a signed-in user and their classes.
     for sid in ("S-1-5-18", "S-1-5-19", "S-1-5-20", *USER_SIDS, *(f"{sid}_Classes" for sid in USER_SIDS)):
         registry.create_key(rf"HKEY_USERS\{sid}\Software\Microsoft")

@@ -23,6 +23,14 @@ WINLOGON_AUTOLOGON_CHECKED = WINDOWS_NT + r"\Winlogon\AutoLogonChecked"
 INSTALLER_POLICY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer"
 USER_SYSTEM_POLICY = r"Software\Policies\Microsoft\Windows\System"  # below HKU\<SID> or HKCU
 DEFAULT_PROFILE_HIVE = r"HKEY_USERS\.DEFAULT"
+FSLOGIX_PROFILES = r"HKEY_LOCAL_MACHINE\SOFTWARE\FSLogix\Profiles"  # Enabled, VHDLocations
+FSLOGIX_SHARE = r"\\stavdlabprofiles.file.core.windows.net\profiles"  # where the lab's FSLogix profiles live
+
+# The agent's health checks (names as the agent writes them in AgentHealthCheckReport and the service
+# reports them in sessionHostHealthCheckResults); HealthCheckResult 1 = passed, 2 = failed.
+CHECK_PASSED, CHECK_FAILED = 1, 2
+CHECK_ERROR_CODE = -2147467259  # E_FAIL, as the agent reports a failed check
+TRUST_FAILED_TEXT = "The trust relationship between this workstation and the primary domain failed."
 # What Windows servicing leaves until the next restart (cleared by it): Component Based Servicing's
 # and Windows Update's marker keys, and the file renames Session Manager performs at boot.
 CBS_REBOOT_PENDING = (

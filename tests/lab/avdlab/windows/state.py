@@ -113,6 +113,11 @@ class HostState:
     update_state: str = "Succeeded"  # Initial, Pending, Started, Succeeded, Failed
     update_error: str = ""
     last_heartbeat: float = 0.0
+    # Causes outside the VM's registry: the machine account's secure channel with the domain, an agent
+    # that hangs without heartbeats (the boot loader still Running), the VM's power.
+    domain_secure_channel: bool = True
+    agent_silent: bool = False
+    powered_off_at: float | None = None
 
     # --- small queries ------------------------------------------------------
     def service(self, name: str) -> Service | None:
@@ -177,6 +182,9 @@ class HostState:
             update_state=raw["update_state"],
             update_error=raw["update_error"],
             last_heartbeat=raw["last_heartbeat"],
+            domain_secure_channel=raw.get("domain_secure_channel", True),
+            agent_silent=raw.get("agent_silent", False),
+            powered_off_at=raw.get("powered_off_at"),
         )
 
     def save(self, path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+from pathlib import Path
 
 import pytest
 from azure.core import exceptions as core
@@ -10,6 +12,8 @@ from azure.core import exceptions as core
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _azure as az
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _host_pool as hp
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import group_name, host_records
+
+REALWORLD = Path(__file__).parents[3] / "fixtures" / "realworld"
 
 BASE = {"auth_source": "auto", "cloud_environment": "AzureCloud", "retries": 4}
 
@@ -177,3 +181,33 @@ def test_inventory_records_and_groups():
     (record,) = host_records(pools, "fqdn", "none")
     assert record["inventory_hostname"] == "sh-01.contoso.com" and "ansible_host" not in record["vars"]
     assert group_name("avd_status", "SxSStackListenerNotReady") == "avd_status_sxsstacklistenernotready"
+
+
+def test_a_2024_04_03_session_host_reads_into_the_pools_view_of_the_host():
+    from azure.mgmt.desktopvirtualization import models as sdk
+
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_from_hostvars
+
+    raw = json.loads((REALWORLD / "health_checks" / "session_host_2024-04-03.json").read_text())
+    host = az.session_host_dict(sdk.SessionHost.deserialize(raw))
+    assert (host["name"], host["status"], host["last_heartbeat"]) == (
+        "sessionHost1.microsoft.com",
+        "Available",
+        "2008-09-22T14:01:54Z",
+    )
+    assert host["health_checks"] == [
+        {
+            "name": "DomainReachable",
+            "result": "HealthCheckSucceeded",
+            "message": "message",
+            "error_code": 0,
+            "last_checked": "2008-09-22T14:01:54Z",
+        }
+    ]
+    raw["properties"]["sessionHostHealthCheckResults"][0].update(
+        {"healthCheckName": "DomainTrustCheck", "healthCheckResult": "HealthCheckFailed"}
+    )
+    failing = az.session_host_dict(sdk.SessionHost.deserialize(raw))
+    pool = pool_from_hostvars({"avd_status": "Unavailable", "avd_health_checks": failing["health_checks"]})
+    findings = diagnose({"schema_version": 1, "gathered_at": "2008-09-22T14:02:00Z"}, pool)["findings"]
+    assert [f["id"] for f in findings] == ["DOMAIN_TRUST_LOST"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _parsers as p
@@ -216,16 +218,43 @@ def test_event_classification(event_id, message, kind):
     assert p.classify_event(event_id, message) == kind
 
 
-def test_health_report():
-    checks = p.parse_health_report(
-        '[{"HealthCheckName": "SxSStackListenerCheck", "HealthCheckResult": 2, '
-        '"AdditionalFailureDetails": {"Message": "not ready", "ErrorCode": -2147467259, '
-        '"LastHealthCheckInUTC": "2026-11-25T10:00:00Z"}}, {"HealthCheckName": "UrlsAccessibleCheck", "HealthCheckResult": 1}]'
-    )
-    assert [(c["name"], c["passed"], c["message"]) for c in checks] == [
-        ("SxSStackListenerCheck", False, "not ready"),
-        ("UrlsAccessibleCheck", True, ""),
+HEALTH_FIXTURES = Path(__file__).parents[3] / "fixtures" / "realworld" / "health_checks"
+
+
+def test_health_report_is_an_object_keyed_by_check_name():
+    text = (HEALTH_FIXTURES / "agent_report_sxs_not_ready.json").read_text()
+    checks = {c["name"]: c for c in p.parse_health_report(text)}
+    assert set(checks) == {"DomainJoinedCheck", "SxSStackListenerCheck", "UrlsAccessibleCheck", "MonitoringAgentCheck"}
+    sxs = checks["SxSStackListenerCheck"]
+    assert (sxs["passed"], sxs["failed"], sxs["result"]) == (False, True, 2)
+    assert sxs["message"] == "SxsStack listener is not ready" and sxs["error_code"] == -2147467259
+    assert sxs["last_checked"] == "2024-02-20T08:14:03.1234567Z"
+    assert checks["DomainJoinedCheck"]["passed"] and not checks["DomainJoinedCheck"]["failed"]
+    assert [c["name"] for c in p.parse_health_report(text) if c["failed"]] == [
+        "MonitoringAgentCheck",
+        "SxSStackListenerCheck",
     ]
+
+
+def test_healthy_health_report_has_no_failure():
+    checks = p.parse_health_report((HEALTH_FIXTURES / "agent_report_healthy.json").read_text())
+    assert len(checks) == 6 and all(c["passed"] and not c["failed"] for c in checks)
+
+
+def test_health_report_results_other_than_1_and_2_are_neither():
+    (check,) = p.parse_health_report('{"AppAttachHealthCheck": {"HealthCheckResult": 0}}')
+    assert (check["passed"], check["failed"], check["message"], check["last_checked"]) == (False, False, "", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("{oops", "not JSON"),
+        ('[{"HealthCheckName": "SxSStackListenerCheck", "HealthCheckResult": 2}]', "JSON list, not the object"),
+        ('{"SxSStackListenerCheck": 2}', "entry for 'SxSStackListenerCheck' is not an object"),
+    ],
+)
+def test_health_report_refuses_other_shapes(text, error):
+    with pytest.raises(p.ParseError, match=error):
+        p.parse_health_report(text)
     assert p.parse_health_report(None) == [] and p.parse_health_report("") == []
-    with pytest.raises(p.ParseError, match="not JSON"):
-        p.parse_health_report("{oops")

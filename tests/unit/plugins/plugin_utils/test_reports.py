@@ -68,7 +68,7 @@ def test_junit_has_a_case_per_host_and_check():
     root = ET.fromstring(rep.render_junit(report()))
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
-    assert len(cases) == 2 * 19 + 3  # two diagnosed hosts x 19 checks, three that could not be checked
+    assert len(cases) == 2 * len(rep.CHECKS) + 3  # two diagnosed hosts x every check, three that could not be checked
     assert suite.get("failures") == "1" and suite.get("errors") == "3" and suite.get("skipped") == "1"
     failure = next(c for c in cases if c.find("failure") is not None)
     assert failure.get("classname") == "sh-01" and failure.get("name").startswith("INVALID_REGISTRATION_TOKEN")

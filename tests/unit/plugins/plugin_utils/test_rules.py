@@ -89,15 +89,32 @@ def ids(facts, pool=None) -> list[str]:
 
 def test_healthy_host_has_no_finding():
     result = r.diagnose(healthy(), {"max_session_limit": 4, "sessions": 1})
-    assert result == {"state": "healthy", "findings": [], "unchecked": [], "stale_events": []}
+    assert result == {
+        "state": "healthy",
+        "findings": [],
+        "unchecked": [],
+        "stale_events": [],
+        "versions": {"agent": None, "sxs_stack": None, "os_build": None, "dotnet_release": 528372},
+    }
 
 
 def test_every_finding_names_its_section_and_fix():
-    assert len(r.CHECKS) == 19
-    for check in r.CHECKS.values():
+    article = [c for c in r.CHECKS.values() if c.page == r.ARTICLE]
+    assert len(article) == 21  # the article's 19, and the stack and .NET drift that point at its sections
+    for check in article:
         assert check.doc.startswith(r.ARTICLE + "#") and check.remediation and check.title
+    signals = {c.id: c.doc for c in r.CHECKS.values() if c.page != r.ARTICLE}
+    assert signals == {
+        "DOMAIN_TRUST_LOST": r.STATUSES_ARTICLE + "#health-check",
+        "FSLOGIX_UNHEALTHY": r.STATUSES_ARTICLE + "#health-check",
+        "HEALTH_CHECK_FAILED": r.STATUSES_ARTICLE + "#health-check",
+        "AGENT_VERSION_DRIFT": r.STATUSES_ARTICLE + "#health-check",
+        "OS_BUILD_DRIFT": r.STATUSES_ARTICLE,
+        "HEARTBEAT_LOST": r.HEARTBEAT_REPORT,
+    }
     for rule in r.RULES:
-        assert "Error:" in (rule.__doc__ or "") or "isn't listed" in (rule.__doc__ or ""), rule.__name__
+        doc = rule.__doc__ or ""
+        assert "Error:" in doc or "isn't listed" in doc or "health check" in doc or "field report" in doc, rule.__name__
 
 
 def test_registration_failure_explains_the_stopped_bootloader():
@@ -324,3 +341,137 @@ def test_gather_errors_become_unchecked():
 def test_partial_facts_do_not_crash():
     minimal = {"schema_version": 1, "boot_time": BOOT, "errors": []}
     assert r.diagnose(minimal)["state"] == "healthy"
+
+
+# --- the service's and the agent's own health checks --------------------------------------
+def pool_check(name: str, result: str = "HealthCheckFailed", message: str = "failed") -> dict:
+    return {
+        "name": name,
+        "result": result,
+        "message": message,
+        "error_code": -2147467259,
+        "last_checked": "2026-11-25T10:05:00Z",
+    }
+
+
+def agent_check(name: str, result: int = 2, message: str = "failed", when: str = "2026-11-25T10:05:00Z") -> dict:
+    return {
+        "name": name,
+        "passed": result == 1,
+        "failed": result == 2,
+        "result": result,
+        "message": message,
+        "error_code": 0 if result == 1 else -2147467259,
+        "last_checked": when,
+    }
+
+
+TRUST = "The trust relationship between this workstation and the primary domain failed."
+
+
+def test_domain_trust_lost_from_the_pool_and_the_agent():
+    facts = healthy()
+    facts["agent"]["health_checks"] = [
+        agent_check("DomainTrustCheck", message=TRUST),
+        agent_check("SxSStackListenerCheck", 1),
+    ]
+    pool = {"status": "Unavailable", "health_checks": [pool_check("DomainTrustCheck", message=TRUST)]}
+    (finding,) = r.diagnose(facts, pool)["findings"]
+    assert (finding["id"], finding["severity"]) == ("DOMAIN_TRUST_LOST", "critical")
+    assert (
+        f"host pool reports DomainTrustCheck HealthCheckFailed at 2026-11-25T10:05:00Z, error -2147467259: {TRUST}"
+        in (finding["evidence"])
+    )
+    assert any(
+        e.startswith("agent's AgentHealthCheckReport: DomainTrustCheck HealthCheckResult=2")
+        for e in finding["evidence"]
+    )
+    assert "host pool reports status=Unavailable" in finding["evidence"]
+    assert finding["doc"].endswith("troubleshoot-statuses-checks#health-check")
+
+
+def test_fslogix_unhealthy_from_the_agent_report_alone():
+    facts = healthy()
+    facts["agent"]["health_checks"] = [agent_check("FSLogixHealthCheck", message="share not accessible")]
+    (finding,) = r.diagnose(facts)["findings"]
+    assert finding["id"] == "FSLOGIX_UNHEALTHY" and "share not accessible" in finding["evidence"][0]
+
+
+def test_other_failed_checks_are_named_in_one_generic_finding():
+    pool = {
+        "status": "NeedsAssistance",
+        "health_checks": [
+            pool_check("MetaDataServiceCheck"),
+            pool_check("WebRTCRedirectorCheck"),
+            pool_check("AppAttachHealthCheck", "HealthCheckSucceeded"),
+            pool_check("SupportedEncryptionCheck", "Unknown"),
+        ],
+    }
+    (finding,) = r.diagnose(healthy(), pool)["findings"]
+    assert (finding["id"], finding["severity"]) == ("HEALTH_CHECK_FAILED", "warning")
+    assert finding["evidence"][0] == "failed health checks: MetaDataServiceCheck, WebRTCRedirectorCheck"
+    pool["health_checks"].append(pool_check("DomainJoinedCheck"))
+    (finding,) = r.diagnose(healthy(), pool)["findings"]
+    assert finding["severity"] == "critical"  # DomainJoinedCheck keeps users out
+
+
+def test_a_shut_down_host_or_a_passing_report_is_no_finding():
+    shut = [pool_check(name, "SessionHostShutdown") for name in ("DomainTrustCheck", "SxSStackListenerCheck")]
+    assert ids(healthy(), {"status": "Shutdown", "health_checks": shut}) == []
+    facts = healthy()
+    facts["agent"]["health_checks"] = [agent_check("FSLogixHealthCheck", 1), agent_check("AppAttachHealthCheck", 0)]
+    assert ids(facts) == []
+
+
+def test_an_agent_failure_from_before_the_last_boot_is_stale():
+    facts = healthy()
+    facts["agent"]["health_checks"] = [agent_check("DomainTrustCheck", when="2026-11-24T09:00:00Z")]
+    assert ids(facts) == []
+
+
+def test_a_failed_check_an_article_rule_explains_is_not_a_second_root_cause():
+    facts = healthy()
+    facts["stack"]["qwinsta"]["both_listening"] = False
+    facts["stack"]["qwinsta"]["rdp_sxs"]["state"] = "Down"
+    facts["agent"]["health_checks"] = [agent_check("SxSStackListenerCheck", message="SxsStack listener is not ready")]
+    pool = {
+        "status": "Unavailable",
+        "health_checks": [pool_check("SxSStackListenerCheck"), pool_check("MetaDataServiceCheck")],
+    }
+    findings = {f["id"]: f for f in r.diagnose(facts, pool)["findings"]}
+    assert set(findings) == {"STACK_LISTENER_NOT_LISTENING", "HEALTH_CHECK_FAILED"}
+    listener = findings["STACK_LISTENER_NOT_LISTENING"]["evidence"]
+    assert any("SxsStack listener is not ready" in e for e in listener)
+    assert any(e.startswith("host pool reports SxSStackListenerCheck HealthCheckFailed") for e in listener)
+    assert findings["HEALTH_CHECK_FAILED"]["evidence"][0] == "failed health checks: MetaDataServiceCheck"
+    assert all("SxSStackListenerCheck" not in e for e in findings["HEALTH_CHECK_FAILED"]["evidence"])
+    # alone, the covered check leaves no generic finding at all
+    pool["health_checks"].pop()
+    assert ids(facts, pool) == ["STACK_LISTENER_NOT_LISTENING"]
+
+
+def test_heartbeat_lost_while_the_bootloader_runs():
+    facts = healthy()
+    facts["gathered_at"] = "2026-11-25T13:00:00Z"
+    pool = {"status": "Available", "last_heartbeat": "2026-11-25T10:00:00Z"}
+    (finding,) = r.diagnose(facts, pool)["findings"]
+    assert (finding["id"], finding["severity"]) == ("HEARTBEAT_LOST", "critical")
+    assert finding["evidence"][0].startswith("host pool's lastHeartBeat is 2026-11-25T10:00:00Z, 180 minutes")
+    assert "RDAgentBootLoader" in finding["remediation"] and "host pool reports status=Available" in finding["evidence"]
+    assert ids(facts, {**pool, "last_heartbeat": "2026-11-25T12:55:00Z"}) == []  # five minutes: still beating
+    assert ids(facts, {**pool, "status": "Shutdown"}) == []  # a VM that is off sends no heartbeat
+    stopped = copy.deepcopy(facts)
+    stopped["services"]["RDAgentBootLoader"]["state"] = "Stopped"
+    assert "HEARTBEAT_LOST" not in ids(stopped, pool)  # that is BOOTLOADER_NOT_RUNNING
+    assert ids({k: v for k, v in facts.items() if k != "gathered_at"}, pool) == []
+
+
+def test_pool_from_hostvars_carries_health_checks_and_heartbeat():
+    pool = r.pool_from_hostvars(
+        {
+            "avd_status": "Available",
+            "avd_last_heartbeat": "2026-11-25T10:00:00Z",
+            "avd_health_checks": [pool_check("X")],
+        }
+    )
+    assert pool == {"status": "Available", "last_heartbeat": "2026-11-25T10:00:00Z", "health_checks": [pool_check("X")]}

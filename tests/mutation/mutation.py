@@ -1,0 +1,258 @@
+"""`make mutation`: mutmut over the controller-side core logic with the unit tests, scored per file.
+
+mutmut 3 names a mutant after the module path of its file and records which
+tests call each function by the module the tests import. The tests import the
+collection as ``ansible_collections.avdops.sessionhost...`` (through
+``.collections/``), so this script stages a copy whose file layout gives
+exactly that module path (``src/ansible_collections/avdops/sessionhost/plugins/...``,
+mutmut strips ``src.``), runs ``mutmut run`` there, and then reads mutmut's
+own result files to print, per target file: mutants, killed, survivors, and
+the score with string-only mutants of human wording set aside (see
+docs/testing.md for which survivors are accepted and why).
+
+Usage: python tests/mutation/mutation.py [--max-children N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STAGE = REPO / ".mutation"
+PACKAGE = Path("src/ansible_collections/avdops/sessionhost")
+TARGETS = (
+    "plugins/plugin_utils/_rules.py",
+    "plugins/plugin_utils/_parsers.py",
+    "plugins/plugin_utils/_facts.py",
+    "plugins/plugin_utils/_reports.py",
+)
+TESTS = "tests/unit/plugins/plugin_utils"
+GOAL = 90.0
+# mutmut's exit codes (mutmut.stats.status_by_exit_code)
+KILLED = {1, 3}
+SURVIVED = {0}
+TIMEOUT = {36, -24, 24, 152, 255}
+NO_TESTS = {5, 33}
+
+PYPROJECT = """\
+# Written by tests/mutation/mutation.py for one mutmut run; not the project's configuration.
+[tool.mutmut]
+source_paths = ["src"]
+only_mutate = {only_mutate}
+pytest_add_cli_args_test_selection = ["{tests}"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:timeout", "-q"]
+use_git_change_detection = false
+
+# Its own pytest section, so pytest does not climb to the project's pyproject.toml
+# (whose pythonpath would import the unmutated collection through .collections/).
+[tool.pytest.ini_options]
+addopts = "-p no:cacheprovider"
+"""
+
+
+def stage() -> None:
+    """A copy of the collection laid out as its import path, with its tests beside it.
+
+    The whole collection is copied (tests read files such as docs/runtime.md next to the code);
+    the tests of the copy's ``tests/`` directory are the ones mutmut runs.
+    """
+    if STAGE.exists():
+        shutil.rmtree(STAGE)
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = REPO / name
+        if not source.is_file():
+            continue  # deleted in the work tree
+        for base in (STAGE / PACKAGE, STAGE) if name.startswith("tests/") else (STAGE / PACKAGE,):
+            target = base / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    only = json.dumps([str(PACKAGE / target) for target in TARGETS])
+    (STAGE / "pyproject.toml").write_text(PYPROJECT.format(only_mutate=only, tests=TESTS), encoding="utf-8")
+
+
+def run_mutmut(max_children: int) -> None:
+    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children)]
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "ANSIBLE_CONFIG")}
+    done = subprocess.run(command, cwd=STAGE, env=env, check=False)
+    if done.returncode != 0:
+        sys.exit(f"mutmut run failed ({done.returncode}); see its output above")
+
+
+# --- reading the results ---------------------------------------------------------------
+MARKER = "# type: ignore # mutmut generated"
+PROSE = re.compile(r"[A-Za-z]{2,}.*\s|\s.*[A-Za-z]{2,}", re.S)  # a word and a space: text for people
+FINDING_ID = re.compile(r"\b[A-Z0-9]+(?:_[A-Z0-9]+)+\b")  # an id such as SESSION_LIMIT_REACHED is matched on
+
+
+def string_constants(tree: ast.AST) -> list[tuple[ast.AST, str | None]]:
+    return [
+        (node, node.value if isinstance(node.value, str) else None)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+    ]
+
+
+def skeleton(tree: ast.AST) -> str:
+    """The function without its name and with every string emptied: equal skeletons differ in strings only."""
+    tree = ast.parse(ast.unparse(tree))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.name = "f"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+    return ast.dump(tree)
+
+
+def is_wording(original: str, mutant: str) -> bool:
+    """A mutant that only changes text written for people: prose (words and spaces) in messages and evidence.
+
+    Any other string is not wording, however small: a key, a value name, a state word, a separator,
+    a marker such as the ``#`` of qwinsta's user rows, or prose that names a finding id (the JUnit
+    report matches unchecked entries on it) changes what is diagnosed or reported.
+    """
+    first, second = ast.parse(textwrap.dedent(original)), ast.parse(textwrap.dedent(mutant))
+    if skeleton(first) != skeleton(second):
+        return False
+    before = [value for _, value in string_constants(first)]
+    after = [value for _, value in string_constants(second)]
+    changed = [old for old, new in zip(before, after, strict=True) if old != new]
+    return bool(changed) and all(
+        old is not None and PROSE.search(old) and not FINDING_ID.search(old) for old in changed
+    )
+
+
+@dataclass
+class FileScore:
+    target: str
+    mutants: int = 0
+    killed: int = 0
+    timeouts: int = 0
+    survivors: list[str] = field(default_factory=list)
+    wording: list[str] = field(default_factory=list)
+    no_tests: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+    changes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def considered(self) -> int:
+        return self.mutants - len(self.wording)
+
+    @property
+    def score(self) -> float:
+        return 100.0 * (self.killed + self.timeouts) / self.considered if self.considered else 100.0
+
+
+def read_scores() -> list[FileScore]:
+    scores = []
+    for target in TARGETS:
+        path = PACKAGE / target
+        meta = json.loads((STAGE / "mutants" / f"{path}.meta").read_text(encoding="utf-8"))
+        spans = json.loads((STAGE / "mutants" / f"{path}.spans").read_text(encoding="utf-8"))["spans"]
+        lines = (STAGE / "mutants" / path).read_text(encoding="utf-8").splitlines(keepends=True)
+
+        def source(name: str, spans: dict[str, list[int]] = spans, lines: list[str] = lines) -> str:
+            start, end = spans[name]
+            return "".join(lines[start - 1 : end])
+
+        score = FileScore(target)
+        for key, code in sorted(meta["exit_code_by_key"].items(), key=lambda item: natural(item[0])):
+            score.mutants += 1
+            if code in KILLED:
+                score.killed += 1
+            elif code in TIMEOUT:
+                score.timeouts += 1
+            elif code in SURVIVED or code in NO_TESTS:
+                function = key.rpartition(".")[2]
+                original = function.rpartition("__mutmut_")[0] + "__mutmut_orig"
+                score.changes[key] = changed_lines(source(original), source(function))
+                if is_wording(source(original), source(function)):
+                    score.wording.append(key)
+                elif code in SURVIVED:
+                    score.survivors.append(key)
+                else:
+                    score.no_tests.append(key)
+            else:
+                score.other.append(f"{key} (exit code {code})")
+        scores.append(score)
+    return scores
+
+
+def changed_lines(original: str, mutant: str) -> str:
+    """The mutant's lines that differ from the original function's (its def line aside), for the listing."""
+    before, after = textwrap.dedent(original).splitlines(), textwrap.dedent(mutant).splitlines()
+    new = [
+        line[2:].strip()
+        for line in difflib.ndiff(before, after)
+        if line.startswith("+ ") and not line[2:].lstrip().startswith(("def ", "async def "))
+    ]
+    text = " | ".join(line.replace(MARKER, "").strip() for line in new) or "(a line removed)"
+    return text if len(text) <= 150 else text[:147] + "..."
+
+
+def natural(key: str) -> tuple[str, int]:
+    name, _, number = key.rpartition("__mutmut_")
+    return name, int(number) if number.isdigit() else 0
+
+
+def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
+    print()
+    print(f"{'FILE':<34} {'MUTANTS':>7} {'KILLED':>7} {'WORDING':>8} {'SURVIVED':>9} {'NO TEST':>8} {'SCORE':>7}")
+    for s in scores:
+        print(
+            f"{s.target:<34} {s.mutants:>7} {s.killed + s.timeouts:>7} {len(s.wording):>8} {len(s.survivors):>9} "
+            f"{len(s.no_tests):>8} {s.score:>6.1f}%"
+        )
+    print(f"SCORE = killed / (mutants - wording-only survivors); the goal is {GOAL:.0f}% per file")
+    for s in scores:
+        lists = [("surviving mutants", s.survivors), ("mutants no test runs", s.no_tests), ("other results", s.other)]
+        if wording:
+            lists.append(("wording-only survivors (accepted)", s.wording))
+        for title, keys in lists:
+            if not keys:
+                continue
+            module = keys[0].rpartition(".")[0]
+            print(f"\n{s.target}: {title} ({len(keys)}), as mutant: mutated line(s)")
+            for key in keys:
+                print(f"  {key.rpartition('.')[2]}: {s.changes.get(key, '')}")
+            print(f"  (the whole diff: cd .mutation && ../.venv/bin/mutmut show {module}.NAME)")
+    accepted = sum(len(s.wording) for s in scores)
+    print(f"\nwording-only survivors (accepted; --wording lists them): {accepted}")
+    print(f"mutation run took {seconds / 60:.1f} min")
+    return all(s.score >= GOAL for s in scores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--report-only", action="store_true", help="read the last run's results again")
+    parser.add_argument("--wording", action="store_true", help="also list the accepted wording-only survivors")
+    args = parser.parse_args()
+    started = time.monotonic()
+    if not args.report_only:
+        stage()
+        run_mutmut(args.max_children)
+    ok = report(read_scores(), time.monotonic() - started, args.wording)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
