@@ -10,11 +10,19 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC as FACTS_SPEC
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import SubsetError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import SubsetError, resolve_subsets
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import ReplayError, facts_from_capture, load
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_from_hostvars
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
+    InputError,
+    pool_counts,
+    validate_facts,
+    validate_gather_options,
+    validate_pool,
+)
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._verdicts import stopped_reason
 
 ARGUMENT_SPEC: dict[str, Any] = {
     **FACTS_SPEC,
@@ -33,6 +41,8 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        given = args["host_pool"] is not None
+        pool = args["host_pool"] if given else pool_from_hostvars(task_vars or {})
         facts = args["facts"]
         host = str((task_vars or {}).get("inventory_hostname") or "")
         if facts is not None and args["raw"] is not None:
@@ -40,18 +50,30 @@ class ActionModule(ActionBase):
         if args["raw"] is not None:
             try:
                 facts = facts_from_capture(load(args["raw"], host))
-            except (ReplayError, RuntimeCallError, SubsetError) as exc:
-                return {**result, "failed": True, "msg": f"could not replay the capture: {exc}"}
-        elif facts is None:
+            except (ReplayError, SubsetError) as exc:
+                raise AnsibleActionFail(f"raw: {exc}") from None
+            except RuntimeCallError as exc:  # the capture of a refused call replays to its error, as live
+                return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
+        try:
+            validate_pool(pool, "host_pool" if given else "host_pool (the avd_* variables)")
+            if facts is not None:
+                validate_facts(facts)
+            else:
+                validate_gather_options(args)
+                resolve_subsets(args["gather_subset"])
+        except (InputError, SubsetError) as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        pool = pool_counts(pool)
+        stopped = stopped_reason(pool)
+        if facts is None and stopped:
+            # The VM is off: nothing to connect to, and not a failure of the host.
+            diagnosis = {"state": "stopped", "reason": stopped, "findings": [], "unchecked": [], "stale_events": []}
+            return {**result, "changed": False, "diagnosis": {**diagnosis, "host_pool": pool}}
+        if facts is None:
             try:
                 facts = gather_facts(self, args, host=host, save_raw=args["save_raw"])
-            except (RuntimeCallError, SubsetError, ReplayError) as exc:
+            except (RuntimeCallError, ReplayError) as exc:
                 return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
-        elif not isinstance(facts.get("schema_version"), int):
-            raise AnsibleActionFail(
-                "facts must be the avd_session_host facts of session_host_facts (no schema_version)"
-            )
-        pool = args["host_pool"] if args["host_pool"] is not None else pool_from_hostvars(task_vars or {})
         diagnosis = diagnose(facts, pool)
         diagnosis["host_pool"] = pool
         return {**result, "changed": False, "diagnosis": diagnosis, "ansible_facts": {"avd_session_host": facts}}

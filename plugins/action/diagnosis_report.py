@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import IMAGE_CHECKS
@@ -16,19 +18,41 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import r
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool import add_drift
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import (
     FAIL_ON,
+    ReportError,
     build_report,
-    host_entry,
+    entries_from,
     hosts_at_or_above,
+    run_failure,
     summary_lines,
     write_reports,
 )
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import pool_from_hostvars
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "results": {"type": "dict", "required": True},
     "kind": {"type": "str", "default": "diagnosis", "choices": ["diagnosis", "image"]},
     "report_dir": {"type": "path", "required": True},
     "fail_on": {"type": "str", "default": "none", "choices": list(FAIL_ON)},
+    "fail_on_stopped": {"type": "bool", "default": False},
+    "fail_on_incomplete": {"type": "bool", "default": True},
+    "target": {"type": "str"},
 }
+
+
+def _pools(names: list[str], task_vars: Mapping[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """Each host's host pool data from its variables: how a stopped or unreachable host still shows its pool view."""
+    hostvars = task_vars.get("hostvars") or {}
+    pools: dict[str, dict[str, Any] | None] = {}
+    for name in names:
+        variables = hostvars.get(name)
+        pools[name] = pool_from_hostvars(variables) if isinstance(variables, Mapping) else None
+    return pools
+
+
+def _mapping(name: str, value: Any) -> Mapping[str, Any] | None:
+    if value is not None and not isinstance(value, Mapping):
+        raise ReportError(f"results[{name!r}]: expected the host's registered image_check result (a mapping)")
+    return value
 
 
 class ActionModule(ActionBase):
@@ -39,12 +63,18 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # writes only local report files, which --check users still want
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        results = args["results"]
         image = args["kind"] == "image"
-        to_entry = image_report_entry if image else host_entry
-        entries = {name: to_entry(value) for name, value in args["results"].items()}
-        if not image:
-            entries = add_drift(entries)  # pool-level findings, over every host's versions
-        report = build_report(entries, datetime.datetime.now(datetime.UTC))
+        try:
+            if image:
+                entries = {str(name): image_report_entry(_mapping(name, value)) for name, value in results.items()}
+            else:
+                entries = add_drift(entries_from(results, _pools([str(n) for n in results], task_vars or {})))
+        except ReportError as exc:
+            raise AnsibleActionFail(f"diagnosis_report: {exc}; no report was written") from None
+        run = {"target": args["target"], "fail_on": args["fail_on"]}
+        report = build_report(entries, datetime.datetime.now(datetime.UTC), run)
+        report["run"]["failure"] = run_failure(report, args["fail_on"])
         directory = Path(args["report_dir"]).resolve()  # relative to where ansible-playbook runs
         if image:
             files = write_reports(report, directory, IMAGE_REPORT_STEM, IMAGE_CHECKS, html=False)
@@ -57,5 +87,11 @@ class ActionModule(ActionBase):
             "summary": report["summary"],
             "files": files,
             "summary_lines": summary_lines(report, str(directory), names if image else ""),
-            "over_threshold": hosts_at_or_above(report, args["fail_on"]),
+            "over_threshold": hosts_at_or_above(
+                report,
+                args["fail_on"],
+                fail_on_stopped=args["fail_on_stopped"],
+                fail_on_incomplete=args["fail_on_incomplete"],
+            ),
+            "run_failure": report["run"]["failure"],
         }

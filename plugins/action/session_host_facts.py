@@ -13,6 +13,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import A
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import ReplayError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import InputError, validate_gather_options
 
 ARGUMENT_SPEC_WITH_SAVE: dict[str, Any] = {**ARGUMENT_SPEC, "save_raw": {"type": "path"}}
 
@@ -26,9 +27,10 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC_WITH_SAVE)
-        for name in ("events_max_age", "events_max_count", "probe_timeout"):
-            if args[name] < 1:
-                raise AnsibleActionFail(f"{name} must be at least 1, got {args[name]}")
+        try:
+            validate_gather_options(args)
+        except InputError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         host = str((task_vars or {}).get("inventory_hostname") or self._task.get_name())
         try:
             facts = gather_facts(self, args, host=host, save_raw=args["save_raw"])

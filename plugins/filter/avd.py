@@ -10,12 +10,21 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
+    InputError,
+    pool_counts,
+    validate_facts,
+    validate_pool,
+)
 
 
 def avd_diagnose(facts: Mapping[str, Any], host_pool: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    if not isinstance(facts, Mapping) or not isinstance(facts.get("schema_version"), int):
-        raise AnsibleFilterError("avd_diagnose expects the avd_session_host facts of session_host_facts")
-    diagnosis: dict[str, Any] = diagnose(facts, host_pool)
+    try:
+        validate_facts(facts)
+        validate_pool(host_pool)
+    except InputError as exc:
+        raise AnsibleFilterError(f"avd_diagnose: {exc}") from None
+    diagnosis: dict[str, Any] = diagnose(facts, pool_counts(host_pool))
     return diagnosis
 
 

@@ -20,6 +20,11 @@ description:
     successful registration since, are stale and raise nothing on their own.
   - Gathers the facts itself (one WinRM command, as
     M(avdops.sessionhost.session_host_facts)) unless given them in O(facts).
+    Given facts and host pool data are validated first, and refused with a
+    message naming the field that is wrong.
+  - When the host pool data says the VM is off (status C(Shutdown), or
+    C(power_state) deallocated or stopped), the host is C(stopped) and is not
+    contacted.
   - Uses the host pool's view of the host (status, sessions, max session
     limit) from O(host_pool), or from the C(avd_*) variables the
     M(avdops.sessionhost.host_pool) inventory plugin sets; rules that need it
@@ -123,9 +128,17 @@ diagnosis:
   type: dict
   contains:
     state:
-      description: C(healthy) when no critical or warning finding, else C(unhealthy).
+      description:
+        - C(unhealthy) with a critical or warning finding; C(healthy) only when
+          every check ran and found nothing; C(incomplete) when nothing was found
+          but some checks could not run (listed in C(unchecked)); C(stopped) when
+          the host pool data says the VM is off (then the host is not contacted).
       type: str
       sample: unhealthy
+    reason:
+      description: Why the host is C(stopped).
+      type: str
+      returned: when stopped
     findings:
       description: Findings, root causes first.
       type: list
@@ -142,7 +155,7 @@ diagnosis:
           explained_by: null
           explains: [BOOTLOADER_NOT_RUNNING]
     unchecked:
-      description: What could not be checked, and why.
+      description: Each check that could not run, as C(CHECK_ID) and why, then failed operations.
       type: list
       elements: str
     stale_events:

@@ -12,12 +12,24 @@ description:
     writes C(diagnosis.json), C(diagnosis.html) (one self-contained page,
     unhealthy hosts first) and C(junit-diagnosis.xml) (one test case per
     host and check) into O(report_dir).
+  - Host states - C(healthy) (every check ran, no problem), C(unhealthy),
+    C(incomplete) (no problem found but some checks could not run, listed in
+    C(unchecked)), C(stopped) (the host pool reports the VM shut down or off),
+    C(unreachable) (with the reason by class and in full) and C(failed).
+  - The pool data of hosts that were not diagnosed (stopped, unreachable)
+    comes from their C(avd_*) variables.
+  - The reports are always written, also for no host, and say how many hosts
+    were diagnosed.
+  - Returns a short summary table, the hosts at or above O(fail_on), and
+    C(run_failure) when the run as a whole must fail.
+  - A result that diagnose cannot have made (not a mapping, an unknown state or
+    severity) is refused with a message naming the host and field, and no report
+    is written.
   - With O(kind=image), takes the registered results of
     M(avdops.sessionhost.image_check) instead and writes
     C(image-validation.json) and C(junit-image-validation.xml) (one test
     case per host and image check, with the evidence of passed checks in
     C(system-out)).
-  - Returns a short summary table and the hosts at or above O(fail_on).
   - Runs on the controller; it contacts no host.
 version_added: 0.1.0
 author:
@@ -39,11 +51,25 @@ options:
   fail_on:
     description:
       - Return in C(over_threshold) the hosts with a finding at or above this
-        severity, and the hosts that could not be checked (unreachable or
-        failed). C(none) returns none.
+        severity, and the hosts that were not (fully) checked - C(unreachable),
+        C(failed), C(incomplete) (see O(fail_on_incomplete)) and, with
+        O(fail_on_stopped), C(stopped). C(none) returns none.
+      - With a threshold, a run that diagnosed no host at all is a failure
+        (C(run_failure)).
     type: str
     default: none
     choices: [none, warning, critical]
+  fail_on_stopped:
+    description: Count C(stopped) hosts (VMs that are off or deallocated) in C(over_threshold).
+    type: bool
+    default: false
+  fail_on_incomplete:
+    description: Count C(incomplete) hosts (some checks could not run) in C(over_threshold).
+    type: bool
+    default: true
+  target:
+    description: The host pattern of the run, recorded in the reports.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -80,8 +106,15 @@ summary_lines:
   type: list
   elements: str
 over_threshold:
-  description: Hosts at or above O(fail_on).
+  description: Hosts at or above O(fail_on), or not (fully) checked.
   returned: success
   type: list
   elements: str
+run_failure:
+  description:
+    - Why the run as a whole fails, or null - no host was diagnosed and some
+      were unreachable or failed, or O(fail_on) is set and no host was
+      diagnosed at all.
+  returned: success
+  type: str
 """

@@ -12,53 +12,129 @@ from typing import Any
 import jinja2
 
 from ._rules import CHECKS, SEVERITY_RANK
+from ._validate import InputError, validate_result
+from ._verdicts import (
+    DIAGNOSED_STATES,
+    STATES,
+    UNREACHABLE_LABELS,
+    host_state,
+    incomplete_reason,
+    short_reason,
+    stopped_reason,
+    unreachable_class,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
-STATE_ORDER = {"unreachable": 0, "failed": 1, "unhealthy": 2, "healthy": 3}
+STATE_ORDER = {state: rank for rank, state in enumerate(STATES)}
 FAIL_ON = ("none", "warning", "critical")
+NOT_DIAGNOSED = ("unreachable", "failed", "stopped")
 
 
-def host_entry(result: Mapping[str, Any] | None) -> dict[str, Any]:
-    """One host's registered diagnose result as its report entry."""
-    if not result:
-        return {
-            "state": "failed",
-            "reason": "no diagnosis result (the host was not run)",
-            "findings": [],
-            "unchecked": [],
-        }
-    if result.get("unreachable"):
-        return {
-            "state": "unreachable",
-            "reason": str(result.get("msg") or "unreachable"),
-            "findings": [],
-            "unchecked": [],
-        }
-    diagnosis = result.get("diagnosis")
-    if result.get("failed") or not isinstance(diagnosis, Mapping):
-        return {
-            "state": "failed",
-            "reason": str(result.get("msg") or "the diagnosis failed"),
-            "findings": [],
-            "unchecked": [],
-        }
+class ReportError(ValueError):
+    """diagnosis_report's input is not what diagnose registers."""
+
+
+def _details(facts: Mapping[str, Any] | None, pool: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the triage grid shows of a host: the host's own answers first, the host pool's view otherwise."""
+    agent = (facts or {}).get("agent") if isinstance((facts or {}).get("agent"), Mapping) else None
+    sessions = (facts or {}).get("sessions") if isinstance((facts or {}).get("sessions"), Mapping) else None
+    pool = pool or {}
+    allow = pool.get("allow_new_session")
     return {
-        "state": diagnosis.get("state", "healthy"),
-        "findings": list(diagnosis.get("findings") or []),
-        "unchecked": list(diagnosis.get("unchecked") or []),
-        "stale_events": list(diagnosis.get("stale_events") or []),
-        "host_pool": diagnosis.get("host_pool"),
-        "versions": diagnosis.get("versions"),
+        "host_pool": pool.get("host_pool"),
+        "status": pool.get("status"),
+        "sessions": pool.get("sessions") if pool.get("sessions") is not None else (sessions or {}).get("total"),
+        "drain_mode": None if allow is None else not allow,
+        "agent_version": (agent or {}).get("version") or pool.get("agent_version"),
+        "sxs_stack_version": (agent or {}).get("sxs_stack_version") or pool.get("sxs_stack_version"),
+        "last_heartbeat": pool.get("last_heartbeat"),
     }
 
 
-def build_report(entries: Mapping[str, dict[str, Any]], generated: datetime.datetime) -> dict[str, Any]:
-    by_state = {state: 0 for state in STATE_ORDER}
+def host_entry(result: Mapping[str, Any] | None, pool: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One host's registered diagnose result as its report entry (``pool``: its host pool data, if known)."""
+    empty: dict[str, Any] = {"findings": [], "unchecked": [], "host_pool": pool, "details": _details(None, pool)}
+    stopped = stopped_reason(pool)
+    if not result:
+        if stopped:
+            return {"state": "stopped", "reason": stopped, **empty}
+        return {"state": "failed", "reason": "no diagnosis result (the host was not run)", **empty}
+    if result.get("unreachable") or (result.get("failed") and "diagnosis" not in result and stopped):
+        message = " ".join(str(result.get("msg") or "unreachable").split())
+        if stopped:
+            return {"state": "stopped", "reason": f"{stopped}; connecting failed: {message}", **empty}
+        kind = unreachable_class(message)
+        return {
+            "state": "unreachable",
+            "reason_class": kind,
+            "reason": f"{UNREACHABLE_LABELS[kind]}: {message}",
+            **empty,
+        }
+    diagnosis = result.get("diagnosis")
+    if result.get("failed") or not isinstance(diagnosis, Mapping):
+        reason = " ".join(str(result.get("msg") or "the diagnosis failed").split())
+        return {"state": "failed", "reason": reason, **empty}
+    facts = (result.get("ansible_facts") or {}).get("avd_session_host")
+    used_pool = diagnosis.get("host_pool") or pool
+    unchecked = list(diagnosis.get("unchecked") or [])
+    findings = list(diagnosis.get("findings") or [])
+    state = str(diagnosis.get("state") or "")
+    if state not in ("stopped",):  # healthy only when nothing was found and everything was checked
+        state = host_state(findings, unchecked)
+    entry: dict[str, Any] = {
+        "state": state,
+        "findings": findings,
+        "unchecked": unchecked,
+        "stale_events": list(diagnosis.get("stale_events") or []),
+        "host_pool": used_pool,
+        "details": _details(facts if isinstance(facts, Mapping) else None, used_pool),
+    }
+    if state == "incomplete":
+        entry["reason"] = incomplete_reason(unchecked)
+    elif diagnosis.get("reason"):
+        entry["reason"] = str(diagnosis["reason"])
+    return entry
+
+
+def entries_from(
+    results: Mapping[str, Any], pools: Mapping[str, Mapping[str, Any] | None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every host's entry; refuses (ReportError naming the host and field) a result diagnose cannot have made."""
+    entries = {}
+    for name, result in results.items():
+        try:
+            validate_result(str(name), result, SEVERITY_RANK)
+        except InputError as exc:
+            raise ReportError(str(exc)) from None
+        entries[str(name)] = host_entry(result, (pools or {}).get(name))
+    return entries
+
+
+def _finding_info(entries: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    info: dict[str, dict[str, str]] = {}
+    for entry in entries.values():
+        for finding in entry["findings"]:
+            info.setdefault(
+                finding["id"],
+                {"title": str(finding.get("title") or finding["id"]), "doc": str(finding.get("doc") or "")},
+            )
+    return info
+
+
+def build_report(
+    entries: Mapping[str, dict[str, Any]],
+    generated: datetime.datetime,
+    run: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    by_state = {state: 0 for state in STATES}
     by_finding: dict[str, int] = {}
     by_root_cause: dict[str, int] = {}
     by_severity = {severity: 0 for severity in SEVERITY_RANK}
+    by_reason: dict[str, int] = {}
     for entry in entries.values():
         by_state[entry["state"]] = by_state.get(entry["state"], 0) + 1
+        if entry.get("reason_class"):
+            by_reason[entry["reason_class"]] = by_reason.get(entry["reason_class"], 0) + 1
         for finding in entry["findings"]:
             by_finding[finding["id"]] = by_finding.get(finding["id"], 0) + 1
             if not finding.get("explained_by"):
@@ -66,19 +142,23 @@ def build_report(entries: Mapping[str, dict[str, Any]], generated: datetime.date
             by_severity[finding["severity"]] += 1
     return {
         "generated": generated.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "run": dict(run or {}),
         "hosts": dict(sorted(entries.items())),
         "summary": {
             "hosts": len(entries),
+            "diagnosed": sum(by_state[state] for state in DIAGNOSED_STATES),
             **by_state,
             "by_finding": dict(sorted(by_finding.items(), key=lambda item: (-item[1], item[0]))),
             "by_root_cause": dict(sorted(by_root_cause.items(), key=lambda item: (-item[1], item[0]))),
             "by_severity": by_severity,
+            "unreachable_by_reason": {UNREACHABLE_LABELS[k]: v for k, v in sorted(by_reason.items())},
         },
+        "findings": _finding_info(entries),
     }
 
 
 def ordered_hosts(report: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Unhealthy first: unreachable, failed, then by worst finding, then by name."""
+    """Problems first: unreachable, failed, unhealthy (by worst finding), incomplete, stopped, healthy; then by name."""
 
     def key(item: tuple[str, dict[str, Any]]) -> tuple[int, int, str]:
         name, entry = item
@@ -88,17 +168,48 @@ def ordered_hosts(report: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]
     return sorted(report["hosts"].items(), key=key)
 
 
-def hosts_at_or_above(report: Mapping[str, Any], fail_on: str) -> list[str]:
-    """Hosts that make the run fail: a finding at or above ``fail_on``, or a host that could not be checked."""
+def hosts_at_or_above(
+    report: Mapping[str, Any], fail_on: str, *, fail_on_stopped: bool = False, fail_on_incomplete: bool = True
+) -> list[str]:
+    """Hosts that make the run fail: a finding at or above ``fail_on``, or a host that was not (fully) checked.
+
+    Stopped hosts count only with ``fail_on_stopped``; incomplete ones unless ``fail_on_incomplete`` is false.
+    """
     if fail_on == "none":
         return []
     threshold = SEVERITY_RANK[fail_on]
+    failing_states = {"unreachable", "failed"}
+    if fail_on_stopped:
+        failing_states.add("stopped")
+    if fail_on_incomplete:
+        failing_states.add("incomplete")
     return [
         name
         for name, entry in report["hosts"].items()
-        if entry["state"] in ("unreachable", "failed")
-        or any(SEVERITY_RANK[f["severity"]] <= threshold for f in entry["findings"])
+        if entry["state"] in failing_states or any(SEVERITY_RANK[f["severity"]] <= threshold for f in entry["findings"])
     ]
+
+
+def run_failure(report: Mapping[str, Any], fail_on: str) -> str | None:
+    """Why the run as a whole fails, whatever the findings: nothing diagnosed (with fail_on), or every host failed."""
+    summary = report["summary"]
+    if summary["diagnosed"]:
+        return None
+    could_not = summary["unreachable"] + summary["failed"]
+    if could_not:
+        reasons = sorted({short_reason(str(e.get("reason", ""))) for e in report["hosts"].values() if e.get("reason")})
+        return (
+            f"no host was diagnosed: {summary['unreachable']} unreachable, {summary['failed']} failed, "
+            f"{summary['stopped']} stopped of {summary['hosts']} ({'; '.join(reasons[:3])})"
+        )
+    if fail_on != "none":
+        if summary["hosts"]:
+            return f"no host was diagnosed: all {summary['hosts']} are stopped; with avd_fail_on a run must check hosts"
+        return (
+            "no host was diagnosed: the run had no hosts (an empty inventory, a target that matches nothing, or an "
+            "inventory source that failed to parse); with avd_fail_on a run must check hosts"
+        )
+    return None
 
 
 def _environment() -> jinja2.Environment:
@@ -135,7 +246,19 @@ def render_junit(
     suites = ET.Element("testsuites", name=title)
     suite = ET.SubElement(suites, "testsuite", name=suite_name, timestamp=report["generated"])
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    failure = (report.get("run") or {}).get("failure")
+    if failure:  # a run that checked nothing must not look green in CI
+        case = ET.SubElement(suite, "testcase", classname="run", name="hosts diagnosed")
+        ET.SubElement(case, "error", message=str(failure)[:500], type="run").text = str(failure)
+        counts["tests"] += 1
+        counts["errors"] += 1
     for name, entry in sorted(report["hosts"].items()):
+        if entry["state"] == "stopped":
+            case = ET.SubElement(suite, "testcase", classname=name, name="connect and gather")
+            ET.SubElement(case, "skipped", message=f"stopped: {entry.get('reason', '')}"[:500])
+            counts["tests"] += 1
+            counts["skipped"] += 1
+            continue
         if entry["state"] in ("unreachable", "failed"):
             case = ET.SubElement(suite, "testcase", classname=name, name="connect and gather")
             error = ET.SubElement(
@@ -146,7 +269,7 @@ def render_junit(
             counts["errors"] += 1
             continue
         findings = {f["id"]: f for f in entry["findings"]}
-        unchecked = " ".join(entry.get("unchecked") or [])
+        unchecked = {line.split(":", maxsplit=1)[0]: line for line in entry.get("unchecked") or []}
         passed = entry.get("passed") or {}
         for check_id, check in checks.items():
             case = ET.SubElement(suite, "testcase", classname=name, name=f"{check_id}: {check.title}")
@@ -162,7 +285,7 @@ def render_junit(
                 failure.text = "\n".join(lines)
                 counts["failures"] += 1
             elif check_id in unchecked:
-                ET.SubElement(case, "skipped", message=next(u for u in entry["unchecked"] if check_id in u))
+                ET.SubElement(case, "skipped", message=unchecked[check_id])
                 counts["skipped"] += 1
             elif passed.get(check_id):
                 ET.SubElement(case, "system-out").text = "\n".join(passed[check_id])
@@ -177,8 +300,11 @@ def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -
     """A short table for the end of the run."""
     lines = [f"{'HOST':<24} {'STATE':<12} FINDINGS (root cause first)"]
     for name, entry in ordered_hosts(report):
-        if entry["state"] in ("unreachable", "failed"):
-            detail = " ".join(str(entry.get("reason", "")).split())[:90]
+        if entry["state"] == "unreachable":
+            kind = entry.get("reason_class", "other")
+            detail = f"{UNREACHABLE_LABELS[kind]}: {short_reason(str(entry.get('reason', '')).split(': ', 1)[-1])}"
+        elif entry["state"] in ("failed", "stopped"):
+            detail = short_reason(str(entry.get("reason", "")), limit=120)
         else:
             detail = (
                 ", ".join(
@@ -187,10 +313,15 @@ def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -
                 )
                 or "-"
             )
+            if entry["state"] == "incomplete":
+                detail = f"{detail}; not checked: " + ", ".join(
+                    line.split(":", maxsplit=1)[0] for line in entry.get("unchecked", [])
+                )
         lines.append(f"{name:<24} {entry['state']:<12} {detail}")
     summary = report["summary"]
     lines.append(
-        f"{summary['hosts']} hosts: {summary['healthy']} healthy, {summary['unhealthy']} unhealthy, "
+        f"{summary['hosts']} hosts, {summary['diagnosed']} diagnosed: {summary['healthy']} healthy, "
+        f"{summary['unhealthy']} unhealthy, {summary['incomplete']} incomplete, {summary['stopped']} stopped, "
         f"{summary['unreachable']} unreachable, {summary['failed']} failed"
     )
     lines.append(f"Reports: {report_dir}/{files or 'diagnosis.html, diagnosis.json, junit-diagnosis.xml'}")

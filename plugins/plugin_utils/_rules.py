@@ -17,6 +17,7 @@ from typing import Any
 
 from . import _known as k
 from ._parsers import EVENT_KINDS, REGISTRATION_KINDS
+from ._verdicts import coverage, host_state, unchecked_list
 
 ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-agent"
 STATUSES_ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-statuses-checks"
@@ -876,12 +877,13 @@ def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) ->
         findings.extend(rule(host))
     ordered = link_causes(fold_covered_checks(findings))
     stale = [describe_event(e) for e in host.stale_events(*{kind for _, _, kind in EVENT_KINDS})]
-    for error in facts.get("errors") or []:
-        host.unchecked.append(f"{error.get('operation')}: {error.get('message')}")
+    # healthy only when every check ran: list the ones whose facts or pool data are missing
+    unchecked = unchecked_list(coverage(facts, pool, CHECKS), host.unchecked, facts)
+    results = [f.as_dict() for f in ordered]
     return {
-        "state": "unhealthy" if any(f.severity in (CRITICAL, WARNING) for f in ordered) else "healthy",
-        "findings": [f.as_dict() for f in ordered],
-        "unchecked": host.unchecked,
+        "state": host_state(results, unchecked),
+        "findings": results,
+        "unchecked": unchecked,
         "stale_events": stale,
         "versions": host_versions(facts),
     }
@@ -916,7 +918,9 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
         "in_pool": "avd_in_pool",
         "registration_expiration_time": "avd_registration_expiration_time",
         "host_pool": "avd_host_pool",
+        "sxs_stack_version": "avd_sxs_stack_version",
         "last_heartbeat": "avd_last_heartbeat",
+        "power_state": "avd_power_state",
         "health_checks": "avd_health_checks",
     }
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}

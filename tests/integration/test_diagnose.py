@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import CHECKS
-from tests.conftest import REPO, lab_address
+from tests.conftest import REPO, ansible_env, lab_address, run_ansible
 
 pytestmark = pytest.mark.lab
 
@@ -142,14 +142,13 @@ def test_junit_and_summary(diagnosis):
     junit = (REPORTS / "junit-diagnosis.xml").read_text()
     assert junit.count("<testcase") == 26 * len(CHECKS) + 2
     assert "HOST" in result.stdout and "26 hosts" not in result.stdout  # 28 with the two unreachable ones
-    assert "28 hosts: 3 healthy, 23 unhealthy, 2 unreachable, 0 failed" in result.stdout, result.stdout[
-        result.stdout.find("Show the summary") :
-    ][:3000]
+    summary = "28 hosts, 26 diagnosed: 3 healthy, 23 unhealthy, 0 incomplete, 0 stopped, 2 unreachable, 0 failed"
+    assert summary in result.stdout, result.stdout[result.stdout.find("Show the summary") :][:3000]
 
 
 def test_fail_on_sets_the_exit_status(demo_lab, tmp_path):
     failing = run_diagnose(demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-01:avd-23", report_dir=tmp_path)
-    assert failing.returncode != 0 and "host(s) at or above 'critical': avd-01" in failing.stdout
+    assert failing.returncode != 0 and "host(s) at or above 'critical' or not fully checked: avd-01" in failing.stdout
     passing = run_diagnose(demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-21:avd-23", report_dir=tmp_path)
     assert passing.returncode == 0, passing.stdout[-2000:]
     assert json.loads((tmp_path / "diagnosis.json").read_text())["summary"]["hosts"] == 2
@@ -229,7 +228,7 @@ def test_psrp_gives_the_same_diagnosis_as_winrm(diagnosis, psrp_diagnosis):
     for host in ("ghost-01", "badcred-01"):
         assert over_psrp["hosts"][host]["state"] == "unreachable"
     assert over_psrp["summary"] == over_winrm["summary"]
-    assert "28 hosts: 3 healthy, 23 unhealthy, 2 unreachable, 0 failed" in result.stdout
+    assert "28 hosts, 26 diagnosed: 3 healthy, 23 unhealthy, 0 incomplete, 0 stopped, 2 unreachable" in result.stdout
 
 
 def without_heartbeat(entry):
@@ -239,7 +238,8 @@ def without_heartbeat(entry):
         {**f, "evidence": [e for e in f["evidence"] if not e.startswith("host pool's lastHeartBeat is")]}
         for f in entry["findings"]
     ]
-    return {**entry, "host_pool": pool, "findings": findings}
+    details = {key: value for key, value in (entry.get("details") or {}).items() if key != "last_heartbeat"}
+    return {**entry, "host_pool": pool, "findings": findings, "details": details}
 
 
 def test_one_psrp_pipeline_per_host(psrp_diagnosis):
@@ -248,3 +248,90 @@ def test_one_psrp_pipeline_per_host(psrp_diagnosis):
     assert {name: (stats[name]["shells"], stats[name]["commands"], stats[name]["pipelines"]) for name in lab_hosts} == {
         name: (1, 1, 1) for name in lab_hosts
     }
+
+
+# --- verdicts a pipeline can trust --------------------------------------------------------
+def old_report(directory: Path) -> None:
+    """Reports left by an earlier run, which the next run must replace whatever happens."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "diagnosis.json").write_text(
+        json.dumps({"generated": "2020-01-01T00:00:00Z", "summary": {"hosts": 9}})
+    )
+    (directory / "diagnosis.html").write_text("<p>old</p>")
+
+
+def test_a_target_that_matches_nothing_fails_with_fail_on_and_still_rewrites_the_reports(demo_lab, tmp_path):
+    old_report(tmp_path)
+    failing = run_diagnose(demo_lab, "-e", "target=no-such-group", "-e", "avd_fail_on=critical", report_dir=tmp_path)
+    assert failing.returncode != 0 and "no host was diagnosed: the run had no hosts" in failing.stdout
+    report = json.loads((tmp_path / "diagnosis.json").read_text())
+    assert report["generated"] != "2020-01-01T00:00:00Z" and report["summary"]["hosts"] == 0
+    assert report["summary"]["diagnosed"] == 0 and report["run"]["target"] == "no-such-group"
+    assert "<p>old</p>" not in (tmp_path / "diagnosis.html").read_text()
+    assert 'classname="run"' in (tmp_path / "junit-diagnosis.xml").read_text()
+    passing = run_diagnose(demo_lab, "-e", "target=no-such-group", report_dir=tmp_path)  # no avd_fail_on: nothing asked
+    assert passing.returncode == 0, passing.stdout[-2000:]
+    assert "0 hosts, 0 diagnosed" in passing.stdout
+
+
+def test_a_run_where_every_host_failed_exits_non_zero_without_fail_on(demo_lab, tmp_path):
+    result = run_diagnose(demo_lab, "-e", "target=ghost-01:badcred-01", report_dir=tmp_path)
+    assert result.returncode != 0 and "no host was diagnosed: 2 unreachable" in result.stdout
+    report = json.loads((tmp_path / "diagnosis.json").read_text())
+    assert {h["reason_class"] for h in report["hosts"].values()} == {"refused", "credentials"}
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if " unreachable  " in line}
+    assert "connection refused: [Errno 111] Connection refused" in lines["ghost-01"]
+    assert "credentials rejected: the specified credentials were rejected" in lines["badcred-01"]
+
+
+def test_an_inventory_that_fails_to_parse_fails_the_run(demo_lab, tmp_path):
+    broken = tmp_path / "broken.avd.yml"
+    broken.write_text(
+        "plugin: avdops.sessionhost.host_pool\nhost_pools: [{name: hp, resource_group: rg}]\n"
+        "auth_source: credential\nsubscription_id: s\ntenant: t\nclient_id: c\nsecret: wrong\n"
+        f"arm_endpoint: https://{lab_address('127.0.10.251')}:1\nauthority: https://{lab_address('127.0.10.251')}:1\n"
+        "retries: 0\n"
+    )
+    args = (str(REPO / "playbooks" / "diagnose.yml"), "-e", f"avd_report_dir={tmp_path}", "-e", "avd_fail_on=critical")
+    result = run_ansible("ansible-playbook", "-i", str(broken), *args)
+    assert result.returncode != 0 and "no host was diagnosed" in result.stdout
+    assert json.loads((tmp_path / "diagnosis.json").read_text())["summary"]["hosts"] == 0
+    strict = run_ansible(
+        "ansible-playbook", "-i", str(broken), *args, env=ansible_env(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="1")
+    )
+    assert strict.returncode != 0 and "Completely failed to parse inventory source" in strict.stdout + strict.stderr
+
+
+def test_a_stopped_vm_is_stopped_not_unreachable_and_fails_only_when_asked(demo_lab, tmp_path):
+    stopped = {
+        "all": {
+            "hosts": {
+                "off-01": {
+                    "ansible_host": lab_address("127.0.10.252"),  # nothing listens: the VM is off
+                    "avd_status": "Shutdown",
+                    "avd_host_pool": "hp-demo",
+                    "avd_sessions": 0,
+                    "avd_allow_new_session": True,
+                }
+            }
+        }
+    }
+    (demo_lab.inventory / "stopped.yml").write_text(yaml.safe_dump(stopped))
+    inventories = ("hosts.yml", "stopped.yml")
+    args = ("-e", f"avd_report_dir={tmp_path}", "-e", "target=off-01:avd-21", "-e", "avd_fail_on=critical")
+    demo_lab.reset_stats()
+    passing = demo_lab.playbook(REPO / "playbooks" / "diagnose.yml", *args, inventories=inventories)
+    assert passing.returncode == 0, passing.stdout[-3000:]
+    report = json.loads((tmp_path / "diagnosis.json").read_text())
+    assert report["hosts"]["off-01"]["state"] == "stopped" and "status=Shutdown" in report["hosts"]["off-01"]["reason"]
+    assert report["summary"]["stopped"] == 1 and report["summary"]["diagnosed"] == 1
+    asked = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml", *args, "-e", "avd_fail_on_stopped=true", inventories=inventories
+    )
+    assert asked.returncode != 0 and "off-01" in asked.stdout
+
+
+def test_a_narrowed_gather_on_a_host_without_agent_is_incomplete_not_healthy(demo_lab):
+    result = demo_lab.ansible("avd-02", "-m", "avdops.sessionhost.diagnose", "-a", "gather_subset=disk")
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "state: incomplete" in result.stdout and "AGENT_NOT_INSTALLED: gather_subset left out agent" in result.stdout

@@ -335,12 +335,19 @@ def test_pool_status_is_evidence_and_pool_vars_are_read():
 def test_gather_errors_become_unchecked():
     facts = healthy()
     facts["errors"] = [{"operation": "policies.user_hives", "message": "Access is denied"}]
-    assert r.diagnose(facts, {"max_session_limit": 4})["unchecked"] == ["policies.user_hives: Access is denied"]
+    result = r.diagnose(facts, {"max_session_limit": 4})
+    assert result["unchecked"] == [
+        "INSTALL_MSI_BLOCKED: operation policies.user_hives failed: Access is denied",
+        "CMD_BLOCKED: operation policies.user_hives failed: Access is denied",
+    ]
+    assert result["state"] == "incomplete"
 
 
 def test_partial_facts_do_not_crash():
     minimal = {"schema_version": 1, "boot_time": BOOT, "errors": []}
-    assert r.diagnose(minimal)["state"] == "healthy"
+    result = r.diagnose(minimal)
+    per_host = [c for c in r.CHECKS if not c.endswith("_DRIFT")]  # drift compares hosts, in the report
+    assert result["state"] == "incomplete" and len(result["unchecked"]) == len(per_host)  # nothing was checked
 
 
 # --- the service's and the agent's own health checks --------------------------------------

@@ -578,7 +578,8 @@ def test_a_failed_result_that_still_carries_a_diagnosis_is_reported_failed(facts
 
 def test_an_unreachable_result_is_unreachable_whatever_else_it_carries(facts):
     entry = rep.host_entry({"unreachable": True, "failed": True, "msg": "timed out", "diagnosis": diagnose(facts)})
-    assert entry["state"] == "unreachable" and entry["reason"] == "timed out"
+    assert entry["state"] == "unreachable" and entry["reason"] == "timed out: timed out"  # class, then the message
+    assert entry["reason_class"] == "timeout"
 
 
 def test_a_diagnosed_result_keeps_its_state_findings_and_unchecked(facts):
