@@ -437,7 +437,7 @@ async def probe_url(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str,
                 "proxy": None,
             }
         url = f"{base}{op.get('suffix') or ''}"
-    return ops.probe_url(state, avd, str(url), op["_runs_as"])
+    return ops.probe_url(state, avd, str(url), op.get("_runs_as"))
 
 
 async def processes(state: HostState, avd: Any, op: dict[str, Any]) -> list[dict[str, Any]]:
