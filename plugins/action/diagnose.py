@@ -55,7 +55,7 @@ class ActionModule(ActionBase):
             except RuntimeCallError as exc:  # the capture of a refused call replays to its error, as live
                 return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
         try:
-            validate_pool(pool, "host_pool" if given else "host_pool (the avd_* variables)")
+            validate_pool(pool, variables=not given)
             if facts is not None:
                 validate_facts(facts)
             else:

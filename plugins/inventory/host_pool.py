@@ -124,7 +124,7 @@ compose:
 
 from typing import Any
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
@@ -136,7 +136,11 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
     settings_from,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import PoolRef, get_pool, list_session_hosts
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import host_records
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import (
+    InventoryConfigError,
+    host_records,
+    pool_entries,
+)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: ignore[misc]
@@ -165,11 +169,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
     def _fetch(self) -> list[dict[str, Any]]:
         options = {name: self.get_option(name) for name in AUTH_OPTIONS}
         try:
+            entries = pool_entries(self.get_option("host_pools"))
+        except InventoryConfigError as exc:
+            raise AnsibleParserError(f"avdops.sessionhost.host_pool: {exc}") from None
+        try:
             settings = settings_from(options)
             sdk = client(settings)
             pools = []
-            for entry in self.get_option("host_pools"):
-                ref = PoolRef(entry["resource_group"], entry["name"])
+            for resource_group, name in entries:
+                ref = PoolRef(resource_group, name)
                 pools.append(
                     {
                         "host_pool": host_pool_dict(get_pool(sdk, settings, ref)),

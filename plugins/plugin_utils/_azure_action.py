@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from ansible.plugins.action import ActionBase
 
-from ._azure import AUTH_OPTIONS, AzureError, AzureSettings, client, settings_from
+from ._azure import AUTH_OPTIONS, AzureError, AzureSettings, PartialChange, client, settings_from
 
 
 class AzureAction(ActionBase):  # type: ignore[misc]
@@ -27,6 +27,8 @@ class AzureAction(ActionBase):  # type: ignore[misc]
             settings = settings_from(args)
             self.check_arguments(args)
             answer = self.work(args, settings, client(settings))
+        except PartialChange as exc:  # it failed after changing something: say so, and what
+            return {**result, **exc.done, "failed": True, "changed": True, "msg": str(exc)}
         except AzureError as exc:
             return {**result, "failed": True, "msg": str(exc)}
         return {**result, **answer}

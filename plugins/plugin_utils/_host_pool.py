@@ -8,6 +8,7 @@ helpers so they are tested without Azure.
 from __future__ import annotations
 
 import datetime
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from ._azure import (
     MIN_EXPIRATION_HOURS,
     AzureError,
     AzureSettings,
+    PartialChange,
     call,
     fqdn,
     iso,
@@ -106,9 +108,16 @@ def ensure_token(
     )
     info = updated.registration_info
     token = getattr(info, "token", None)
-    if not token:  # some API versions leave the token out of the update's answer
-        token, _ = current_token(client, settings, pool)
     expiry = iso(getattr(info, "expiration_time", None)) or iso(new_expiry)
+    if not token:  # some API versions leave the token out of the update's answer
+        try:
+            token, _ = current_token(client, settings, pool)
+        except AzureError as exc:
+            raise PartialChange(
+                f"generated a new registration token for host pool {pool.name!r} (expires {expiry}) but could not "
+                f"read it back: {exc}",
+                {"expiration_time": expiry, "reused": False},
+            ) from None
     return {
         "changed": True,
         "token": token,
@@ -135,6 +144,21 @@ def revoke_token(client: Any, settings: AzureSettings, pool: PoolRef, *, check_m
             lambda: client.host_pools.update(pool.resource_group, pool.name, patch),
         )
     return {"changed": True, "diff": {"before": before, "after": after}}
+
+
+def expiry_diff(pool_name: str, diff: dict[str, Any]) -> str:
+    """The registration key's before/after as a unified diff: its expiry and whether it is set, never the key."""
+
+    def lines(side: dict[str, Any]) -> list[str]:
+        return [
+            f"expiration_time: {side.get('expiration_time')}\n",
+            f"token_set: {str(bool(side.get('token_set'))).lower()}\n",
+        ]
+
+    label = f"registration key of host pool {pool_name}"
+    return "".join(
+        difflib.unified_diff(lines(diff["before"]), lines(diff["after"]), f"before: {label}", f"after: {label}")
+    )
 
 
 # --- session hosts -----------------------------------------------------------------------

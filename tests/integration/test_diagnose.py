@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,6 +43,7 @@ EXPECTED = {  # the design's fault catalog: fault -> finding id
     "agent_heartbeat_lost": "HEARTBEAT_LOST",
 }
 REPORTS = REPO / "reports" / "test-diagnosis"
+NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -203,10 +206,77 @@ def test_html_report_in_a_real_browser(diagnosis):
         page.locator("#only-problems").check()
         assert not page.locator("#host-avd-23").is_visible()
         page.locator("#only-problems").uncheck()
+        check_triage_grid(page, report)
         page.screenshot(path=str(REPORTS / "diagnosis-screenshot.png"), full_page=False)
         browser.close()
     assert errors == []
     assert (REPORTS / "diagnosis-screenshot.png").stat().st_size > 10_000
+
+
+def check_triage_grid(page, report) -> None:
+    """The grid opens the page: every host, filter by state, finding and pool, sort, findings link to it."""
+    rows = page.locator("#grid tbody tr")
+    visible = page.locator("#grid tbody tr:visible")
+    assert rows.count() == len(report["hosts"])
+    assert page.locator("#grid").bounding_box()["y"] < page.locator("#findings-summary").bounding_box()["y"]
+    assert rows.first.get_attribute("data-state") in ("unreachable", "failed")  # problems first
+    page.select_option("#filter-state", "healthy")
+    assert visible.count() == report["summary"]["healthy"] == int(page.locator("#grid-shown").inner_text())
+    page.select_option("#filter-state", "")
+    page.locator('button.card[data-filter-state="unreachable"]').click()
+    assert sorted(visible.evaluate_all("rows => rows.map(r => r.dataset.host)")) == ["badcred-01", "ghost-01"]
+    page.locator('button.card[data-filter-state=""]').click()
+    assert visible.count() == len(report["hosts"])
+    page.select_option("#filter-pool", "hp-demo")
+    in_pool = [n for n, e in report["hosts"].items() if (e.get("details") or {}).get("host_pool") == "hp-demo"]
+    assert visible.count() == len(in_pool) > 0
+    page.select_option("#filter-pool", "")
+    page.locator('#findings-summary a.finding-filter[data-finding="DOTNET_OUTDATED"]').click()
+    with_dotnet = sorted(n for n, e in report["hosts"].items() if "DOTNET_OUTDATED" in {f["id"] for f in e["findings"]})
+    assert sorted(visible.evaluate_all("rows => rows.map(r => r.dataset.host)")) == with_dotnet
+    assert page.locator("#filter-finding").input_value() == "DOTNET_OUTDATED"
+    page.select_option("#filter-finding", "")
+    page.fill("#filter-text", "avd-2")
+    assert all("avd-2" in name for name in visible.evaluate_all("rows => rows.map(r => r.dataset.host)"))
+    page.fill("#filter-text", "")
+    page.locator('#grid th[data-key="name"]').click()
+    names = rows.evaluate_all("rows => rows.map(r => r.dataset.host)")
+    assert names == sorted(names, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)])
+    page.locator('#grid th[data-key="name"]').click()
+    assert rows.first.get_attribute("data-host") == names[-1]  # descending
+    host_link = page.locator('#findings-summary a.host-link[href="#host-avd-15"]')
+    assert host_link.count() == 1
+    assert "every reachable" not in page.content()
+
+
+def test_html_of_a_run_that_reached_no_host_says_so_in_a_real_browser(tmp_path):
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _reports as rep
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for this test (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    results = {"sh-01": {"unreachable": True, "msg": "timed out"}, "sh-02": {}}
+    report = rep.build_report(rep.entries_from(results, {"sh-02": {"status": "Shutdown"}}), NOW, {"target": "all"})
+    report["run"]["failure"] = rep.run_failure(report, "critical")
+    rep.write_reports(report, tmp_path)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((tmp_path / "diagnosis.html").as_uri())
+        assert (
+            page.locator("#run-failure").is_visible()
+            and "no host was diagnosed" in page.locator("#run-failure").inner_text()
+        )
+        assert page.locator("#count-diagnosed").inner_text() == "0"
+        assert "no host was diagnosed" in page.locator("#no-findings").inner_text()
+        states = page.locator("#grid tbody tr").evaluate_all("rows => rows.map(r => r.dataset.state)")
+        assert states == ["unreachable", "stopped"]
+        assert "healthy" not in page.locator("#no-findings").inner_text()
+        browser.close()
+    assert errors == []
 
 
 @pytest.fixture(scope="module")

@@ -270,3 +270,19 @@ def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
     assert ph03["findings"][0]["id"] == "BOOTLOADER_NOT_RUNNING"
     assert "host pool reports status=Unavailable" in " ".join(ph03["findings"][0]["evidence"])
     assert not report["hosts"]["ph-02"]["unchecked"]  # the session limit came from the pool
+
+
+def test_token_diff_shows_the_expiry_before_and_after_never_the_token(arm_lab, tmp_path):
+    play(arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"})
+    result, out = play(
+        arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": 5}, "--diff", callback="default"
+    )
+    assert result.returncode == 0, result.stdout
+    assert "-expiration_time: None" in result.stdout and f"+expiration_time: {out['expiration_time']}" in result.stdout
+    assert "-token_set: false" in result.stdout and "+token_set: true" in result.stdout
+    assert out["token"] not in result.stdout and out["token"][:32] not in result.stdout + result.stderr
+    revoked, _ = play(
+        arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"}, "--diff", callback="default"
+    )
+    assert f"-expiration_time: {out['expiration_time']}" in revoked.stdout and "+token_set: false" in revoked.stdout
+    assert out["token"] not in revoked.stdout

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-STAGE = REPO / ".mutation"
+STAGE = REPO / ".mutation" / "mutmut"
 PACKAGE = Path("src/ansible_collections/avdops/sessionhost")
 TARGETS = (
     "plugins/plugin_utils/_rules.py",
@@ -62,14 +62,14 @@ addopts = "-p no:cacheprovider"
 """
 
 
-def stage() -> None:
+def stage(targets: tuple[str, ...], directory: Path = STAGE) -> None:
     """A copy of the collection laid out as its import path, with its tests beside it.
 
     The whole collection is copied (tests read files such as docs/runtime.md next to the code);
-    the tests of the copy's ``tests/`` directory are the ones mutmut runs.
+    the tests of the copy's ``tests/`` directory are the ones that run.
     """
-    if STAGE.exists():
-        shutil.rmtree(STAGE)
+    if directory.exists():
+        shutil.rmtree(directory)
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -81,12 +81,12 @@ def stage() -> None:
         source = REPO / name
         if not source.is_file():
             continue  # deleted in the work tree
-        for base in (STAGE / PACKAGE, STAGE) if name.startswith("tests/") else (STAGE / PACKAGE,):
+        for base in (directory / PACKAGE, directory) if name.startswith("tests/") else (directory / PACKAGE,):
             target = base / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    only = json.dumps([str(PACKAGE / target) for target in TARGETS])
-    (STAGE / "pyproject.toml").write_text(PYPROJECT.format(only_mutate=only, tests=TESTS), encoding="utf-8")
+    only = json.dumps([str(PACKAGE / target) for target in targets])
+    (directory / "pyproject.toml").write_text(PYPROJECT.format(only_mutate=only, tests=TESTS), encoding="utf-8")
 
 
 def run_mutmut(max_children: int) -> None:
@@ -161,9 +161,9 @@ class FileScore:
         return 100.0 * (self.killed + self.timeouts) / self.considered if self.considered else 100.0
 
 
-def read_scores() -> list[FileScore]:
+def read_scores(targets: tuple[str, ...]) -> list[FileScore]:
     scores = []
-    for target in TARGETS:
+    for target in targets:
         path = PACKAGE / target
         meta = json.loads((STAGE / "mutants" / f"{path}.meta").read_text(encoding="utf-8"))
         spans = json.loads((STAGE / "mutants" / f"{path}.spans").read_text(encoding="utf-8"))["spans"]
@@ -233,7 +233,7 @@ def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
             print(f"\n{s.target}: {title} ({len(keys)}), as mutant: mutated line(s)")
             for key in keys:
                 print(f"  {key.rpartition('.')[2]}: {s.changes.get(key, '')}")
-            print(f"  (the whole diff: cd .mutation && ../.venv/bin/mutmut show {module}.NAME)")
+            print(f"  (the whole diff: cd .mutation/mutmut && ../../.venv/bin/mutmut show {module}.NAME)")
     accepted = sum(len(s.wording) for s in scores)
     print(f"\nwording-only survivors (accepted; --wording lists them): {accepted}")
     print(f"mutation run took {seconds / 60:.1f} min")
@@ -245,12 +245,18 @@ def main() -> None:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--report-only", action="store_true", help="read the last run's results again")
     parser.add_argument("--wording", action="store_true", help="also list the accepted wording-only survivors")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="mutate only this target (e.g. _rules.py); repeatable"
+    )
     args = parser.parse_args()
+    targets = tuple(t for t in TARGETS if not args.only or Path(t).name in args.only)
+    if not targets:
+        parser.error(f"--only: choose from {', '.join(Path(t).name for t in TARGETS)}")
     started = time.monotonic()
     if not args.report_only:
-        stage()
+        stage(targets)
         run_mutmut(args.max_children)
-    ok = report(read_scores(), time.monotonic() - started, args.wording)
+    ok = report(read_scores(targets), time.monotonic() - started, args.wording)
     sys.exit(0 if ok else 1)
 
 

@@ -45,6 +45,9 @@ SIGNAL_CTRL_C = f"{SHELL_URI}/signal/ctrl_c"
 STATE_DONE = f"{SHELL_URI}/CommandState/Done"
 STATE_RUNNING = f"{SHELL_URI}/CommandState/Running"
 
+# A Receive without an OperationTimeout header waits this long (seconds) before the timeout fault.
+DEFAULT_OPERATION_TIMEOUT = 60.0
+
 # WSManFault codes a Windows host returns (decimal, as on the wire).
 FAULT_OPERATION_TIMEOUT = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
 FAULT_SHELL_NOT_FOUND = 2150858843  # 0x8033805B

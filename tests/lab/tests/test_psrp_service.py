@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from labworld import LoopThread, world
@@ -41,12 +42,14 @@ class ServiceTransport:
         self.service = service
         self.loop = loop
         self.actions: list[str] = []
+        self.answers: list[ET.Element] = []
 
     def send(self, message: bytes, **_kwargs: object) -> bytes:
         self.actions.append(wsman.parse_request(message).action.rsplit("/", 1)[-1])
         status, body = self.loop.run(
             self.service.handle(message, principal="avdadmin", client_ip="127.0.0.1", endpoint=self.endpoint)
         )
+        self.answers.append(ET.fromstring(body))
         if status != 200:
             raise WinRMTransportError("http", status, body.decode())
         return body
@@ -315,3 +318,32 @@ def test_ctrl_c_stops_a_running_pipeline_before_it_runs_anything(lab):
         host.command_latency = 0
         assert run_script(pool, "hostname").output == ["sh-01"]
     assert host.stats.errors == 0
+
+
+def test_answers_have_the_shape_of_windows_captures(lab):
+    """The shapes of pypsrp's recorded Windows answers (jborean93/pypsrp,
+    tests/tests_pypsrp/responses/test_psrp_open_runspace.yml and test_psrp_error_failed.yml):
+    the Create names the client's ShellId, streams "stdin pr"/"stdout"; a pool Receive has
+    stdout streams without CommandId and no CommandState; a pipeline's last Receive ends with
+    CommandState Done and ExitCode 0."""
+    _, transport = lab
+    with client(transport) as pool:
+        run_script(pool, "hostname")
+        shell_id = pool.id
+    create, pool_receive = transport.answers[0], transport.answers[1]
+    ns = wsman.NS
+    assert create.findtext(".//a:ReferenceParameters/w:ResourceURI", namespaces=ns) == wsman.PSRP_RESOURCE_URI
+    assert create.findtext(".//w:SelectorSet/w:Selector[@Name='ShellId']", namespaces=ns) == shell_id
+    assert create.findtext(".//rsp:Shell/rsp:ShellId", namespaces=ns) == shell_id
+    assert create.findtext(".//rsp:Shell/rsp:InputStreams", namespaces=ns) == "stdin pr"
+    assert create.findtext(".//rsp:Shell/rsp:OutputStreams", namespaces=ns) == "stdout"
+    streams = pool_receive.findall(".//rsp:ReceiveResponse/rsp:Stream", ns)
+    assert streams and all(s.get("Name") == "stdout" and s.get("CommandId") is None for s in streams)
+    assert pool_receive.find(".//rsp:CommandState", ns) is None
+    last_receive = [a for a, action in zip(transport.answers, transport.actions, strict=True) if action == "Receive"][
+        -1
+    ]
+    state = last_receive.find(".//rsp:ReceiveResponse/rsp:CommandState", ns)
+    assert state is not None and state.get("State") == wsman.STATE_DONE
+    assert state.findtext("rsp:ExitCode", namespaces=ns) == "0"
+    assert all(s.get("CommandId") == state.get("CommandId") for s in last_receive.findall(".//rsp:Stream", ns))

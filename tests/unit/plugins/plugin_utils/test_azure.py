@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import ssl
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,39 @@ def test_a_2024_04_03_session_host_reads_into_the_pools_view_of_the_host():
     pool = pool_from_hostvars({"avd_status": "Unavailable", "avd_health_checks": failing["health_checks"]})
     findings = diagnose({"schema_version": 1, "gathered_at": "2008-09-22T14:02:00Z"}, pool)["findings"]
     assert [f["id"] for f in findings] == ["DOMAIN_TRUST_LOST"]
+
+
+def _raised_from(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise outer from exc
+    except Exception as caught:
+        return caught
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # azure-identity's token request to the authority, failing TLS: not a wrong secret
+        _raised_from(
+            core.ClientAuthenticationError("Authentication failed: <urllib3 ...>"),
+            ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed"),
+        ),
+        core.ClientAuthenticationError(
+            "ClientSecretCredential.get_token failed: HTTPSConnectionPool(host='login.microsoftonline.com', port=443): "
+            "Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] "
+            "certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))"
+        ),
+        core.ServiceRequestError(
+            "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+            "failed: unable to get local issuer certificate (_ssl.c:1006)')))"
+        ),
+    ],
+)
+def test_tls_failures_are_reported_as_tls_not_as_credentials(error):
+    settings = az.settings_from({**BASE, "subscription_id": "s"}, {})
+    text = az.describe_error(error, "read host pool 'hp'", settings)
+    assert "TLS verification failed talking to https://management.azure.com" in text and "ca_bundle" in text
+    assert "client_id" not in text and "secret" not in text

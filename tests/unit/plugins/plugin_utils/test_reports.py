@@ -186,3 +186,39 @@ def test_write_reports(tmp_path):
     files = rep.write_reports(report(), tmp_path / "out")
     assert json.loads((tmp_path / "out" / "diagnosis.json").read_text())["summary"]["hosts"] == 8
     assert set(files) == {"json", "html", "junit"}
+
+
+def test_html_opens_with_a_grid_of_every_host():
+    html = rep.render_html(report())
+    assert html.index('id="grid"') < html.index('id="findings-summary"') < html.index('id="host-sh-01"')
+    for name in RESULTS:
+        assert f'data-host="{name}"' in html
+    rows = {row["name"]: row for row in rep.grid_rows(report())}
+    assert rows["sh-01"]["root_cause"] == "INVALID_REGISTRATION_TOKEN" and rows["sh-01"]["root_is_finding"]
+    assert rows["sh-03"]["root_cause"] == "credentials rejected" and rows["sh-07"]["root_cause"] == "connection refused"
+    assert (
+        rows["sh-08"]["state"] == "stopped" and rows["sh-08"]["drain_mode"] == "on" and rows["sh-08"]["pool"] == "hp-1"
+    )
+    assert rows["sh-02"]["root_cause"] == "not checked: 1"
+    assert 'href="#host-sh-01"' in html.split('id="findings-summary"')[1]  # findings link to their hosts
+
+
+@pytest.mark.parametrize(
+    ("results", "pools", "expected", "never"),
+    [
+        ({}, {}, "no host was diagnosed", "fully checked and are healthy"),
+        ({"a": {"unreachable": True, "msg": "timed out"}}, {}, "no host was diagnosed", "are healthy"),
+        ({"a": {}}, {"a": {"status": "Shutdown"}}, "no host was diagnosed", "are healthy"),
+        (
+            {"a": RESULTS["sh-06"], "b": RESULTS["sh-08"]},
+            {"b": {"status": "Shutdown"}},
+            "not fully checked",
+            "are healthy",
+        ),
+        ({"a": RESULTS["sh-06"]}, {}, "all 1 hosts were fully checked and are healthy", "not fully checked"),
+    ],
+)
+def test_html_never_says_healthy_of_what_it_did_not_check(results, pools, expected, never):
+    html = rep.render_html(report(results, pools))
+    assert expected in html and never not in html
+    assert "every reachable session host is healthy" not in html

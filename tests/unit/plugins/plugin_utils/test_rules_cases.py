@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules a
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import OperationResult
 
 BOOT = "2026-11-25T10:00:00.000Z"
+HEALTH_FIXTURES = Path(__file__).parents[3] / "fixtures" / "realworld" / "health_checks"
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.UTC)
 # The article's texts, as the agent logs them (the kind is read by the collection's own classifier).
 TEXTS = {
@@ -150,6 +152,40 @@ def test_a_registration_error_before_a_successful_registration_raises_nothing(fa
     # at the same second as the health check: not older, current
     facts["events"] = [event(kind, time="2026-11-25T10:00:30Z")]
     assert ids(facts)[0] == RAISES[kind]
+
+
+def health_report_facts(name: str) -> dict[str, Any]:
+    """The agent facts read from a health report in the agent's own shape (a JSON object keyed by check name)."""
+    text = (HEALTH_FIXTURES / name).read_text(encoding="utf-8")
+    answers = {
+        "agent.rdinfra": OperationResult(
+            "agent.rdinfra",
+            "registry_read",
+            True,
+            {"exists": True, "values": [{"name": "IsRegistered", "type": "REG_DWORD", "data": 1}], "subkeys": []},
+        ),
+        "agent.health": OperationResult(
+            "agent.health",
+            "registry_read",
+            True,
+            {"exists": True, "values": [{"name": "AgentHealthCheckReport", "type": "REG_SZ", "data": text}]},
+        ),
+    }
+    return f.assemble(frozenset({"agent"}), answers, OPTIONS, NOW)["agent"]
+
+
+@pytest.mark.parametrize("report", ["agent_report_healthy.json", "agent_report_sxs_not_ready.json"])
+def test_the_registration_cut_reads_the_agents_own_health_report(facts, report):
+    """LastHealthCheckInUTC, as the agent writes it (seven decimals), is the moment the host was last registered."""
+    agent = health_report_facts(report)
+    assert agent["health_last_checked"] == "2024-02-20T08:14:03.1234567Z"  # the latest check, not the first
+    facts["agent"].update(health_last_checked=agent["health_last_checked"], is_registered=agent["is_registered"])
+    facts["boot_time"] = "2024-02-19T00:00:00.000Z"
+    facts["events"] = [event("INVALID_REGISTRATION_TOKEN", time="2024-02-20T08:14:03.0000000Z")]
+    result = diagnose(facts)
+    assert result["findings"] == [] and len(result["stale_events"]) == 1
+    facts["events"] = [event("INVALID_REGISTRATION_TOKEN", time="2024-02-20T08:14:03.2000000Z")]
+    assert ids(facts) == ["INVALID_REGISTRATION_TOKEN"]
 
 
 @pytest.mark.parametrize(
