@@ -254,18 +254,19 @@ def _qwinsta(answers: _Answers) -> dict[str, Any] | None:
     if answer is None:
         return None
     text = str(answer.get("text") or "")
-    stderr = str(answer.get("stderr") or "").strip()
-    if answer.get("exit_code") not in (0, None) or stderr:
-        answers.errors.append(
-            {"operation": "stack.qwinsta", "message": f"qwinsta exited with {answer.get('exit_code')}: {stderr}"}
-        )
+    stderr = " ".join(str(answer.get("stderr") or "").split())
+    failed = f"qwinsta exited with {answer.get('exit_code')}" + (f": {stderr}" if stderr else "")
+    exited_badly = answer.get("exit_code") not in (0, None) or bool(stderr)
     try:
         rows = p.parse_qwinsta(text)
         lines = [line for line in text.splitlines() if line.strip()]
         language = p.qwinsta_language(lines[0])
     except p.ParseError as exc:
-        answers.errors.append({"operation": "stack.qwinsta", "message": str(exc)})
+        message = f"{exc} ({failed})" if exited_badly else str(exc)
+        answers.errors.append({"operation": "stack.qwinsta", "message": message})
         return {"raw": text, "rows": [], "language": None, **p.listener_summary([])}
+    if exited_badly:  # one error per operation: the rows were read, the exit still says something went wrong
+        answers.errors.append({"operation": "stack.qwinsta", "message": failed})
     return {"raw": text, "rows": [r.as_dict() for r in rows], "language": language, **p.listener_summary(rows)}
 
 

@@ -260,9 +260,19 @@ def test_qwinsta_stderr_and_exit_code_are_reported_apart_from_its_text():
         )
     }
     facts = f.assemble(frozenset({"sessions"}), answers, OPTIONS, NOW)
-    assert {"operation": "stack.qwinsta", "message": "qwinsta exited with 1: No session exists for *"} in facts[
-        "errors"
-    ]
+    (error,) = [e for e in facts["errors"] if e["operation"] == "stack.qwinsta"]
+    assert error["message"].endswith("(qwinsta exited with 1: No session exists for *)")
+
+
+def test_a_qwinsta_that_printed_its_rows_but_exited_badly_is_read_and_reported():
+    answers = {
+        "stack.qwinsta": OperationResult(
+            "stack.qwinsta", "qwinsta", True, {"text": QWINSTA, "stderr": "", "exit_code": 5}
+        )
+    }
+    facts = f.assemble(frozenset({"sessions"}), answers, OPTIONS, NOW)
+    assert facts["errors"] == [{"operation": "stack.qwinsta", "message": "qwinsta exited with 5"}]
+    assert facts["sessions"]["total"] >= 1
 
 
 @pytest.mark.parametrize(
