@@ -38,7 +38,7 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # reads only
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             options = options_from_args(args)
         except ValueError as exc:

@@ -150,7 +150,7 @@ def credential(settings: AzureSettings) -> Any:
         raise AzureError(MISSING_SDK) from None
 
     kwargs = _transport_kwargs(settings)
-    custom_authority = settings.authority not in {login for _, login in CLOUDS.values()}
+    custom_authority = settings.authority not in {login for _unused, login in CLOUDS.values()}
     if settings.auth_source == "credential":
         return identity.ClientSecretCredential(
             str(settings.tenant),
@@ -319,8 +319,13 @@ def session_host_dict(host: Any) -> dict[str, Any]:
     }
 
 
-def host_pool_dict(pool: Any) -> dict[str, Any]:
-    info = pool.registration_info
+def host_pool_dict(pool: Any, key: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The host pool's properties; ``key`` is what ``registration_key`` found out about its registration key.
+
+    A GET on recent API versions carries no ``registrationInfo`` (Azure/bicep#6105), so the key's expiry
+    comes from ``listRegistrationTokens``; without ``key`` it is reported as not checked, never as "no key".
+    """
+    key = key or {"checked": False, "expiration_time": None, "error": "the registration key was not looked up"}
     return {
         "name": pool.name,
         "id": pool.id,
@@ -331,5 +336,7 @@ def host_pool_dict(pool: Any) -> dict[str, Any]:
         "preferred_app_group_type": pool.preferred_app_group_type,
         "validation_environment": pool.validation_environment,
         "start_vm_on_connect": pool.start_vm_on_connect,
-        "registration_expiration_time": iso(getattr(info, "expiration_time", None)),
+        "registration_expiration_time": key.get("expiration_time"),
+        "registration_key_checked": bool(key.get("checked")),
+        "registration_key_error": key.get("error"),
     }

@@ -51,6 +51,24 @@ def validate_token_hours(expiration_hours: int, min_valid_hours: int) -> None:
         )
 
 
+def registration_key(client: Any, settings: AzureSettings, pool: PoolRef) -> dict[str, Any]:
+    """What Azure says about the pool's registration key, from ``listRegistrationTokens`` (never the token).
+
+    ``checked`` is false, with the reason in ``error``, when Azure could not be asked (a Reader role lacks
+    the action, a network error...): then nobody knows whether the pool has a key.
+    """
+    try:
+        listing = call(
+            pool.what("list the registration tokens of"),
+            settings,
+            lambda: client.host_pools.list_registration_tokens(pool.resource_group, pool.name),
+        )
+    except AzureError as exc:
+        return {"checked": False, "expiration_time": None, "error": str(exc)}
+    expiries = [entry.expiration_time for entry in listing.value or [] if entry.expiration_time]
+    return {"checked": True, "expiration_time": iso(max(expiries)) if expiries else None, "error": None}
+
+
 def token_reusable(
     expires: datetime.datetime | None, token: str | None, now: datetime.datetime, min_valid_hours: int
 ) -> bool:
@@ -111,7 +129,7 @@ def ensure_token(
     expiry = iso(getattr(info, "expiration_time", None)) or iso(new_expiry)
     if not token:  # some API versions leave the token out of the update's answer
         try:
-            token, _ = current_token(client, settings, pool)
+            token, _expiry = current_token(client, settings, pool)
         except AzureError as exc:
             raise PartialChange(
                 f"generated a new registration token for host pool {pool.name!r} (expires {expiry}) but could not "

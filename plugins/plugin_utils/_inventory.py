@@ -53,6 +53,8 @@ def host_records(
                 "avd_host_pool_id": info["id"],
                 "avd_max_session_limit": info["max_session_limit"],
                 "avd_registration_expiration_time": info["registration_expiration_time"],
+                "avd_registration_key_checked": info.get("registration_key_checked", False),
+                "avd_registration_key_error": info.get("registration_key_error"),
                 "avd_session_host_name": host["name"],
                 "avd_status": host["status"],
                 "avd_sessions": host["sessions"],

@@ -17,6 +17,7 @@ from ._verdicts import (
     DIAGNOSED_STATES,
     STATES,
     UNREACHABLE_LABELS,
+    failure_hint,
     host_state,
     incomplete_reason,
     short_reason,
@@ -73,7 +74,8 @@ def host_entry(result: Mapping[str, Any] | None, pool: Mapping[str, Any] | None 
     diagnosis = result.get("diagnosis")
     if result.get("failed") or not isinstance(diagnosis, Mapping):
         reason = " ".join(str(result.get("msg") or "the diagnosis failed").split())
-        return {"state": "failed", "reason": reason, **empty}
+        hint = failure_hint(reason)
+        return {"state": "failed", "reason": f"{reason}: {hint}" if hint else reason, **empty}
     facts = (result.get("ansible_facts") or {}).get("avd_session_host")
     used_pool = diagnosis.get("host_pool") or pool
     unchecked = list(diagnosis.get("unchecked") or [])
@@ -197,7 +199,9 @@ def run_failure(report: Mapping[str, Any], fail_on: str) -> str | None:
         return None
     could_not = summary["unreachable"] + summary["failed"]
     if could_not:
-        reasons = sorted({short_reason(str(e.get("reason", ""))) for e in report["hosts"].values() if e.get("reason")})
+        reasons = sorted(
+            {short_reason(str(e.get("reason", "")), 200) for e in report["hosts"].values() if e.get("reason")}
+        )
         return (
             f"no host was diagnosed: {summary['unreachable']} unreachable, {summary['failed']} failed, "
             f"{summary['stopped']} stopped of {summary['hosts']} ({'; '.join(reasons[:3])})"

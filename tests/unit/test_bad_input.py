@@ -336,3 +336,42 @@ def test_a_module_that_changed_something_then_failed_says_changed_and_what_it_di
     assert result["logged_off"] == ["2"] and result["session_host"] == "sh-01.contoso.com"
     assert "sign out session 3 on sh-01.contoso.com" in result["msg"]
     assert "already done on sh-01.contoso.com: logged_off 2" in result["msg"]
+
+
+def test_a_token_generated_but_not_read_back_is_reported_changed():
+    """registration_token: the update went through, reading the new key back failed: changed, with its expiry."""
+    from azure.core.exceptions import ServiceRequestError
+
+    plugin = importlib.import_module("ansible_collections.avdops.sessionhost.plugins.action.registration_token")
+    azure = FakeAzure()
+    reads = []
+
+    def retrieve(resource_group, pool):
+        reads.append(pool)
+        if len(reads) > 1:
+            raise ServiceRequestError("Connection reset by peer")
+        return SimpleNamespace(token=None, expiration_time=None)
+
+    def update(resource_group, pool, patch):
+        azure.changes.append("host_pools.update")
+        expiry = patch.registration_info.expiration_time
+        return SimpleNamespace(registration_info=SimpleNamespace(token=None, expiration_time=expiry))
+
+    azure.host_pools = SimpleNamespace(retrieve_registration_token=retrieve, update=update)
+    task = Task()
+    task.args = {**POOL, "expiration_hours": 4}
+    task.action, task.check_mode, task.diff, task.async_val = "avdops.sessionhost.registration_token", False, False, 0
+    action = plugin.ActionModule(
+        task=task,
+        connection=mock.MagicMock(),
+        play_context=PlayContext(),
+        loader=DataLoader(),
+        templar=None,
+        shared_loader_obj=None,
+    )
+    with mock.patch.object(_azure_action, "client", lambda settings: azure):
+        result = action.run(task_vars={})
+    assert azure.changes == ["host_pools.update"]
+    assert result["failed"] is True and result["changed"] is True and result["expiration_time"]
+    assert "generated a new registration token for host pool 'hp-demo'" in result["msg"]
+    assert "could not read it back" in result["msg"] and "token" not in result

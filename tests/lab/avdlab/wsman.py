@@ -155,7 +155,7 @@ def parse_duration(text: str) -> float:
     value = text.strip().upper()
     if not value.startswith("P"):
         raise ValueError(f"not an xs:duration: {text!r}")
-    date_part, _, time_part = value[1:].partition("T")
+    date_part, _unused, time_part = value[1:].partition("T")
     seconds = 0.0
     number = ""
     for part, units in ((date_part, {"D": 86400.0}), (time_part, {"H": 3600.0, "M": 60.0, "S": 1.0})):

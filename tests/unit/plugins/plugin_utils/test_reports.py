@@ -46,8 +46,11 @@ RESULTS = {
 POOLS = {"sh-08": {"status": "Shutdown", "host_pool": "hp-1", "sessions": 0, "allow_new_session": False}}
 
 
-def report(results=RESULTS, pools=POOLS):
-    return rep.build_report(rep.entries_from(results, pools), NOW, {"target": "all", "fail_on": "none"})
+def report(results=None, pools=None):
+    chosen = RESULTS if results is None else results
+    return rep.build_report(
+        rep.entries_from(chosen, POOLS if pools is None else pools), NOW, {"target": "all", "fail_on": "none"}
+    )
 
 
 def test_json_shape_is_the_designs():
@@ -90,7 +93,7 @@ def test_a_result_that_claims_healthy_with_unchecked_checks_is_incomplete():
 
 
 def test_problems_first():
-    order = [name for name, _ in rep.ordered_hosts(report())]
+    order = [name for name, _unused in rep.ordered_hosts(report())]
     assert order == ["sh-03", "sh-07", "sh-04", "sh-05", "sh-01", "sh-02", "sh-08", "sh-06"]
 
 
@@ -153,7 +156,7 @@ def test_fail_on_counts_what_was_not_checked_and_stopped_only_when_asked():
         ({}, {}, "critical", "the run had no hosts"),
         ({}, {}, "none", None),
         ({"a": {"unreachable": True, "msg": "timed out"}, "b": {"failed": True, "msg": "x"}}, {}, "none", "no host"),
-        ({"a": {"failed": True, "msg": "winrm or requests is not installed"}}, {}, "none", "winrm or requests"),
+        ({"a": {"failed": True, "msg": "winrm or requests is not installed"}}, {}, "none", "install pywinrm"),
         ({"a": {}}, {"a": {"status": "Shutdown"}}, "none", None),
         ({"a": {}}, {"a": {"status": "Shutdown"}}, "warning", "all 1 are stopped"),
         ({"a": RESULTS["sh-06"], "b": {"unreachable": True, "msg": "timed out"}}, {}, "critical", None),
