@@ -443,4 +443,3 @@ def parse_health_report(text: str | None) -> list[dict[str, Any]]:
             }
         )
     return sorted(checks, key=lambda check: check["name"])
-
