@@ -95,11 +95,11 @@ def facts_from_capture(document: Mapping[str, Any]) -> dict[str, Any]:
         f"format_version {document.get('format_version')!r} is not {CAPTURE_FORMAT_VERSION}",
     )
     options = document.get("options")
-    _require(isinstance(options, dict) and all(name in options for name in CAPTURE_OPTIONS), "options are missing")
-    assert isinstance(options, dict)
+    if not isinstance(options, dict) or not all(name in options for name in CAPTURE_OPTIONS):
+        raise ReplayError("not a runtime answer capture: options are missing")
     answer = document.get("answer")
-    _require(isinstance(answer, dict), "answer is missing")
-    assert isinstance(answer, dict)
+    if not isinstance(answer, dict):
+        raise ReplayError("not a runtime answer capture: answer is missing")
     try:
         gathered = datetime.datetime.strptime(str(document.get("gathered_at")), _TIME_FORMAT)
     except ValueError as exc:

@@ -541,7 +541,7 @@ def install_msi(host: Host) -> list[Finding]:
             )
         )
     if events and busy:
-        assert installer is not None
+        installer = installer or {}
         running = ", ".join(f"{p.get('name')} (pid {p.get('id')})" for p in installer.get("processes") or [])
         findings.append(
             Finding(

@@ -50,7 +50,7 @@ def runs(replay_lab, tmp_path_factory):
 
 
 def test_one_capture_per_host_in_the_documented_format(runs):
-    _, _, captures = runs
+    captures = runs[2]
     assert sorted(path.name for path in captures.iterdir()) == [f"rp-0{i}.json" for i in range(1, 7)]
     capture = json.loads((captures / "rp-01.json").read_text())
     assert capture["format"] == "avdops.sessionhost/runtime-answer" and capture["format_version"] == 1
@@ -61,7 +61,7 @@ def test_one_capture_per_host_in_the_documented_format(runs):
 
 
 def test_the_replay_gives_the_findings_of_the_live_run(runs):
-    live, replayed, _ = runs
+    live, replayed = runs[0], runs[1]
     for host in (h["name"] for h in SCENARIO["hosts"]):
         assert replayed["hosts"][host]["findings"] == live["hosts"][host]["findings"], host
         assert replayed["hosts"][host]["state"] == live["hosts"][host]["state"], host
@@ -72,7 +72,7 @@ def test_the_replay_gives_the_findings_of_the_live_run(runs):
 
 
 def test_the_planted_token_is_in_no_capture(replay_lab, runs):
-    _, _, captures = runs
+    captures = runs[2]
     state = json.loads((replay_lab.directory / "hosts" / "rp-02.json").read_text())
     token = next(
         value["data"]
@@ -88,6 +88,6 @@ def test_the_planted_token_is_in_no_capture(replay_lab, runs):
 
 
 def test_the_evidence_says_the_probe_ran_as_the_winrm_user(runs):
-    live, _, _ = runs
+    live = runs[0]
     (invalid_form,) = [f for f in live["hosts"]["rp-04"]["findings"] if f["id"] == "INVALID_FORM"]
     assert any("probed as RP-04\\" in line and "LocalSystem" in line for line in invalid_form["evidence"]), invalid_form
