@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup browser demo demo-down test molecule lint build clean mutation
+.PHONY: setup browser demo demo-down test molecule lint sanity sanity-wheels build clean mutation
 
 setup: $(STAMP)
 
@@ -38,6 +38,33 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/ansible-lint --offline --profile production
 
+# ansible-test sanity on a copy of the tracked files laid out as ansible_collections/avdops/sessionhost,
+# run from this venv (--local --python 3.11). ansible-test builds one virtual environment per test and
+# would download pip's bootstrap script from ci-files.testing.ansible.com: HOME points at .sanity/home,
+# where tests/sanity/get_pip.py stands in for that script and a pip.conf installs only from the wheels
+# `sanity-wheels` saved once (through pip, like make setup). pwsh is not here, so pslint is skipped.
+SANITY := $(CURDIR)/.sanity
+SANITY_TREE := $(SANITY)/tree/ansible_collections/avdops/sessionhost
+ANSIBLE_TEST_REQUIREMENTS = $(shell $(BIN)/python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
+
+sanity-wheels: setup
+	@test -f $(SANITY)/wheels/.complete || { \
+	  mkdir -p $(SANITY)/wheels && \
+	  $(BIN)/python -m pip download --quiet -d $(SANITY)/wheels pip==24.2 \
+	    $$(for f in $(ANSIBLE_TEST_REQUIREMENTS)/sanity.*.txt; do echo -r $$f; done) \
+	    -c $(ANSIBLE_TEST_REQUIREMENTS)/constraints.txt && touch $(SANITY)/wheels/.complete; }
+
+sanity: sanity-wheels
+	mkdir -p $(SANITY)/home/.ansible/test/cache $(SANITY)/home/.config/pip
+	cp tests/sanity/get_pip.py $(SANITY)/home/.ansible/test/cache/get_pip_24_2.py
+	printf '[global]\nno-index = true\nfind-links = %s\n' '$(SANITY)/wheels' > $(SANITY)/home/.config/pip/pip.conf
+	rm -rf $(SANITY)/tree && mkdir -p $(SANITY_TREE)
+	git ls-files --cached --others --exclude-standard | grep -v '^\.collections' | while read -r f; do test -e "$$f" && echo "$$f"; done \
+	  | tar -cf - -T - | tar -xf - -C $(SANITY_TREE)
+	cd $(SANITY_TREE) && git init --quiet && git add --all  # its own file list: .sanity is ignored here
+	cd $(SANITY_TREE) && HOME=$(SANITY)/home $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no \
+	  --skip-test pslint
+
 # The HTML report is checked in Debian's chromium (headless).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -48,7 +75,7 @@ browser:
 # other test and exits non-zero on any failure and (exit 5) when no test was
 # collected. Both run; the lab processes the tests start are stopped by their
 # fixtures, and stop_stray_labs.py stops any a killed run left behind.
-test: setup lint browser
+test: setup lint sanity browser
 	$(BIN)/molecule test; molecule=$$?; \
 	  $(BIN)/python -m pytest; pytest=$$?; \
 	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
@@ -68,4 +95,4 @@ build: setup
 
 clean:
 	-$(BIN)/avdlab down --dir .lab
-	rm -rf build .lab-test .mutation reports .pytest_cache .ruff_cache .mypy_cache
+	rm -rf build .lab-test .mutation reports .pytest_cache .ruff_cache .mypy_cache .sanity/tree

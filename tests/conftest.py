@@ -24,7 +24,7 @@ LAB_NET = int(os.environ.get("AVDLAB_NET", "0"))
 
 def lab_address(address: str) -> str:
     """A test lab address (written as 127.0.X.Y) in this run's loopback net."""
-    first, _, *rest = address.split(".")
+    first, _unused, *rest = address.split(".")
     return ".".join([first, str(LAB_NET), *rest])
 
 

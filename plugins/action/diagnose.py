@@ -37,12 +37,12 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # reads only
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         given = args["host_pool"] is not None
         pool = args["host_pool"] if given else pool_from_hostvars(task_vars or {})
         facts = args["facts"]
         try:
-            validate_pool(pool, "host_pool" if given else "host_pool (the avd_* variables)")
+            validate_pool(pool, variables=not given)
             if facts is not None:
                 validate_facts(facts)
             else:

@@ -8,7 +8,12 @@ from typing import Any, ClassVar
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import host_pool_dict, session_host_dict
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure_action import AzureAction
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import PoolRef, get_pool, list_session_hosts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
+    PoolRef,
+    get_pool,
+    list_session_hosts,
+    registration_key,
+)
 
 
 class ActionModule(AzureAction):
@@ -19,6 +24,6 @@ class ActionModule(AzureAction):
 
     def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
         pool = PoolRef(args["resource_group"], args["name"])
-        host_pool = host_pool_dict(get_pool(client, settings, pool))
+        host_pool = host_pool_dict(get_pool(client, settings, pool), registration_key(client, settings, pool))
         hosts = [session_host_dict(h) for h in list_session_hosts(client, settings, pool)]
         return {"changed": False, "host_pool": host_pool, "session_hosts": hosts}

@@ -18,6 +18,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._image import (
     validate,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import InputError, validate_facts
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "agent": {"type": "str", "default": "any", "choices": list(AGENT_MODES)},
@@ -37,7 +38,7 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # reads only
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             options = options_from_args(args)
         except ValueError as exc:
@@ -57,9 +58,10 @@ class ActionModule(ActionBase):
                 facts = gather_facts(self, gather)
             except (RuntimeCallError, SubsetError) as exc:
                 return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
-        elif not isinstance(facts.get("schema_version"), int):
-            raise AnsibleActionFail(
-                "facts must be the avd_session_host facts of session_host_facts (no schema_version)"
-            )
+        else:
+            try:
+                validate_facts(facts)
+            except InputError as exc:
+                raise AnsibleActionFail(str(exc)) from None
         validation = validate(facts, options)
         return {**result, "changed": False, "validation": validation, "ansible_facts": {"avd_session_host": facts}}

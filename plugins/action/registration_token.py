@@ -7,10 +7,13 @@ from __future__ import annotations
 import datetime
 from typing import Any, ClassVar
 
+from ansible.utils.display import Display
+
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure_action import AzureAction
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
     PoolRef,
     ensure_token,
+    expiry_diff,
     revoke_token,
     validate_token_hours,
 )
@@ -48,6 +51,10 @@ class ActionModule(AzureAction):
         result = {**answer, "host_pool": args["host_pool"]}
         if self._task.diff:
             result["diff"] = diff  # expiry only: the token never appears in a diff
+            if answer["changed"]:
+                # The result is hidden (it holds the token), and Ansible hides a hidden result's diff with it:
+                # show the expiry's before and after here.
+                Display().display(expiry_diff(args["host_pool"], diff))
         # The token is a secret: Ansible hides this result from output and logs; the registered variable keeps it.
         result["_ansible_no_log"] = True
         return result

@@ -23,7 +23,7 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # it only reads
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             validate_gather_options(args)
         except InputError as exc:

@@ -1,6 +1,6 @@
 # Copyright: avdops.sessionhost contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters: the diagnosis rules over facts you already have."""
+"""Filters: the diagnosis rules over facts you already have, and what remediation does about a diagnosis."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation import (
+    RemediationInputError,
+    check_ids,
+    finding_ids,
+    known_ids,
+    plan_host,
+)
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
     InputError,
@@ -28,6 +35,23 @@ def avd_diagnose(facts: Mapping[str, Any], host_pool: Mapping[str, Any] | None =
     return diagnosis
 
 
+def avd_remediation_plan(
+    result: Mapping[str, Any] | None, only: Any = None, skip: Any = None, remove_local_policy: bool = False
+) -> dict[str, Any]:
+    """The roles that fix a host's root causes, from its registered diagnose result."""
+    only_ids, skip_ids = finding_ids(only), finding_ids(skip)
+    try:
+        check_ids(only_ids, known_ids(), "avd_only")
+        check_ids(skip_ids, known_ids(), "avd_skip")
+    except RemediationInputError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+    diagnosis = (result or {}).get("diagnosis") if isinstance(result, Mapping) else None
+    plan: dict[str, Any] = plan_host(
+        diagnosis if isinstance(diagnosis, Mapping) else None, only_ids, skip_ids, bool(remove_local_policy)
+    )
+    return plan
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"avd_diagnose": avd_diagnose}
+        return {"avd_diagnose": avd_diagnose, "avd_remediation_plan": avd_remediation_plan}

@@ -9,7 +9,7 @@ name: host_pool
 short_description: Session hosts of Azure Virtual Desktop host pools as an inventory
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 description:
   - Reads the session hosts of one or more host pools from Azure Resource
     Manager and makes each a host, with the host pool's view of it as
@@ -17,8 +17,14 @@ description:
     C(avd_agent_version), C(avd_sxs_stack_version), C(avd_update_state),
     C(avd_health_checks), C(avd_last_heartbeat), C(avd_host_pool),
     C(avd_max_session_limit), C(avd_registration_expiration_time),
+    C(avd_registration_key_checked), C(avd_registration_key_error),
     C(avd_vm_id), C(avd_resource_id),
     C(avd_session_host_name) (the FQDN).
+  - The registration key's expiry comes from the host pool's
+    C(listRegistrationTokens) action (a host pool GET on recent API versions
+    carries no registration info); an identity without that action (a
+    Reader) gets C(avd_registration_key_checked=false) and the reason in
+    C(avd_registration_key_error), never "no key". The token is never kept.
   - Groups each host by status (C(avd_status_available),
     C(avd_status_unavailable), ...) and by host pool (C(avd_host_pool_<name>)).
   - The diagnosis (M(avdops.sessionhost.diagnose)) uses these variables for
@@ -124,7 +130,7 @@ compose:
 
 from typing import Any
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
@@ -135,8 +141,17 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
     session_host_dict,
     settings_from,
 )
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import PoolRef, get_pool, list_session_hosts
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import host_records
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
+    PoolRef,
+    get_pool,
+    list_session_hosts,
+    registration_key,
+)
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import (
+    InventoryConfigError,
+    host_records,
+    pool_entries,
+)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: ignore[misc]
@@ -165,14 +180,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
     def _fetch(self) -> list[dict[str, Any]]:
         options = {name: self.get_option(name) for name in AUTH_OPTIONS}
         try:
+            entries = pool_entries(self.get_option("host_pools"))
+        except InventoryConfigError as exc:
+            raise AnsibleParserError(f"avdops.sessionhost.host_pool: {exc}") from None
+        try:
             settings = settings_from(options)
             sdk = client(settings)
             pools = []
-            for entry in self.get_option("host_pools"):
-                ref = PoolRef(entry["resource_group"], entry["name"])
+            for resource_group, name in entries:
+                ref = PoolRef(resource_group, name)
                 pools.append(
                     {
-                        "host_pool": host_pool_dict(get_pool(sdk, settings, ref)),
+                        "host_pool": host_pool_dict(get_pool(sdk, settings, ref), registration_key(sdk, settings, ref)),
                         "session_hosts": [session_host_dict(h) for h in list_session_hosts(sdk, settings, ref)],
                     }
                 )

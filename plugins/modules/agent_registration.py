@@ -25,7 +25,7 @@ description:
     check mode.
 version_added: 0.2.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options:
   registration_token:
     description:
@@ -48,6 +48,7 @@ attributes:
     support: full
     description: IsRegistered, RegistrationToken (as C((secret))) and the boot loader, before and after.
   platform:
+    support: full
     platforms: windows
     description: Azure Virtual Desktop session hosts over WinRM.
 seealso:

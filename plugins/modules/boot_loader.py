@@ -18,7 +18,7 @@ description:
     check mode.
 version_added: 0.2.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options:
   state:
     description: C(started) starts a stopped service only; C(restarted) restarts it even when it runs.
@@ -41,6 +41,7 @@ attributes:
     support: full
     description: The service state before and after.
   platform:
+    support: full
     platforms: windows
     description: Azure Virtual Desktop session hosts over WinRM.
 seealso:
@@ -71,4 +72,17 @@ verification:
   returned: changed and not check mode
   type: dict
   sample: {running: true, state: Running, stopped_again: false, is_registered: 1}
+  contains:
+    running:
+      description: Whether the service runs after O(settle_seconds).
+      type: bool
+    state:
+      description: The service's state then.
+      type: str
+    stopped_again:
+      description: The service was started and stopped again by itself (a registration failure, event 3277).
+      type: bool
+    is_registered:
+      description: C(IsRegistered) under C(RDInfraAgent) then.
+      type: int
 """

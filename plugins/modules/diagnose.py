@@ -31,7 +31,7 @@ description:
     report what they could not check when it is missing.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 extends_documentation_fragment: []
 options:
   facts:
@@ -73,6 +73,7 @@ attributes:
     support: none
     description: Nothing changes.
   platform:
+    support: full
     platforms: windows
     description: Azure Virtual Desktop session hosts over WinRM.
 seealso:

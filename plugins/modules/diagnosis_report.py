@@ -33,7 +33,7 @@ description:
   - Runs on the controller; it contacts no host.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options:
   results:
     description: Inventory hostname to its registered diagnose (or, with O(kind=image), image_check) result.
@@ -78,6 +78,7 @@ attributes:
     support: none
     description: No diff.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 """

@@ -8,13 +8,14 @@ module: host_pool_info
 short_description: Read an Azure Virtual Desktop host pool and the service's view of its session hosts
 description:
   - Returns the host pool's properties (type, load balancer, max session
-    limit, when the registration key expires - never the key itself) and
+    limit, when the registration key expires as the host pool's
+    C(listRegistrationTokens) action says - never the key itself) and
     each session host as the service sees it - status, heartbeat, sessions,
     drain mode (C(allow_new_session)), agent and stack versions, update
     state and the agent's health check results.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 extends_documentation_fragment:
   - avdops.sessionhost.azure
 options:
@@ -34,6 +35,7 @@ attributes:
     support: none
     description: Nothing changes.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 """
@@ -63,6 +65,21 @@ host_pool:
     load_balancer_type: BreadthFirst
     max_session_limit: 8
     registration_expiration_time: "2026-11-26T12:00:00Z"
+    registration_key_checked: true
+    registration_key_error: null
+  contains:
+    registration_expiration_time:
+      description:
+        - When the registration key expires; null when there is no key, or when it could not be checked.
+      type: str
+    registration_key_checked:
+      description:
+        - Whether Azure answered C(listRegistrationTokens); false for an identity without that action
+          (a Reader role), then nobody knows whether the pool has a key.
+      type: bool
+    registration_key_error:
+      description: Why the key could not be checked (null when it was).
+      type: str
 session_hosts:
   description: Its session hosts.
   returned: success

@@ -37,7 +37,7 @@ description:
     M(avdops.sessionhost.session_host_facts) does, unless given them in O(facts).
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options:
   agent:
     description:
@@ -82,6 +82,7 @@ attributes:
     support: none
     description: Nothing changes.
   platform:
+    support: full
     platforms: windows
     description: The Windows VM that builds an AVD golden image, over WinRM.
 notes:

@@ -17,7 +17,7 @@ description:
     the GPO, owned by the Active Directory team.
 version_added: 0.2.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options:
   remove:
     description: The policies to remove from the local registry (C(installer), C(cmd)); none by default.
@@ -33,6 +33,7 @@ attributes:
     support: full
     description: The values before and after.
   platform:
+    support: full
     platforms: windows
     description: Azure Virtual Desktop session hosts over WinRM.
 """

@@ -19,7 +19,7 @@ description:
   - With O(state=absent), revokes the host pool's registration token.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 extends_documentation_fragment:
   - avdops.sessionhost.azure
   - avdops.sessionhost.host_pool
@@ -45,6 +45,7 @@ attributes:
     support: full
     description: Before and after expiry, never the token.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 """

@@ -15,7 +15,7 @@ description:
   - Idempotent; supports check mode and diff.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 extends_documentation_fragment:
   - avdops.sessionhost.azure
   - avdops.sessionhost.host_pool
@@ -44,6 +44,7 @@ attributes:
     support: full
     description: Drain mode before and after; the removed host.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 """

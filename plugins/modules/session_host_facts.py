@@ -26,7 +26,7 @@ description:
     connection (C(ansible_connection=winrm)); it changes nothing on the host.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options:
   gather_subset:
     description:
@@ -65,6 +65,7 @@ attributes:
     support: none
     description: Nothing changes, so there is no diff.
   platform:
+    support: full
     platforms: windows
     description: Azure Virtual Desktop session hosts (Windows 10/11 Enterprise, Windows Server) over WinRM.
 notes:

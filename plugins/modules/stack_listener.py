@@ -20,7 +20,7 @@ description:
     stack is not installed properly).
 version_added: 0.2.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 options: {}
 attributes:
   check_mode:
@@ -30,6 +30,7 @@ attributes:
     support: full
     description: The flags before and after.
   platform:
+    support: full
     platforms: windows
     description: Azure Virtual Desktop session hosts over WinRM.
 seealso:
@@ -53,13 +54,14 @@ changes:
   type: list
   elements: dict
 facts:
-  description: The WinStation chosen and why, whether both listeners listen, the listener names in the registry.
+  description: The WinStation chosen and why, whether both listeners listen, the user sessions qwinsta lists, the listener names in the registry.
   returned: success
   type: dict
   sample:
     winstation: rdp-sxs240705700
     chosen: named by qwinsta
     listening: false
+    sessions: 0
     reverse_connection_listener: rdp-sxs240705700
     session_directory_listener: rdp-sxs240705700
     session_directory_matches: true

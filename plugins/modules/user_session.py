@@ -14,7 +14,7 @@ description:
     (O(state=logged_off)); O(ids) limits it to some sessions.
 version_added: 0.1.0
 author:
-  - avdops.sessionhost contributors
+  - avdops.sessionhost contributors (!UNKNOWN)
 extends_documentation_fragment:
   - avdops.sessionhost.azure
   - avdops.sessionhost.host_pool
@@ -46,6 +46,7 @@ attributes:
     support: none
     description: No diff.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 """

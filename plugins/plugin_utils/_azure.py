@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -50,6 +52,14 @@ ENV_FALLBACKS = {
 
 class AzureError(Exception):
     """A failure to report in one sentence that says what is wrong."""
+
+
+class PartialChange(AzureError):
+    """A failure after something was already changed: the module reports ``changed: true`` and what it did."""
+
+    def __init__(self, message: str, done: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.done = done
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,7 @@ def credential(settings: AzureSettings) -> Any:
         raise AzureError(MISSING_SDK) from None
 
     kwargs = _transport_kwargs(settings)
-    custom_authority = settings.authority not in {login for _, login in CLOUDS.values()}
+    custom_authority = settings.authority not in {login for _unused, login in CLOUDS.values()}
     if settings.auth_source == "credential":
         return identity.ClientSecretCredential(
             str(settings.tenant),
@@ -187,6 +197,29 @@ def _arm_message(exc: Exception) -> str:
     return " ".join(str(getattr(exc, "message", None) or exc).split())[:400]
 
 
+TLS_MARKERS = ("certificate verify failed", "certificate_verify_failed", "sslerror", "[ssl:", "ssl: ")
+
+
+def tls_failure(exc: BaseException) -> str | None:
+    """The TLS complaint behind an error (its cause chain included), or None when it is not a TLS failure."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return " ".join(str(current).split())
+        text = " ".join(str(getattr(current, "message", None) or current).split())
+        if any(marker in text.lower() for marker in TLS_MARKERS):
+            match = re.search(r"certificate verify failed[^'\")\]]*", text, re.IGNORECASE)
+            return match.group(0) if match else text[:300]
+        inner = getattr(current, "inner_exception", None)
+        pending += [current.__cause__, current.__context__, inner if isinstance(inner, BaseException) else None]
+    return None
+
+
 def describe_error(exc: Exception, what: str, settings: AzureSettings | None = None) -> str:
     """One sentence on what went wrong while doing ``what``, and what to check."""
     from azure.core import exceptions as core
@@ -194,6 +227,13 @@ def describe_error(exc: Exception, what: str, settings: AzureSettings | None = N
     status = getattr(getattr(exc, "response", None), "status_code", None) or getattr(exc, "status_code", None)
     detail = _arm_message(exc)
     endpoint = settings.arm_endpoint if settings else "Azure Resource Manager"
+    tls = tls_failure(exc)
+    if tls:  # before the authentication check: a token request that fails TLS is not a wrong secret
+        hosts = f"{settings.arm_endpoint} or {settings.authority}" if settings else "Azure"
+        return (
+            f"{what}: TLS verification failed talking to {hosts} ({tls}); trust the issuing CA with ca_bundle "
+            f"(or AZURE_CA_BUNDLE), e.g. for a TLS-inspecting proxy"
+        )
     if isinstance(exc, core.ClientAuthenticationError) and status in (None, 401):
         return (
             f"{what}: authentication failed ({detail}); check the service principal's client_id, secret and "
@@ -279,8 +319,13 @@ def session_host_dict(host: Any) -> dict[str, Any]:
     }
 
 
-def host_pool_dict(pool: Any) -> dict[str, Any]:
-    info = pool.registration_info
+def host_pool_dict(pool: Any, key: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The host pool's properties; ``key`` is what ``registration_key`` found out about its registration key.
+
+    A GET on recent API versions carries no ``registrationInfo`` (Azure/bicep#6105), so the key's expiry
+    comes from ``listRegistrationTokens``; without ``key`` it is reported as not checked, never as "no key".
+    """
+    key = key or {"checked": False, "expiration_time": None, "error": "the registration key was not looked up"}
     return {
         "name": pool.name,
         "id": pool.id,
@@ -291,5 +336,7 @@ def host_pool_dict(pool: Any) -> dict[str, Any]:
         "preferred_app_group_type": pool.preferred_app_group_type,
         "validation_environment": pool.validation_environment,
         "start_vm_on_connect": pool.start_vm_on_connect,
-        "registration_expiration_time": iso(getattr(info, "expiration_time", None)),
+        "registration_expiration_time": key.get("expiration_time"),
+        "registration_key_checked": bool(key.get("checked")),
+        "registration_key_error": key.get("error"),
     }

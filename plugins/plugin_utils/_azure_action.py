@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from ansible.plugins.action import ActionBase
 
-from ._azure import AUTH_OPTIONS, AzureError, AzureSettings, client, settings_from
+from ._azure import AUTH_OPTIONS, AzureError, AzureSettings, PartialChange, client, settings_from
 
 
 class AzureAction(ActionBase):  # type: ignore[misc]
@@ -22,11 +22,13 @@ class AzureAction(ActionBase):  # type: ignore[misc]
         self._supports_check_mode = self.SUPPORTS_CHECK_MODE
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec={**AUTH_OPTIONS, **self.OPTIONS})
+        _validation, args = self.validate_argument_spec(argument_spec={**AUTH_OPTIONS, **self.OPTIONS})
         try:
             settings = settings_from(args)
             self.check_arguments(args)
             answer = self.work(args, settings, client(settings))
+        except PartialChange as exc:  # it failed after changing something: say so, and what
+            return {**result, **exc.done, "failed": True, "changed": True, "msg": str(exc)}
         except AzureError as exc:
             return {**result, "failed": True, "msg": str(exc)}
         return {**result, **answer}
@@ -35,5 +37,5 @@ class AzureAction(ActionBase):  # type: ignore[misc]
         """Refuse bad input before any call to Azure (override)."""
 
     @abstractmethod
-    def work(self, args: dict[str, Any], settings: AzureSettings, sdk: Any) -> dict[str, Any]:
+    def work(self, args: dict[str, Any], settings: AzureSettings, client: Any) -> dict[str, Any]:
         """The module's work with the SDK client (building it makes no call to Azure)."""

@@ -48,7 +48,7 @@ class ChangeAction(ActionBase):  # type: ignore[misc]
         self._supports_check_mode = True
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=self.OPTIONS)
+        _validation, args = self.validate_argument_spec(argument_spec=self.OPTIONS)
         secrets = [str(args[name]) for name in self.SECRET_OPTIONS if args.get(name)]
         check_mode = bool(self._task.check_mode)
         try:

@@ -202,16 +202,15 @@ def _agent(answers: _Answers, programs: list[dict[str, Any]]) -> dict[str, Any]:
         report_error = None
     except p.ParseError as exc:
         checks, report_error = [], str(exc)
-    names = {prog["display_name"].lower() for prog in programs}
     return {
-        "installed": k.PROGRAM_AGENT.lower() in names,
-        "bootloader_installed": k.PROGRAM_BOOTLOADER.lower() in names,
+        "installed": any(p.program_is(prog.get("display_name"), k.PROGRAM_AGENT) for prog in programs),
+        "bootloader_installed": any(p.program_is(prog.get("display_name"), k.PROGRAM_BOOTLOADER) for prog in programs),
         "version": default_agent.removeprefix("RDAgent_") if default_agent else None,
         "default_agent": default_agent,
         "previous_agent": p.registry_str(bootloader.get("previousagent")),
         "bootloader_version": p.registry_str(bootloader.get("currentbootloaderversion")),
-        "sxs_stack_version": p.sxs_version_from_msi(p.registry_str(sxs.get("currentversion"))),
-        "sxs_stack_previous_version": p.sxs_version_from_msi(p.registry_str(sxs.get("previousversion"))),
+        "sxs_stack_version": p.sxs_version_from_msi(p.sxs_stack_msi(sxs, "CurrentVersion")),
+        "sxs_stack_previous_version": p.sxs_version_from_msi(p.sxs_stack_msi(sxs, "PreviousVersion")),
         "geneva_version": p.registry_str(monitoring.get("currentversion")),
         "registry_present": bool(rdinfra),
         "is_registered": p.registry_int(rdinfra.get("isregistered")),
@@ -261,7 +260,7 @@ def _qwinsta(answers: _Answers) -> dict[str, Any] | None:
     return {"raw": text, "rows": [r.as_dict() for r in rows], "language": language, **p.listener_summary(rows)}
 
 
-def _stack(answers: _Answers, qwinsta: dict[str, Any] | None, edition: str | None) -> dict[str, Any]:
+def _stack(answers: _Answers, qwinsta: dict[str, Any] | None, os_facts: dict[str, Any] | None) -> dict[str, Any]:
     winstations_read = answers.get("stack.winstations") or {}
     cluster = p.values_by_name(answers.get("stack.cluster"))
     listener = p.registry_str(p.values_by_name(winstations_read).get("reverseconnectionlistener"))
@@ -287,14 +286,14 @@ def _stack(answers: _Answers, qwinsta: dict[str, Any] | None, edition: str | Non
         "session_directory_matches": bool(
             listener and session_directory and listener.lower() == session_directory.lower()
         ),
-        "edition_supports_sxs": p.edition_supports_sxs(edition),
+        "edition_supports_sxs": bool((os_facts or {}).get("supports_sxs_stack")),
     }
 
 
 def _components(answers: _Answers, programs: list[dict[str, Any]]) -> dict[str, Any]:
     msi_files = answers.get("components.sxs_msi") or []
     instances = {
-        name: [prog for prog in programs if prog["display_name"].lower() == name.lower()] for name in k.PROGRAMS
+        name: [prog for prog in programs if p.program_is(prog.get("display_name"), name)] for name in k.PROGRAMS
     }
     return {
         "programs": instances,
@@ -305,13 +304,18 @@ def _components(answers: _Answers, programs: list[dict[str, Any]]) -> dict[str, 
 def _os(answers: _Answers) -> dict[str, Any]:
     values = p.values_by_name(answers.get("os.version"))
     edition = p.registry_str(values.get("editionid"))
+    product_name = p.registry_str(values.get("productname"))
+    build = p.registry_str(values.get("currentbuild"))
+    supported, reason = p.edition_support(edition, product_name)
     return {
         "edition": edition,
-        "product_name": p.registry_str(values.get("productname")),
-        "build": p.registry_str(values.get("currentbuild")),
+        "product_name": product_name,
+        "product": p.windows_product(product_name, build),
+        "build": build,
         "display_version": p.registry_str(values.get("displayversion")),
         "installation_type": p.registry_str(values.get("installationtype")),
-        "supports_sxs_stack": p.edition_supports_sxs(edition),
+        "supports_sxs_stack": supported,
+        "unsupported_reason": reason or None,
     }
 
 
@@ -377,16 +381,22 @@ def _policies(answers: _Answers) -> dict[str, Any]:
     }
 
 
-def _probe(answer: dict[str, Any] | None) -> dict[str, Any] | None:
+def _probe(answer: dict[str, Any] | None, broker: bool = False) -> dict[str, Any] | None:
+    """A URL probe's answer; a broker's ``api/health`` is healthy only when its answer says so."""
     if answer is None:
         return None
-    return {
+    status = answer.get("status")
+    probed = {
         "url": answer.get("url"),
         "reachable": bool(answer.get("reachable")),
-        "status": answer.get("status"),
-        "healthy": answer.get("status") == 200 and k.BROKER_HEALTHY_TEXT in str(answer.get("body") or ""),
-        "error": answer.get("error"),
+        "status": status,
+        "healthy": status == 200,
     }
+    if broker:
+        probed["healthy"], probed["health"] = p.broker_health(
+            status if isinstance(status, int) else None, answer.get("body")
+        )
+    return {**probed, "error": answer.get("error")}
 
 
 def _network(answers: _Answers, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -395,8 +405,8 @@ def _network(answers: _Answers, options: Mapping[str, Any]) -> dict[str, Any]:
         probed = _probe(answers.get(f"network.probe.{index}"))
         extra.append({"url": url, **(probed or {})})
     return {
-        "broker": _probe(answers.get("network.broker")),
-        "broker_global": _probe(answers.get("network.broker_global")),
+        "broker": _probe(answers.get("network.broker"), broker=True),
+        "broker_global": _probe(answers.get("network.broker_global"), broker=True),
         "probes": extra,
     }
 
@@ -437,7 +447,7 @@ def assemble(
     if "services" in subsets:
         facts["services"] = _services(answers)
     if "stack" in subsets:
-        facts["stack"] = _stack(answers, qwinsta, (os_facts or {}).get("edition"))
+        facts["stack"] = _stack(answers, qwinsta, os_facts)
     if "components" in subsets:
         facts["components"] = _components(answers, programs)
     if "os" in subsets:

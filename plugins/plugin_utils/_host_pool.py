@@ -8,6 +8,7 @@ helpers so they are tested without Azure.
 from __future__ import annotations
 
 import datetime
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from ._azure import (
     MIN_EXPIRATION_HOURS,
     AzureError,
     AzureSettings,
+    PartialChange,
     call,
     fqdn,
     iso,
@@ -47,6 +49,24 @@ def validate_token_hours(expiration_hours: int, min_valid_hours: int) -> None:
         raise AzureError(
             f"min_valid_hours must be from 0 to expiration_hours ({expiration_hours}), got {min_valid_hours}"
         )
+
+
+def registration_key(client: Any, settings: AzureSettings, pool: PoolRef) -> dict[str, Any]:
+    """What Azure says about the pool's registration key, from ``listRegistrationTokens`` (never the token).
+
+    ``checked`` is false, with the reason in ``error``, when Azure could not be asked (a Reader role lacks
+    the action, a network error...): then nobody knows whether the pool has a key.
+    """
+    try:
+        listing = call(
+            pool.what("list the registration tokens of"),
+            settings,
+            lambda: client.host_pools.list_registration_tokens(pool.resource_group, pool.name),
+        )
+    except AzureError as exc:
+        return {"checked": False, "expiration_time": None, "error": str(exc)}
+    expiries = [entry.expiration_time for entry in listing.value or [] if entry.expiration_time]
+    return {"checked": True, "expiration_time": iso(max(expiries)) if expiries else None, "error": None}
 
 
 def token_reusable(
@@ -106,9 +126,16 @@ def ensure_token(
     )
     info = updated.registration_info
     token = getattr(info, "token", None)
-    if not token:  # some API versions leave the token out of the update's answer
-        token, _ = current_token(client, settings, pool)
     expiry = iso(getattr(info, "expiration_time", None)) or iso(new_expiry)
+    if not token:  # some API versions leave the token out of the update's answer
+        try:
+            token, _expiry = current_token(client, settings, pool)
+        except AzureError as exc:
+            raise PartialChange(
+                f"generated a new registration token for host pool {pool.name!r} (expires {expiry}) but could not "
+                f"read it back: {exc}",
+                {"expiration_time": expiry, "reused": False},
+            ) from None
     return {
         "changed": True,
         "token": token,
@@ -135,6 +162,21 @@ def revoke_token(client: Any, settings: AzureSettings, pool: PoolRef, *, check_m
             lambda: client.host_pools.update(pool.resource_group, pool.name, patch),
         )
     return {"changed": True, "diff": {"before": before, "after": after}}
+
+
+def expiry_diff(pool_name: str, diff: dict[str, Any]) -> str:
+    """The registration key's before/after as a unified diff: its expiry and whether it is set, never the key."""
+
+    def lines(side: dict[str, Any]) -> list[str]:
+        return [
+            f"expiration_time: {side.get('expiration_time')}\n",
+            f"token_set: {str(bool(side.get('token_set'))).lower()}\n",
+        ]
+
+    label = f"registration key of host pool {pool_name}"
+    return "".join(
+        difflib.unified_diff(lines(diff["before"]), lines(diff["after"]), f"before: {label}", f"after: {label}")
+    )
 
 
 # --- session hosts -----------------------------------------------------------------------

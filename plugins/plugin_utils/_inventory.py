@@ -3,8 +3,38 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+POOL_KEYS = ("name", "resource_group")
+
+
+class InventoryConfigError(ValueError):
+    """The inventory file's options are not what the plugin reads."""
+
+
+def pool_entries(value: Any) -> list[tuple[str, str]]:
+    """``host_pools`` as (resource group, name) pairs; refuses anything else, naming the entry and key."""
+    example = "host_pools: [{name: hp-finance, resource_group: rg-avd-prod}]"
+    if not isinstance(value, list) or not value:
+        raise InventoryConfigError(f"host_pools must be a list of host pools, e.g. {example}; got {value!r}")
+    pairs = []
+    for index, entry in enumerate(value):
+        where = f"host_pools[{index}]"
+        if not isinstance(entry, Mapping):
+            raise InventoryConfigError(
+                f"{where} must be a mapping with name and resource_group, e.g. {example}; got {entry!r}"
+            )
+        unknown = sorted(set(entry) - set(POOL_KEYS))
+        if unknown:
+            raise InventoryConfigError(
+                f"{where} has unknown key(s) {', '.join(map(str, unknown))}; it takes name and resource_group"
+            )
+        for key in POOL_KEYS:
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise InventoryConfigError(f"{where} needs {key} (a non-empty string); got {entry.get(key)!r}")
+        pairs.append((entry["resource_group"], entry["name"]))
+    return pairs
 
 
 def group_name(*parts: str) -> str:
@@ -23,6 +53,8 @@ def host_records(
                 "avd_host_pool_id": info["id"],
                 "avd_max_session_limit": info["max_session_limit"],
                 "avd_registration_expiration_time": info["registration_expiration_time"],
+                "avd_registration_key_checked": info.get("registration_key_checked", False),
+                "avd_registration_key_error": info.get("registration_key_error"),
                 "avd_session_host_name": host["name"],
                 "avd_status": host["status"],
                 "avd_sessions": host["sessions"],

@@ -22,10 +22,13 @@ SYSTEM_POLICY_SUBPATH = r"Software\Policies\Microsoft\Windows\System"  # below e
 MACHINE_SYSTEM_POLICY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\System"
 
 # Services
+# The AVD agent has no service of its own: RDAgentBootLoader loads the version DefaultAgent names.
+# "RdAgent" on an Azure VM is the Azure VM agent's service (WaAppAgent), running whether or not
+# the AVD agent is installed (MSRD-Collect dropped its RdAgent check for that reason): never read
+# as the AVD agent.
 BOOTLOADER_SERVICE = "RDAgentBootLoader"
-AGENT_SERVICE = "RDAgent"
 TERMSERVICE = "TermService"
-SERVICES = (BOOTLOADER_SERVICE, AGENT_SERVICE, TERMSERVICE)
+SERVICES = (BOOTLOADER_SERVICE, TERMSERVICE)
 
 # The four programs of the article's full reinstall (Add/Remove Programs display names)
 PROGRAM_BOOTLOADER = "Remote Desktop Agent Boot Loader"
@@ -57,12 +60,19 @@ DOTNET_RELEASES = (  # (minimum Release, version name), newest first
     (378389, "4.5"),
 )
 
-# Editions: the side-by-side stack works only on Enterprise and Server SKUs.
+# Editions (EditionID, lower case): AVD session hosts run Windows Enterprise (multi-session,
+# "ServerRdsh" on older builds) or Windows Server; the side-by-side stack installs on other
+# editions but never activates. LTSC/LTSB and N editions: LTSC_EDITIONS and N_EDITIONS below.
 SXS_SUPPORTED_EDITION_PREFIXES = ("enterprise", "server")
-SXS_UNSUPPORTED_EDITIONS = ("enterprisen", "enterprisegn")  # Enterprise N editions, flagged by Microsoft's tool
+LTSC_PRODUCT_WORDS = ("LTSC", "LTSB")
+WINDOWS_11_FIRST_BUILD = 22000  # Windows 11 still says "Windows 10 ..." in ProductName
 
 BROKER_HEALTH_SUFFIX = "api/health"
-BROKER_HEALTHY_TEXT = "RD Broker is Healthy"
+# A healthy broker answers HTTP 200 with JSON such as {"Health": "RDBroker is Healthy", ...} (the
+# article writes "RD Broker is Healthy"; MSRD-Collect judges by the status code alone): healthy is
+# a 200 whose answer says "healthy", whatever the sentence around it, and not "unhealthy".
+BROKER_HEALTHY_WORD = "healthy"
+BROKER_UNHEALTHY_WORDS = ("unhealthy", "degraded")
 DISK_LOW_PERCENT = 5.0  # Microsoft's diagnostic tool flags drives under 5% free
 DISK_MSI_BYTES = 300 * 1024**2  # room an agent download and install needs
 
@@ -87,6 +97,7 @@ LTSC_EDITIONS = (
 N_EDITIONS = (
     "enterprisen",
     "enterprisegn",
+    "enterprisekn",
     "enterprisesn",
     "iotenterprisesn",
     "professionaln",

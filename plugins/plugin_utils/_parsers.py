@@ -5,38 +5,57 @@ from __future__ import annotations
 import base64
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import _known as k
 
-# qwinsta's header words and STATE words, per display language. Rows are parsed by
-# column position (the header gives the columns) and by the row's name.
+# qwinsta's header words, per display language (the first two columns and the state column's).
+# Real captures (tests/fixtures/realworld/SOURCES.md): English, German, Japanese (header translated,
+# state words left in English), Russian (ID headed "ИД"); French and Spanish after Windows' own strings.
 QWINSTA_HEADERS = {
-    "en": ("SESSIONNAME", "USERNAME", "ID", "STATE", "TYPE", "DEVICE"),
-    "de": ("SITZUNGSNAME", "BENUTZERNAME", "ID", "STATUS", "TYP", "GERÄT"),
-    "fr": ("NOMSESSION", "NOMUTILISATEUR", "ID", "ÉTAT", "TYPE", "PÉRIPHÉRIQUE"),
-    "es": ("NOMBRESESIÓN", "NOMBREUSUARIO", "ID", "ESTADO", "TIPO", "DISPOSITIVO"),
+    "en": ("SESSIONNAME", "USERNAME", "STATE"),
+    "de": ("SITZUNGSNAME", "BENUTZERNAME", "STATUS"),
+    "fr": ("NOMSESSION", "NOMUTILISATEUR", "ÉTAT"),
+    "es": ("NOMBRESESIÓN", "NOMBREUSUARIO", "ESTADO"),
+    "ja": ("セッション名", "ユーザー名", "状態"),
+    "ru": ("ИМЯ_СЕАНСА", "ИМЯ_ПОЛЬЗОВАТЕЛЯ", "СОСТОЯНИЕ"),  # noqa: RUF001 (Cyrillic, as printed)
 }
+# STATE words as qwinsta prints them (lower case, a trailing "." ignored) -> the WTS state they mean.
+# Localized words are cut to the STATE column's width (German "Abhör.", Russian "Прослуш").
 STATE_WORDS = {
-    "listen": "Listen",
-    "abhören": "Listen",
-    "écouter": "Listen",
-    "escuchar": "Listen",
     "active": "Active",
-    "aktiv": "Active",
-    "actif": "Active",
-    "activo": "Active",
-    "disc": "Disc",
-    "getr.": "Disc",
-    "déco": "Disc",
-    "desc": "Disc",
     "conn": "Conn",
-    "verb.": "Conn",
-    "conn.": "Conn",
+    "connq": "ConnQ",
+    "shadow": "Shadow",
+    "disc": "Disc",
+    "idle": "Idle",
+    "listen": "Listen",
+    "reset": "Reset",
     "down": "Down",
+    "init": "Init",
+    # German
+    "aktiv": "Active",
+    "verb": "Conn",
+    "getr": "Disc",
+    "abhör": "Listen",
+    "abhören": "Listen",
+    "leerlauf": "Idle",
     "aus": "Down",
+    # French, Spanish
+    "actif": "Active",
+    "déco": "Disc",
+    "écouter": "Listen",
+    "activo": "Active",
+    "desc": "Disc",
+    "escuchar": "Listen",
+    # Russian
+    "активный": "Active",
+    "разъедин": "Disc",
+    "прослуш": "Listen",
 }
+LISTENER_FIRST_ID = 65536  # listeners' session ids start here; qwinsta lists rows by session id
 
 
 class ParseError(ValueError):
@@ -49,81 +68,138 @@ class QwinstaRow:
     user: str
     id: int | None
     state: str  # as printed (localized)
-    state_normalized: str  # Listen, Active, Disc, Conn, Down, or the printed word when unknown
+    state_normalized: str  # Active, Conn, Disc, Listen, Down, ... or the printed word when unknown
     current: bool
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def display_width(text: str) -> int:
+    """Console columns a text takes: East Asian wide and fullwidth characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
+
+
+def _tokens(line: str) -> list[tuple[int, str]]:
+    """Whitespace-separated tokens with the console column each starts at."""
+    tokens = []
+    for match in re.finditer(r"\S+", line):
+        tokens.append((display_width(line[: match.start()]), match.group()))
+    return tokens
+
+
+def normalize_state(word: str) -> str:
+    return STATE_WORDS.get(word.lower().rstrip("."), word)
+
+
 @dataclass(frozen=True)
-class QwinstaColumns:
+class QwinstaHeader:
     language: str | None
-    user: int
-    id_end: int
-    state: int
-    type: int
+    user_column: int  # console column where USERNAME starts
 
 
-def qwinsta_columns(header: str) -> QwinstaColumns:
-    """Column positions from qwinsta's header line: known words first, else the header's own tokens.
+def qwinsta_header(line: str) -> QwinstaHeader:
+    """qwinsta's header line: its language, and where its second column (USERNAME) starts.
 
-    SESSIONNAME, USERNAME, STATE, TYPE are left-aligned; ID is right-aligned, so its end is used.
+    Known header words first; any other language by the header's shape (at least four
+    tokens, the third a short one: ID, ИД, ...).
     """
-    upper = header.upper()
-    for language, words in QWINSTA_HEADERS.items():
-        if words[0] in upper and words[1] in upper and words[3] in upper:
-            state = upper.index(words[3])
-            id_at = upper.index(" " + words[2] + " ", upper.index(words[1])) + 1
-            type_at = upper.find(words[4], state + len(words[3]))
-            return QwinstaColumns(
-                language, upper.index(words[1]), id_at + len(words[2]), state, type_at if type_at >= 0 else len(header)
-            )
-    tokens = [(match.start(), match.group()) for match in re.finditer(r"\S+", header)]
-    # In every display language seen, the third column is headed "ID".
-    if len(tokens) < 4 or tokens[2][1].upper() != "ID":
-        raise ParseError(f"not a qwinsta header: {header.strip()[:80]!r}")
-    type_at = tokens[4][0] if len(tokens) > 4 else len(header)
-    return QwinstaColumns(None, tokens[1][0], tokens[2][0] + len(tokens[2][1]), tokens[3][0], type_at)
+    tokens = _tokens(line.lstrip(">"))
+    words = [word.upper() for _, word in tokens]
+    for language, (name, user, state) in QWINSTA_HEADERS.items():
+        if len(words) >= 4 and words[0] == name and words[1] == user and state in words:
+            return QwinstaHeader(language, tokens[1][0])
+    if len(tokens) < 4 or len(tokens[2][1]) > 3 or any(char.isdigit() for char in line):
+        raise ParseError(f"not a qwinsta header: {line.strip()[:80]!r}")
+    return QwinstaHeader(None, tokens[1][0])
 
 
 def qwinsta_language(header: str) -> str | None:
-    return qwinsta_columns(header).language
+    return qwinsta_header(header).language
+
+
+def _split_names(before_id: list[tuple[int, str]], user_column: int) -> tuple[str, str]:
+    """SESSIONNAME and USERNAME from the tokens before the session id, by where each starts.
+
+    A name that fills its column runs into the user name with no space between
+    (``rdp-sxs240705700#0user01`` in the classic 18-wide layout): such a token is cut at
+    the USERNAME column. A row with no session name (a disconnected session) starts at
+    the USERNAME column.
+    """
+    if not before_id:
+        return "", ""
+    first_at, first = before_id[0]
+    rest = " ".join(word for _, word in before_id[1:])
+    if first_at >= user_column - 1:
+        return "", " ".join(word for _, word in before_id)
+    if len(before_id) == 1 and first_at + display_width(first) > user_column and first.isascii():
+        cut = user_column - first_at
+        return first[:cut], first[cut:]
+    return first, rest
+
+
+def parse_qwinsta_row(line: str, user_column: int) -> QwinstaRow:
+    """One qwinsta row, by its structure: marker, names, the session id, then the state word."""
+    current = line.startswith(">")
+    tokens = _tokens(" " + line[1:] if current else line)
+    # The session id is the first number followed by a word (the state): user names may be numbers too.
+    at = next(
+        (
+            index
+            for index, (_, word) in enumerate(tokens)
+            if word.isdigit() and index + 1 < len(tokens) and not tokens[index + 1][1].isdigit()
+        ),
+        None,
+    )
+    if at is None:
+        # A row with nothing after its id has no state: qwinsta always prints one.
+        raise ParseError(f"qwinsta row without a session id and state: {line.strip()[:80]!r}")
+    name, user = _split_names(tokens[:at], user_column)
+    state = tokens[at + 1][1]
+    return QwinstaRow(
+        session_name=name,
+        user=user,
+        id=int(tokens[at][1]),
+        state=state,
+        state_normalized=normalize_state(state),
+        current=current,
+    )
 
 
 def parse_qwinsta(text: str) -> list[QwinstaRow]:
-    """Rows of qwinsta.exe output, by column position; a leading ``>`` marks the current session."""
-    lines = [line.rstrip("\r") for line in text.splitlines() if line.strip()]
+    """Rows of qwinsta.exe output, read by structure (header tokens, whitespace runs, state words).
+
+    Column positions differ between Windows builds (SESSIONNAME is 18 or 26 wide), the
+    one-character marker column may be missing, East Asian headers are double-width, and
+    published copies lose spaces: only the USERNAME column's start is taken from the header,
+    to tell a session name from a user name. A leading ``>`` marks the current session.
+    """
+    lines = [line.rstrip("\r").rstrip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise ParseError("qwinsta printed nothing")
-    columns = qwinsta_columns(lines[0])
-    rows = []
-    for line in lines[1:]:
-        padded = line.ljust(columns.type)
-        match = re.match(r"^(?P<user>.*?)\s*(?P<id>\d+)$", padded[columns.user : columns.id_end].rstrip())
-        if match is None:
-            raise ParseError(f"qwinsta row without a session id: {line.strip()[:80]!r}")
-        state = padded[columns.state : columns.type].strip()
-        rows.append(
-            QwinstaRow(
-                session_name=padded[1 : columns.user].strip(),
-                user=match.group("user").strip(),
-                id=int(match.group("id")),
-                state=state,
-                state_normalized=STATE_WORDS.get(state.lower(), state),
-                current=line.startswith(">"),
-            )
-        )
-    return rows
+    header = qwinsta_header(lines[0])
+    return [parse_qwinsta_row(line, header.user_column) for line in lines[1:]]
+
+
+def is_listener(row: QwinstaRow) -> bool:
+    """A listener row: a listener's session id (65536 and up), or a WinStation name without ``#<n>``."""
+    return row.id is not None and row.id >= LISTENER_FIRST_ID and "#" not in row.session_name
 
 
 def listener_summary(rows: list[QwinstaRow]) -> dict[str, Any]:
-    """The rdp-tcp and rdp-sxs listener rows (None when not listed) and user sessions by state."""
-    tcp = next((r for r in rows if r.session_name.lower() == "rdp-tcp"), None)
-    sxs = next((r for r in rows if r.session_name.lower().startswith("rdp-sxs") and "#" not in r.session_name), None)
+    """The rdp-tcp and rdp-sxs listener rows (None when not listed) and user sessions by state.
+
+    Users' sessions (``rdp-tcp#3``, ``rdp-sxs240705700#1``, or no name when disconnected)
+    are never taken for listeners, wherever they are listed. With several rdp-sxs listeners
+    (an old and a new stack), the one that listens is the one that counts.
+    """
+    listeners = [r for r in rows if is_listener(r)]
+    tcp = next((r for r in listeners if r.session_name.lower() == "rdp-tcp"), None)
+    stacks = [r for r in listeners if r.session_name.lower().startswith("rdp-sxs")]
+    sxs = next((r for r in stacks if r.state_normalized == "Listen"), stacks[0] if stacks else None)
     sessions: dict[str, int] = {}
     for row in rows:
-        if row.user and row.id is not None and row.id not in (0, 65536) and row.id < 65536:
+        if row.user and row.id is not None and 0 < row.id < LISTENER_FIRST_ID:
             sessions[row.state_normalized] = sessions.get(row.state_normalized, 0) + 1
     return {
         "rdp_tcp": tcp.as_dict() if tcp else None,
@@ -186,14 +262,53 @@ def dotnet_version(release: int | None) -> str | None:
     return next((name for minimum, name in k.DOTNET_RELEASES if release >= minimum), "earlier than 4.5")
 
 
-def edition_supports_sxs(edition: str | None) -> bool:
-    """Enterprise and Server SKUs run the side-by-side stack; Pro, Home, Education and N editions do not."""
-    if not edition:
-        return False
-    lowered = edition.lower()
-    if lowered in k.SXS_UNSUPPORTED_EDITIONS:
-        return False
-    return lowered.startswith(k.SXS_SUPPORTED_EDITION_PREFIXES)
+def edition_support(edition: str | None, product_name: str | None = None) -> tuple[bool, str]:
+    """Whether AVD supports this OS edition as a session host, and why not.
+
+    Enterprise, Enterprise multi-session (``ServerRdsh`` on older builds) and Server SKUs are
+    supported; Pro, Home, Education, N editions and LTSC/LTSB (``EnterpriseS``) are not.
+    """
+    lowered = (edition or "").strip().lower()
+    product = (product_name or "").upper()
+    if not lowered:
+        return False, "no EditionID"
+    if lowered in k.LTSC_EDITIONS or any(word in product.split() for word in k.LTSC_PRODUCT_WORDS):
+        return False, "an LTSC/LTSB edition (long-term servicing channel), which AVD does not support"
+    if lowered in k.N_EDITIONS:
+        return False, "an N edition, which AVD does not support"
+    if lowered.startswith(k.SXS_SUPPORTED_EDITION_PREFIXES):
+        return True, ""
+    return False, "not an Enterprise or Server edition: the side-by-side stack installs but never activates"
+
+
+def edition_supports_sxs(edition: str | None, product_name: str | None = None) -> bool:
+    return edition_support(edition, product_name)[0]
+
+
+def windows_product(product_name: str | None, build: str | None) -> str | None:
+    """The product an admin would name: Windows 11 still writes "Windows 10 ..." in ProductName."""
+    if not product_name:
+        return product_name
+    number = int(build) if build and build.strip().isdigit() else 0
+    if number >= k.WINDOWS_11_FIRST_BUILD and product_name.startswith("Windows 10"):
+        return "Windows 11" + product_name[len("Windows 10") :]
+    return product_name
+
+
+def sxs_stack_msi(values: dict[str, dict[str, Any]], name: str) -> str | None:
+    """The MSI path ``SxsStack\\<name>`` stands for.
+
+    ``CurrentVersion``/``PreviousVersion`` name another value of the key that holds the MSI
+    path (as Microsoft's MSRD-Collect reads it); some hosts and scripts hold the path in them
+    directly. Both are read.
+    """
+    pointer = registry_str(values.get(name.lower()))
+    if not pointer:
+        return None
+    target = values.get(pointer.lower())
+    if target is not None and pointer.lower() != name.lower():
+        return registry_str(target)
+    return pointer
 
 
 def sxs_version_from_msi(path: str | None) -> str | None:
@@ -206,29 +321,67 @@ def sxs_version_from_msi(path: str | None) -> str | None:
     return re.sub(r"\.msi$", "", name.split("-", 1)[1], flags=re.I) or None
 
 
+def program_is(display_name: str | None, product: str) -> bool:
+    """Whether an Add/Remove Programs name is this product: exactly, or with its version appended.
+
+    The Geneva agent registers as "Remote Desktop Services Infrastructure Geneva Agent 46.24.3".
+    """
+    name = " ".join((display_name or "").split()).lower()
+    wanted = product.lower()
+    if name == wanted:
+        return True
+    return name.startswith(wanted + " ") and bool(re.fullmatch(r"v?\d+(\.\d+)*", name[len(wanted) + 1 :]))
+
+
+def broker_health(status: int | None, body: str | None) -> tuple[bool, str | None]:
+    """Whether ``<BrokerURI>api/health`` answered healthy, and the health text it gave.
+
+    Healthy is HTTP 200 with an answer that says so, read tolerantly: JSON such as
+    ``{"Health": "RDBroker is Healthy", ...}`` (whole, or cut short by the runtime's
+    512-character limit), or text such as the article's ``RD Broker is Healthy``; never one
+    exact sentence. A 200 that is not the broker's answer (a proxy's login page) is not healthy.
+    """
+    text = body or ""
+    match = re.search(r'"Health"\s*:\s*"([^"]*)"', text, flags=re.I)
+    health = match.group(1) if match else (" ".join(text.split())[:120] or None)
+    said = (health or "").lower()
+    unhealthy = any(word in said for word in k.BROKER_UNHEALTHY_WORDS)
+    return status == 200 and k.BROKER_HEALTHY_WORD in said and not unhealthy, health
+
+
 def version_key(version: str | None) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version or ""))
 
 
 # --- events ------------------------------------------------------------------------
-EVENT_KINDS = (  # (event id, text in the description, kind); first match wins
-    (3277, "INVALID_REGISTRATION_TOKEN", "INVALID_REGISTRATION_TOKEN"),
-    (3277, "EXPIRED_REGISTRATION_TOKEN", "EXPIRED_REGISTRATION_TOKEN"),
-    (3277, "NAME_ALREADY_REGISTERED", "NAME_ALREADY_REGISTERED"),
-    (3277, "ENDPOINT_NOT_FOUND", "ENDPOINT_NOT_FOUND"),
-    (3277, "INVALID_FORM", "INVALID_FORM"),
-    (3277, "InstallationHealthCheckFailedException", "InstallationHealthCheckFailedException"),
-    (3277, "DownloadMsiException", "DownloadMsiException"),
-    (3277, "InstallMsiException", "InstallMsiException"),
-    (3277, "AgentLoadException", "AgentLoadException"),
-    (3277, "Unable to retrieve DefaultAgent from registry", "AgentLoadException"),
-    (3703, "", "GATEWAY_UNREACHABLE"),
-    (3019, "", "WEBSOCKET_UNREACHABLE"),
-    (3389, "MissingMethodException", "MissingMethodException"),
+AGENT_ERROR, UPDATE_FAILED, GATEWAY, WEBSOCKET = 3277, 3389, 3703, 3019
+# (event ids, text in the description, kind); the first match wins, so specific texts come
+# before the texts they contain. Every wording the article's revisions, older agents and
+# Microsoft's MSRD-Collect document (tests/fixtures/realworld/events/agent_events.yml).
+EVENT_KINDS: tuple[tuple[tuple[int, ...], str, str], ...] = (
+    ((AGENT_ERROR,), "INVALID_REGISTRATION_TOKEN", "INVALID_REGISTRATION_TOKEN"),
+    ((AGENT_ERROR,), "EXPIRED_MACHINE_TOKEN", "EXPIRED_MACHINE_TOKEN"),  # article since 2023
+    ((AGENT_ERROR,), "EXPIRED_REGISTRATION_TOKEN", "EXPIRED_REGISTRATION_TOKEN"),
+    ((AGENT_ERROR,), "NAME_ALREADY_REGISTERED", "NAME_ALREADY_REGISTERED"),
+    ((AGENT_ERROR,), "ENDPOINT_NOT_FOUND", "ENDPOINT_NOT_FOUND"),
+    ((AGENT_ERROR,), "INVALID_FORM", "INVALID_FORM"),
+    # the 2020 wording: "Agent cannot connect to broker with error NOT_FOUND. URL: ..."
+    ((AGENT_ERROR,), "NOT_FOUND. URL:", "INVALID_FORM"),
+    ((AGENT_ERROR,), "InstallationHealthCheckFailedException", "InstallationHealthCheckFailedException"),
+    ((AGENT_ERROR,), "DownloadMsiException", "DownloadMsiException"),
+    ((AGENT_ERROR,), "InstallMsiException", "InstallMsiException"),
+    ((AGENT_ERROR, UPDATE_FAILED), "AgentLoadException", "AgentLoadException"),
+    ((AGENT_ERROR, UPDATE_FAILED), "Unable to retrieve DefaultAgent from registry", "AgentLoadException"),
+    ((AGENT_ERROR, UPDATE_FAILED), "BootLoader exception", "AgentLoadException"),
+    ((UPDATE_FAILED,), "MissingMethodException", "MissingMethodException"),
+    ((AGENT_ERROR,), "Win32Exception", "Win32Exception"),  # older agents: cmd.exe blocked, without InstallMsiException
+    ((GATEWAY,), "", "GATEWAY_UNREACHABLE"),
+    ((WEBSOCKET,), "", "WEBSOCKET_UNREACHABLE"),
 )
 REGISTRATION_KINDS = frozenset(
     {
         "INVALID_REGISTRATION_TOKEN",
+        "EXPIRED_MACHINE_TOKEN",
         "EXPIRED_REGISTRATION_TOKEN",
         "NAME_ALREADY_REGISTERED",
         "ENDPOINT_NOT_FOUND",
@@ -238,10 +391,10 @@ REGISTRATION_KINDS = frozenset(
 
 
 def classify_event(event_id: int, message: str) -> str | None:
-    """Which documented error an Application event is, by id and the text the article quotes."""
+    """Which documented error an Application event is, by id and the text the sources quote."""
     lowered = message.lower()
-    for kind_id, text, kind in EVENT_KINDS:
-        if event_id == kind_id and text.lower() in lowered:
+    for ids, text, kind in EVENT_KINDS:
+        if event_id in ids and text.lower() in lowered:
             return kind
     return None
 

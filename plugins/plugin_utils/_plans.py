@@ -316,6 +316,7 @@ def plan_stack_listener(results: Mapping[str, OperationResult]) -> Plan:
             "winstation": name,
             "chosen": reason,
             "listening": bool(summary.get("both_listening")),
+            "sessions": sum((summary.get("sessions_by_state") or {}).values()),
             "reverse_connection_listener": listener,
             "session_directory_listener": session_directory,
             "session_directory_matches": bool(

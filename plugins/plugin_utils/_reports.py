@@ -17,6 +17,7 @@ from ._verdicts import (
     DIAGNOSED_STATES,
     STATES,
     UNREACHABLE_LABELS,
+    failure_hint,
     host_state,
     incomplete_reason,
     short_reason,
@@ -73,7 +74,8 @@ def host_entry(result: Mapping[str, Any] | None, pool: Mapping[str, Any] | None 
     diagnosis = result.get("diagnosis")
     if result.get("failed") or not isinstance(diagnosis, Mapping):
         reason = " ".join(str(result.get("msg") or "the diagnosis failed").split())
-        return {"state": "failed", "reason": reason, **empty}
+        hint = failure_hint(reason)
+        return {"state": "failed", "reason": f"{reason}: {hint}" if hint else reason, **empty}
     facts = (result.get("ansible_facts") or {}).get("avd_session_host")
     used_pool = diagnosis.get("host_pool") or pool
     unchecked = list(diagnosis.get("unchecked") or [])
@@ -197,7 +199,9 @@ def run_failure(report: Mapping[str, Any], fail_on: str) -> str | None:
         return None
     could_not = summary["unreachable"] + summary["failed"]
     if could_not:
-        reasons = sorted({short_reason(str(e.get("reason", ""))) for e in report["hosts"].values() if e.get("reason")})
+        reasons = sorted(
+            {short_reason(str(e.get("reason", "")), 200) for e in report["hosts"].values() if e.get("reason")}
+        )
         return (
             f"no host was diagnosed: {summary['unreachable']} unreachable, {summary['failed']} failed, "
             f"{summary['stopped']} stopped of {summary['hosts']} ({'; '.join(reasons[:3])})"
@@ -223,11 +227,71 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def _root_cause(entry: Mapping[str, Any]) -> tuple[str, bool]:
+    """What the grid shows as a host's cause: its first root-cause finding, or why it was not (fully) checked."""
+    roots = [f["id"] for f in entry["findings"] if not f.get("explained_by") and f["severity"] != "info"]
+    if roots:
+        return roots[0], True
+    state = entry["state"]
+    if state == "unreachable":
+        return UNREACHABLE_LABELS.get(str(entry.get("reason_class")), "could not connect"), False
+    if state in ("failed", "stopped"):
+        return short_reason(str(entry.get("reason") or state), limit=70), False
+    if state == "incomplete":
+        return f"not checked: {len(entry.get('unchecked') or [])}", False
+    return "", False
+
+
+def grid_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row a host for the HTML report's triage grid, problems first."""
+    rows = []
+    for name, entry in ordered_hosts(report):
+        details = entry.get("details") or {}
+        cause, is_finding = _root_cause(entry)
+        drain = details.get("drain_mode")
+        rows.append(
+            {
+                "name": name,
+                "state": entry["state"],
+                "state_rank": STATE_ORDER.get(entry["state"], 9),
+                "root_cause": cause,
+                "root_is_finding": is_finding,
+                "findings": sorted({f["id"] for f in entry["findings"]}),
+                "pool": details.get("host_pool") or "",
+                "status": details.get("status") or "",
+                "sessions": "" if details.get("sessions") is None else details["sessions"],
+                "drain_mode": "" if drain is None else ("on" if drain else "off"),
+                "agent_version": details.get("agent_version") or "",
+                "sxs_stack_version": details.get("sxs_stack_version") or "",
+                "last_heartbeat": details.get("last_heartbeat") or "",
+            }
+        )
+    return rows
+
+
+def hosts_by_finding(report: Mapping[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, entry in sorted(report["hosts"].items()):
+        for finding_id in sorted({f["id"] for f in entry["findings"]}):
+            found.setdefault(finding_id, []).append(name)
+    return found
+
+
 def render_html(report: Mapping[str, Any]) -> str:
+    rows = grid_rows(report)
     return (
         _environment()
         .get_template("diagnosis.html.j2")
-        .render(report=report, hosts=ordered_hosts(report), checks=CHECKS)
+        .render(
+            report=report,
+            hosts=ordered_hosts(report),
+            checks=CHECKS,
+            rows=rows,
+            states=STATES,
+            pools=sorted({row["pool"] for row in rows if row["pool"]}),
+            finding_hosts=hosts_by_finding(report),
+            finding_info=report.get("findings") or {},
+        )
     )
 
 

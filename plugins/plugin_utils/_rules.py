@@ -357,6 +357,9 @@ def registration_key_evidence(host: Host) -> str:
     """What the host pool's own registration key looks like, when the inventory says."""
     if not host.pool or "registration_expiration_time" not in host.pool:
         return "the host pool's registration key was not checked (no host pool data)"
+    if host.pool.get("registration_key_checked") is False:
+        reason = host.pool.get("registration_key_error") or "Azure was not asked"
+        return f"the host pool's registration key could not be checked: {reason}"
     expiry = parse_time(host.pool.get("registration_expiration_time"))
     if expiry is None:
         return "the host pool has no registration key: generate one"
@@ -410,13 +413,15 @@ def bootloader_not_running(host: Host) -> list[Finding]:
 def registration_errors(host: Host) -> list[Finding]:
     """Error: INVALID_REGISTRATION_TOKEN; EXPIRED_REGISTRATION_TOKEN; NAME_ALREADY_REGISTERED; ENDPOINT_NOT_FOUND."""
     findings = []
-    for kind in (
-        "INVALID_REGISTRATION_TOKEN",
-        "EXPIRED_REGISTRATION_TOKEN",
-        "NAME_ALREADY_REGISTERED",
-        "ENDPOINT_NOT_FOUND",
+    # The article's 2023 revision names the section "INVALID_REGISTRATION_TOKEN or EXPIRED_MACHINE_TOKEN":
+    # both mean the host holds no valid registration, and have the same fix.
+    for kind, event_kinds in (
+        ("INVALID_REGISTRATION_TOKEN", ("INVALID_REGISTRATION_TOKEN", "EXPIRED_MACHINE_TOKEN")),
+        ("EXPIRED_REGISTRATION_TOKEN", ("EXPIRED_REGISTRATION_TOKEN",)),
+        ("NAME_ALREADY_REGISTERED", ("NAME_ALREADY_REGISTERED",)),
+        ("ENDPOINT_NOT_FOUND", ("ENDPOINT_NOT_FOUND",)),
     ):
-        events = host.events(kind)
+        events = host.events(*event_kinds)
         if not events:
             continue
         evidence = [describe_event(events[0])]
@@ -441,7 +446,11 @@ def invalid_form(host: Host) -> list[Finding]:
     probes = [(name, network.get(key)) for key, name in (("broker", "BrokerURI"), ("broker_global", "BrokerURIGlobal"))]
     failing = [
         f"{name} health {probe.get('url')}: "
-        + (f"HTTP {probe.get('status')}" if probe.get("reachable") else f"not reachable ({probe.get('error')})")
+        + (
+            f"HTTP {probe.get('status')}" + (f" ({probe.get('health')})" if probe.get("health") else "")
+            if probe.get("reachable")
+            else f"not reachable ({probe.get('error')})"
+        )
         for name, probe in probes
         if probe and probe.get("url") and not probe.get("healthy")
     ]
@@ -479,6 +488,9 @@ def install_msi(host: Host) -> list[Finding]:
     running installer tell them apart.
     """
     events = host.events("InstallMsiException")
+    # Older agents logged the blocked cmd.exe as a 3277 with Win32Exception and no InstallMsiException:
+    # evidence for the command prompt policy only.
+    win32_events = host.events("Win32Exception")
     policies = host.section("policies")
     installer = host.section("installer")
     disable_msi = (policies or {}).get("disable_msi")
@@ -505,12 +517,15 @@ def install_msi(host: Host) -> list[Finding]:
         )
     if cmd_hives:
         # With both policies set, the event's Win32Exception says which one broke this update.
-        confirmed = bool(events) and (disable_msi not in (1, 2) or any(e.get("win32_exception") for e in events))
+        confirmed = bool(win32_events) or (
+            bool(events) and (disable_msi not in (1, 2) or any(e.get("win32_exception") for e in events))
+        )
+        cmd_evidence = event_evidence or [describe_event(e) for e in win32_events[:1]]
         findings.append(
             Finding(
                 "CMD_BLOCKED",
                 CRITICAL if confirmed else WARNING,
-                [*event_evidence, "policy 'Prevent access to the command prompt': " + "; ".join(cmd_hives)],
+                [*cmd_evidence, "policy 'Prevent access to the command prompt': " + "; ".join(cmd_hives)],
             )
         )
     if events and busy:
@@ -640,13 +655,17 @@ def unsupported_os(host: Host) -> list[Finding]:
     os_facts = host.section("os")
     if os_facts is None or os_facts.get("supports_sxs_stack") or not os_facts.get("edition"):
         return []
+    reason = os_facts.get("unsupported_reason") or "not an Enterprise or Server edition"
+    # Windows 11 still says "Windows 10 ..." in ProductName; its CurrentBuild (22000 and up) tells.
+    windows_11 = str(os_facts.get("product") or "").startswith("Windows 11")
     return [
         Finding(
             "UNSUPPORTED_OS",
             CRITICAL,
             [
-                f"EditionID={os_facts.get('edition')} ({os_facts.get('product_name')}): "
-                "the side-by-side stack needs an Enterprise or Server SKU"
+                f"EditionID={os_facts.get('edition')} (ProductName {os_facts.get('product_name')}, "
+                f"CurrentBuild {os_facts.get('build')}{': Windows 11' if windows_11 else ''}): {reason}; "
+                "AVD session hosts need Windows Enterprise (multi-session) or Windows Server"
             ],
         )
     ]
@@ -855,7 +874,7 @@ def diagnose(facts: Mapping[str, Any], pool: Mapping[str, Any] | None = None) ->
     for rule in RULES:
         findings.extend(rule(host))
     ordered = link_causes(fold_covered_checks(findings))
-    stale = [describe_event(e) for e in host.stale_events(*{kind for _, _, kind in EVENT_KINDS})]
+    stale = [describe_event(e) for e in host.stale_events(*{kind for _unused1, _unused2, kind in EVENT_KINDS})]
     # healthy only when every check ran: list the ones whose facts or pool data are missing
     unchecked = unchecked_list(coverage(facts, pool, CHECKS), host.unchecked, facts)
     results = [f.as_dict() for f in ordered]
@@ -904,5 +923,10 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
     }
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
     if pool and "avd_registration_expiration_time" in variables:
-        pool["registration_expiration_time"] = variables["avd_registration_expiration_time"]  # None: no key at all
+        # None is "no key" only when Azure was asked and said so (avd_registration_key_checked).
+        pool["registration_expiration_time"] = variables["avd_registration_expiration_time"]
+        if "avd_registration_key_checked" in variables:  # the host_pool inventory plugin always sets it
+            pool["registration_key_checked"] = bool(variables["avd_registration_key_checked"])
+        if variables.get("avd_registration_key_error"):
+            pool["registration_key_error"] = variables["avd_registration_key_error"]
     return pool or None

@@ -196,15 +196,19 @@ def validate_facts(facts: Any, path: str = "facts") -> None:
             check(facts[name], spec, f"{path}.{name}")
 
 
-def validate_pool(pool: Any, path: str = "host_pool") -> None:
-    """The host pool's view of a host (diagnose's host_pool option, or the avd_* variables)."""
+def validate_pool(pool: Any, path: str = "host_pool", *, variables: bool = False) -> None:
+    """The host pool's view of a host (diagnose's host_pool option, or, with ``variables``, the avd_* variables)."""
     if pool is None:
         return
     if not isinstance(pool, Mapping):
         raise _wrong(path, "a mapping of the host pool's view of the host (status, sessions, ...)", pool)
+
+    def where(name: str) -> str:
+        return f"avd_{name}" if variables else f"{path}.{name}"
+
     for name, spec in POOL_FIELDS.items():
         if pool.get(name) is not None:
-            check(pool[name], spec, f"{path}.{name}")
+            check(pool[name], spec, where(name))
     for name in POOL_COUNTS:
         value = pool.get(name)
         if value is None:
@@ -212,7 +216,7 @@ def validate_pool(pool: Any, path: str = "host_pool") -> None:
         if isinstance(value, bool) or not (
             (isinstance(value, int) and value >= 0) or (isinstance(value, str) and value.strip().isdigit())
         ):
-            raise _wrong(f"{path}.{name}", "a whole number, 0 or more", value)
+            raise _wrong(where(name), "a whole number, 0 or more", value)
 
 
 def pool_counts(pool: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -229,12 +229,12 @@ UNREACHABLE_CLASSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("network", "no route to host", ("no route to host", "network is unreachable", "errno 113", "errno 101")),
 )
-UNREACHABLE_LABELS = {name: label for name, label, _ in UNREACHABLE_CLASSES} | {"other": "could not connect"}
+UNREACHABLE_LABELS = {name: label for name, label, _unused in UNREACHABLE_CLASSES} | {"other": "could not connect"}
 
 
 def unreachable_class(message: str) -> str:
     text = message.lower()
-    for name, _, needles in UNREACHABLE_CLASSES:
+    for name, _unused, needles in UNREACHABLE_CLASSES:
         if any(needle in text for needle in needles):
             return name
     return "other"
@@ -259,3 +259,16 @@ def short_reason(message: str, limit: int = 110) -> str:
             flat = match.group(0).strip()
             break
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# --- whole-run failures on the controller ----------------------------------------------------
+CONTROLLER_HINTS = (
+    ("winrm or requests is not installed", "install pywinrm on the controller (pip install pywinrm)"),
+    ("pypsrp is not installed", "install pypsrp on the controller (pip install pypsrp)"),
+)
+
+
+def failure_hint(message: str) -> str:
+    """What to do about a failure every host of the run will share (a missing Python package on the controller)."""
+    lowered = message.lower()
+    return next((hint for needle, hint in CONTROLLER_HINTS if needle.lower() in lowered), "")

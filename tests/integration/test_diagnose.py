@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,6 +43,7 @@ EXPECTED = {  # the design's fault catalog: fault -> finding id
     "agent_heartbeat_lost": "HEARTBEAT_LOST",
 }
 REPORTS = REPO / "reports" / "test-diagnosis"
+NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +96,7 @@ def hosts_by_fault() -> dict[str, list[str]]:
 
 
 def test_each_fault_yields_its_finding_root_cause_first(diagnosis):
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     for host, faults in hosts_by_fault().items():
         entry = report["hosts"][host]
         ids = [f["id"] for f in entry["findings"]]
@@ -108,7 +111,7 @@ def test_each_fault_yields_its_finding_root_cause_first(diagnosis):
 
 
 def test_healthy_hosts_have_no_warning_or_critical(diagnosis):
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     for host, faults in hosts_by_fault().items():
         if not faults:
             entry = report["hosts"][host]
@@ -117,13 +120,13 @@ def test_healthy_hosts_have_no_warning_or_critical(diagnosis):
 
 
 def test_two_faults_yield_both(diagnosis):
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     ids = {f["id"] for f in report["hosts"]["avd-20"]["findings"]}
     assert {"GATEWAY_UNREACHABLE", "DOTNET_OUTDATED"} <= ids
 
 
 def test_unreachable_and_wrong_credentials_are_reported_per_host(diagnosis):
-    report, result, _ = diagnosis
+    report, result, _unused = diagnosis
     assert report["hosts"]["ghost-01"]["state"] == "unreachable"
     bad = report["hosts"]["badcred-01"]
     assert bad["state"] == "unreachable" and "credentials were rejected" in bad["reason"]
@@ -132,13 +135,13 @@ def test_unreachable_and_wrong_credentials_are_reported_per_host(diagnosis):
 
 
 def test_one_winrm_command_per_host(diagnosis):
-    _, _, stats = diagnosis
+    _unused1, _unused2, stats = diagnosis
     lab_hosts = hosts_by_fault()
     assert {name: stats[name]["commands"] for name in lab_hosts} == {name: 1 for name in lab_hosts}
 
 
 def test_junit_and_summary(diagnosis):
-    _, result, _ = diagnosis
+    _unused1, result, _unused2 = diagnosis
     junit = (REPORTS / "junit-diagnosis.xml").read_text()
     assert junit.count("<testcase") == 26 * len(CHECKS) + 2
     assert "HOST" in result.stdout and "26 hosts" not in result.stdout  # 28 with the two unreachable ones
@@ -155,7 +158,7 @@ def test_fail_on_sets_the_exit_status(demo_lab, tmp_path):
 
 
 def test_planted_tokens_appear_in_no_report_or_output(demo_lab, diagnosis):
-    _, result, _ = diagnosis
+    _unused1, result, _unused2 = diagnosis
     tokens = []
     for name in ("avd-03", "avd-04", "avd-19"):
         state = json.loads((demo_lab.directory / "hosts" / f"{name}.json").read_text())
@@ -174,7 +177,7 @@ def test_html_report_in_a_real_browser(diagnosis):
     assert chromium, "Debian's chromium is needed for this test (make test installs it)"
     from playwright.sync_api import sync_playwright
 
-    report, _, _ = diagnosis
+    report, _unused1, _unused2 = diagnosis
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -203,10 +206,77 @@ def test_html_report_in_a_real_browser(diagnosis):
         page.locator("#only-problems").check()
         assert not page.locator("#host-avd-23").is_visible()
         page.locator("#only-problems").uncheck()
+        check_triage_grid(page, report)
         page.screenshot(path=str(REPORTS / "diagnosis-screenshot.png"), full_page=False)
         browser.close()
     assert errors == []
     assert (REPORTS / "diagnosis-screenshot.png").stat().st_size > 10_000
+
+
+def check_triage_grid(page, report) -> None:
+    """The grid opens the page: every host, filter by state, finding and pool, sort, findings link to it."""
+    rows = page.locator("#grid tbody tr")
+    visible = page.locator("#grid tbody tr:visible")
+    assert rows.count() == len(report["hosts"])
+    assert page.locator("#grid").bounding_box()["y"] < page.locator("#findings-summary").bounding_box()["y"]
+    assert rows.first.get_attribute("data-state") in ("unreachable", "failed")  # problems first
+    page.select_option("#filter-state", "healthy")
+    assert visible.count() == report["summary"]["healthy"] == int(page.locator("#grid-shown").inner_text())
+    page.select_option("#filter-state", "")
+    page.locator('button.card[data-filter-state="unreachable"]').click()
+    assert sorted(visible.evaluate_all("rows => rows.map(r => r.dataset.host)")) == ["badcred-01", "ghost-01"]
+    page.locator('button.card[data-filter-state=""]').click()
+    assert visible.count() == len(report["hosts"])
+    page.select_option("#filter-pool", "hp-demo")
+    in_pool = [n for n, e in report["hosts"].items() if (e.get("details") or {}).get("host_pool") == "hp-demo"]
+    assert visible.count() == len(in_pool) > 0
+    page.select_option("#filter-pool", "")
+    page.locator('#findings-summary a.finding-filter[data-finding="DOTNET_OUTDATED"]').click()
+    with_dotnet = sorted(n for n, e in report["hosts"].items() if "DOTNET_OUTDATED" in {f["id"] for f in e["findings"]})
+    assert sorted(visible.evaluate_all("rows => rows.map(r => r.dataset.host)")) == with_dotnet
+    assert page.locator("#filter-finding").input_value() == "DOTNET_OUTDATED"
+    page.select_option("#filter-finding", "")
+    page.fill("#filter-text", "avd-2")
+    assert all("avd-2" in name for name in visible.evaluate_all("rows => rows.map(r => r.dataset.host)"))
+    page.fill("#filter-text", "")
+    page.locator('#grid th[data-key="name"]').click()
+    names = rows.evaluate_all("rows => rows.map(r => r.dataset.host)")
+    assert names == sorted(names, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)])
+    page.locator('#grid th[data-key="name"]').click()
+    assert rows.first.get_attribute("data-host") == names[-1]  # descending
+    host_link = page.locator('#findings-summary a.host-link[href="#host-avd-15"]')
+    assert host_link.count() == 1
+    assert "every reachable" not in page.content()
+
+
+def test_html_of_a_run_that_reached_no_host_says_so_in_a_real_browser(tmp_path):
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _reports as rep
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for this test (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    results = {"sh-01": {"unreachable": True, "msg": "timed out"}, "sh-02": {}}
+    report = rep.build_report(rep.entries_from(results, {"sh-02": {"status": "Shutdown"}}), NOW, {"target": "all"})
+    report["run"]["failure"] = rep.run_failure(report, "critical")
+    rep.write_reports(report, tmp_path)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((tmp_path / "diagnosis.html").as_uri())
+        assert (
+            page.locator("#run-failure").is_visible()
+            and "no host was diagnosed" in page.locator("#run-failure").inner_text()
+        )
+        assert page.locator("#count-diagnosed").inner_text() == "0"
+        assert "no host was diagnosed" in page.locator("#no-findings").inner_text()
+        states = page.locator("#grid tbody tr").evaluate_all("rows => rows.map(r => r.dataset.state)")
+        assert states == ["unreachable", "stopped"]
+        assert "healthy" not in page.locator("#no-findings").inner_text()
+        browser.close()
+    assert errors == []
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +290,8 @@ def psrp_diagnosis(demo_lab, diagnosis, tmp_path_factory):
 
 
 def test_psrp_gives_the_same_diagnosis_as_winrm(diagnosis, psrp_diagnosis):
-    over_winrm, _, _ = diagnosis
-    over_psrp, result, _ = psrp_diagnosis
+    over_winrm, _unused1, _unused2 = diagnosis
+    over_psrp, result, _unused = psrp_diagnosis
     assert set(over_psrp["hosts"]) == set(over_winrm["hosts"])
     for host in hosts_by_fault():
         assert without_heartbeat(over_psrp["hosts"][host]) == without_heartbeat(over_winrm["hosts"][host]), host
@@ -243,7 +313,7 @@ def without_heartbeat(entry):
 
 
 def test_one_psrp_pipeline_per_host(psrp_diagnosis):
-    _, _, stats = psrp_diagnosis
+    _unused1, _unused2, stats = psrp_diagnosis
     lab_hosts = hosts_by_fault()
     assert {name: (stats[name]["shells"], stats[name]["commands"], stats[name]["pipelines"]) for name in lab_hosts} == {
         name: (1, 1, 1) for name in lab_hosts
@@ -275,13 +345,39 @@ def test_a_target_that_matches_nothing_fails_with_fail_on_and_still_rewrites_the
 
 
 def test_a_run_where_every_host_failed_exits_non_zero_without_fail_on(demo_lab, tmp_path):
-    result = run_diagnose(demo_lab, "-e", "target=ghost-01:badcred-01", report_dir=tmp_path)
-    assert result.returncode != 0 and "no host was diagnosed: 2 unreachable" in result.stdout
+    import certifi
+
+    tls = {  # a lab host whose certificate the controller does not trust (the public roots only)
+        "all": {
+            "hosts": {
+                "tls-01": {
+                    "ansible_host": demo_lab.config["hosts"][0]["address"],
+                    "ansible_winrm_ca_trust_path": certifi.where(),
+                }
+            }
+        }
+    }
+    (demo_lab.inventory / "tls.yml").write_text(yaml.safe_dump(tls))
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "-e",
+        "target=ghost-01:badcred-01:tls-01",
+        inventories=("hosts.yml", "extra.yml", "tls.yml"),
+    )
+    assert result.returncode != 0 and "no host was diagnosed: 3 unreachable" in result.stdout
     report = json.loads((tmp_path / "diagnosis.json").read_text())
-    assert {h["reason_class"] for h in report["hosts"].values()} == {"refused", "credentials"}
+    assert {n: h["reason_class"] for n, h in report["hosts"].items()} == {
+        "ghost-01": "refused",
+        "badcred-01": "credentials",
+        "tls-01": "tls",
+    }
+    assert "certificate verify failed" in report["hosts"]["tls-01"]["reason"]  # in full in the report
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if " unreachable  " in line}
     assert "connection refused: [Errno 111] Connection refused" in lines["ghost-01"]
     assert "credentials rejected: the specified credentials were rejected" in lines["badcred-01"]
+    assert "TLS verification failed: certificate verify failed" in lines["tls-01"]
 
 
 def test_an_inventory_that_fails_to_parse_fails_the_run(demo_lab, tmp_path):
@@ -335,3 +431,28 @@ def test_a_narrowed_gather_on_a_host_without_agent_is_incomplete_not_healthy(dem
     result = demo_lab.ansible("avd-02", "-m", "avdops.sessionhost.diagnose", "-a", "gather_subset=disk")
     assert result.returncode == 0, result.stdout[-2000:]
     assert "state: incomplete" in result.stdout and "AGENT_NOT_INSTALLED: gather_subset left out agent" in result.stdout
+
+
+def test_a_controller_without_pywinrm_fails_the_run_and_says_why(demo_lab, tmp_path):
+    shadow = tmp_path / "shadow"
+    (shadow / "winrm").mkdir(parents=True)
+    (shadow / "winrm" / "__init__.py").write_text("raise ImportError(\"No module named 'winrm'\")\n")
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path / 'reports'}",
+        "-e",
+        "target=avd-21:avd-22",
+        env={"PYTHONPATH": str(shadow)},
+    )
+    assert result.returncode != 0 and "no host was diagnosed" in result.stdout, result.stdout[-3000:]
+    report = json.loads((tmp_path / "reports" / "diagnosis.json").read_text())
+    assert report["summary"]["diagnosed"] == 0
+    assert all("install pywinrm on the controller" in entry["reason"] for entry in report["hosts"].values())
+
+
+def test_an_unknown_fail_on_is_refused_before_any_host_is_contacted(demo_lab, tmp_path):
+    demo_lab.reset_stats()
+    result = run_diagnose(demo_lab, "-e", "avd_fail_on=high", "-e", "target=avd-21", report_dir=tmp_path)
+    assert result.returncode != 0 and "avd_fail_on must be none, warning or critical, got 'high'" in result.stdout
+    assert demo_lab.stats()["avd-21"]["commands"] == 0 and not (tmp_path / "diagnosis.json").exists()

@@ -120,7 +120,7 @@ def test_registration_token_reuse_rotation_and_revocation(arm_lab, tmp_path):
 @pytest.mark.parametrize("hours", [0, 649, 700])
 def test_expiry_outside_the_documented_range_is_refused_before_any_call(arm_lab, tmp_path, hours):
     before = arm_requests(arm_lab)
-    result, _ = play(arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": hours})
+    result, _unused = play(arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": hours})
     assert result.returncode != 0
     assert "expiration_hours must be from 1 to 648 (1 hour to 27 days)" in result.stdout
     assert arm_requests(arm_lab) == before
@@ -160,14 +160,14 @@ def test_drain_on_and_off_is_idempotent_and_previewable(arm_lab, tmp_path):
 
 
 def test_removal_refused_with_sessions_and_done_with_force(arm_lab, tmp_path):
-    refused, _ = play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "state": "absent"})
+    refused, _unused = play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "state": "absent"})
     assert refused.returncode != 0 and "1 user session(s)" in refused.stdout
     removed = play(
         arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04.lab.avd.test", "state": "absent", "force": True}
     )[1]
     assert removed["changed"] is True and removed["removed"] == "ph-04.lab.avd.test"
     assert play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "state": "absent"})[1]["changed"] is False
-    missing, _ = play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "allow_new_session": False})
+    missing, _unused = play(arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-04", "allow_new_session": False})
     assert missing.returncode != 0 and "is not in host pool 'hp-arm'" in missing.stdout
 
 
@@ -195,23 +195,25 @@ def test_user_sessions_message_disconnect_log_off(arm_lab, tmp_path):
     )
     logged_off = play(arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01", "state": "logged_off"})[1]
     assert logged_off["logged_off"] == ["2", "3"] and logged_off["sessions"] == []
-    bad, _ = play(arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01", "ids": ["99"]})
+    bad, _unused = play(arm_lab, tmp_path, "user_session", {**POOL, "session_host": "ph-01", "ids": ["99"]})
     assert bad.returncode != 0 and "no user session 99" in bad.stdout
 
 
 def test_401_404_and_429_are_clear(arm_lab, tmp_path):
     wrong = azure_env(arm_lab, AZURE_SECRET="wrong-secret")
-    result, _ = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=wrong)
+    result, _unused = play(
+        arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=wrong
+    )
     assert (
         result.returncode != 0 and "authentication failed" in result.stdout and "Invalid client secret" in result.stdout
     )
-    result, _ = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-nope", "resource_group": "rg-avdlab"})
+    result, _unused = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-nope", "resource_group": "rg-avdlab"})
     assert result.returncode != 0 and "not found (HTTP 404" in result.stdout and "hp-nope" in result.stdout
     arm_lab.control("/arm/throttle?count=2", method="POST")
     result, _out = play(arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"})
     assert result.returncode == 0, result.stdout  # retried after Retry-After
     arm_lab.control("/arm/throttle?count=50", method="POST")
-    result, _ = play(
+    result, _unused = play(
         arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab", "retries": 1}
     )
     arm_lab.control("/arm/throttle?count=0", method="POST")
@@ -221,7 +223,7 @@ def test_401_404_and_429_are_clear(arm_lab, tmp_path):
 def test_403_names_the_missing_permission(arm_lab, tmp_path):
     arm = arm_lab.config["arm"]
     reader = azure_env(arm_lab, AZURE_CLIENT_ID=arm["reader_client_id"], AZURE_SECRET=arm["reader_client_secret"])
-    result, _ = play(
+    result, _unused = play(
         arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-02", "allow_new_session": False}, env=reader
     )
     assert result.returncode != 0 and "permission denied (HTTP 403" in result.stdout
@@ -270,3 +272,83 @@ def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
     assert ph03["findings"][0]["id"] == "BOOTLOADER_NOT_RUNNING"
     assert "host pool reports status=Unavailable" in " ".join(ph03["findings"][0]["evidence"])
     assert not report["hosts"]["ph-02"]["unchecked"]  # the session limit came from the pool
+
+
+def test_a_reader_inventory_says_the_key_could_not_be_checked_not_that_there_is_none(arm_lab, tmp_path):
+    arm = arm_lab.config["arm"]
+    config = yaml.safe_load((arm_lab.inventory / "hostpool.avd.yml").read_text())
+    config.update({"client_id": arm["reader_client_id"], "secret": arm["reader_client_secret"]})
+    source = arm_lab.inventory / "reader.avd.yml"
+    source.write_text(yaml.safe_dump(config))
+    writer = run_ansible("ansible-inventory", "-i", str(arm_lab.inventory / "hostpool.avd.yml"), "--list")
+    result = run_ansible("ansible-inventory", "-i", str(source), "--list")
+    source.unlink()
+    assert result.returncode == 0 and writer.returncode == 0, result.stderr + writer.stderr
+
+    def hostvars(out: str) -> dict:
+        unsafe = json.loads(out, object_hook=lambda d: d["__ansible_unsafe"] if set(d) == {"__ansible_unsafe"} else d)
+        return unsafe["_meta"]["hostvars"]["ph-02"]
+
+    as_reader, as_contributor = hostvars(result.stdout), hostvars(writer.stdout)
+    assert as_reader["avd_status"] == "Available"  # the Reader still reads the pool and its hosts
+    assert as_reader["avd_registration_key_checked"] is False and as_reader["avd_registration_expiration_time"] is None
+    assert "permission denied (HTTP 403" in as_reader["avd_registration_key_error"]
+    assert "listRegistrationTokens/action" in as_reader["avd_registration_key_error"]
+    assert (
+        as_contributor["avd_registration_key_checked"] is True and as_contributor["avd_registration_key_error"] is None
+    )
+
+
+def test_token_diff_shows_the_expiry_before_and_after_never_the_token(arm_lab, tmp_path):
+    play(arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"})
+    result, out = play(
+        arm_lab, tmp_path, "registration_token", {**POOL, "expiration_hours": 5}, "--diff", callback="default"
+    )
+    assert result.returncode == 0, result.stdout
+    assert "-expiration_time: None" in result.stdout and f"+expiration_time: {out['expiration_time']}" in result.stdout
+    assert "-token_set: false" in result.stdout and "+token_set: true" in result.stdout
+    assert out["token"] not in result.stdout and out["token"][:32] not in result.stdout + result.stderr
+    revoked, _unused = play(
+        arm_lab, tmp_path, "registration_token", {**POOL, "state": "absent"}, "--diff", callback="default"
+    )
+    assert f"-expiration_time: {out['expiration_time']}" in revoked.stdout and "+token_set: false" in revoked.stdout
+    assert out["token"] not in revoked.stdout
+
+
+def test_a_certificate_azure_cannot_verify_is_reported_as_tls_not_as_credentials(arm_lab, tmp_path):
+    untrusted = azure_env(arm_lab)
+    del untrusted["AZURE_CA_BUNDLE"]  # the lab's CA is not in the default trust store, as with a TLS-inspecting proxy
+    before = arm_requests(arm_lab)
+    result, _ = play(
+        arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=untrusted
+    )
+    assert result.returncode != 0
+    assert "TLS verification failed talking to" in result.stdout and "ca_bundle" in result.stdout, result.stdout
+    assert "client_id" not in result.stdout and "secret" not in result.stdout.replace("AZURE_SECRET", "")
+    assert arm_requests(arm_lab) == before  # no request got through
+
+
+def test_a_vm_powered_off_is_stopped_not_contacted_and_fails_only_when_asked(arm_lab, tmp_path):
+    avdlab("power", "--dir", str(arm_lab.directory), "ph-02", "off")
+    try:
+        arm_lab.reset_stats()
+        args = ("-e", f"avd_report_dir={tmp_path}", "-e", "target=ph-01:ph-02", "-e", "avd_fail_on=critical")
+        result = arm_lab.playbook(REPO / "playbooks" / "diagnose.yml", *args, inventories=("hostpool.avd.yml",))
+        assert result.returncode == 0, result.stdout[-3000:]  # a VM autoscaling turned off is not a failure
+        report = json.loads((tmp_path / "diagnosis.json").read_text())
+        stopped = report["hosts"]["ph-02"]
+        assert stopped["state"] == "stopped" and "status=Shutdown" in stopped["reason"]
+        assert stopped["details"]["status"] == "Shutdown"
+        assert report["hosts"]["ph-01"]["state"] == "healthy"
+        assert report["summary"]["stopped"] == 1 and report["summary"]["diagnosed"] == 1
+        assert arm_lab.stats()["ph-02"]["commands"] == 0  # not contacted
+        asked = arm_lab.playbook(
+            REPO / "playbooks" / "diagnose.yml",
+            *args,
+            "-e",
+            "avd_fail_on_stopped=true",
+            inventories=("hostpool.avd.yml",),
+        )
+        assert asked.returncode != 0 and "ph-02" in asked.stdout
+    finally:
+        avdlab("power", "--dir", str(arm_lab.directory), "ph-02", "on")

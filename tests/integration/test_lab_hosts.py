@@ -102,7 +102,7 @@ def test_win_reboot_preempts_an_already_scheduled_shutdown(hosts_lab):
         second = hosts_lab.ansible("rb-02", "-m", "ansible.windows.win_reboot", "-a", "pre_reboot_delay=0")
         assert second.returncode == 0, second.stdout
         assert "A scheduled reboot was pre-empted by Ansible" in second.stdout + second.stderr
-        output, _ = first.communicate(timeout=150)
+        output, _unused = first.communicate(timeout=150)
         assert first.returncode == 0, output
     finally:
         if first.poll() is None:

@@ -52,6 +52,8 @@ def facts_lab(lab_factory, tmp_path_factory):
         entry = {"name": f"fx-{index:02d}", "faults": [fault] if fault else []}
         if index == 2:
             entry.update(sessions=2, locale="de-DE")
+        if index == 3:
+            entry.update(sessions=1, locale="ja-JP")
         hosts.append(entry)
     scenario = folder / "scenario.yml"
     scenario.write_text(json.dumps({"host_pool": {"name": "hp-facts", "max_session_limit": 4}, "hosts": hosts}))
@@ -93,7 +95,7 @@ RDINFRA = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent"
 
 
 def test_exactly_one_winrm_command_per_host(facts_lab, gathered):
-    _, stats = gathered
+    _unused, stats = gathered
     assert {name: s["commands"] for name, s in stats.items()} == {name: 1 for name in stats}
     assert all(s["errors"] == 0 for s in stats.values())
 
@@ -109,7 +111,7 @@ def test_one_command_whatever_the_subsets(facts_lab):
 
 
 def test_facts_match_each_hosts_state(facts_lab, gathered):
-    facts, _ = gathered
+    facts, _unused = gathered
     assert len(facts) == 20
     for name, host in facts.items():
         state = lab_state(facts_lab, name)
@@ -141,9 +143,14 @@ def test_facts_match_each_hosts_state(facts_lab, gathered):
 
 
 def test_specific_faults_show_in_the_facts(gathered):
-    facts, _ = gathered
+    facts, _unused = gathered
     assert facts["fx-02"]["stack"]["qwinsta"]["language"] == "de"
     assert facts["fx-02"]["sessions"]["by_state"] == {"Active": 2}
+    # the lab's real layouts: German "Abhör.", Japanese double-width headers, users before listeners
+    assert facts["fx-02"]["stack"]["qwinsta"]["both_listening"] is True
+    assert facts["fx-03"]["stack"]["qwinsta"]["language"] == "ja"
+    assert facts["fx-03"]["stack"]["qwinsta"]["rdp_tcp"]["state_normalized"] == "Listen"
+    assert facts["fx-03"]["sessions"]["by_state"] == {"Active": 1}
     assert facts["fx-04"]["services"]["RDAgentBootLoader"]["exists"] is False
     assert all(not v for v in facts["fx-04"]["components"]["programs"].values())
     assert facts["fx-10"]["policies"]["disable_msi"] == 1
@@ -162,7 +169,7 @@ def test_specific_faults_show_in_the_facts(gathered):
 def test_planted_tokens_appear_in_no_output(facts_lab, gathered):
     tokens = [reg(lab_state(facts_lab, name), RDINFRA, "RegistrationToken") for name in ("fx-05", "fx-06", "fx-19")]
     assert all(token and len(token) > 100 for token in tokens)
-    facts, _ = gathered
+    facts, _unused = gathered
     verbose = run_playbook(facts_lab, "-vvv", callback="default")
     assert verbose.returncode == 0
     outputs = [json.dumps(facts), verbose.stdout, verbose.stderr]

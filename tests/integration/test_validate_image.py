@@ -56,7 +56,7 @@ def failing_cases(junit: str) -> dict[str, set[str]]:
 
 
 def test_each_image_fault_fails_its_check_and_the_run(validation):
-    report_dir, result, _ = validation
+    report_dir, result, _unused = validation
     assert result.returncode != 0, result.stdout[-3000:]
     assert "image host(s) failed validation" in result.stdout
     report = json.loads((report_dir / "image-validation.json").read_text())
@@ -69,7 +69,7 @@ def test_each_image_fault_fails_its_check_and_the_run(validation):
 
 
 def test_failing_cases_carry_evidence_and_the_section(validation):
-    report_dir, _, _ = validation
+    report_dir, _unused1, _unused2 = validation
     root = ET.fromstring((report_dir / "junit-image-validation.xml").read_text())
     case = next(
         c
@@ -95,12 +95,12 @@ def test_failing_cases_carry_evidence_and_the_section(validation):
 
 
 def test_one_winrm_command_per_image_host(validation):
-    _, _, stats = validation
+    _unused1, _unused2, stats = validation
     assert {name: stats[name]["commands"] for name in EXPECTED} == {name: 1 for name in EXPECTED}
 
 
 def test_the_token_left_in_an_image_appears_in_no_output(image_lab, validation):
-    report_dir, result, _ = validation
+    report_dir, result, _unused = validation
     state = json.loads((image_lab.directory / "hosts" / "img-token.json").read_text())
     tokens = [
         v["data"]

@@ -133,8 +133,8 @@ def is_wording(original: str, mutant: str) -> bool:
     first, second = ast.parse(textwrap.dedent(original)), ast.parse(textwrap.dedent(mutant))
     if skeleton(first) != skeleton(second):
         return False
-    before = [value for _, value in string_constants(first)]
-    after = [value for _, value in string_constants(second)]
+    before = [value for _unused, value in string_constants(first)]
+    after = [value for _unused, value in string_constants(second)]
     changed = [old for old, new in zip(before, after, strict=True) if old != new]
     return bool(changed) and all(
         old is not None and PROSE.search(old) and not FINDING_ID.search(old) for old in changed
@@ -213,7 +213,7 @@ def changed_lines(original: str, mutant: str) -> str:
 
 
 def natural(key: str) -> tuple[str, int]:
-    name, _, number = key.rpartition("__mutmut_")
+    name, _unused, number = key.rpartition("__mutmut_")
     return name, int(number) if number.isdigit() else 0
 
 

@@ -64,10 +64,10 @@ PLUGINS = [
 def test_every_plugin_has_docs_that_ansible_doc_renders():
     import os
 
-    names = [f"avdops.sessionhost.{name}" for _, name in PLUGINS]
+    names = [f"avdops.sessionhost.{name}" for _unused, name in PLUGINS]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
     for kind in ("module", "inventory", "filter"):
-        wanted = [n for (k, _), n in zip(PLUGINS, names, strict=True) if k == kind]
+        wanted = [n for (k, _unused), n in zip(PLUGINS, names, strict=True) if k == kind]
         result = subprocess.run(
             [str(BIN / "ansible-doc"), "-t", kind, "--json", *wanted],
             capture_output=True,

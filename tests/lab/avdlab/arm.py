@@ -3,7 +3,14 @@ Azure Resource Manager API for host pools, session hosts and user sessions
 (Microsoft.DesktopVirtualization, api-version 2024-04-03), over HTTPS.
 
 Shapes follow the REST API specification; errors come as
-``{"error": {"code", "message"}}``. The real ``azure-identity`` and
+``{"error": {"code", "message"}}``. Where Azure is stricter than the
+specification reads, the lab is too (field reports: Azure/bicep#6105,
+Azure/ResourceModules#3089): a host pool GET carries no ``registrationInfo``
+(only the PATCH that sets a key answers with it); the key's expiry and token
+come from ``listRegistrationTokens`` / ``retrieveRegistrationToken``, POST
+actions a Reader role does not have; lists are paged with ``nextLink``;
+deleting what is already gone answers 204; a session host name is one path
+segment. The real ``azure-identity`` and
 ``azure-mgmt-desktopvirtualization`` clients work against it unchanged when
 pointed at it (authority and base_url), which is how the collection's
 Azure code is tested.
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -27,6 +35,9 @@ from .windows.state import UserSession
 API_VERSION = "2024-04-03"
 PROVIDER = "Microsoft.DesktopVirtualization"
 WRITE_METHODS = ("PATCH", "PUT", "DELETE", "POST")
+PAGE_SIZE = 3  # the lab's default page for session hosts and user sessions (pageSize asks for another)
+# sessionHostName in the 2024-04-03 spec: 3 to 48 characters, ^[A-Za-z0-9@.\-_ ]*$ (one path segment, no '/')
+SESSION_HOST_NAME = re.compile(r"^[A-Za-z0-9@.\-_ ]{3,48}$")
 
 
 @dataclass
@@ -161,13 +172,14 @@ class ArmApi:
                 "InvalidApiVersionParameter",
                 f"The api-version '{query.get('api-version')}' is invalid. The supported version is '{API_VERSION}'.",
             )
-        if request.method in WRITE_METHODS and not client.can_write and parts[-1] != "listRegistrationTokens":
-            action = "write" if request.method in ("PATCH", "PUT", "POST") else "delete"
+        if request.method in WRITE_METHODS and not client.can_write:
+            # Reader has */read only: no write, no delete, no POST action (listRegistrationTokens included).
+            action = {"POST": f"{parts[-1]}/action", "DELETE": "delete"}.get(request.method, "write")
             raise ArmError(
                 403,
                 "AuthorizationFailed",
                 f"The client '{client.client_id}' does not have authorization to perform action "
-                f"'{PROVIDER}/hostPools/{action}' over scope '/{'/'.join(parts)}' or the scope is invalid.",
+                f"'{PROVIDER}/hostpools/{action}' over scope '/{'/'.join(parts)}' or the scope is invalid.",
             )
         body = json.loads(request.body) if request.body else {}
         # /subscriptions/{s}/providers/Microsoft.DesktopVirtualization/hostPools
@@ -197,16 +209,14 @@ class ArmApi:
         elif sub == ["listRegistrationTokens"] and method == "POST":
             return _json(200, {"value": [self._token_json()] if self.model.pool.token else []})
         elif sub == ["userSessions"] and method == "GET":
-            return _json(
-                200, {"value": [self._session_json(s, u) for s in self._states() for u in s.sessions], "nextLink": None}
-            )
+            return self._page(url.path, query, [self._session_json(s, u) for s in self._states() for u in s.sessions])
         elif sub[0] == "sessionHosts":
-            return self._session_hosts(method, sub[1:], body, query)
+            return self._session_hosts(method, sub[1:], body, query, url.path)
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on {url.path}")
 
     def _authenticate(self, request: HttpRequest) -> Client:
         header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _unused, token = header.partition(" ")
         entry = self.settings.tokens.get(token) if scheme.lower() == "bearer" else None
         challenge = [
             (
@@ -220,6 +230,23 @@ class ArmApi:
         if expires < time.time():
             raise ArmError(401, "ExpiredAuthenticationToken", "The access token expiry has passed.", challenge)
         return client
+
+    def _page(self, path: str, query: dict[str, str], items: list[dict[str, Any]]) -> HttpResponse:
+        """One page of a list and the nextLink to the rest (pageSize, initialSkip as the spec names them)."""
+        try:
+            size = int(query.get("pageSize") or PAGE_SIZE)
+            skip = int(query.get("initialSkip") or 0)
+        except ValueError:
+            raise ArmError(400, "InvalidParameter", "pageSize and initialSkip must be whole numbers.") from None
+        if size < 1 or skip < 0:
+            raise ArmError(400, "InvalidParameter", "pageSize must be positive and initialSkip not negative.")
+        rest = skip + size
+        link = (
+            f"{self.settings.base_url}{path}?api-version={API_VERSION}&pageSize={size}&initialSkip={rest}"
+            if rest < len(items)
+            else None
+        )
+        return _json(200, {"value": items[skip:rest], "nextLink": link})
 
     @staticmethod
     def _check_subscription(subscription: str) -> None:
@@ -238,7 +265,7 @@ class ArmApi:
         return list(self.model.hosts.values())
 
     # --- host pool ------------------------------------------------------------------
-    def _pool_json(self, include_token: bool = False) -> dict[str, Any]:
+    def _pool_json(self, include_token: bool = False, with_registration: bool = False) -> dict[str, Any]:
         pool = self.model.pool
         return {
             "id": pool.arm_id,
@@ -255,11 +282,15 @@ class ArmApi:
                 "validationEnvironment": False,
                 "preferredAppGroupType": "Desktop",
                 "startVMOnConnect": False,
+                # GET answers registrationInfo null (Azure/bicep#6105); the PATCH that sets or deletes a
+                # key answers with it, the token only when it was just generated.
                 "registrationInfo": {
                     "expirationTime": iso(pool.token_expiry),
                     "token": pool.token if include_token else None,
-                    "registrationTokenOperation": "None",
-                },
+                    "registrationTokenOperation": "Update" if include_token else "None",
+                }
+                if with_registration
+                else None,
                 "objectId": "6a1c7e0e-0000-4000-8000-00000000a1ab",
             },
         }
@@ -300,16 +331,25 @@ class ArmApi:
             if not isinstance(limit, int) or limit < 1:
                 raise ArmError(400, "InvalidParameter", "maxSessionLimit must be a positive integer.")
             pool.max_session_limit = limit
-        return self._pool_json(include_token=include_token)
+        return self._pool_json(include_token=include_token, with_registration=info is not None)
 
     def _token_json(self) -> dict[str, Any]:
         pool = self.model.pool
         return {"expirationTime": iso(pool.token_expiry), "token": pool.token}
 
     # --- session hosts and user sessions ------------------------------------------------
-    def _record(self, name: str) -> Any:
-        key = name.rsplit("/", maxsplit=1)[-1].lower()
+    def _record(self, name: str, missing_ok: bool = False) -> Any:
+        if not SESSION_HOST_NAME.match(name):
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                f"The session host name '{name}' is not valid: 3 to 48 letters, digits and @.-_ characters "
+                "(the session host's name alone, not hostPool/name).",
+            )
+        key = name.lower()
         record = self.model.pool.records.get(key) or self.model.pool.records.get(fqdn(key).lower())
+        if record is None and missing_ok:
+            return None
         if record is None:
             raise ArmError(
                 404,
@@ -359,14 +399,18 @@ class ArmApi:
             },
         }
 
-    def _session_hosts(self, method: str, rest: list[str], body: dict[str, Any], query: dict[str, str]) -> HttpResponse:
+    def _session_hosts(
+        self, method: str, rest: list[str], body: dict[str, Any], query: dict[str, str], path: str
+    ) -> HttpResponse:
         pool = self.model.pool
         if not rest:
             if method == "GET":
                 records = sorted(pool.records.values(), key=lambda r: r.name)
-                return _json(200, {"value": [self._session_host_json(r) for r in records], "nextLink": None})
+                return self._page(path, query, [self._session_host_json(r) for r in records])
             raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on sessionHosts")
-        record = self._record(rest[0])
+        record = self._record(rest[0], missing_ok=method == "DELETE" and len(rest) == 1)
+        if record is None:
+            return HttpResponse(204, [], b"")  # deleting what is already gone
         state = self._state_for(record)
         if len(rest) == 1:
             if method == "GET":
@@ -394,8 +438,10 @@ class ArmApi:
         if rest[1] != "userSessions" or state is None:
             raise ArmError(404, "ResourceNotFound", f"No route for sessionHosts/{'/'.join(rest)}")
         if len(rest) == 2 and method == "GET":
-            return _json(200, {"value": [self._session_json(state, s) for s in state.sessions], "nextLink": None})
+            return self._page(path, query, [self._session_json(state, s) for s in state.sessions])
         session = next((s for s in state.sessions if str(s.session_id) == rest[2]), None)
+        if session is None and method == "DELETE" and len(rest) == 3:
+            return HttpResponse(204, [], b"")  # signing out a session that already ended
         if session is None:
             raise ArmError(404, "ResourceNotFound", f"User session {rest[2]} was not found on {record.name}.")
         action = rest[3] if len(rest) > 3 else None

@@ -79,7 +79,7 @@ class ConnectionAuth:
             if self.principal is not None and self.context is not None:
                 return Outcome(ok=True, principal=self.principal)
             return Outcome(ok=False, challenge=self.offers, reason="no credentials")
-        scheme, _, value = authorization.strip().partition(" ")
+        scheme, _unused, value = authorization.strip().partition(" ")
         scheme_lower = scheme.lower()
         if scheme_lower == "basic":
             return self._basic(value.strip())
@@ -101,7 +101,7 @@ class ConnectionAuth:
             # WinRM refuses Basic over HTTP unless AllowUnencrypted=true.
             return self._reject("basic over http needs AllowUnencrypted")
         try:
-            user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+            user, _unused, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return self._reject("malformed basic credentials")
         if self.account.matches(user) and password == self.account.password:

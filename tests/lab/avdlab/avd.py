@@ -157,9 +157,36 @@ class AvdService:
             )
 
     def broker_health(self, url: str) -> tuple[int, str]:
-        if url.rstrip("/").lower().endswith("/api/health"):
-            return 200, k.BROKER_HEALTHY_TEXT
-        return 404, "Not Found"
+        """``<BrokerURI>api/health``: HTTP 200 and the broker's JSON health report.
+
+        The shape is that of a 2022 capture (Az.DesktopVirtualization.Utility's
+        Get-AzWvdSessionHostRDBrokerHealth -Raw; tests/fixtures/realworld/broker_health).
+        """
+        if not url.rstrip("/").lower().endswith("/api/health"):
+            return 404, "Not Found"
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 10**7):07d}"
+        entry: dict[str, Any] = {
+            "Data": {},
+            "Description": None,
+            "Duration": "00:00:00.0350346",
+            "Exception": None,
+            "Status": 2,
+        }
+        body = {
+            "Health": k.BROKER_HEALTHY_TEXT,
+            "HealthCheckStatus": {
+                "HealthReport": {"Entries": {"rdDbContext": {**entry, "Tags": []}}},
+                "SnapshotTimeUtc": stamp + "Z",
+                "CurrentCapacityLoad": 0,
+            },
+            "TimeStamp": stamp + "+00:00",
+            "TimeStampUtc": stamp + "Z",
+            "Version": k.BROKER_SERVICE_VERSION,
+            "GlobalUrl": k.BROKER_URI_GLOBAL,
+            "ClusterUrl": k.BROKER_URI,
+        }
+        return 200, json.dumps(body, indent=2)
 
     # --- what the service reports about a session host ------------------------
     def session_host_view(self, record: SessionHostRecord, state: HostState | None, now: float) -> dict[str, Any]:

@@ -410,6 +410,15 @@ def cmd_crash(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_power(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    shown = _control_or_error(directory, "POST", f"/hosts/{args.host}/power?state={args.state}")
+    view = shown.get("pool_view") or {}
+    what = "stopped: WinRM no longer answers" if args.state == "off" else "started and booted"
+    print(f"avdlab: {args.host} {what}; pool status {view.get('status', 'not in the pool')}")
+    return 0
+
+
 def _control_or_error(directory: Path, method: str, route: str) -> Any:
     try:
         return control(directory, method, route)
@@ -465,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     crash.add_argument("host")
     crash.add_argument("--down", type=float, default=5.0, help="seconds before it boots again (default: 5)")
     crash.set_defaults(func=cmd_crash)
+    power = with_dir(sub.add_parser("power", help="stop (off) or start (on) a host's VM; the pool reports it as Azure"))
+    power.add_argument("host")
+    power.add_argument("state", choices=("off", "on"))
+    power.set_defaults(func=cmd_power)
     return parser
 
 

@@ -104,6 +104,19 @@ class HostRuntime:
         self.host.state.shutdown_at = time.time()
         self._restart = asyncio.get_running_loop().create_task(self._restart_after(0, down_seconds))
 
+    async def power(self, on: bool) -> None:
+        """The VM stops (its listeners close, connections drop) or starts and boots (they open again)."""
+        assert self.host.model is not None
+        if on:
+            if self.host.state.powered_off_at is not None:
+                self.host.model.power(self.host.name, on=True)
+                await self.open()
+            return
+        if self.host.state.powered_off_at is None:
+            self.abort_restart()
+            await self.close()
+            self.host.model.power(self.host.name, on=False)
+
     def abort_restart(self) -> bool:
         if self._restart is None or self._restart.done():
             return False
@@ -183,6 +196,7 @@ class Lab:
                     "address": host.address,
                     "shells": len(host.shells.shells),
                     "up": bool(self.runtimes[name].servers),
+                    "power": "off" if host.state.powered_off_at is not None else "on",
                     "faults": host.state.faults,
                 }
                 for name, host in self.hosts.items()
@@ -216,6 +230,12 @@ class Lab:
             if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "crash":
                 self.runtimes[self.model.host(parts[1]).name].crash(float((query.get("down") or ["5"])[0]))
                 return _json(200, {"crashed": parts[1]})
+            if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "power":
+                wanted = (query.get("state") or [""])[0]
+                if wanted not in ("on", "off"):
+                    return _json(400, {"error": f"power state must be on or off, not {wanted!r}"})
+                await self.runtimes[self.model.host(parts[1]).name].power(wanted == "on")
+                return _json(200, self.model.show(parts[1]))
             if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "inject":
                 fault = (query.get("fault") or [""])[0]
                 self.model.inject(parts[1], fault)

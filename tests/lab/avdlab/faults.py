@@ -192,7 +192,7 @@ def _break_secure_channel(state: HostState, avd: AvdService) -> None:
 
 
 def _profile_share_unreachable(state: HostState, avd: AvdService) -> None:
-    share_host = k.FSLOGIX_SHARE.lstrip("\\").split("\\")[0]
+    share_host = k.FSLOGIX_SHARE.lstrip("\\").split("\\", maxsplit=1)[0]
     state.blocked_hosts.append(share_host)
 
 

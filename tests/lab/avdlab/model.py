@@ -21,10 +21,10 @@ from .avd import AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
 from .windows.boot import boot
 from .windows.image import healthy_host, image_build_host
-from .windows.state import HostState, UserSession
+from .windows.state import STOPPED, HostState, UserSession
 
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
-LOCALES = ("en-US", "de-DE")
+LOCALES = ("en-US", "de-DE", "ja-JP")
 KINDS = ("session_host", "image")  # image: a VM that builds a golden image, in no host pool and not registered
 
 
@@ -176,6 +176,8 @@ class LabModel:
     def inject(self, name: str, fault_name: str) -> HostState:
         """Put a running host into a fault: its causes, then a restart so the symptoms follow."""
         state = self.host(name)
+        if state.powered_off_at is not None:
+            raise KeyError(f"{state.name} is powered off; start it first (avdlab power {state.name} on)")
         fault = fault_catalog.get(fault_name)
         if fault.before_boot:
             fault.before_boot(state, self.avd)
@@ -184,6 +186,24 @@ class LabModel:
             fault.after_boot(state, self.avd)
         state.faults.append(fault_name)
         self.save(state)
+        return state
+
+    def power(self, name: str, on: bool, now: float | None = None) -> HostState:
+        """The VM stops (its services with it, users cut off) or starts and boots, as Azure's start/stop does."""
+        state = self.host(name)
+        moment = time.time() if now is None else now
+        if on and state.powered_off_at is not None:
+            state.powered_off_at = None
+            self.reboot(state, moment)
+        elif not on and state.powered_off_at is None:
+            state.settle(moment)
+            state.powered_off_at = moment
+            state.shutdown_at = None
+            state.sessions = []
+            for service in state.services.values():
+                service.state = STOPPED
+                service.stop_at = None
+            self.save(state)
         return state
 
     def reboot(self, state: HostState, now: float | None = None) -> None:

@@ -7,7 +7,8 @@ up to the OperationTimeout; Signal ``powershell/signal/crtl_c`` (the spelling
 of MS-PSRP; pypsrp sends ``ctrl_c``) stops a running pipeline, ``Terminate``
 closes one; Delete closes the pool. A pipeline that is one script runs
 through the same handlers as a WinRS command line (the collection's runtime,
-win_reboot's commands, hostname); anything else gets an error record.
+win_reboot's commands, Ansible's psrp put_file, hostname); anything else gets
+an error record.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from .shells import CommandResult, PowerShellSession, Shell
 from .windows import known as k
 
 log = logging.getLogger(__name__)
-DEFAULT_OPERATION_TIMEOUT = 60.0
 DEFAULT_BUILD = 17763
 
 
@@ -155,7 +155,7 @@ class PowerShellService:
             return runspace.has_output(pipeline) or (pipeline is not None and pipeline.finished)
 
         if not ready():
-            timeout = request.operation_timeout or DEFAULT_OPERATION_TIMEOUT
+            timeout = request.operation_timeout or wsman.DEFAULT_OPERATION_TIMEOUT
             try:
                 async with session.changed:
                     await asyncio.wait_for(session.changed.wait_for(ready), timeout)

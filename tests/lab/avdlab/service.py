@@ -18,7 +18,6 @@ from .psrp_service import PowerShellService
 from .shells import Command, CommandResult
 
 log = logging.getLogger(__name__)
-DEFAULT_OPERATION_TIMEOUT = 60.0
 
 
 class WinRMService:
@@ -97,7 +96,7 @@ class WinRMService:
 
     async def _receive(self, request: wsman.Request, command: Command) -> bytes:
         if not command.has_news:
-            timeout = request.operation_timeout or DEFAULT_OPERATION_TIMEOUT
+            timeout = request.operation_timeout or wsman.DEFAULT_OPERATION_TIMEOUT
             try:
                 await asyncio.wait_for(command.changed.wait(), timeout)
             except TimeoutError:

@@ -45,6 +45,9 @@ SIGNAL_CTRL_C = f"{SHELL_URI}/signal/ctrl_c"
 STATE_DONE = f"{SHELL_URI}/CommandState/Done"
 STATE_RUNNING = f"{SHELL_URI}/CommandState/Running"
 
+# A Receive without an OperationTimeout header waits this long (seconds) before the timeout fault.
+DEFAULT_OPERATION_TIMEOUT = 60.0
+
 # WSManFault codes a Windows host returns (decimal, as on the wire).
 FAULT_OPERATION_TIMEOUT = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
 FAULT_SHELL_NOT_FOUND = 2150858843  # 0x8033805B
@@ -152,7 +155,7 @@ def parse_duration(text: str) -> float:
     value = text.strip().upper()
     if not value.startswith("P"):
         raise ValueError(f"not an xs:duration: {text!r}")
-    date_part, _, time_part = value[1:].partition("T")
+    date_part, _unused, time_part = value[1:].partition("T")
     seconds = 0.0
     number = ""
     for part, units in ((date_part, {"D": 86400.0}), (time_part, {"H": 3600.0, "M": 60.0, "S": 1.0})):

@@ -69,7 +69,7 @@ def test_basic_over_http_needs_allow_unencrypted():
 @pytest.mark.parametrize("scheme", ["Negotiate", "NTLM"])
 def test_ntlm_handshake_authenticates_the_connection(scheme):
     auth = ConnectionAuth(ACCOUNT, tls_certificate=None, allow_unencrypted=False)
-    _, outcome = ntlm_handshake(auth, "avdadmin", "S3cret-pass", scheme)
+    _unused, outcome = ntlm_handshake(auth, "avdadmin", "S3cret-pass", scheme)
     assert outcome.ok
     # Later requests on the connection carry no Authorization header.
     assert auth.authenticate(None).ok
@@ -77,7 +77,7 @@ def test_ntlm_handshake_authenticates_the_connection(scheme):
 
 def test_ntlm_wrong_password_is_refused():
     auth = ConnectionAuth(ACCOUNT, tls_certificate=None, allow_unencrypted=False)
-    _, outcome = ntlm_handshake(auth, "avdadmin", "nope")
+    _unused, outcome = ntlm_handshake(auth, "avdadmin", "nope")
     assert not outcome.ok and "NTLM authentication failed" in outcome.reason
     assert not auth.authenticate(None).ok
 
@@ -86,10 +86,10 @@ def test_ntlm_over_https_checks_channel_bindings():
     from avdlab.auth import tls_channel_bindings
 
     auth = ConnectionAuth(ACCOUNT, tls_certificate=b"the-real-cert", allow_unencrypted=False)
-    _, outcome = ntlm_handshake(auth, "avdadmin", "S3cret-pass", cbt=tls_channel_bindings(b"another-cert"))
+    _unused, outcome = ntlm_handshake(auth, "avdadmin", "S3cret-pass", cbt=tls_channel_bindings(b"another-cert"))
     assert not outcome.ok
     auth = ConnectionAuth(ACCOUNT, tls_certificate=b"the-real-cert", allow_unencrypted=False)
-    _, outcome = ntlm_handshake(auth, "avdadmin", "S3cret-pass", cbt=tls_channel_bindings(b"the-real-cert"))
+    _unused, outcome = ntlm_handshake(auth, "avdadmin", "S3cret-pass", cbt=tls_channel_bindings(b"the-real-cert"))
     assert outcome.ok
 
 

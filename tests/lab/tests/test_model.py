@@ -55,19 +55,21 @@ def test_registry_operations_report_changes_and_missing_keys():
 def test_qwinsta_layout_and_german():
     model = world(HostSpec("sh-01", sessions=1), HostSpec("sh-02", locale="de-DE"))
     english = ops.run_qwinsta(model.host("sh-01"))["text"].splitlines()
-    assert english[0] == " SESSIONNAME       USERNAME                 ID  STATE   TYPE        DEVICE"
-    assert english[1] == ">services                                    0  Disc"
-    assert english[-1] == f" {k.sxs_winstation(k.SXS_VERSION)}#0user01                    2  Active"
+    assert english[0] == " SESSIONNAME               USERNAME                 ID  STATE   TYPE        DEVICE "
+    assert english[1] == ">services                                            0  Disc" + " " * 24
+    # sessions in id order: the user's session (2) before the listeners (65536, 65537)
+    assert english[3].split() == [f"{k.sxs_winstation(k.SXS_VERSION)}#0", "user01", "2", "Active"]
+    assert [line.split()[0] for line in english[4:]] == ["rdp-tcp", k.sxs_winstation(k.SXS_VERSION)]
     german = ops.run_qwinsta(model.host("sh-02"))["text"]
-    assert german.startswith(" SITZUNGSNAME      BENUTZERNAME             ID  STATUS  TYP         GERÄT")
-    assert " rdp-tcp                                 65536  Abhören" in german
+    assert german.startswith(" SITZUNGSNAME      BENUTZERNAME             ID  STATUS  TYP         GERÄT\r\n")
+    assert " rdp-tcp                                 65536  Abhör.\r\n" in german
 
 
 def test_disconnected_sessions_have_no_session_name():
     model = world(HostSpec("sh-01", sessions=2))
     state = model.host("sh-01")
     state.sessions[1].state = "Disconnected"
-    assert "                  user02                    3  Disc" in ops.run_qwinsta(state)["text"]
+    assert "                          user02                    3  Disc" in ops.run_qwinsta(state)["text"]
 
 
 # --- services ---------------------------------------------------------------------
@@ -158,7 +160,7 @@ def test_arm_errors():
     status, answer = arm.call("GET", "")
     assert status == 401 and answer["error"]["code"] == "InvalidAuthenticationToken"
     reader = Arm(model, can_write=False)
-    status, answer = reader.call("PATCH", "/sessionHosts/x", {"properties": {"allowNewSession": False}})
+    status, answer = reader.call("PATCH", "/sessionHosts/xyz", {"properties": {"allowNewSession": False}})
     assert status == 403 and answer["error"]["code"] == "AuthorizationFailed"
     reader.settings.throttle = 1
     assert reader.call("GET", "")[0] == 429

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from labworld import LoopThread, world
@@ -41,12 +42,14 @@ class ServiceTransport:
         self.service = service
         self.loop = loop
         self.actions: list[str] = []
+        self.answers: list[ET.Element] = []
 
     def send(self, message: bytes, **_kwargs: object) -> bytes:
         self.actions.append(wsman.parse_request(message).action.rsplit("/", 1)[-1])
         status, body = self.loop.run(
             self.service.handle(message, principal="avdadmin", client_ip="127.0.0.1", endpoint=self.endpoint)
         )
+        self.answers.append(ET.fromstring(body))
         if status != 200:
             raise WinRMTransportError("http", status, body.decode())
         return body
@@ -93,7 +96,7 @@ def test_open_run_close_counts_one_shell_and_one_command(lab):
 
 
 def test_the_pool_opens_as_windows_powershell_51(lab):
-    _, transport = lab
+    _unused, transport = lab
     pool = client(transport)
     pool.open()
     try:
@@ -105,7 +108,7 @@ def test_the_pool_opens_as_windows_powershell_51(lab):
 
 
 def test_ansibles_raw_command_form_runs_the_command(lab):
-    _, transport = lab
+    _unused, transport = lab
     with client(transport) as pool:
         # ansible's psrp plugin runs a raw command C as the script "C\nexit $LASTEXITCODE"
         assert run_script(pool, "hostname\nexit $LASTEXITCODE").output == ["sh-01"]
@@ -128,7 +131,7 @@ def test_other_powershell_gets_an_error_record_and_exit_code_1(lab):
 
 
 def test_without_a_client_host_there_is_no_host_call(lab):
-    _, transport = lab
+    _unused, transport = lab
     with client(transport, with_host=False) as pool:
         ps = run_script(pool, "Get-Item C:\\")
         assert [e.fq_error for e in ps.streams.error] == [REFUSED_ERROR_ID]
@@ -136,7 +139,7 @@ def test_without_a_client_host_there_is_no_host_call(lab):
 
 
 def test_cmdlets_and_several_commands_are_refused(lab):
-    _, transport = lab
+    _unused, transport = lab
     with client(transport) as pool:
         ps = PowerShell(pool)
         ps.add_cmdlet("Get-Service").add_parameter("Name", "RDAgentBootLoader")
@@ -150,7 +153,7 @@ def test_cmdlets_and_several_commands_are_refused(lab):
 
 
 def test_the_runtime_runs_with_its_input_as_pipeline_input(lab):
-    _, transport = lab
+    _unused, transport = lab
     runtime = CollectionRuntime()
     scripts = runtime.scripts
     payload = json.dumps(
@@ -181,7 +184,7 @@ def test_a_finished_pipeline_takes_ctrl_c_and_the_pool_goes_on(lab):
 
 
 def test_an_idle_pool_receive_times_out_as_windows_does(lab):
-    _, transport = lab
+    _unused, transport = lab
     with client(transport) as pool:
         with pytest.raises(WSManFaultError) as raised:
             pool._receive(timeout=1)
@@ -202,7 +205,7 @@ def test_a_powershell_shell_is_not_a_winrs_shell(lab):
 
 
 def test_other_session_configurations_are_refused(lab):
-    _, transport = lab
+    _unused, transport = lab
     connection = WSMan("lab", ssl=False, auth="basic", encryption="never", username="avdadmin", password="pw")
     connection.transport = transport  # type: ignore[assignment]
     pool = RunspacePool(connection, configuration_name="Microsoft.PowerShell32")
@@ -267,7 +270,7 @@ def test_put_file_to_a_relative_path_fails_as_file_create_does(lab):
 def test_other_uses_of_ansibles_exec_wrapper_are_refused_by_name(lab):
     from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script
 
-    _, transport = lab
+    _unused, transport = lab
     script, in_data = _bootstrap_powershell_script("psrp_fetch_file.ps1", {"Path": "C:\\x", "BufferSize": 1024})
     with client(transport) as pool:
         ps = run_script(pool, script, in_data.decode().splitlines())
@@ -288,7 +291,7 @@ def test_the_lab_knows_the_installed_ansible_cores_scripts():
 def test_a_put_file_with_another_script_is_not_put_file():
     from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script
 
-    _, in_data = _bootstrap_powershell_script("psrp_put_file.ps1", {"Path": "C:\\x"}, has_input=True)
+    _unused, in_data = _bootstrap_powershell_script("psrp_put_file.ps1", {"Path": "C:\\x"}, has_input=True)
     assert put_file_request(in_data.decode() + "eHl6\n") == ("C:\\x", ["eHl6", ""])
     wrapper, separator, manifest, *rest = in_data.decode().split("\n")
     edited = json.loads(manifest)
@@ -315,3 +318,32 @@ def test_ctrl_c_stops_a_running_pipeline_before_it_runs_anything(lab):
         host.command_latency = 0
         assert run_script(pool, "hostname").output == ["sh-01"]
     assert host.stats.errors == 0
+
+
+def test_answers_have_the_shape_of_windows_captures(lab):
+    """The shapes of pypsrp's recorded Windows answers (jborean93/pypsrp,
+    tests/tests_pypsrp/responses/test_psrp_open_runspace.yml and test_psrp_error_failed.yml):
+    the Create names the client's ShellId, streams "stdin pr"/"stdout"; a pool Receive has
+    stdout streams without CommandId and no CommandState; a pipeline's last Receive ends with
+    CommandState Done and ExitCode 0."""
+    _, transport = lab
+    with client(transport) as pool:
+        run_script(pool, "hostname")
+        shell_id = pool.id
+    create, pool_receive = transport.answers[0], transport.answers[1]
+    ns = wsman.NS
+    assert create.findtext(".//a:ReferenceParameters/w:ResourceURI", namespaces=ns) == wsman.PSRP_RESOURCE_URI
+    assert create.findtext(".//w:SelectorSet/w:Selector[@Name='ShellId']", namespaces=ns) == shell_id
+    assert create.findtext(".//rsp:Shell/rsp:ShellId", namespaces=ns) == shell_id
+    assert create.findtext(".//rsp:Shell/rsp:InputStreams", namespaces=ns) == "stdin pr"
+    assert create.findtext(".//rsp:Shell/rsp:OutputStreams", namespaces=ns) == "stdout"
+    streams = pool_receive.findall(".//rsp:ReceiveResponse/rsp:Stream", ns)
+    assert streams and all(s.get("Name") == "stdout" and s.get("CommandId") is None for s in streams)
+    assert pool_receive.find(".//rsp:CommandState", ns) is None
+    last_receive = [a for a, action in zip(transport.answers, transport.actions, strict=True) if action == "Receive"][
+        -1
+    ]
+    state = last_receive.find(".//rsp:ReceiveResponse/rsp:CommandState", ns)
+    assert state is not None and state.get("State") == wsman.STATE_DONE
+    assert state.findtext("rsp:ExitCode", namespaces=ns) == "0"
+    assert all(s.get("CommandId") == state.get("CommandId") for s in last_receive.findall(".//rsp:Stream", ns))

@@ -84,7 +84,7 @@ def test_anything_else_is_refused_with_a_clear_error(scripts, host, change, mess
 
 
 def test_a_request_for_another_version_gets_the_runtime_s_own_refusal(scripts, host):
-    rc, out, _ = answer(host, scripts.bootstrap, payload(scripts, [], version="0.1"))
+    rc, out, _unused = answer(host, scripts.bootstrap, payload(scripts, [], version="0.1"))
     assert rc == 1 and json.loads(out)["error"].startswith("The controller sent a request for runtime 0.1")
 
 
@@ -101,13 +101,13 @@ def test_over_winrm_only_the_exact_command_line_is_run(scripts, host):
     stdin = payload(scripts, [{"id": "d", "op": "disk"}]) + "\n"
     assert run_line(host, scripts.command_line, stdin)[0] == 0
     # the same bootstrap sent another way (pywinrm's run_ps, or without the common arguments) is refused
-    rc, _, err = run_line(host, f"powershell -encodedcommand {encode(scripts.bootstrap)}", stdin)
+    rc, _unused, err = run_line(host, f"powershell -encodedcommand {encode(scripts.bootstrap)}", stdin)
     assert rc == 1 and f"must arrive as exactly '{PREFIX}" in err
 
 
 def test_an_older_bootstrap_is_recognised_as_ours_and_refused(scripts, host):
     stale = "# avdops.sessionhost bootstrap: the command line of every runtime call.\n$payload = 1"
-    rc, _, err = run_line(host, f"{PREFIX} {encode(stale)}", payload(scripts, []))
+    rc, _unused, err = run_line(host, f"{PREFIX} {encode(stale)}", payload(scripts, []))
     assert rc == 1 and "not this collection's avd_bootstrap.ps1" in err
 
 

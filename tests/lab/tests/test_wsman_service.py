@@ -68,7 +68,7 @@ def encoded(script: str) -> str:
 
 
 def test_hostname_in_every_command_form(harness):
-    protocol, _, _ = harness
+    protocol, _unused1, _unused2 = harness
     forms = [
         ("hostname", ()),  # cmd, as pywinrm run_cmd sends it
         (
@@ -94,7 +94,7 @@ def test_hostname_in_every_command_form(harness):
 
 
 def test_other_powershell_is_refused_with_rc_1(harness):
-    protocol, host, _ = harness
+    protocol, host, _unused = harness
     out, err, rc = run(protocol, f"powershell -EncodedCommand {encoded('Get-Service RDAgentBootLoader')}")
     assert rc == 1 and out == b""
     assert b"only runs the avdops.sessionhost runtime" in err and b"Get-Service RDAgentBootLoader" in err
@@ -102,7 +102,7 @@ def test_other_powershell_is_refused_with_rc_1(harness):
 
 
 def test_responses_relate_to_requests_and_carry_response_actions(harness):
-    protocol, _, transport = harness
+    protocol, _unused, transport = harness
     run(protocol, "whoami")
     # pywinrm asserts RelatesTo itself on Signal and Delete; check every answer here.
     service = transport.service
@@ -119,13 +119,13 @@ def test_responses_relate_to_requests_and_carry_response_actions(harness):
 
 
 def test_create_answers_a_selector_named_shellid(harness):
-    protocol, host, _ = harness
+    protocol, host, _unused = harness
     shell_id = protocol.open_shell()
     assert shell_id in host.shells.shells
 
 
 def test_unknown_shell_is_the_windows_fault(harness):
-    protocol, _, _ = harness
+    protocol, _unused1, _unused2 = harness
     with pytest.raises(WSManFaultError) as caught:
         protocol.run_command("6B0D7E1A-0000-4000-8000-000000000000", "hostname")
     assert caught.value.wsman_fault_code == wsman.FAULT_SHELL_NOT_FOUND
@@ -134,7 +134,7 @@ def test_unknown_shell_is_the_windows_fault(harness):
 
 
 def test_unknown_command_is_a_fault(harness):
-    protocol, _, _ = harness
+    protocol, _unused1, _unused2 = harness
     shell = protocol.open_shell()
     with pytest.raises(WSManFaultError) as caught:
         protocol.get_command_output(shell, "6B0D7E1A-0000-4000-8000-000000000000")
@@ -142,9 +142,9 @@ def test_unknown_command_is_a_fault(harness):
 
 
 def test_operations_quota_is_the_fault_ansible_recreates_the_shell_on(harness):
-    protocol, _, _ = harness  # the harness host allows 5 operations per shell
+    protocol, _unused1, _unused2 = harness  # the harness host allows 5 operations per shell
     shell = protocol.open_shell()
-    for _ in range(5):
+    for _unused in range(5):
         command_id = protocol.run_command(shell, "hostname")
         protocol.get_command_output(shell, command_id)
         protocol.cleanup_command(shell, command_id)  # a text shell does not give the operation back
@@ -155,7 +155,7 @@ def test_operations_quota_is_the_fault_ansible_recreates_the_shell_on(harness):
 
 
 def test_shell_quota(harness):
-    protocol, host, _ = harness
+    protocol, host, _unused = harness
     host.shells.max_shells_per_user = 2
     protocol.open_shell()
     protocol.open_shell()
@@ -179,7 +179,7 @@ def test_receive_times_out_with_the_retryable_fault(harness):
 
 
 def test_stdin_reaches_the_command_and_terminate_ends_it(harness):
-    protocol, host, _ = harness
+    protocol, host, _unused = harness
     shell = protocol.open_shell()
     command_id = protocol.run_command(
         shell, f"powershell -EncodedCommand {encoded('hostname')}", console_mode_stdin=False
@@ -217,7 +217,7 @@ def test_large_output_comes_in_several_receives(harness):
 
 
 def test_malformed_envelopes_get_a_fault_not_a_crash(harness):
-    _, _host, transport = harness
+    _unused, _host, transport = harness
     for body in (
         b"not xml",
         b"<a/>",

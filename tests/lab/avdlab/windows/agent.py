@@ -234,7 +234,11 @@ def _health_checks(state: HostState, moment: float) -> None:
     checks.append(("SxSStackListenerCheck", listening, "" if listening else "SxsStack listener is not ready"))
     for check_url, event_id, text in (
         (k.GATEWAY_URL, k.EVENT_GATEWAY, "RD Gateway Url: {url} is not accessible."),
-        (k.WEBSOCKET_TRANSPORT_URL, k.EVENT_WEBSOCKET, "Web socket transport Url: {url} is not accessible."),
+        (
+            k.WEBSOCKET_TRANSPORT_URL,
+            k.EVENT_WEBSOCKET,
+            "Transport received an exception. Web socket transport Url: {url} is not accessible.",
+        ),
     ):
         if not state.can_reach(check_url):
             state.log_event(k.SOURCE_AGENT, event_id, ERROR, text.format(url=check_url), moment)

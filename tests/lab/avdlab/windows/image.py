@@ -24,7 +24,9 @@ def msi_products() -> dict[str, dict[str, str]]:
         k.agent_msi_path(k.AGENT_VERSION): product("agent", k.AGENT_PRODUCT, k.AGENT_VERSION),
         k.agent_msi_path(k.AGENT_PREVIOUS_VERSION): product("agent", k.AGENT_PRODUCT, k.AGENT_PREVIOUS_VERSION),
         k.bootloader_msi_path(k.BOOTLOADER_VERSION): product("bootloader", k.BOOTLOADER_PRODUCT, k.BOOTLOADER_VERSION),
-        k.geneva_msi_path(k.GENEVA_VERSION): product("geneva", k.GENEVA_PRODUCT, k.GENEVA_VERSION),
+        k.geneva_msi_path(k.GENEVA_VERSION): product(
+            "geneva", k.geneva_display_name(k.GENEVA_VERSION), k.GENEVA_VERSION
+        ),
         k.sxs_msi_path(k.SXS_PREVIOUS_VERSION): product("sxs", k.SXS_PRODUCT, k.SXS_PREVIOUS_VERSION),
         k.sxs_msi_path(k.SXS_VERSION): product("sxs", k.SXS_PRODUCT, k.SXS_VERSION),
     }

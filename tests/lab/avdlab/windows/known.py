@@ -50,7 +50,7 @@ TERMSERVICE = "TermService"
 # Programs (Add/Remove Programs display names) of the article's full reinstall
 BOOTLOADER_PRODUCT = "Remote Desktop Agent Boot Loader"
 AGENT_PRODUCT = "Remote Desktop Services Infrastructure Agent"
-GENEVA_PRODUCT = "Remote Desktop Services Infrastructure Geneva Agent"
+GENEVA_PRODUCT = "Remote Desktop Services Infrastructure Geneva Agent"  # listed with its version appended
 SXS_PRODUCT = "Remote Desktop Services SxS Network Stack"
 
 RDINFRA_DIR = r"C:\Program Files\Microsoft RDInfra"
@@ -112,7 +112,14 @@ BROKER_RESOURCE_ID_URI = "https://rdbroker-g-us-r1.wvd.microsoft.com/"
 BROKER_RESOURCE_ID_URI_GLOBAL = "https://rdbroker.wvd.microsoft.com/"
 GATEWAY_URL = "https://rdgateway-g-us-r1.wvd.microsoft.com/"
 WEBSOCKET_TRANSPORT_URL = "https://rdweb-g-us-r1.wvd.microsoft.com/"
-BROKER_HEALTHY_TEXT = "RD Broker is Healthy"
+BROKER_HEALTHY_TEXT = "RDBroker is Healthy"  # the service's words; the article writes "RD Broker is Healthy"
+BROKER_SERVICE_VERSION = "1.0.5388.700"
+
+
+def geneva_display_name(version: str) -> str:
+    """Add/Remove Programs shows the Geneva agent with its version: "... Geneva Agent 46.24.3"."""
+    return f"{GENEVA_PRODUCT} {version}"
+
 
 # Editions: the side-by-side stack works only on Enterprise and Server SKUs.
 SXS_SUPPORTED_EDITIONS = {

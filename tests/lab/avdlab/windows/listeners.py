@@ -10,21 +10,61 @@ so it does not show in qwinsta. Listener changes take effect at boot.
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
+
 from . import known as k
 from .state import RUNNING, HostState
 
 LISTEN = "Listen"
 DOWN = "Down"
 
-# qwinsta's columns and words, per display language
+# qwinsta's columns and words, per display language, as real captures show them
+# (tests/fixtures/realworld/qwinsta, sources in SOURCES.md): German abbreviates to the
+# 8-wide STATE column ("Abhör.", "Getr."); Japanese translates the header but not the states.
 HEADERS = {
     "en-US": ("SESSIONNAME", "USERNAME", "ID", "STATE", "TYPE", "DEVICE"),
     "de-DE": ("SITZUNGSNAME", "BENUTZERNAME", "ID", "STATUS", "TYP", "GERÄT"),
+    "ja-JP": ("セッション名", "ユーザー名", "ID", "状態", "種類", "デバイス"),
 }
+ENGLISH_STATES = {"Listen": "Listen", "Active": "Active", "Disc": "Disc", "Conn": "Conn", "Down": "Down"}
 STATE_WORDS = {
-    "en-US": {"Listen": "Listen", "Active": "Active", "Disc": "Disc", "Conn": "Conn", "Down": "Down"},
-    "de-DE": {"Listen": "Abhören", "Active": "Aktiv", "Disc": "Getr.", "Conn": "Verb.", "Down": "Aus"},
+    "en-US": ENGLISH_STATES,
+    # "Verb." and "Aus" are not in a capture (none shows a German Conn or Down row).
+    "de-DE": {"Listen": "Abhör.", "Active": "Aktiv", "Disc": "Getr.", "Conn": "Verb.", "Down": "Aus"},
+    "ja-JP": ENGLISH_STATES,
 }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """qwinsta's column widths: SESSIONNAME, USERNAME, ID (right-aligned), STATE, TYPE, DEVICE.
+
+    ``pad`` keeps the trailing spaces of every column, as the raw output of the wide layout
+    has them; the classic layout's captures end each line at its last word.
+    """
+
+    name: int
+    user: int = 22
+    id: int = 5
+    state: int = 8
+    type: int = 12
+    device: int = 8
+    pad: bool = False
+
+
+CLASSIC = Layout(name=18)  # German and Japanese captures
+WIDE = Layout(name=26, pad=True)  # Windows 11 captures in English
+LAYOUTS = {"en-US": WIDE, "de-DE": CLASSIC, "ja-JP": CLASSIC}
+
+
+def display_width(text: str) -> int:
+    """Console columns: East Asian wide and fullwidth characters take two (the Japanese header)."""
+    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
+
+
+def _left(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
 
 
 def edition_supports_sxs(state: HostState) -> bool:
@@ -70,25 +110,42 @@ def sxs_listening(state: HostState) -> bool:
 
 
 def qwinsta(state: HostState, current_session: int = 0) -> str:
-    """qwinsta.exe's output, in its fixed column layout."""
+    """qwinsta.exe's output: one row per session in session id order, so users' sessions
+    (``rdp-sxs<version>#<n>``, or no name when disconnected) come before the listeners
+    (65536 and up). ``>`` marks the session qwinsta runs in: 0 (services) over WinRM.
+    """
     words = STATE_WORDS.get(state.locale, STATE_WORDS["en-US"])
     headers = HEADERS.get(state.locale, HEADERS["en-US"])
+    layout = LAYOUTS.get(state.locale, WIDE)
 
-    def row(marker: str, session: str, user: str, sid: str, status: str, kind: str = "", device: str = "") -> str:
-        return f"{marker}{session:<18}{user:<22}{sid:>5}  {status:<8}{kind:<12}{device}".rstrip()
+    def line(marker: str, cells: tuple[str, str, str, str, str, str]) -> str:
+        session, user, sid, status, kind, device = cells
+        text = (
+            marker
+            + _left(session, layout.name)
+            + _left(user, layout.user)
+            + " " * max(0, layout.id - display_width(sid))
+            + sid
+            + "  "
+            + _left(status, layout.state)
+            + _left(kind, layout.type)
+            + _left(device, layout.device)
+        )
+        return text if layout.pad else text.rstrip()
 
-    lines = [row(" ", headers[0], headers[1], headers[2], headers[3], headers[4], headers[5])]
-    rows = [("services", "", 0, words["Disc"]), ("console", "", 1, words["Conn"])]
+    header = line(" ", headers)
+    rows: list[tuple[int, str, str, str]] = [(0, "services", "", words["Disc"]), (1, "console", "", words["Conn"])]
     listeners = active_listeners(state)
     sxs_name = next((name for name in listeners if name.lower().startswith("rdp-sxs")), None)
     for index, (name, listen) in enumerate(listeners.items()):
-        rows.append((name, "", 65536 + index, words[listen]))
+        rows.append((65536 + index, name, "", words[listen]))
     for session in state.sessions:
         if session.state == "Active":
             prefix = sxs_name or "rdp-tcp"
-            rows.append((f"{prefix}#{session.session_id - 2}", session.user, session.session_id, words["Active"]))
+            rows.append((session.session_id, f"{prefix}#{session.session_id - 2}", session.user, words["Active"]))
         else:
-            rows.append(("", session.user, session.session_id, words["Disc"]))
-    for name, user, sid, status in rows:
-        lines.append(row(">" if sid == current_session else " ", name, user, str(sid), status))
+            rows.append((session.session_id, "", session.user, words["Disc"]))
+    lines = [header.rstrip() + " " if layout.pad else header]
+    for sid, name, user, status in sorted(rows, key=lambda row: row[0]):
+        lines.append(line(">" if sid == current_session else " ", (name, user, str(sid), status, "", "")))
     return "\r\n".join(lines) + "\r\n"

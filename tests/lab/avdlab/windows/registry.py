@@ -32,7 +32,7 @@ class RegistryError(KeyError):
 def normalize_path(path: str) -> str:
     """``HKLM:\\SOFTWARE\\x`` / ``HKEY_LOCAL_MACHINE\\SOFTWARE\\x`` -> ``HKEY_LOCAL_MACHINE\\SOFTWARE\\x``."""
     text = path.replace("/", "\\").strip().strip("\\")
-    hive, _, rest = text.partition("\\")
+    hive, _unused, rest = text.partition("\\")
     hive = hive.rstrip(":").upper()
     hive = HIVE_ALIASES.get(hive, hive)
     parts = [part for part in rest.split("\\") if part]

@@ -126,8 +126,10 @@ class HostState:
         for service in self.services.values():
             service.settle(moment)
 
-    def programs_named(self, display_name: str) -> list[Program]:
-        return [p for p in self.programs if p.display_name.lower() == display_name.lower()]
+    def programs_named(self, product: str) -> list[Program]:
+        """A product's Add/Remove Programs entries: its name, or its name and version (the Geneva agent)."""
+        wanted = product.lower()
+        return [p for p in self.programs if p.display_name.lower() in (wanted, f"{wanted} {p.display_version}".lower())]
 
     def can_reach(self, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()

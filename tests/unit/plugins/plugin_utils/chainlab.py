@@ -112,7 +112,7 @@ def lab(
 
 def _answer(model: LabModel, state: Any, op: rt.Operation) -> dict[str, Any]:
     request = op.to_request()
-    shared = any(state is host for _, host in _SHARED.values())
+    shared = any(state is host for _unused, host in _SHARED.values())
     key = (id(state), json.dumps(request, sort_keys=True))
     if shared and key in _ANSWERED:
         return {**copy.deepcopy(_ANSWERED[key]), "id": op.id}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import ssl
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,135 @@ def test_a_2024_04_03_session_host_reads_into_the_pools_view_of_the_host():
     pool = pool_from_hostvars({"avd_status": "Unavailable", "avd_health_checks": failing["health_checks"]})
     findings = diagnose({"schema_version": 1, "gathered_at": "2008-09-22T14:02:00Z"}, pool)["findings"]
     assert [f["id"] for f in findings] == ["DOMAIN_TRUST_LOST"]
+
+
+class FakeHostPools:
+    """host_pools.list_registration_tokens as the SDK gives it: a list, or an HTTP error."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.calls = []
+
+    def list_registration_tokens(self, resource_group, name):
+        self.calls.append((resource_group, name))
+        if isinstance(answer := self.answer, Exception):
+            raise answer
+        return answer
+
+
+def key_of(answer):
+    from types import SimpleNamespace
+
+    settings = az.settings_from({**BASE, "subscription_id": "s"}, {})
+    client = SimpleNamespace(host_pools=FakeHostPools(answer))
+    return hp.registration_key(client, settings, hp.PoolRef("rg", "hp")), client.host_pools.calls
+
+
+def test_the_registration_key_is_what_list_registration_tokens_says():
+    from azure.mgmt.desktopvirtualization import models as sdk
+
+    soon = datetime.datetime(2026, 11, 26, 12, tzinfo=datetime.UTC)
+    later = soon + datetime.timedelta(days=1)
+    tokens = sdk.RegistrationTokenList(
+        value=[
+            sdk.RegistrationTokenMinimal(expiration_time=soon, token="secret-1"),
+            sdk.RegistrationTokenMinimal(expiration_time=later, token="secret-2"),
+        ]
+    )
+    key, calls = key_of(tokens)
+    assert key == {"checked": True, "expiration_time": "2026-11-27T12:00:00Z", "error": None} and calls == [
+        ("rg", "hp")
+    ]
+    assert "secret" not in json.dumps(key)
+    assert key_of(sdk.RegistrationTokenList(value=[]))[0] == {"checked": True, "expiration_time": None, "error": None}
+
+
+def test_a_refused_registration_key_lookup_is_not_a_pool_without_a_key():
+    refused = http_error(core.HttpResponseError, 403, "AuthorizationFailed", "no listRegistrationTokens/action")
+    key, _ = key_of(refused)
+    assert key["checked"] is False and key["expiration_time"] is None
+    assert "permission denied (HTTP 403" in key["error"] and "list the registration tokens of" in key["error"]
+    info = az.host_pool_dict(
+        __import__("types").SimpleNamespace(
+            name="hp",
+            id="/x",
+            location="eastus",
+            host_pool_type="Pooled",
+            load_balancer_type="BreadthFirst",
+            max_session_limit=4,
+            preferred_app_group_type="Desktop",
+            validation_environment=False,
+            start_vm_on_connect=False,
+            registration_info=None,  # what a GET on 2024-04-03 answers
+        ),
+        key,
+    )
+    assert (info["registration_expiration_time"], info["registration_key_checked"]) == (None, False)
+    (record,) = host_records(
+        [{"host_pool": info, "session_hosts": [dict.fromkeys(SESSION_HOST_KEYS) | {"name": "a.b", "short_name": "a"}]}],
+        "short",
+        "none",
+    )
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
+
+    pool = r.pool_from_hostvars(record["vars"])
+    assert pool["registration_key_checked"] is False and "HTTP 403" in pool["registration_key_error"]
+    facts = {"schema_version": 1, "agent": {"is_registered": 0, "registration_token_set": True}}
+    facts["events"] = [{"id": 3277, "kind": "EXPIRED_REGISTRATION_TOKEN", "time": None, "message": "x"}]
+    (finding,) = [f for f in r.diagnose(facts, pool)["findings"] if f["id"] == "EXPIRED_REGISTRATION_TOKEN"]
+    line = next(e for e in finding["evidence"] if "registration key" in e)
+    assert (
+        line.startswith("the host pool's registration key could not be checked: ") and "no registration key" not in line
+    )
+
+
+SESSION_HOST_KEYS = (
+    "status",
+    "sessions",
+    "allow_new_session",
+    "agent_version",
+    "sxs_stack_version",
+    "update_state",
+    "update_error_message",
+    "last_heartbeat",
+    "health_checks",
+    "virtual_machine_id",
+    "resource_id",
+    "assigned_user",
+)
+
+
+def _raised_from(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise outer from exc
+    except Exception as caught:
+        return caught
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # azure-identity's token request to the authority, failing TLS: not a wrong secret
+        _raised_from(
+            core.ClientAuthenticationError("Authentication failed: <urllib3 ...>"),
+            ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed"),
+        ),
+        core.ClientAuthenticationError(
+            "ClientSecretCredential.get_token failed: HTTPSConnectionPool(host='login.microsoftonline.com', port=443): "
+            "Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] "
+            "certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))"
+        ),
+        core.ServiceRequestError(
+            "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+            "failed: unable to get local issuer certificate (_ssl.c:1006)')))"
+        ),
+    ],
+)
+def test_tls_failures_are_reported_as_tls_not_as_credentials(error):
+    settings = az.settings_from({**BASE, "subscription_id": "s"}, {})
+    text = az.describe_error(error, "read host pool 'hp'", settings)
+    assert "TLS verification failed talking to https://management.azure.com" in text and "ca_bundle" in text
+    assert "client_id" not in text and "secret" not in text

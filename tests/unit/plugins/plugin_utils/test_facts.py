@@ -94,7 +94,6 @@ def results():
                     "display_name": "Remote Desktop Agent Loader",
                 },
             ),
-            ok("services.RDAgent", {"name": "RDAgent", "exists": False}),
             (
                 "services.TermService",
                 OperationResult("services.TermService", "service_query", False, error="Access is denied"),
@@ -193,7 +192,8 @@ def test_assemble_reads_every_area():
     assert agent["registration_token_set"] is True and agent["registration_token_length"] == 509
     assert agent["version"] == "1.0.9742.1500" and agent["sxs_stack_version"] == "1.0.2407.05700"
     assert facts["services"]["RDAgentBootLoader"]["state"] == "Stopped"
-    assert facts["services"]["RDAgent"]["exists"] is False and facts["services"]["TermService"] is None
+    # RdAgent is the Azure VM agent's service, not the AVD agent's: not asked, not reported.
+    assert set(facts["services"]) == {"RDAgentBootLoader", "TermService"} and facts["services"]["TermService"] is None
     assert facts["errors"] == [{"operation": "services.TermService", "message": "Access is denied"}]
     stack = facts["stack"]
     assert stack["qwinsta"]["rdp_sxs"]["state_normalized"] == "Down"

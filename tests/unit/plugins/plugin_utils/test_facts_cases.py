@@ -42,7 +42,6 @@ PLAN_ALL = [
     reg_op("agent.bootloader", k.BOOTLOADER),
     reg_op("agent.monitoring", k.MONITORING_AGENT, ["CurrentVersion"]),
     {"id": "services.RDAgentBootLoader", "op": "service_query", "name": "RDAgentBootLoader"},
-    {"id": "services.RDAgent", "op": "service_query", "name": "RDAgent"},
     {"id": "services.TermService", "op": "service_query", "name": "TermService"},
     {"id": "stack.qwinsta", "op": "qwinsta"},
     reg_op("stack.winstations", k.WINSTATIONS, ["ReverseConnectionListener"], subkey_pattern="rdp-sxs*"),
@@ -105,7 +104,7 @@ ALONE = {
         "agent.monitoring",
         "components.programs",
     ],
-    "services": ["services.RDAgentBootLoader", "services.RDAgent", "services.TermService"],
+    "services": ["services.RDAgentBootLoader", "services.TermService"],  # not RdAgent: the Azure VM agent
     "stack": ["stack.qwinsta", "stack.winstations", "stack.cluster", "os.version"],
     "components": ["components.programs", "components.sxs_msi"],
     "os": ["os.version"],
@@ -301,7 +300,6 @@ SERVICE_ANSWERS = {
             "display_name": "Remote Desktop Agent Loader",
         }
     ),
-    "services.RDAgent": ok({"name": "RDAgent", "exists": False, "state": None, "start_type": None}),
     "services.TermService": OperationResult("services.TermService", "service_query", False, error=None),
 }
 
@@ -315,7 +313,6 @@ def test_services_are_read_as_the_runtime_reports_them():
             "start_type": "Automatic",
             "display_name": "Remote Desktop Agent Loader",
         },
-        "RDAgent": {"exists": False, "state": None, "start_type": None, "display_name": None},
         "TermService": None,
     }
     assert facts["errors"] == [{"operation": "services.TermService", "message": "failed"}]
@@ -423,10 +420,12 @@ def test_os_values():
     assert assemble({"os"}, answers)["os"] == {
         "edition": "EnterpriseMultiSession",
         "product_name": "Windows 10 Enterprise multi-session",
+        "product": "Windows 11 Enterprise multi-session",  # CurrentBuild 22631: Windows 11 says "Windows 10"
         "build": "22631",
         "display_version": "23H2",
         "installation_type": "Client",
         "supports_sxs_stack": True,
+        "unsupported_reason": None,
     }
     professional = {"os.version": read(("EditionID", "REG_SZ", "Professional"))}
     assert assemble({"os"}, professional)["os"]["supports_sxs_stack"] is False
@@ -543,7 +542,14 @@ def test_the_broker_is_healthy_only_with_200_and_its_text():
         "network.probe.1": probe(web, None, None, reachable=False, error="Unable to connect"),
     }
     network = assemble({"network"}, answers)["network"]
-    assert network["broker"] == {"url": broker, "reachable": True, "status": 200, "healthy": True, "error": None}
+    assert network["broker"] == {
+        "url": broker,
+        "reachable": True,
+        "status": 200,
+        "healthy": True,
+        "health": "RD Broker is Healthy",
+        "error": None,
+    }
     assert network["broker_global"]["healthy"] is False and network["broker_global"]["url"] == broker_global
     assert [(p["url"], p["healthy"], p["reachable"], p["status"], p["error"]) for p in network["probes"]] == [
         (gateway, False, True, 503, None),

@@ -46,8 +46,11 @@ RESULTS = {
 POOLS = {"sh-08": {"status": "Shutdown", "host_pool": "hp-1", "sessions": 0, "allow_new_session": False}}
 
 
-def report(results=RESULTS, pools=POOLS):
-    return rep.build_report(rep.entries_from(results, pools), NOW, {"target": "all", "fail_on": "none"})
+def report(results=None, pools=None):
+    chosen = RESULTS if results is None else results
+    return rep.build_report(
+        rep.entries_from(chosen, POOLS if pools is None else pools), NOW, {"target": "all", "fail_on": "none"}
+    )
 
 
 def test_json_shape_is_the_designs():
@@ -90,7 +93,7 @@ def test_a_result_that_claims_healthy_with_unchecked_checks_is_incomplete():
 
 
 def test_problems_first():
-    order = [name for name, _ in rep.ordered_hosts(report())]
+    order = [name for name, _unused in rep.ordered_hosts(report())]
     assert order == ["sh-03", "sh-07", "sh-04", "sh-05", "sh-01", "sh-02", "sh-08", "sh-06"]
 
 
@@ -153,7 +156,7 @@ def test_fail_on_counts_what_was_not_checked_and_stopped_only_when_asked():
         ({}, {}, "critical", "the run had no hosts"),
         ({}, {}, "none", None),
         ({"a": {"unreachable": True, "msg": "timed out"}, "b": {"failed": True, "msg": "x"}}, {}, "none", "no host"),
-        ({"a": {"failed": True, "msg": "winrm or requests is not installed"}}, {}, "none", "winrm or requests"),
+        ({"a": {"failed": True, "msg": "winrm or requests is not installed"}}, {}, "none", "install pywinrm"),
         ({"a": {}}, {"a": {"status": "Shutdown"}}, "none", None),
         ({"a": {}}, {"a": {"status": "Shutdown"}}, "warning", "all 1 are stopped"),
         ({"a": RESULTS["sh-06"], "b": {"unreachable": True, "msg": "timed out"}}, {}, "critical", None),
@@ -186,3 +189,39 @@ def test_write_reports(tmp_path):
     files = rep.write_reports(report(), tmp_path / "out")
     assert json.loads((tmp_path / "out" / "diagnosis.json").read_text())["summary"]["hosts"] == 8
     assert set(files) == {"json", "html", "junit"}
+
+
+def test_html_opens_with_a_grid_of_every_host():
+    html = rep.render_html(report())
+    assert html.index('id="grid"') < html.index('id="findings-summary"') < html.index('id="host-sh-01"')
+    for name in RESULTS:
+        assert f'data-host="{name}"' in html
+    rows = {row["name"]: row for row in rep.grid_rows(report())}
+    assert rows["sh-01"]["root_cause"] == "INVALID_REGISTRATION_TOKEN" and rows["sh-01"]["root_is_finding"]
+    assert rows["sh-03"]["root_cause"] == "credentials rejected" and rows["sh-07"]["root_cause"] == "connection refused"
+    assert (
+        rows["sh-08"]["state"] == "stopped" and rows["sh-08"]["drain_mode"] == "on" and rows["sh-08"]["pool"] == "hp-1"
+    )
+    assert rows["sh-02"]["root_cause"] == "not checked: 1"
+    assert 'href="#host-sh-01"' in html.split('id="findings-summary"')[1]  # findings link to their hosts
+
+
+@pytest.mark.parametrize(
+    ("results", "pools", "expected", "never"),
+    [
+        ({}, {}, "no host was diagnosed", "fully checked and are healthy"),
+        ({"a": {"unreachable": True, "msg": "timed out"}}, {}, "no host was diagnosed", "are healthy"),
+        ({"a": {}}, {"a": {"status": "Shutdown"}}, "no host was diagnosed", "are healthy"),
+        (
+            {"a": RESULTS["sh-06"], "b": RESULTS["sh-08"]},
+            {"b": {"status": "Shutdown"}},
+            "not fully checked",
+            "are healthy",
+        ),
+        ({"a": RESULTS["sh-06"]}, {}, "all 1 hosts were fully checked and are healthy", "not fully checked"),
+    ],
+)
+def test_html_never_says_healthy_of_what_it_did_not_check(results, pools, expected, never):
+    html = rep.render_html(report(results, pools))
+    assert expected in html and never not in html
+    assert "every reachable session host is healthy" not in html

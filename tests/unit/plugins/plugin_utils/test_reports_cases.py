@@ -96,10 +96,10 @@ def test_hosts_are_ordered_by_state_then_worst_finding_then_name():
             "broke": {"failed": True, "msg": "x"},
         }
     )
-    order = [name for name, _ in rep.ordered_hosts(data)]
+    order = [name for name, _unused in rep.ordered_hosts(data)]
     assert order == ["gone", "broke", "a-crit", "z-crit", "h-warn", "h-info", "h-ok"]
     data["hosts"]["odd"] = {"state": "bogus", "findings": [], "unchecked": []}  # a state this module does not rank
-    assert [name for name, _ in rep.ordered_hosts(data)][-1] == "odd"
+    assert [name for name, _unused in rep.ordered_hosts(data)][-1] == "odd"
 
 
 def junit(data: dict[str, Any]) -> ET.Element:

@@ -477,3 +477,25 @@ def test_pool_from_hostvars_carries_health_checks_and_heartbeat():
         }
     )
     assert pool == {"status": "Available", "last_heartbeat": "2026-11-25T10:00:00Z", "health_checks": [pool_check("X")]}
+
+
+def test_pool_from_hostvars_keeps_whether_the_key_was_checked():
+    checked = r.pool_from_hostvars(
+        {"avd_status": "Available", "avd_registration_expiration_time": None, "avd_registration_key_checked": True}
+    )
+    assert checked == {"status": "Available", "registration_expiration_time": None, "registration_key_checked": True}
+    refused = r.pool_from_hostvars(
+        {
+            "avd_status": "Available",
+            "avd_registration_expiration_time": None,
+            "avd_registration_key_checked": False,
+            "avd_registration_key_error": "HTTP 403",
+        }
+    )
+    assert refused is not None and refused["registration_key_checked"] is False
+    facts = healthy()
+    facts["agent"].update(is_registered=0, registration_token_set=True, registration_token_length=509)
+    facts["events"] = [event("EXPIRED_REGISTRATION_TOKEN")]
+    evidence = " ".join(r.diagnose(facts, refused)["findings"][0]["evidence"])
+    assert "registration key could not be checked: HTTP 403" in evidence and "no registration key" not in evidence
+    assert "has no registration key" in " ".join(r.diagnose(facts, checked)["findings"][0]["evidence"])

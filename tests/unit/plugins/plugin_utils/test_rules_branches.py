@@ -48,11 +48,14 @@ def event(kind: str, event_id: int = 3277, time: str = "2026-11-25T10:00:01.000Z
     }
 
 
-def findings(facts: dict[str, Any], pool: dict[str, Any] | None = POOL) -> dict[str, dict[str, Any]]:
-    return {x["id"]: x for x in r.diagnose(facts, pool)["findings"]}
+KEEP = object()  # the default: the host pool's view POOL (None means no pool data)
 
 
-def evidence(facts: dict[str, Any], wanted: str, pool: dict[str, Any] | None = POOL) -> str:
+def findings(facts: dict[str, Any], pool: Any = KEEP) -> dict[str, dict[str, Any]]:
+    return {x["id"]: x for x in r.diagnose(facts, POOL if pool is KEEP else pool)["findings"]}
+
+
+def evidence(facts: dict[str, Any], wanted: str, pool: Any = KEEP) -> str:
     found = findings(facts, pool)
     assert wanted in found, list(found)
     return "\n".join(found[wanted]["evidence"])

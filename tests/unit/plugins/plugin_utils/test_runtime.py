@@ -159,7 +159,7 @@ def test_the_command_line_is_what_both_ansible_connection_plugins_take_as_encode
 
     line = r.command_line("Write-Output 'ä'")
     assert line.startswith(" ".join(_common_args) + " -EncodedCommand ")
-    assert base64.b64decode(line.split(" ")[-1]).decode("utf-16-le") == "Write-Output 'ä'"
+    assert base64.b64decode(line.rsplit(" ", maxsplit=1)[-1]).decode("utf-16-le") == "Write-Output 'ä'"
     assert len(line.split(" ")) == len(_common_args) + 2
 
 

@@ -1,0 +1,59 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for avdops.sessionhost.remediation_report (docs in plugins/modules). Runs on the controller."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation import (
+    build_report,
+    host_outcome,
+    summary_lines,
+    write_reports,
+)
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "before": {"type": "dict", "required": True},
+    "after": {"type": "dict", "required": True},
+    "plans": {"type": "dict", "default": {}},
+    "runs": {"type": "dict", "default": {}},
+    "report_dir": {"type": "path", "required": True},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True  # writes only local report files, which --check users still want
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        hosts = sorted(set(args["before"]) | set(args["after"]))
+        check_mode = bool(self._task.check_mode)
+        entries = {
+            host: host_outcome(
+                args["before"].get(host),
+                args["after"].get(host),
+                args["plans"].get(host),
+                args["runs"].get(host),
+                check_mode,
+            )
+            for host in hosts
+        }
+        report = build_report(entries, datetime.datetime.now(datetime.UTC), check_mode)
+        directory = Path(args["report_dir"]).resolve()
+        files = write_reports(report, directory)
+        return {
+            **result,
+            "changed": False,
+            "summary": report["summary"],
+            "files": files,
+            "summary_lines": summary_lines(report, str(directory)),
+            "not_fixed": [h for h, e in report["hosts"].items() if e["outcome"] in ("failed", "not_fixed")],
+        }

@@ -1,0 +1,85 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This module is run by its action plugin on the controller; this file holds its documentation.
+
+DOCUMENTATION = r"""
+---
+module: remediation_report
+short_description: Write the before/after remediation reports of a host pool
+description:
+  - From each host's diagnosis before and after remediation, the remediation
+    plan (M(avdops.sessionhost.avd_remediation_plan)) and what happened on the
+    host (skipped for lack of consent, failed, drained and restored), writes
+    C(remediation.json), C(remediation.html) and C(junit-remediation.xml) into
+    O(report_dir) and returns a summary.
+  - Each host's outcome is C(fixed) (every finding its roles fix is gone),
+    C(not_fixed), C(skipped) (left alone, with the reason), C(failed) (an error,
+    or unreachable afterwards), C(unchanged) (nothing a role fixes) or, in
+    check mode, C(planned) (a role would run; nothing was changed).
+version_added: 0.2.0
+author:
+  - avdops.sessionhost contributors
+options:
+  before:
+    description: Host name -> its registered M(avdops.sessionhost.diagnose) result before remediation.
+    type: dict
+    required: true
+  after:
+    description: Host name -> its registered M(avdops.sessionhost.diagnose) result after remediation.
+    type: dict
+    required: true
+  plans:
+    description: Host name -> its remediation plan.
+    type: dict
+    default: {}
+  runs:
+    description: Host name -> what happened - C(skipped) (a reason), C(error), C(drained), C(drain_restored).
+    type: dict
+    default: {}
+  report_dir:
+    description: Where to write the reports (beside the diagnosis reports).
+    type: path
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: Writes the reports in check mode too (they say nothing was changed).
+  diff_mode:
+    support: none
+    description: Writes local report files only.
+  platform:
+    platforms: posix
+    description: Runs on the controller.
+"""
+
+EXAMPLES = r"""
+- name: Write the remediation reports
+  avdops.sessionhost.remediation_report:
+    before: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars, 'avd_before'))) }}"
+    after: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars, 'avd_after'))) }}"
+    report_dir: reports
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+summary:
+  description: Host counts by outcome.
+  returned: success
+  type: dict
+  sample: {hosts: 4, fixed: 2, not_fixed: 0, skipped: 1, failed: 0, unchanged: 1, planned: 0}
+files:
+  description: The files written.
+  returned: success
+  type: dict
+summary_lines:
+  description: A terminal summary, one line per host.
+  returned: success
+  type: list
+  elements: str
+not_fixed:
+  description: Hosts whose outcome is C(failed) or C(not_fixed).
+  returned: success
+  type: list
+  elements: str
+"""

@@ -1,0 +1,282 @@
+"""Remediation across a pool: which role fixes which root cause, and the before/after report.
+
+``plan_host`` maps a host's diagnosis to the roles that fix its root causes
+(a symptom another finding explains is not fixed on its own), what is only
+reported and who must act, and what this collection has no role for yet.
+``build_report`` and the renderers turn the diagnoses before and after and
+what happened on each host into remediation.json, remediation.html and
+junit-remediation.xml beside the diagnosis reports.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# finding id -> the role that fixes it (playbooks/remediate.yml applies them in ROLE_ORDER)
+ROLE_FOR: dict[str, str] = {
+    "INSTALL_MSI_BLOCKED": "policies",
+    "CMD_BLOCKED": "policies",
+    "INSTALLER_BUSY": "installer_busy",
+    "INVALID_REGISTRATION_TOKEN": "registration",
+    "EXPIRED_REGISTRATION_TOKEN": "registration",
+    "ENDPOINT_NOT_FOUND": "registration",
+    "BOOTLOADER_NOT_RUNNING": "boot_loader",
+    "HEARTBEAT_LOST": "boot_loader",  # restarted: a fresh agent heartbeats again
+    "STACK_LISTENER_NOT_LISTENING": "stack_listener",
+    "INSTALLATION_HEALTH_CHECK_FAILED": "stack_listener",
+}
+# Policies and a busy installer first (they block what follows), the reboot last.
+ROLE_ORDER = ("policies", "installer_busy", "registration", "boot_loader", "stack_listener")
+# Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first.
+DISRUPTIVE_ROLES = frozenset({"policies", "installer_busy", "registration", "stack_listener"})
+# Findings whose fix restarts a service even though their role alone (starting a stopped service) does not.
+DISRUPTIVE_FINDINGS = frozenset({"HEARTBEAT_LOST"})
+
+# finding id -> who must act (nothing on the host changes)
+REPORT_ONLY: dict[str, str] = {
+    "INVALID_FORM": "the network team: unblock BrokerURI and BrokerURIGlobal (firewall, proxy, DNS, TLS 1.2 ciphers)",
+    "GATEWAY_UNREACHABLE": "the network team: allow the Required URL list (RD Gateway) through firewall and proxy",
+    "WEBSOCKET_UNREACHABLE": "the network team: allow the Required URL list (web socket transport) through",
+    "UNSUPPORTED_OS": "the VM's owner: replace it with a Windows Enterprise (multi-session) or Server session host",
+    "SESSION_LIMIT_REACHED": "the host pool's owner: a capacity decision (session limit, VM size, more hosts)",
+    "NAME_ALREADY_REGISTERED": "the host pool's owner: remove the other registration and give this VM a unique name",
+    "DOMAIN_TRUST_LOST": "the Active Directory team: repair the VM's trust with the domain",
+    "FSLOGIX_UNHEALTHY": "the profile storage owner: fix the FSLogix profile container location or its access",
+}
+# finding id -> why remediate.yml leaves it (documented fix, not a role of this collection yet)
+NO_ROLE_YET: dict[str, str] = {
+    "AGENT_NOT_INSTALLED": "the full reinstall (playbooks/reinstall.yml when available; the finding's remediation)",
+    "SXS_STACK_NOT_INSTALLED": "the side-by-side stack reinstall (the finding's remediation), not automated yet",
+    "DOTNET_OUTDATED": "installing .NET Framework 4.8 (the finding's remediation), not automated yet",
+    "DISK_SPACE_LOW": "freeing disk space (the finding's remediation), not automated yet",
+    "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",
+}
+# Information about the pool (versions that differ): reported by the diagnosis, nothing to fix on the host.
+INFO_ONLY = frozenset({"AGENT_VERSION_DRIFT", "STACK_VERSION_DRIFT", "OS_BUILD_DRIFT", "DOTNET_DRIFT"})
+
+
+class RemediationInputError(ValueError):
+    """avd_only / avd_skip name something that is not a finding id."""
+
+
+def finding_ids(text: str | Iterable[str] | None) -> list[str]:
+    """``-e avd_only=A,B`` (or a list) as upper-case ids."""
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return [str(item).strip().upper() for item in items if str(item).strip()]
+
+
+def check_ids(ids: list[str], known: Iterable[str], option: str) -> None:
+    unknown = sorted(set(ids) - set(known))
+    if unknown:
+        raise RemediationInputError(f"{option} names unknown finding ids: {', '.join(unknown)}")
+
+
+def known_ids() -> set[str]:
+    return set(ROLE_FOR) | set(REPORT_ONLY) | set(NO_ROLE_YET) | INFO_ONLY
+
+
+POLICY_FINDINGS = ("INSTALL_MSI_BLOCKED", "CMD_BLOCKED")
+POLICY_OWNER = (
+    "the Active Directory team: set the policy to Not configured for session hosts (group policy re-applies a "
+    "local change); -e avd_remove_local_policy=true removes the local value now"
+)
+
+
+def plan_host(
+    diagnosis: Mapping[str, Any] | None, only: list[str], skip: list[str], remove_local_policy: bool = False
+) -> dict[str, Any]:
+    """What remediate.yml does on one host, from its diagnose result.
+
+    The policy findings are only reported unless ``remove_local_policy`` (the admin's consent).
+    """
+    findings = list((diagnosis or {}).get("findings") or [])
+    roots = [f for f in findings if not f.get("explained_by") and f.get("severity") in ("critical", "warning")]
+    roles: list[str] = []
+    fixing: list[str] = []
+    report_only: list[dict[str, str]] = []
+    not_automated: list[dict[str, str]] = []
+    excluded: list[str] = []
+    for finding in roots:
+        fid = str(finding.get("id"))
+        if (only and fid not in only) or fid in skip:
+            excluded.append(fid)
+        elif fid in POLICY_FINDINGS and not remove_local_policy:
+            report_only.append({"id": fid, "who": POLICY_OWNER})
+        elif fid in ROLE_FOR:
+            fixing.append(fid)
+            if ROLE_FOR[fid] not in roles:
+                roles.append(ROLE_FOR[fid])
+        elif fid in REPORT_ONLY:
+            report_only.append({"id": fid, "who": REPORT_ONLY[fid]})
+        else:
+            reason = NO_ROLE_YET.get(fid, "no role in this collection: follow the finding's remediation")
+            not_automated.append({"id": fid, "reason": reason})
+    roles.sort(key=ROLE_ORDER.index)
+    return {
+        "roles": roles,
+        "fixing": fixing,
+        "findings": [str(f.get("id")) for f in findings],
+        "report_only": report_only,
+        "not_automated": not_automated,
+        "excluded": excluded,
+        "disruptive": any(role in DISRUPTIVE_ROLES for role in roles) or bool(DISRUPTIVE_FINDINGS & set(fixing)),
+    }
+
+
+# --- the report ----------------------------------------------------------------------------
+def _state(result: Mapping[str, Any] | None) -> tuple[str, list[str], str]:
+    """(state, finding ids, reason) of a registered diagnose result."""
+    if not result:
+        return "failed", [], "not diagnosed"
+    if result.get("unreachable"):
+        return "unreachable", [], str(result.get("msg") or "unreachable")
+    diagnosis = result.get("diagnosis")
+    if result.get("failed") or not isinstance(diagnosis, Mapping):
+        return "failed", [], str(result.get("msg") or "the diagnosis failed")
+    ids = [str(f.get("id")) for f in diagnosis.get("findings") or [] if f.get("severity") in ("critical", "warning")]
+    return str(diagnosis.get("state") or "healthy"), ids, ""
+
+
+def host_outcome(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    plan: Mapping[str, Any] | None,
+    run: Mapping[str, Any] | None,
+    check_mode: bool = False,
+) -> dict[str, Any]:
+    """One host's before/after entry and its outcome (``planned`` in check mode: nothing was changed)."""
+    state_before, ids_before, reason_before = _state(before)
+    state_after, ids_after, reason_after = _state(after)
+    plan = plan or {}
+    run = run or {}
+    fixing = list(plan.get("fixing") or [])
+    fixed = [fid for fid in fixing if fid not in ids_after] if state_after not in ("unreachable", "failed") else []
+    skipped = run.get("skipped")
+    if fixing and not run.get("reached"):
+        skipped = skipped or "not reached: the rollout stopped after a batch failed beyond avd_max_fail_percentage"
+    if skipped:
+        outcome = "skipped"
+    elif run.get("error") or state_after in ("unreachable", "failed"):
+        outcome = "failed"
+    elif not fixing:
+        outcome = "unchanged"
+    elif check_mode:
+        outcome = "planned"
+    elif len(fixed) == len(fixing):
+        outcome = "fixed"
+    else:
+        outcome = "not_fixed"
+    return {
+        "outcome": outcome,
+        "before": {"state": state_before, "findings": ids_before, "reason": reason_before},
+        "after": {"state": state_after, "findings": ids_after, "reason": reason_after},
+        "roles": list(plan.get("roles") or []),
+        "fixing": fixing,
+        "fixed": fixed,
+        "report_only": list(plan.get("report_only") or []),
+        "not_automated": list(plan.get("not_automated") or []),
+        "excluded": list(plan.get("excluded") or []),
+        "skipped": skipped,
+        "error": run.get("error"),
+        "drained": bool(run.get("drained")),
+        "drain_restored": run.get("drain_restored"),
+    }
+
+
+OUTCOMES = ("failed", "not_fixed", "skipped", "planned", "fixed", "unchanged")
+
+
+def build_report(
+    entries: Mapping[str, dict[str, Any]], generated: datetime.datetime, check_mode: bool
+) -> dict[str, Any]:
+    counts = {name: 0 for name in OUTCOMES}
+    for entry in entries.values():
+        counts[entry["outcome"]] += 1
+    return {
+        "generated": generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "check_mode": check_mode,
+        "hosts": dict(sorted(entries.items(), key=lambda item: (OUTCOMES.index(item[1]["outcome"]), item[0]))),
+        "summary": {"hosts": len(entries), **counts},
+    }
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template("remediation.html.j2").render(report=report)
+
+
+def render_junit(report: Mapping[str, Any]) -> str:
+    """One test case per host: a failure when the host was not fixed, skipped when it was left for consent."""
+    summary = report["summary"]
+    suite = ET.Element(
+        "testsuite",
+        name="avd-remediation",
+        tests=str(summary["hosts"]),
+        failures=str(summary["failed"] + summary["not_fixed"]),
+        skipped=str(summary["skipped"]),
+        timestamp=str(report["generated"]),
+    )
+    for host, entry in report["hosts"].items():
+        case = ET.SubElement(suite, "testcase", classname="remediation", name=host)
+        detail = (
+            f"before: {entry['before']['state']} {', '.join(entry['before']['findings']) or '-'}; "
+            f"after: {entry['after']['state']} {', '.join(entry['after']['findings']) or '-'}"
+        )
+        if entry["outcome"] in ("failed", "not_fixed"):
+            message = entry["error"] or entry["after"]["reason"] or "finding(s) still there after remediation"
+            ET.SubElement(case, "failure", message=str(message)).text = detail
+        elif entry["outcome"] == "skipped":
+            ET.SubElement(case, "skipped", message=str(entry["skipped"]))
+        else:
+            ET.SubElement(case, "system-out").text = detail
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def summary_lines(report: Mapping[str, Any], report_dir: str) -> list[str]:
+    lines = [f"{'HOST':<24} {'OUTCOME':<10} {'BEFORE -> AFTER'}"]
+    for host, entry in report["hosts"].items():
+        before = ", ".join(entry["before"]["findings"]) or entry["before"]["state"]
+        after = ", ".join(entry["after"]["findings"]) or entry["after"]["state"]
+        note = f" ({entry['skipped'] or entry['error']})" if entry["skipped"] or entry["error"] else ""
+        lines.append(f"{host:<24} {entry['outcome']:<10} {before} -> {after}{note}")
+    s = report["summary"]
+    mode = " (check mode: nothing was changed)" if report.get("check_mode") else ""
+    lines.append(
+        f"{s['hosts']} hosts: {s['fixed']} fixed, {s['not_fixed']} not fixed, {s['skipped']} skipped, "
+        f"{s['failed']} failed, {s['unchanged']} unchanged, {s['planned']} planned{mode}"
+    )
+    lines.append(f"Reports: {report_dir}/remediation.html, remediation.json, junit-remediation.xml")
+    return lines
+
+
+def write_reports(report: Mapping[str, Any], directory: Path) -> dict[str, str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "json": directory / "remediation.json",
+        "html": directory / "remediation.html",
+        "junit": directory / "junit-remediation.xml",
+    }
+    files["json"].write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    files["html"].write_text(render_html(report), encoding="utf-8")
+    files["junit"].write_text(render_junit(report), encoding="utf-8")
+    return {kind: str(path) for kind, path in files.items()}

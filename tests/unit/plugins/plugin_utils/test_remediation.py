@@ -1,0 +1,148 @@
+"""Remediation across a pool: root causes to roles, consent for policies, before/after outcomes and reports."""
+
+from __future__ import annotations
+
+import datetime
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.avdops.sessionhost.plugins.filter.avd import avd_remediation_plan
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _remediation as r
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import CHECKS
+
+
+def finding(fid: str, severity: str = "critical", explained_by: str | None = None) -> dict[str, Any]:
+    return {"id": fid, "severity": severity, "explained_by": explained_by}
+
+
+def diagnosed(*findings: dict[str, Any]) -> dict[str, Any]:
+    state = "unhealthy" if findings else "healthy"
+    return {"changed": False, "diagnosis": {"state": state, "findings": list(findings)}}
+
+
+def test_every_article_finding_has_a_role_a_reason_or_someone_to_act() -> None:
+    assert set(CHECKS) - r.known_ids() == set()
+
+
+def test_symptoms_explained_by_a_root_cause_are_not_fixed_on_their_own() -> None:
+    plan = r.plan_host(
+        diagnosed(
+            finding("INVALID_REGISTRATION_TOKEN"),
+            finding("BOOTLOADER_NOT_RUNNING", explained_by="INVALID_REGISTRATION_TOKEN"),
+        )["diagnosis"],
+        [],
+        [],
+    )
+    assert plan["roles"] == ["registration"] and plan["fixing"] == ["INVALID_REGISTRATION_TOKEN"]
+    assert plan["disruptive"]
+
+
+def test_a_report_only_root_cause_changes_nothing_even_with_a_fixable_symptom() -> None:
+    plan = r.plan_host(
+        diagnosed(finding("INVALID_FORM"), finding("BOOTLOADER_NOT_RUNNING", explained_by="INVALID_FORM"))["diagnosis"],
+        [],
+        [],
+    )
+    assert plan["roles"] == [] and not plan["disruptive"]
+    assert plan["report_only"][0]["id"] == "INVALID_FORM" and "network team" in plan["report_only"][0]["who"]
+
+
+def test_roles_run_in_order_reboot_last() -> None:
+    plan = r.plan_host(
+        diagnosed(
+            finding("STACK_LISTENER_NOT_LISTENING"),
+            finding("BOOTLOADER_NOT_RUNNING"),
+            finding("INSTALLER_BUSY", "warning"),
+        )["diagnosis"],
+        [],
+        [],
+    )
+    assert plan["roles"] == ["installer_busy", "boot_loader", "stack_listener"]
+
+
+def test_starting_a_stopped_boot_loader_is_not_disruptive_restarting_a_silent_one_is() -> None:
+    assert not r.plan_host(diagnosed(finding("BOOTLOADER_NOT_RUNNING"))["diagnosis"], [], [])["disruptive"]
+    heartbeat = r.plan_host(diagnosed(finding("HEARTBEAT_LOST"))["diagnosis"], [], [])
+    assert heartbeat["roles"] == ["boot_loader"] and heartbeat["disruptive"]
+
+
+def test_policies_are_reported_unless_removal_is_consented() -> None:
+    diagnosis = diagnosed(finding("INSTALL_MSI_BLOCKED"))["diagnosis"]
+    reported = r.plan_host(diagnosis, [], [])
+    assert reported["roles"] == [] and "Active Directory" in reported["report_only"][0]["who"]
+    assert r.plan_host(diagnosis, [], [], remove_local_policy=True)["roles"] == ["policies"]
+
+
+def test_info_findings_and_unknown_ids_are_not_acted_on() -> None:
+    plan = r.plan_host(diagnosed(finding("AGENT_VERSION_DRIFT", "info"), finding("SOMETHING_NEW"))["diagnosis"], [], [])
+    assert plan["roles"] == [] and plan["not_automated"][0]["id"] == "SOMETHING_NEW"
+
+
+def test_only_and_skip() -> None:
+    diagnosis = diagnosed(finding("STACK_LISTENER_NOT_LISTENING"), finding("BOOTLOADER_NOT_RUNNING"))["diagnosis"]
+    assert r.plan_host(diagnosis, ["BOOTLOADER_NOT_RUNNING"], [])["roles"] == ["boot_loader"]
+    skipped = r.plan_host(diagnosis, [], ["BOOTLOADER_NOT_RUNNING"])
+    assert skipped["roles"] == ["stack_listener"] and skipped["excluded"] == ["BOOTLOADER_NOT_RUNNING"]
+
+
+def test_filter_parses_comma_lists_and_refuses_unknown_ids() -> None:
+    result = diagnosed(finding("BOOTLOADER_NOT_RUNNING"))
+    assert avd_remediation_plan(result, " bootloader_not_running, ", "")["roles"] == ["boot_loader"]
+    with pytest.raises(Exception, match="avd_skip names unknown finding ids: NOPE"):
+        avd_remediation_plan(result, "", "nope")
+    assert avd_remediation_plan({"unreachable": True, "msg": "down"})["roles"] == []
+
+
+def test_outcomes() -> None:
+    before = diagnosed(finding("INVALID_REGISTRATION_TOKEN"))
+    plan = r.plan_host(before["diagnosis"], [], [])
+    reached = {"reached": True, "drained": True, "drain_restored": True}
+    assert r.host_outcome(before, diagnosed(), plan, reached)["outcome"] == "fixed"
+    assert r.host_outcome(before, before, plan, reached)["outcome"] == "not_fixed"
+    assert r.host_outcome(before, before, plan, reached, check_mode=True)["outcome"] == "planned"
+    skipped = r.host_outcome(before, before, plan, {**reached, "skipped": "2 user session(s)"})
+    assert skipped["outcome"] == "skipped" and skipped["skipped"] == "2 user session(s)"
+    failed = r.host_outcome(before, {"unreachable": True, "msg": "timed out"}, plan, {**reached, "error": "x"})
+    assert failed["outcome"] == "failed" and failed["after"] == {
+        "state": "unreachable",
+        "findings": [],
+        "reason": "timed out",
+    }
+    not_reached = r.host_outcome(before, before, plan, {"reached": False})
+    assert not_reached["outcome"] == "skipped" and "avd_max_fail_percentage" in not_reached["skipped"]
+    assert (
+        r.host_outcome(diagnosed(), diagnosed(), r.plan_host(None, [], []), {"reached": False})["outcome"]
+        == "unchanged"
+    )
+
+
+def test_reports_written_together(tmp_path: Path) -> None:
+    before = diagnosed(finding("INVALID_REGISTRATION_TOKEN"))
+    plan = r.plan_host(before["diagnosis"], [], [])
+    entries = {
+        "avd-01": r.host_outcome(before, diagnosed(), plan, {"reached": True}),
+        "avd-02": r.host_outcome(before, before, plan, {"reached": True, "skipped": "1 user session(s) <b>"}),
+        "avd-03": r.host_outcome(before, before, plan, {"reached": True, "error": "boom"}),
+    }
+    report = r.build_report(entries, datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC), check_mode=False)
+    assert list(report["hosts"]) == ["avd-03", "avd-02", "avd-01"]  # failed first
+    assert report["summary"] == {
+        "hosts": 3,
+        "failed": 1,
+        "not_fixed": 0,
+        "skipped": 1,
+        "planned": 0,
+        "fixed": 1,
+        "unchanged": 0,
+    }
+    files = r.write_reports(report, tmp_path)
+    suite = ET.parse(files["junit"]).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1" and suite.get("skipped") == "1"
+    html = Path(files["html"]).read_text()
+    assert "&lt;b&gt;" in html and "<b>" not in html.split("<body>")[1].split("</header>")[1]
+    lines = r.summary_lines(report, str(tmp_path))
+    assert lines[1].startswith("avd-03") and "boom" in lines[1]
+    assert "1 fixed, 0 not fixed, 1 skipped, 1 failed" in lines[-2]
