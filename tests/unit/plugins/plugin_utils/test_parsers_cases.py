@@ -45,13 +45,7 @@ def test_a_user_session_in_spanish():
     assert p.listener_summary(rows)["sessions_by_state"] == {"Active": 1}
 
 
-@pytest.mark.parametrize(
-    "header",
-    [
-        " SESSIONNAME       USERNAME                 ID",  # three columns
-        " SESSIE            GEBRUIKER                NR  STATUS  TYPE",  # the third column is not ID
-    ],
-)
+@pytest.mark.parametrize("header", [" SESSIONNAME       USERNAME                 ID"])  # three columns
 def test_headers_that_are_not_qwinsta(header):
     with pytest.raises(p.ParseError):
         p.parse_qwinsta(header + "\n rdp-tcp                                 65536  Listen\n")
