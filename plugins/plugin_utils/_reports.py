@@ -28,7 +28,6 @@ from ._verdicts import (
 TEMPLATES = Path(__file__).parent / "templates"
 STATE_ORDER = {state: rank for rank, state in enumerate(STATES)}
 FAIL_ON = ("none", "warning", "critical")
-NOT_DIAGNOSED = ("unreachable", "failed", "stopped")
 
 
 class ReportError(ValueError):

@@ -47,9 +47,9 @@ def test_power_off_and_on(lab_factory, tmp_path):
         REPO / "playbooks" / "diagnose.yml", "-e", f"avd_report_dir={tmp_path}", inventories=("hostpool.avd.yml",)
     )
     report = json.loads((tmp_path / "diagnosis.json").read_text())
-    assert report["hosts"][name]["state"] != "healthy" and report["hosts"][name]["findings"] == [], result.stdout[
-        -3000:
-    ]
+    stopped = report["hosts"][name]
+    assert stopped["state"] == "stopped" and stopped["findings"] == [], result.stdout[-3000:]
+    assert "status=Shutdown" in stopped["reason"]  # as the pool reports it, not as an unreachable host
     assert all(report["hosts"][h["name"]]["state"] == "healthy" for h in lab.hosts if h["name"] != name)
     assert avdlab("power", "--dir", str(lab.directory), name, "off").returncode == 0  # already off: nothing to do
     refused = avdlab("inject", "--dir", str(lab.directory), name, "bootloader_stopped", check=False)

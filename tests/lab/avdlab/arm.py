@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, RESOURCE_GROUP, SUBSCRIPTION, fqdn
+from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, RESOURCE_GROUP, SUBSCRIPTION, HostPool, fqdn
 from .model import LabModel
 from .server import ConnectionState, HttpRequest, HttpResponse
 from .windows.state import UserSession
@@ -185,7 +185,7 @@ class ArmApi:
         # /subscriptions/{s}/providers/Microsoft.DesktopVirtualization/hostPools
         if len(parts) == 5 and parts[0] == "subscriptions" and parts[2] == "providers" and parts[4] == "hostPools":
             self._check_subscription(parts[1])
-            return _json(200, {"value": [self._pool_json()], "nextLink": None})
+            return _json(200, {"value": [self._pool_json(p) for p in self.model.pools], "nextLink": None})
         if len(parts) < 7 or parts[0] != "subscriptions" or parts[2] != "resourceGroups" or parts[4] != "providers":
             raise ArmError(404, "NotFound", f"No route for {request.method} {url.path}")
         self._check_subscription(parts[1])
@@ -195,23 +195,25 @@ class ArmApi:
         if parts[5].lower() != PROVIDER.lower() or rest[:1] != ["hostPools"]:
             raise ArmError(404, "NotFound", f"No route for {request.method} {url.path}")
         if len(rest) == 1 and request.method == "GET":
-            return _json(200, {"value": [self._pool_json()], "nextLink": None})
-        self._check_pool(rest[1])
+            return _json(200, {"value": [self._pool_json(p) for p in self.model.pools], "nextLink": None})
+        pool = self._check_pool(rest[1])
         sub = rest[2:]
         method = request.method
         if not sub:
             if method == "GET":
-                return _json(200, self._pool_json())
+                return _json(200, self._pool_json(pool))
             if method == "PATCH":
-                return _json(200, self._patch_pool(body))
+                return _json(200, self._patch_pool(pool, body))
         elif sub == ["retrieveRegistrationToken"] and method == "POST":
-            return _json(200, self._token_json())
+            return _json(200, self._token_json(pool))
         elif sub == ["listRegistrationTokens"] and method == "POST":
-            return _json(200, {"value": [self._token_json()] if self.model.pool.token else []})
+            return _json(200, {"value": [self._token_json(pool)] if pool.token else []})
         elif sub == ["userSessions"] and method == "GET":
-            return self._page(url.path, query, [self._session_json(s, u) for s in self._states() for u in s.sessions])
+            return self._page(
+                url.path, query, [self._session_json(pool, s, u) for s in self._states(pool) for u in s.sessions]
+            )
         elif sub[0] == "sessionHosts":
-            return self._session_hosts(method, sub[1:], body, query, url.path)
+            return self._session_hosts(pool, method, sub[1:], body, query, url.path)
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on {url.path}")
 
     def _authenticate(self, request: HttpRequest) -> Client:
@@ -253,20 +255,24 @@ class ArmApi:
         if subscription.lower() != SUBSCRIPTION:
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
 
-    def _check_pool(self, name: str) -> None:
-        if name.lower() != self.model.pool.name.lower():
+    def _check_pool(self, name: str) -> HostPool:
+        pool = self.model.avd.find_pool(name)
+        if pool is None:
             raise ArmError(
                 404,
                 "ResourceNotFound",
                 f"The Resource '{PROVIDER}/hostPools/{name}' under resource group '{RESOURCE_GROUP}' was not found.",
             )
+        return pool
 
-    def _states(self) -> list[Any]:
-        return list(self.model.hosts.values())
+    def _states(self, pool: HostPool) -> list[Any]:
+        """The VMs this host pool lists (by name and VM id)."""
+        return [state for record in pool.records.values() if (state := self._state_for(record)) is not None]
 
     # --- host pool ------------------------------------------------------------------
-    def _pool_json(self, include_token: bool = False, with_registration: bool = False) -> dict[str, Any]:
-        pool = self.model.pool
+    def _pool_json(
+        self, pool: HostPool, include_token: bool = False, with_registration: bool = False
+    ) -> dict[str, Any]:
         return {
             "id": pool.arm_id,
             "name": pool.name,
@@ -295,8 +301,7 @@ class ArmApi:
             },
         }
 
-    def _patch_pool(self, body: dict[str, Any]) -> dict[str, Any]:
-        pool = self.model.pool
+    def _patch_pool(self, pool: HostPool, body: dict[str, Any]) -> dict[str, Any]:
         properties = body.get("properties") or {}
         info = properties.get("registrationInfo")
         include_token = False
@@ -331,14 +336,13 @@ class ArmApi:
             if not isinstance(limit, int) or limit < 1:
                 raise ArmError(400, "InvalidParameter", "maxSessionLimit must be a positive integer.")
             pool.max_session_limit = limit
-        return self._pool_json(include_token=include_token, with_registration=info is not None)
+        return self._pool_json(pool, include_token=include_token, with_registration=info is not None)
 
-    def _token_json(self) -> dict[str, Any]:
-        pool = self.model.pool
+    def _token_json(self, pool: HostPool) -> dict[str, Any]:
         return {"expirationTime": iso(pool.token_expiry), "token": pool.token}
 
     # --- session hosts and user sessions ------------------------------------------------
-    def _record(self, name: str, missing_ok: bool = False) -> Any:
+    def _record(self, pool: HostPool, name: str, missing_ok: bool = False) -> Any:
         if not SESSION_HOST_NAME.match(name):
             raise ArmError(
                 400,
@@ -347,14 +351,14 @@ class ArmApi:
                 "(the session host's name alone, not hostPool/name).",
             )
         key = name.lower()
-        record = self.model.pool.records.get(key) or self.model.pool.records.get(fqdn(key).lower())
+        record = pool.records.get(key) or pool.records.get(fqdn(key).lower())
         if record is None and missing_ok:
             return None
         if record is None:
             raise ArmError(
                 404,
                 "ResourceNotFound",
-                f"The Resource '{PROVIDER}/hostPools/{self.model.pool.name}/sessionHosts/{name}' was not found.",
+                f"The Resource '{PROVIDER}/hostPools/{pool.name}/sessionHosts/{name}' was not found.",
             )
         return record
 
@@ -363,8 +367,7 @@ class ArmApi:
         state = self.model.hosts.get(short)
         return state if state is not None and state.vm_id == record.vm_id else None
 
-    def _session_host_json(self, record: Any) -> dict[str, Any]:
-        pool = self.model.pool
+    def _session_host_json(self, pool: HostPool, record: Any) -> dict[str, Any]:
         view = self.model.avd.session_host_view(record, self._state_for(record), time.time())
         return {
             "id": f"{pool.arm_id}/sessionHosts/{record.name}",
@@ -382,8 +385,7 @@ class ArmApi:
             },
         }
 
-    def _session_json(self, state: Any, session: UserSession) -> dict[str, Any]:
-        pool = self.model.pool
+    def _session_json(self, pool: HostPool, state: Any, session: UserSession) -> dict[str, Any]:
         host = fqdn(state.name)
         return {
             "id": f"{pool.arm_id}/sessionHosts/{host}/userSessions/{session.session_id}",
@@ -400,21 +402,26 @@ class ArmApi:
         }
 
     def _session_hosts(
-        self, method: str, rest: list[str], body: dict[str, Any], query: dict[str, str], path: str
+        self,
+        pool: HostPool,
+        method: str,
+        rest: list[str],
+        body: dict[str, Any],
+        query: dict[str, str],
+        path: str,
     ) -> HttpResponse:
-        pool = self.model.pool
         if not rest:
             if method == "GET":
                 records = sorted(pool.records.values(), key=lambda r: r.name)
-                return self._page(path, query, [self._session_host_json(r) for r in records])
+                return self._page(path, query, [self._session_host_json(pool, r) for r in records])
             raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on sessionHosts")
-        record = self._record(rest[0], missing_ok=method == "DELETE" and len(rest) == 1)
+        record = self._record(pool, rest[0], missing_ok=method == "DELETE" and len(rest) == 1)
         if record is None:
             return HttpResponse(204, [], b"")  # deleting what is already gone
         state = self._state_for(record)
         if len(rest) == 1:
             if method == "GET":
-                return _json(200, self._session_host_json(record))
+                return _json(200, self._session_host_json(pool, record))
             if method == "PATCH":
                 properties = body.get("properties") or {}
                 if "allowNewSession" in properties:
@@ -423,7 +430,7 @@ class ArmApi:
                     record.allow_new_session = properties["allowNewSession"]
                 if "assignedUser" in properties:
                     record.assigned_user = properties["assignedUser"]
-                return _json(200, self._session_host_json(record))
+                return _json(200, self._session_host_json(pool, record))
             if method == "DELETE":
                 sessions = len(state.sessions) if state is not None else 0
                 if sessions and query.get("force", "false").lower() != "true":
@@ -438,7 +445,7 @@ class ArmApi:
         if rest[1] != "userSessions" or state is None:
             raise ArmError(404, "ResourceNotFound", f"No route for sessionHosts/{'/'.join(rest)}")
         if len(rest) == 2 and method == "GET":
-            return self._page(path, query, [self._session_json(state, s) for s in state.sessions])
+            return self._page(path, query, [self._session_json(pool, state, s) for s in state.sessions])
         session = next((s for s in state.sessions if str(s.session_id) == rest[2]), None)
         if session is None and method == "DELETE" and len(rest) == 3:
             return HttpResponse(204, [], b"")  # signing out a session that already ended
@@ -446,7 +453,7 @@ class ArmApi:
             raise ArmError(404, "ResourceNotFound", f"User session {rest[2]} was not found on {record.name}.")
         action = rest[3] if len(rest) > 3 else None
         if action is None and method == "GET":
-            return _json(200, self._session_json(state, session))
+            return _json(200, self._session_json(pool, state, session))
         if action is None and method == "DELETE":
             state.sessions.remove(session)
             self.model.save(state)

@@ -119,15 +119,41 @@ def fqdn(host_name: str) -> str:
 
 
 class AvdService:
-    def __init__(self, pool: HostPool) -> None:
-        self.pool = pool
+    """The service for every host pool of the lab; ``pool`` is the first (the default one)."""
+
+    def __init__(self, pools: HostPool | list[HostPool]) -> None:
+        self.pools = [pools] if isinstance(pools, HostPool) else list(pools)
+        if not self.pools:
+            raise ValueError("the AVD service needs at least one host pool")
         self.latest_agent_version = k.AGENT_VERSION
 
+    @property
+    def pool(self) -> HostPool:
+        return self.pools[0]
+
+    def find_pool(self, name: str) -> HostPool | None:
+        return next((p for p in self.pools if p.name.lower() == name.lower()), None)
+
+    def pool_listing(self, state: HostState) -> HostPool | None:
+        """The host pool whose session hosts list this VM (its name and VM id), or None."""
+        name = fqdn(state.name).lower()
+        return next((p for p in self.pools if (r := p.records.get(name)) is not None and r.vm_id == state.vm_id), None)
+
+    def pool_for(self, state: HostState) -> HostPool:
+        """The host pool the VM belongs to: the one listing it, else the one its agent names, else the first."""
+        listing = self.pool_listing(state)
+        if listing is not None:
+            return listing
+        arm_path = str(state.registry.get_data(k.RDINFRA_AGENT, "HostPoolArmPath", "") or "").lower()
+        return next((p for p in self.pools if p.arm_id.lower() == arm_path), self.pool)
+
     # --- the broker, as the agent meets it ----------------------------------
-    def register(self, state: HostState, token: str, now: float) -> None:
-        pool = self.pool
-        claims = pool.token_claims(token) if token else None
-        if claims is None or (token != pool.token and claims.get("exp", 0) > now):
+    def register(self, state: HostState, token: str, now: float) -> HostPool:
+        """Register the VM with the host pool that signed ``token``; returns that pool."""
+        pool, claims = next(
+            ((p, c) for p in self.pools if token and (c := p.token_claims(token)) is not None), (None, None)
+        )
+        if pool is None or claims is None or (token != pool.token and claims.get("exp", 0) > now):
             raise RegistrationError(
                 "INVALID_REGISTRATION_TOKEN", "The registration token is not valid for any host pool."
             )
@@ -135,10 +161,14 @@ class AvdService:
             raise RegistrationError("EXPIRED_REGISTRATION_TOKEN", "The registration token has expired.")
         name = fqdn(state.name).lower()
         existing = pool.records.get(name)
-        if existing is not None and existing.vm_id != state.vm_id:
+        # A VM another host pool still lists has its name registered there: the article's duplicate
+        # name (remove the session host from that host pool first).
+        elsewhere = [p for p in self.pools if p is not pool and name in p.records]
+        if (existing is not None and existing.vm_id != state.vm_id) or elsewhere:
             raise RegistrationError(
                 "NAME_ALREADY_REGISTERED",
-                f"A session host named {fqdn(state.name)} is already registered by another virtual machine.",
+                f"A session host named {fqdn(state.name)} is already registered"
+                + (f" in host pool {elsewhere[0].name}." if elsewhere else " by another virtual machine."),
             )
         pool.records[name] = SessionHostRecord(
             name=fqdn(state.name),
@@ -147,11 +177,11 @@ class AvdService:
             registered_at=now,
             allow_new_session=existing.allow_new_session if existing else True,
         )
+        return pool
 
     def connect(self, state: HostState) -> None:
         """A registered agent opening its broker connection."""
-        record = self.pool.records.get(fqdn(state.name).lower())
-        if record is None or record.vm_id != state.vm_id:
+        if self.pool_listing(state) is None:
             raise RegistrationError(
                 "ENDPOINT_NOT_FOUND", "The broker could not find an endpoint for this session host in the host pool."
             )

@@ -166,8 +166,19 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             },
         },
     )
+    # With several host pools, each session host names its own (and its session limit); group_vars/all.yml
+    # names the first.
+    pools = {str(p["name"]).lower(): p for p in config.scenario.get("host_pools") or []}
     for host in config.hosts:
-        _write_private(inventory_dir / "host_vars" / f"{host.name}.yml", header, {"ansible_host": host.address})
+        host_vars: dict[str, Any] = {"ansible_host": host.address}
+        spec: dict[str, Any] = next(
+            (h for h in config.scenario.get("hosts") or [] if str(h.get("name")).lower() == host.name.lower()), {}
+        )
+        pool = pools.get(str(spec.get("pool") or "").lower())
+        if pool is not None:
+            host_vars["avd_host_pool"] = pool["name"]
+            host_vars["avd_max_session_limit"] = pool["max_session_limit"]
+        _write_private(inventory_dir / "host_vars" / f"{host.name}.yml", header, host_vars)
     images = {
         str(entry.get("name")).lower() for entry in config.scenario.get("hosts") or [] if entry.get("kind") == "image"
     }
@@ -197,7 +208,10 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             "arm_endpoint": arm["url"],
             "authority": arm["url"],
             "ca_bundle": config.ca_cert,
-            "host_pools": [{"name": arm["host_pool"], "resource_group": arm["resource_group"]}],
+            "host_pools": [
+                {"name": name, "resource_group": arm["resource_group"]}
+                for name in arm.get("host_pools") or [arm["host_pool"]]
+            ],
             "ansible_host_source": "none",
         },
     )
@@ -259,7 +273,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         "reader_client_secret": secrets.token_urlsafe(24),
         "subscription_id": SUBSCRIPTION,
         "resource_group": RESOURCE_GROUP,
-        "host_pool": scenario.host_pool,
+        "host_pool": scenario.host_pool,  # the first (default) host pool
+        "host_pools": [pool.name for pool in scenario.pools],
         "api_version": API_VERSION,
         "cert": str(arm_cert.cert),
         "key": str(arm_cert.key),
@@ -314,7 +329,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(
         f"avdlab: lab file {directory / LAB_FILE}; inventory {inventory} (and {inventory.parent / 'hostpool.avd.yml'})"
     )
-    print(f"avdlab: Azure endpoint (host pool {config.arm['host_pool']}) at {config.arm['url']}")
+    pools = config.arm["host_pools"]
+    print(
+        f"avdlab: Azure endpoint (host pool{'s' if len(pools) > 1 else ''} {', '.join(pools)}) at {config.arm['url']}"
+    )
     return 0
 
 
@@ -438,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = with_dir(sub.add_parser("up", help="start the lab in the background; returns when every host answers"))
     up.add_argument("--hosts", type=int, default=None, help="number of healthy session hosts (default: 4)")
-    up.add_argument("--scenario", help="scenario YAML: host pool, hosts, their faults and sessions")
+    up.add_argument("--scenario", help="scenario YAML: host pool(s), hosts, their pool, faults and sessions")
     up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a restarting host is off the network")
     up.add_argument(
         "--inventory", default=DEFAULT_INVENTORY, help="where to write the Ansible inventory (default: inventories/lab)"

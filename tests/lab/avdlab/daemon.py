@@ -191,6 +191,7 @@ class Lab:
         return {
             "pid": os.getpid(),
             "host_pool": self.model.pool.name,
+            "host_pools": [pool.name for pool in self.model.pools],
             "hosts": {
                 name: {
                     "address": host.address,

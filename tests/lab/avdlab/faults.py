@@ -59,7 +59,7 @@ def _invalid_token(state: HostState, avd: AvdService) -> None:
 
 def _expired_token(state: HostState, avd: AvdService) -> None:
     now = time.time()
-    token = avd.pool.sign_token(expiry=now - 3600, issued=now - 2 * 86400)
+    token = avd.pool_for(state).sign_token(expiry=now - 3600, issued=now - 2 * 86400)
     state.registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 0)
     state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, token)
 
@@ -77,7 +77,7 @@ def _toggle_enable_winstation(state: HostState, avd: AvdService) -> None:
 
 
 def _remove_from_pool(state: HostState, avd: AvdService) -> None:
-    avd.pool.records.pop(fqdn(state.name).lower(), None)
+    avd.pool_for(state).records.pop(fqdn(state.name).lower(), None)
 
 
 def _msi_policy(state: HostState, avd: AvdService) -> None:
@@ -128,7 +128,7 @@ def _stack_never_finished(state: HostState, avd: AvdService) -> None:
 def _fill_sessions(state: HostState, avd: AvdService) -> None:
     now = time.time()
     existing = len(state.sessions)
-    for index in range(existing, avd.pool.max_session_limit):
+    for index in range(existing, avd.pool_for(state).max_session_limit):
         state.sessions.append(
             UserSession(session_id=index + 2, user=f"user{index + 1:02d}", state="Active", logon_time=now - 600)
         )
@@ -141,7 +141,7 @@ def _professional(state: HostState, avd: AvdService) -> None:
 
 
 def _duplicate_name(state: HostState, avd: AvdService) -> None:
-    pool = avd.pool
+    pool = avd.pool_for(state)
     name = fqdn(state.name)
     pool.records[name.lower()] = SessionHostRecord(
         name=name,
@@ -160,7 +160,7 @@ def _duplicate_name(state: HostState, avd: AvdService) -> None:
 def _install_with_key(state: HostState, avd: AvdService) -> None:
     # The image build installed the agent with REGISTRATIONTOKEN=<a valid key of the pool>: the
     # agent registers the build VM at its next start, and sysprep keeps what it wrote.
-    pool = avd.pool
+    pool = avd.pool_for(state)
     if pool.token is None or (pool.token_expiry or 0) < time.time() + 3600:
         pool.set_token(time.time() + 86400)
     assert pool.token is not None

@@ -1,4 +1,4 @@
-"""The lab's world: one host pool, its AVD service, and every session host's state.
+"""The lab's world: its host pools, their AVD service, and every session host's state.
 
 Built from a scenario (``avdlab up --scenario FILE`` or ``--hosts N``):
 each host starts from a healthy image, gets its faults' causes, boots,
@@ -39,13 +39,28 @@ class HostSpec:
     sessions: int = 0
     locale: str = "en-US"
     kind: str = "session_host"
+    pool: str = ""  # the host pool it is registered with (the scenario's first when empty)
+
+
+@dataclass
+class PoolSpec:
+    name: str = "hp-lab"
+    max_session_limit: int = 4
 
 
 @dataclass
 class Scenario:
-    host_pool: str = "hp-lab"
+    host_pool: str = "hp-lab"  # the first host pool (the default one)
     max_session_limit: int = 4
     hosts: list[HostSpec] = field(default_factory=list)
+    host_pools: list[PoolSpec] = field(default_factory=list)  # every host pool; empty: just host_pool
+
+    @property
+    def pools(self) -> list[PoolSpec]:
+        return self.host_pools or [PoolSpec(self.host_pool, self.max_session_limit)]
+
+    def pool_of(self, spec: HostSpec) -> PoolSpec:
+        return next((p for p in self.pools if p.name.lower() == spec.pool.lower()), self.pools[0])
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +71,7 @@ class Scenario:
             host_pool=raw["host_pool"],
             max_session_limit=raw["max_session_limit"],
             hosts=[HostSpec(**h) for h in raw["hosts"]],
+            host_pools=[PoolSpec(**p) for p in raw.get("host_pools") or []],
         )
 
 
@@ -69,16 +85,22 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{source}: expected a mapping with host_pool and hosts")
-    unknown = set(raw) - {"host_pool", "hosts"}
+        raise ScenarioError(f"{source}: expected a mapping with host_pool (or host_pools) and hosts")
+    unknown = set(raw) - {"host_pool", "host_pools", "hosts"}
     if unknown:
         raise ScenarioError(f"{source}: unknown top-level keys: {', '.join(sorted(unknown))}")
-    pool = raw.get("host_pool") or {}
-    if not isinstance(pool, dict) or set(pool) - {"name", "max_session_limit"}:
-        raise ScenarioError(f"{source}: host_pool takes name and max_session_limit")
-    limit = pool.get("max_session_limit", 4)
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 999999:
-        raise ScenarioError(f"{source}: host_pool.max_session_limit must be a whole number from 1 to 999999")
+    if "host_pool" in raw and "host_pools" in raw:
+        raise ScenarioError(f"{source}: give either host_pool or host_pools, not both")
+    several = "host_pools" in raw
+    if several and (not isinstance(raw["host_pools"], list) or not raw["host_pools"]):
+        raise ScenarioError(f"{source}: host_pools must be a non-empty list of host pools (name, max_session_limit)")
+    pools = [
+        _parse_pool(entry, f"{source}: host_pools[{index}]" if several else f"{source}: host_pool")
+        for index, entry in enumerate(raw["host_pools"] if several else [raw.get("host_pool") or {}], 1)
+    ]
+    names = [p.name.lower() for p in pools]
+    if len(set(names)) != len(names):
+        raise ScenarioError(f"{source}: host_pools lists a host pool name twice")
     hosts_raw = raw.get("hosts")
     if not isinstance(hosts_raw, list) or not hosts_raw:
         raise ScenarioError(f"{source}: hosts must be a non-empty list")
@@ -88,7 +110,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         where = f"{source}: hosts[{index}]"
         if not isinstance(entry, dict) or "name" not in entry:
             raise ScenarioError(f"{where}: each host needs a name")
-        extra = set(entry) - {"name", "faults", "sessions", "locale", "kind"}
+        extra = set(entry) - {"name", "faults", "sessions", "locale", "kind", "pool"}
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
         name = str(entry["name"])
@@ -103,6 +125,13 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         for fault in faults:
             if fault not in fault_catalog.CATALOG:
                 raise ScenarioError(f"{where}: unknown fault {fault!r} (see avdlab faults)")
+        pool_name = str(entry.get("pool") or pools[0].name)
+        pool = next((p for p in pools if p.name.lower() == pool_name.lower()), None)
+        if pool is None:
+            raise ScenarioError(
+                f"{where}: pool {pool_name!r} is not one of the scenario's host pools ({', '.join(p.name for p in pools)})"
+            )
+        limit = pool.max_session_limit
         sessions = entry.get("sessions", 0)
         if not isinstance(sessions, int) or isinstance(sessions, bool) or not 0 <= sessions <= limit:
             raise ScenarioError(f"{where}: sessions must be a whole number from 0 to the max session limit ({limit})")
@@ -114,11 +143,36 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
         if kind == "image" and sessions:
             raise ScenarioError(f"{where}: an image host has no user sessions")
-        hosts.append(HostSpec(name=name, faults=list(faults), sessions=sessions, locale=locale, kind=kind))
-    pool_name = str(pool.get("name", "hp-lab"))
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", pool_name):
-        raise ScenarioError(f"{source}: host_pool.name {pool_name!r} is not a valid host pool name")
-    return Scenario(host_pool=pool_name, max_session_limit=limit, hosts=hosts)
+        if kind == "image" and "pool" in entry:
+            raise ScenarioError(f"{where}: an image host is in no host pool")
+        hosts.append(
+            HostSpec(
+                name=name,
+                faults=list(faults),
+                sessions=sessions,
+                locale=locale,
+                kind=kind,
+                pool=pool.name if kind == "session_host" else "",
+            )
+        )
+    return Scenario(
+        host_pool=pools[0].name,
+        max_session_limit=pools[0].max_session_limit,
+        hosts=hosts,
+        host_pools=pools if several else [],
+    )
+
+
+def _parse_pool(pool: Any, where: str) -> PoolSpec:
+    if not isinstance(pool, dict) or set(pool) - {"name", "max_session_limit"}:
+        raise ScenarioError(f"{where}: a host pool takes name and max_session_limit")
+    limit = pool.get("max_session_limit", 4)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 999999:
+        raise ScenarioError(f"{where}.max_session_limit must be a whole number from 1 to 999999")
+    name = str(pool.get("name", "hp-lab"))
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", name):
+        raise ScenarioError(f"{where}.name {name!r} is not a valid host pool name")
+    return PoolSpec(name=name, max_session_limit=limit)
 
 
 class LabModel:
@@ -126,8 +180,9 @@ class LabModel:
         start = time.time() if now is None else now
         self.scenario = scenario
         self.state_dir = state_dir
-        self.pool = HostPool(name=scenario.host_pool, max_session_limit=scenario.max_session_limit)
-        self.avd = AvdService(self.pool)
+        self.pools = [HostPool(name=p.name, max_session_limit=p.max_session_limit) for p in scenario.pools]
+        self.pool = self.pools[0]  # the default host pool
+        self.avd = AvdService(self.pools)
         self.hosts: dict[str, HostState] = {}
         for spec in scenario.hosts:
             if spec.kind == "image":
@@ -135,9 +190,10 @@ class LabModel:
                 state.locale = spec.locale
                 self.hosts[spec.name.lower()] = state
                 continue
-            state = healthy_host(spec.name, self.pool.arm_id, image_time=start - 7 * 86400)
+            pool = self.avd.find_pool(scenario.pool_of(spec).name) or self.pool
+            state = healthy_host(spec.name, pool.arm_id, image_time=start - 7 * 86400)
             state.locale = spec.locale
-            self.pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
+            pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
                 name=fqdn(spec.name),
                 vm_id=state.vm_id,
                 resource_id=str(state.registry.get_data(k.RDINFRA_AGENT, "AzureResourceId")),
@@ -218,7 +274,9 @@ class LabModel:
         for value in data["registry"].get(k.RDINFRA_AGENT, []):
             if value["name"].lower() == "registrationtoken" and value["data"]:
                 value["data"] = f"<redacted: {len(value['data'])} characters>"
-        record = self.pool.records.get(fqdn(state.name).lower())
+        pool = self.avd.pool_for(state)
+        record = pool.records.get(fqdn(state.name).lower())
+        data["pool"] = pool.name if record else None
         data["pool_view"] = self.avd.session_host_view(record, state, time.time()) if record else None
         plain: dict[str, Any] = json.loads(json.dumps(data))
         return plain

@@ -110,8 +110,9 @@ def bootloader_started(state: HostState, avd: AvdService, now: float | None = No
     try:
         if registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
             token = str(registry.get_data(k.RDINFRA_AGENT, "RegistrationToken", "") or "")
-            avd.register(state, token, moment)
+            pool = avd.register(state, token, moment)
             registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 1)
+            registry.set(k.RDINFRA_AGENT, "HostPoolArmPath", REG_SZ, pool.arm_id)  # the pool the key belongs to
             registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, "")
             state.log_event(
                 k.SOURCE_AGENT,

@@ -171,3 +171,14 @@ def test_short_reason_keeps_the_telling_part():
         "self-signed certificate (_ssl.c:1006)')))"
     )
     assert v.short_reason(message).startswith("certificate verify failed: self-signed certificate")
+
+
+def test_facts_session_host_facts_assembles_pass_validation_for_every_fault():
+    """The validation refuses hand-made garbage, never what the collection gathers (lab hosts, every fault)."""
+    from chainlab import FAULTS, gather, lab
+
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import validate_facts
+
+    for fault in [None, *FAULTS]:
+        facts = gather(*lab(*([fault] if fault else [])))
+        validate_facts(facts)
