@@ -49,7 +49,12 @@ MUTANTS = (
         'max((c["last_checked"] for c in checks if c["last_checked"]), default=None)',
         'min((c["last_checked"] for c in checks if c["last_checked"]), default=None)',
     ),
-    ("qwinsta: the # filter dropped", PARSERS, 'and "#" not in r.session_name', ""),
+    (
+        "qwinsta: users' rows taken for listeners (the listener filter dropped)",
+        PARSERS,
+        "listeners = [r for r in rows if is_listener(r)]",
+        "listeners = list(rows)",
+    ),
     (
         "severity: INVALID_FORM with its event not critical",
         RULES,
