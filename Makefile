@@ -85,7 +85,7 @@ test: setup lint sanity browser
 molecule: setup
 	$(BIN)/molecule test
 
-# Mutation testing of the core logic (_rules, _parsers, _facts, _reports) with the unit
+# Mutation testing of the core logic (_rules, _parsers, _facts, _reports, _plans) with the unit
 # tests; not part of `make test`: it takes tens of minutes on 2 cores (docs/testing.md).
 mutation: setup
 	$(BIN)/python tests/mutation/mutation.py

@@ -55,6 +55,8 @@ STATE_WORDS = {
     "разъедин": "Disc",
     "прослуш": "Listen",
 }
+QWINSTA_ID_HEADINGS = ("ID", "ИД")  # the Russian heading, in Cyrillic
+QWINSTA_USER_AND_ID_WIDTH = 22 + 5  # USERNAME's width and the right-aligned ID's, in every captured layout
 LISTENER_FIRST_ID = 65536  # listeners' session ids start here; qwinsta lists rows by session id
 
 
@@ -101,17 +103,26 @@ class QwinstaHeader:
 def qwinsta_header(line: str) -> QwinstaHeader:
     """qwinsta's header line: its language, and where its second column (USERNAME) starts.
 
-    Known header words first; any other language by the header's shape (at least four
-    tokens, the third a short one: ID, ИД, ...).
+    Known header words first. Any other language by the header's shape: at least four
+    tokens, one of them the short ID heading (ID, ИД, ...). Its column names may be
+    several words, so USERNAME's start is taken from where the ID heading ends: USERNAME
+    and the right-aligned ID are 22 and 5 columns wide in every layout captured.
     """
     tokens = _tokens(line.lstrip(">"))
     words = [word.upper() for _, word in tokens]
     for language, (name, user, state) in QWINSTA_HEADERS.items():
         if len(words) >= 4 and words[0] == name and words[1] == user and state in words:
             return QwinstaHeader(language, tokens[1][0])
-    if len(tokens) < 4 or len(tokens[2][1]) > 3 or any(char.isdigit() for char in line):
+    id_at = next((index for index in range(2, len(words)) if words[index] in QWINSTA_ID_HEADINGS), None)
+    if id_at is None and len(tokens) >= 4 and len(tokens[2][1]) <= 3:
+        id_at = 2
+    if len(tokens) < 4 or id_at is None or any(char.isdigit() for char in line):
         raise ParseError(f"not a qwinsta header: {line.strip()[:80]!r}")
-    return QwinstaHeader(None, tokens[1][0])
+    id_end = tokens[id_at][0] + display_width(tokens[id_at][1])
+    user_column = id_end - QWINSTA_USER_AND_ID_WIDTH
+    # a header whose spaces were lost in publication (``USERNAME ID``): the second word's start instead
+    first_end = tokens[0][0] + display_width(tokens[0][1])
+    return QwinstaHeader(None, user_column if user_column > first_end else tokens[1][0])
 
 
 def qwinsta_language(header: str) -> str | None:

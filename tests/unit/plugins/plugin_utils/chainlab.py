@@ -55,7 +55,10 @@ FAULTS = {
     "session_limit_reached": "SESSION_LIMIT_REACHED",
     "unsupported_os": "UNSUPPORTED_OS",
     "name_already_registered": "NAME_ALREADY_REGISTERED",
+    "domain_trust_lost": "DOMAIN_TRUST_LOST",
+    "fslogix_unhealthy": "FSLOGIX_UNHEALTHY",
 }
+# agent_heartbeat_lost shows only in the host pool's view (lastHeartBeat), which these tests do not build.
 # The article's root cause where it is not the fault's own finding: the installation health check
 # fails because the stack listener does not work ("check the stack listener" is its fix).
 ROOT_OF = {"stack_health_check_failed": "STACK_LISTENER_NOT_LISTENING"}

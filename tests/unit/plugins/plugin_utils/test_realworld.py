@@ -164,6 +164,28 @@ def test_classic_layout_session_name_running_into_user_name():
     assert (first.session_name, first.user, first.id) == ("rdp-sxs240705700#0", "user01", 2)
 
 
+@pytest.mark.parametrize("name", sorted(QWINSTA_CAPTURES))
+def test_unknown_language_reads_like_the_known_one(name):
+    """Every capture read without its language's header words (as an unlisted language would be) gives the same rows."""
+    lines = capture(f"qwinsta/{name}").splitlines()
+    # every header word but the ID heading becomes letters of no language, each column as wide as before
+    strange = re.sub(
+        r"\S+",
+        lambda m: m.group() if m.group() in p.QWINSTA_ID_HEADINGS else "Q" * p.display_width(m.group()),
+        lines[0],
+    )
+    assert p.qwinsta_language(strange) is None and p.qwinsta_language(lines[0]) is not None
+    assert p.parse_qwinsta("\n".join([strange, *lines[1:]])) == p.parse_qwinsta("\n".join(lines))
+
+
+def test_header_of_several_words_per_column():
+    """Synthetic (no capture of such a language): column names of two words, USERNAME found from the ID heading."""
+    header = " SESSION NAME      USER NAME                ID  STATE   TYPE        DEVICE"
+    assert p.qwinsta_header(header) == p.QwinstaHeader(None, 19)
+    rows = p.parse_qwinsta(header + "\n                   alice                     2  Disc\n rdp-tcp  65536  Listen\n")
+    assert [(x.session_name, x.user, x.id) for x in rows] == [("", "alice", 2), ("rdp-tcp", "", 65536)]
+
+
 # --- broker health --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "health"),

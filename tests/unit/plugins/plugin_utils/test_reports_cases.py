@@ -178,3 +178,184 @@ def test_the_report_files(tmp_path):
     assert "sh-é" in (target / "diagnosis.html").read_text(encoding="utf-8")
     assert ET.fromstring((target / "junit-diagnosis.xml").read_bytes()).tag == "testsuites"
     rep.write_reports(data, target)  # again into the same directory
+
+
+# --- the triage details, stopped hosts, the run's own failure ----------------------------
+FACTS = {
+    "agent": {"version": "1.0.10004.1300", "sxs_stack_version": "1.0.2407.05700"},
+    "sessions": {"total": 2, "by_state": {"Active": 2}},
+}
+POOL = {
+    "host_pool": "hp-prod",
+    "status": "Available",
+    "sessions": 3,
+    "allow_new_session": False,
+    "agent_version": "1.0.9742.1500",
+    "sxs_stack_version": "1.0.2404.16760",
+    "last_heartbeat": "2026-11-25T11:29:30Z",
+}
+
+
+def test_details_prefer_the_hosts_own_answers_then_the_pools():
+    result = {**diagnosed(), "ansible_facts": {"avd_session_host": FACTS}}
+    details = rep.host_entry(result, POOL)["details"]
+    assert details == {
+        "host_pool": "hp-prod",
+        "status": "Available",
+        "sessions": 3,  # the pool's count of sessions wins
+        "drain_mode": True,  # allow_new_session False
+        "agent_version": "1.0.10004.1300",  # the host's own answer
+        "sxs_stack_version": "1.0.2407.05700",
+        "last_heartbeat": "2026-11-25T11:29:30Z",
+    }
+    from_pool = rep.host_entry(diagnosed(), {**POOL, "sessions": None, "allow_new_session": True})["details"]
+    assert from_pool["agent_version"] == "1.0.9742.1500" and from_pool["sxs_stack_version"] == "1.0.2404.16760"
+    assert from_pool["drain_mode"] is False and from_pool["sessions"] is None
+    own_sessions = rep.host_entry(result, {**POOL, "sessions": None})["details"]
+    assert own_sessions["sessions"] == 2
+    nothing = rep.host_entry(diagnosed())["details"]
+    assert nothing == dict.fromkeys(details)
+    not_mappings = {**diagnosed(), "ansible_facts": {"avd_session_host": {"agent": "x", "sessions": 5}}}
+    assert rep.host_entry(not_mappings, {"sessions": None, "agent_version": "p"})["details"]["agent_version"] == "p"
+    assert rep.host_entry(not_mappings, {"sessions": None})["details"]["sessions"] is None
+
+
+def test_the_diagnosis_pool_view_wins_over_the_inventorys():
+    result = diagnosed(host_pool={"status": "Unavailable", "host_pool": "hp-a"})
+    entry = rep.host_entry(result, {"status": "Available", "host_pool": "hp-b"})
+    assert entry["host_pool"]["status"] == "Unavailable" and entry["details"]["status"] == "Unavailable"
+
+
+def test_a_stopped_vm_is_stopped_not_failed_or_unreachable():
+    off = {"power_state": "VM deallocated", "status": "Shutdown"}
+    not_run = rep.host_entry(None, off)
+    assert not_run["state"] == "stopped" and not_run["reason"] and not_run["host_pool"] == off
+    assert not_run["details"]["status"] == "Shutdown"
+    unreachable = rep.host_entry({"unreachable": True, "msg": "timed out"}, off)
+    assert unreachable["state"] == "stopped" and "timed out" in unreachable["reason"]
+    failed = rep.host_entry({"failed": True, "msg": "no route"}, off)
+    assert failed["state"] == "stopped" and "no route" in failed["reason"]
+    failed_after_diagnosis = rep.host_entry({"failed": True, "msg": "x", "diagnosis": {}}, off)
+    assert failed_after_diagnosis["state"] == "failed"
+    unreachable_quietly = rep.host_entry({"unreachable": True}, None)
+    assert unreachable_quietly["state"] == "unreachable" and "unreachable" in unreachable_quietly["reason"]
+
+
+def test_a_stopped_diagnosis_and_its_reason_are_kept():
+    entry = rep.host_entry({"diagnosis": {"state": "stopped", "reason": "the VM is deallocated", "findings": []}})
+    assert entry["state"] == "stopped" and entry["reason"] == "the VM is deallocated"
+    recomputed = rep.host_entry({"diagnosis": {"state": "healthy", "findings": [finding("UNSUPPORTED_OS")]}})
+    assert recomputed["state"] == "unhealthy"  # the state follows the findings, whatever the result said
+    assert "reason" not in rep.host_entry({"diagnosis": {"state": "healthy", "findings": []}})
+    assert rep.host_entry({"diagnosis": {"findings": [], "reason": 42}})["reason"] == "42"
+
+
+def test_the_report_lists_each_found_check_with_its_title_and_doc():
+    data = report({"a": diagnosed(finding("UNSUPPORTED_OS")), "b": diagnosed(finding("UNSUPPORTED_OS"))})
+    check = r.CHECKS["UNSUPPORTED_OS"]
+    assert data["findings"] == {"UNSUPPORTED_OS": {"title": check.title, "doc": check.doc}}
+    bare = {"id": "X_CHECK", "severity": "warning", "evidence": [], "explained_by": None}
+    entries = {"h": {"state": "unhealthy", "findings": [bare], "unchecked": []}}
+    assert rep.build_report(entries, NOW)["findings"] == {"X_CHECK": {"title": "X_CHECK", "doc": ""}}
+
+
+def test_unreachable_hosts_are_counted_by_reason_and_unknown_states_counted():
+    data = report(
+        {
+            "a": {"unreachable": True, "msg": "certificate verify failed"},
+            "b": {"unreachable": True, "msg": "connection timed out"},
+            "c": {"unreachable": True, "msg": "certificate verify failed: self signed"},
+        }
+    )
+    by_reason = data["summary"]["unreachable_by_reason"]
+    assert sum(by_reason.values()) == 3 and max(by_reason.values()) == 2
+    entries = {"x": {"state": "rebooting", "findings": [], "unchecked": []}}
+    assert rep.build_report(entries, NOW)["summary"]["rebooting"] == 1
+
+
+def test_why_a_run_fails_as_a_whole():
+    assert rep.run_failure(report({"a": diagnosed()}), "critical") is None
+    failed = rep.run_failure(
+        report(
+            {
+                "a": {"failed": True, "msg": "r1"},
+                "b": {"failed": True, "msg": "r2"},
+                "c": {"failed": True, "msg": "r3"},
+                "d": {"failed": True, "msg": "r4"},
+                "e": {"unreachable": True, "msg": "timed out"},
+            }
+        ),
+        "none",
+    )
+    assert failed is not None and "1 unreachable, 4 failed" in failed
+    assert "r1; r2; r3" in failed and "r4" not in failed  # the first three reasons
+    stopped = rep.build_report({"a": rep.host_entry(None, {"power_state": "VM deallocated"})}, NOW)
+    assert rep.run_failure(stopped, "none") is None and "stopped" in (rep.run_failure(stopped, "warning") or "")
+    empty = rep.build_report({}, NOW)
+    assert rep.run_failure(empty, "none") is None and "no hosts" in (rep.run_failure(empty, "critical") or "")
+
+
+def test_html_whitespace_and_junit_names_for_other_reports(tmp_path):
+    data = report({"sh-01": diagnosed(finding("UNSUPPORTED_OS"))})
+    html = rep.render_html(data)
+    assert html.endswith("\n") and not html.endswith("\n\n\n")
+    assert "\n\n\n" not in html  # blocks and indents of the template are trimmed
+    files = rep.write_reports(data, tmp_path, stem="image", html=False)
+    assert set(files) == {"json", "junit"} and files["junit"].endswith("junit-image.xml")
+    root = ET.fromstring((tmp_path / "junit-image.xml").read_bytes())
+    assert root.get("name") == "avdops.sessionhost image" and root.find("testsuite").get("name") == "avd-image"
+
+
+def test_junit_for_a_run_that_checked_nothing_stopped_hosts_and_passed_checks():
+    entries = {
+        "off": rep.host_entry(None, {"power_state": "VM deallocated"}),
+        "on": rep.host_entry(
+            diagnosed(
+                finding("DOTNET_OUTDATED", "warning"),
+                unchecked=["SESSION_LIMIT_REACHED: no pool data: max_session_limit: unknown"],
+            )
+        ),
+    }
+    entries["on"]["passed"] = {"UNSUPPORTED_OS": ["EditionID=EnterpriseMultiSession", "supports the stack"]}
+    reason = "no host was diagnosed: " + "z" * 600
+    data = rep.build_report(entries, NOW, run={"failure": reason})
+    root = junit(data)
+    suite = root.find("testsuite")
+    cases = {(c.get("classname"), c.get("name").split(":")[0]): c for c in suite.findall("testcase")}
+    run = cases[("run", "hosts diagnosed")].find("error")
+    assert run.get("type") == "run" and run.get("message") == reason[:500] and run.text == reason
+    stopped = cases[("off", "connect and gather")].find("skipped")
+    assert stopped.get("message").startswith("stopped: the VM is") and "deallocated" in stopped.get("message")
+    warning = cases[("on", "DOTNET_OUTDATED")].find("failure")
+    assert warning is not None and warning.get("type") == "warning"
+    skipped = cases[("on", "SESSION_LIMIT_REACHED")].find("skipped")
+    assert skipped.get("message") == "SESSION_LIMIT_REACHED: no pool data: max_session_limit: unknown"
+    out = cases[("on", "UNSUPPORTED_OS")].find("system-out")
+    assert out.text == "EditionID=EnterpriseMultiSession\nsupports the stack"
+    tests = 1 + 1 + len(r.CHECKS)
+    expected = {"tests": str(tests), "failures": "1", "errors": "1", "skipped": "2"}
+    assert {key: suite.get(key) for key in expected} == expected
+
+
+def test_the_terminal_table_for_unreachable_and_incomplete_hosts():
+    entries = {
+        "gone": rep.host_entry({"unreachable": True, "msg": "ntlm: the specified credentials were rejected"}),
+        "part": rep.host_entry(
+            diagnosed(unchecked=["DISK_SPACE_LOW: gather_subset left out disk", "DOTNET_OUTDATED: left out dotnet"])
+        ),
+        "odd": {"state": "unreachable", "reason": "no colon here", "findings": [], "unchecked": []},
+    }
+    lines = rep.summary_lines(rep.build_report(entries, NOW), "r")
+    gone = next(line for line in lines if line.startswith("gone "))
+    label = entries["gone"]["reason"].split(": ", 1)[0]
+    assert gone.split(None, 2)[2].startswith(f"{label}: ") and gone.endswith("the specified credentials were rejected")
+    odd = next(line for line in lines if line.startswith("odd "))
+    assert odd.split(None, 2)[2] == "could not connect: no colon here"
+    part = next(line for line in lines if line.startswith("part "))
+    assert part.split(None, 2)[2] == "-; not checked: DISK_SPACE_LOW, DOTNET_OUTDATED"
+
+
+def test_a_long_failure_reason_is_cut_in_the_table():
+    entries = {"f": rep.host_entry({"failed": True, "msg": "w" * 300})}
+    line = rep.summary_lines(rep.build_report(entries, NOW), "r")[1]
+    assert len(line.split(None, 2)[2]) <= 120 and line.split(None, 2)[2].startswith("w" * 100)

@@ -495,6 +495,10 @@ def test_pool_from_hostvars_reads_every_variable():
         "avd_in_pool": True,
         "avd_registration_expiration_time": "2026-12-01T00:00:00Z",
         "avd_host_pool": "hp-prod",
+        "avd_sxs_stack_version": "rdp-sxs240705700",
+        "avd_last_heartbeat": "2026-11-25T09:59:30Z",
+        "avd_power_state": "VM running",
+        "avd_health_checks": [{"name": "DomainTrustCheck", "result": "HealthCheckSucceeded"}],
         "ansible_host": "10.0.0.4",
     }
     assert r.pool_from_hostvars(variables) == {
@@ -508,6 +512,10 @@ def test_pool_from_hostvars_reads_every_variable():
         "in_pool": True,
         "registration_expiration_time": "2026-12-01T00:00:00Z",
         "host_pool": "hp-prod",
+        "sxs_stack_version": "rdp-sxs240705700",
+        "last_heartbeat": "2026-11-25T09:59:30Z",
+        "power_state": "VM running",
+        "health_checks": [{"name": "DomainTrustCheck", "result": "HealthCheckSucceeded"}],
     }
     no_key = r.pool_from_hostvars({"avd_status": "Available", "avd_registration_expiration_time": None})
     assert no_key == {"status": "Available", "registration_expiration_time": None}  # known: the pool has no key

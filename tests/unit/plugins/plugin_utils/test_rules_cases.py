@@ -554,6 +554,8 @@ NEEDS = {
     "sxs_stack_missing": ({"stack"}, {"stack", "components"}, "SXS_STACK_NOT_INSTALLED"),
     "session_limit_reached": ({"sessions"}, {"sessions", "stack"}, "SESSION_LIMIT_REACHED"),
     "unsupported_os": ({"os"}, {"os"}, "UNSUPPORTED_OS"),
+    "domain_trust_lost": ({"agent"}, {"agent"}, "DOMAIN_TRUST_LOST"),
+    "fslogix_unhealthy": ({"agent"}, {"agent"}, "FSLOGIX_UNHEALTHY"),
 }
 
 
