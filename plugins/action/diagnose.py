@@ -12,6 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC as FACTS_SPEC
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import SubsetError, resolve_subsets
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import ReplayError, facts_from_capture, load
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_from_hostvars
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
@@ -26,6 +27,8 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._verdicts impor
 ARGUMENT_SPEC: dict[str, Any] = {
     **FACTS_SPEC,
     "facts": {"type": "dict"},
+    "raw": {"type": "raw"},
+    "save_raw": {"type": "path"},
     "host_pool": {"type": "dict"},
 }
 
@@ -41,6 +44,16 @@ class ActionModule(ActionBase):
         given = args["host_pool"] is not None
         pool = args["host_pool"] if given else pool_from_hostvars(task_vars or {})
         facts = args["facts"]
+        host = str((task_vars or {}).get("inventory_hostname") or "")
+        if facts is not None and args["raw"] is not None:
+            raise AnsibleActionFail("facts and raw are mutually exclusive: give the facts, or a capture to replay")
+        if args["raw"] is not None:
+            try:
+                facts = facts_from_capture(load(args["raw"], host))
+            except (ReplayError, SubsetError) as exc:
+                raise AnsibleActionFail(f"raw: {exc}") from None
+            except RuntimeCallError as exc:  # the capture of a refused call replays to its error, as live
+                return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
         try:
             validate_pool(pool, variables=not given)
             if facts is not None:
@@ -58,8 +71,8 @@ class ActionModule(ActionBase):
             return {**result, "changed": False, "diagnosis": {**diagnosis, "host_pool": pool}}
         if facts is None:
             try:
-                facts = gather_facts(self, args)
-            except RuntimeCallError as exc:
+                facts = gather_facts(self, args, host=host, save_raw=args["save_raw"])
+            except (RuntimeCallError, ReplayError) as exc:
                 return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
         diagnosis = diagnose(facts, pool)
         diagnosis["host_pool"] = pool

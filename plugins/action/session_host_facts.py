@@ -11,8 +11,11 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC, SubsetError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import ReplayError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import InputError, validate_gather_options
+
+ARGUMENT_SPEC_WITH_SAVE: dict[str, Any] = {**ARGUMENT_SPEC, "save_raw": {"type": "path"}}
 
 
 class ActionModule(ActionBase):
@@ -23,13 +26,14 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # it only reads
         self._supports_async = False
         result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC_WITH_SAVE)
         try:
             validate_gather_options(args)
         except InputError as exc:
             raise AnsibleActionFail(str(exc)) from None
+        host = str((task_vars or {}).get("inventory_hostname") or self._task.get_name())
         try:
-            facts = gather_facts(self, args)
-        except (RuntimeCallError, SubsetError) as exc:
+            facts = gather_facts(self, args, host=host, save_raw=args["save_raw"])
+        except (RuntimeCallError, SubsetError, ReplayError) as exc:
             return {**result, "failed": True, "msg": str(exc)}
         return {**result, "changed": False, "ansible_facts": {"avd_session_host": facts}}

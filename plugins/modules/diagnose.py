@@ -37,6 +37,26 @@ options:
   facts:
     description: The C(avd_session_host) facts of M(avdops.sessionhost.session_host_facts); gathered when omitted.
     type: dict
+  raw:
+    description:
+      - A capture to diagnose instead of asking the host - a runtime answer
+        saved with O(save_raw) (or O(avdops.sessionhost.session_host_facts#module:save_raw)),
+        given as the document itself (a dict), the path of its file, or the
+        path of a O(save_raw) directory (then C(<inventory_hostname>.json) in it).
+      - The capture is diagnosed exactly as the live answer was - same facts,
+        same findings - without contacting the host; the host pool's view
+        still comes from O(host_pool) or the host variables.
+      - Mutually exclusive with O(facts). The format is documented in the
+        collection's C(docs/runtime.md).
+    type: raw
+  save_raw:
+    description:
+      - When gathering, also write the runtime's raw answer for this host to
+        C(<save_raw>/<inventory_hostname>.json) on the controller (the
+        directory is created). It never holds the registration token.
+      - Send such files with a bug report; replayed with O(raw) they become
+        regression tests.
+    type: path
   host_pool:
     description:
       - The host pool's view of this host - C(status), C(sessions),
@@ -92,6 +112,14 @@ EXAMPLES = r"""
     host_pool:
       max_session_limit: 8
       sessions: 3
+
+- name: Diagnose and keep each host's raw runtime answer in ./captures
+  avdops.sessionhost.diagnose:
+    save_raw: captures
+
+- name: Replay saved answers (no connection to the hosts is made)
+  avdops.sessionhost.diagnose:
+    raw: captures
 """
 
 RETURN = r"""

@@ -57,6 +57,19 @@ options:
     type: list
     elements: str
     default: []
+  save_raw:
+    description:
+      - Also write the runtime's raw answer (the JSON document it printed,
+        with the request and options it answered) to
+        C(<save_raw>/<inventory_hostname>.json) on the controller; the
+        directory is created.
+      - The file never holds the registration token (the runtime returns only
+        whether it is set and its length).
+      - M(avdops.sessionhost.diagnose) replays such a file with its C(raw)
+        option, giving the findings of the live run; users with real hosts
+        can send them so they become regression tests. The format is
+        documented in the collection's C(docs/runtime.md).
+    type: path
 attributes:
   check_mode:
     support: full
@@ -88,6 +101,10 @@ EXAMPLES = r"""
 - name: Everything but the network probes
   avdops.sessionhost.session_host_facts:
     gather_subset: ["all", "!network"]
+
+- name: Keep the host's raw answer for a bug report or a regression test
+  avdops.sessionhost.session_host_facts:
+    save_raw: captures
 
 - name: Show whether the agent is registered
   ansible.builtin.debug:

@@ -157,7 +157,10 @@ def plan(subsets: frozenset[str], options: Mapping[str, Any]) -> list[Operation]
         for index, url in enumerate(options.get("probe_urls") or []):
             add(Operation(f"network.probe.{index}", "probe_url", {"url": url, "timeout_seconds": timeout}))
     if "installer" in subsets:
-        add(Operation("installer.processes", "processes", {"names": ["msiexec"]}))
+        add(
+            Operation("installer.mutex", "installer_busy"),
+            Operation("installer.processes", "processes", {"names": ["msiexec"]}),
+        )
     if "reboot" in subsets:
         add(
             _reg("reboot.cbs", k.CBS_REBOOT_PENDING, []),
@@ -250,13 +253,19 @@ def _qwinsta(answers: _Answers) -> dict[str, Any] | None:
     if answer is None:
         return None
     text = str(answer.get("text") or "")
+    stderr = " ".join(str(answer.get("stderr") or "").split())
+    failed = f"qwinsta exited with {answer.get('exit_code')}" + (f": {stderr}" if stderr else "")
+    exited_badly = answer.get("exit_code") not in (0, None) or bool(stderr)
     try:
         rows = p.parse_qwinsta(text)
         lines = [line for line in text.splitlines() if line.strip()]
         language = p.qwinsta_language(lines[0])
     except p.ParseError as exc:
-        answers.errors.append({"operation": "stack.qwinsta", "message": str(exc)})
+        message = f"{exc} ({failed})" if exited_badly else str(exc)
+        answers.errors.append({"operation": "stack.qwinsta", "message": message})
         return {"raw": text, "rows": [], "language": None, **p.listener_summary([])}
+    if exited_badly:  # one error per operation: the rows were read, the exit still says something went wrong
+        answers.errors.append({"operation": "stack.qwinsta", "message": failed})
     return {"raw": text, "rows": [r.as_dict() for r in rows], "language": language, **p.listener_summary(rows)}
 
 
@@ -390,6 +399,9 @@ def _probe(answer: dict[str, Any] | None, broker: bool = False) -> dict[str, Any
         "url": answer.get("url"),
         "reachable": bool(answer.get("reachable")),
         "status": status,
+        "location": answer.get("location"),
+        "runs_as": answer.get("runs_as"),
+        "proxy": answer.get("proxy"),
         "healthy": status == 200,
     }
     if broker:
@@ -466,8 +478,13 @@ def assemble(
         by_state = (qwinsta or {}).get("sessions_by_state") or {}
         facts["sessions"] = {"total": sum(by_state.values()), "by_state": by_state}
     if "installer" in subsets:
+        mutex = answers.get("installer.mutex")
         processes = answers.get("installer.processes")
-        facts["installer"] = {"busy": bool(processes), "processes": processes or []}
+        facts["installer"] = {
+            "busy": bool(mutex and mutex.get("busy")),
+            "mutex": (mutex or {}).get("mutex"),
+            "processes": processes or [],
+        }
     if "reboot" in subsets:
         facts["reboot"] = _reboot(answers)
     facts["errors"] = answers.errors

@@ -445,12 +445,7 @@ def invalid_form(host: Host) -> list[Finding]:
     network = host.section("network") or {}
     probes = [(name, network.get(key)) for key, name in (("broker", "BrokerURI"), ("broker_global", "BrokerURIGlobal"))]
     failing = [
-        f"{name} health {probe.get('url')}: "
-        + (
-            f"HTTP {probe.get('status')}" + (f" ({probe.get('health')})" if probe.get("health") else "")
-            if probe.get("reachable")
-            else f"not reachable ({probe.get('error')})"
-        )
+        f"{name} health {probe.get('url')}: {probe_outcome(probe)}"
         for name, probe in probes
         if probe and probe.get("url") and not probe.get("healthy")
     ]
@@ -458,6 +453,23 @@ def invalid_form(host: Host) -> list[Finding]:
         return []
     evidence = [describe_event(e) for e in events[:1]] + failing
     return [Finding("INVALID_FORM", CRITICAL if events or len(failing) == 2 else WARNING, evidence)]
+
+
+def probe_outcome(probe: Mapping[str, Any]) -> str:
+    """What a probe from the VM saw, and as whom: it runs as the WinRM user, not as LocalSystem like the agent."""
+    if not probe.get("reachable"):
+        seen = f"not reachable ({probe.get('error')})"
+    elif probe.get("location"):
+        seen = f"HTTP {probe.get('status')} redirected to {probe.get('location')}"
+    else:
+        seen = f"HTTP {probe.get('status')}" + (f" ({probe.get('health')})" if probe.get("health") else "")
+    if probe.get("runs_as"):
+        route = f"through proxy {probe['proxy']}" if probe.get("proxy") else "direct"
+        seen += (
+            f" (probed as {probe['runs_as']}, {route}, with that user's proxy settings;"
+            " the agent runs as LocalSystem and may take another route)"
+        )
+    return seen
 
 
 def url_events(host: Host) -> list[Finding]:
@@ -529,13 +541,18 @@ def install_msi(host: Host) -> list[Finding]:
             )
         )
     if events and busy:
-        running = (
-            ", ".join(f"{p.get('name')} (pid {p.get('id')})" for p in installer.get("processes") or [])
-            if installer
-            else ""
-        )
+        installer = installer or {}
+        running = ", ".join(f"{p.get('name')} (pid {p.get('id')})" for p in installer.get("processes") or [])
         findings.append(
-            Finding("INSTALLER_BUSY", WARNING, [*event_evidence, f"an installer is running now: {running}"])
+            Finding(
+                "INSTALLER_BUSY",
+                WARNING,
+                [
+                    *event_evidence,
+                    f"an installation is running now: Windows Installer holds {installer.get('mutex')}"
+                    + (f" (msiexec processes: {running})" if running else ""),
+                ],
+            )
         )
     if events and not findings:
         if any("1618" in str(e.get("message")) for e in events):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-RUNTIME_VERSION = "1.0.0"
+RUNTIME_VERSION = "1.1.0"
 BOOTSTRAP_FILE = "avd_bootstrap.ps1"
 RUNTIME_FILE = "avd_runtime.ps1"
 # ansible-core's PowerShell shell plugin's common arguments (plugins/shell/powershell.py ``_common_args``):
@@ -110,16 +110,27 @@ def _excerpt(text: str, limit: int = 400) -> str:
 
 def parse_output(rc: int, stdout: str, stderr: str, operations: Iterable[Operation]) -> dict[str, OperationResult]:
     """Turn what the host printed into one result per operation, or raise RuntimeCallError."""
+    return read_results(answer_document(rc, stdout, stderr), operations)
+
+
+def answer_document(rc: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """The runtime's answer (the JSON document it printed), or RuntimeCallError when it did not run."""
     document = _json_line(stdout)
     if document is None:
         detail = _excerpt(stderr) or _excerpt(stdout) or "no output"
         raise RuntimeCallError(f"the avdops runtime did not run on the host (exit code {rc}): {detail}")
+    return document
+
+
+def read_results(document: Mapping[str, Any], operations: Iterable[Operation]) -> dict[str, OperationResult]:
+    """One result per operation from an answer document, live or saved; RuntimeCallError when it can't be."""
+    if document.get("error"):
+        # A refusal as a whole (another request version, Constrained Language Mode) explains itself.
+        raise RuntimeCallError(f"the avdops runtime failed: {document['error']}")
     if document.get("version") != RUNTIME_VERSION:
         raise RuntimeCallError(
             f"the host ran runtime {document.get('version')!r} but the controller speaks {RUNTIME_VERSION!r}"
         )
-    if document.get("error"):
-        raise RuntimeCallError(f"the avdops runtime failed: {document['error']}")
     results: dict[str, OperationResult] = {}
     for entry in document.get("results") or []:
         results[str(entry.get("id"))] = OperationResult(
@@ -135,10 +146,13 @@ def parse_output(rc: int, stdout: str, stderr: str, operations: Iterable[Operati
     return results
 
 
-def execute(runner: CommandRunner, operations: list[Operation]) -> dict[str, OperationResult]:
-    """Run all operations in one command on the task's host."""
+def call(runner: CommandRunner, operations: list[Operation]) -> dict[str, Any]:
+    """Run all operations in one command on the task's host; the runtime's answer document as it printed it."""
     stdin = build_stdin(operations, load_script(RUNTIME_FILE))
     answer = runner._low_level_execute_command(command_line(load_script(BOOTSTRAP_FILE)), in_data=stdin)
-    return parse_output(
-        int(answer.get("rc") or 0), str(answer.get("stdout") or ""), str(answer.get("stderr") or ""), operations
-    )
+    return answer_document(int(answer.get("rc") or 0), str(answer.get("stdout") or ""), str(answer.get("stderr") or ""))
+
+
+def execute(runner: CommandRunner, operations: list[Operation]) -> dict[str, OperationResult]:
+    """Run all operations in one command on the task's host."""
+    return read_results(call(runner, operations), operations)

@@ -1,14 +1,15 @@
 # Needs Windows PowerShell 5.1, as every Ansible Windows module does.
-# avdops.sessionhost runtime 1.0.0: the only PowerShell the collection runs on a session host.
+# avdops.sessionhost runtime 1.1.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
-# Input: $Request = {version, operations: [{id, op, ...arguments}]}.
+# Input: $Request = {version, operations: [{id, op, ...arguments}]}, dictionaries parsed by the bootstrap
+# (no cmdlet ever binds a value of the request, so module logging can't record a secret it carries).
 # Output: one JSON document {version, results: [{id, op, ok, result | error}]}.
 # docs/runtime.md documents every operation, what it calls on Windows, and its result.
 param([Parameter(Mandatory = $true)] $Request)
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$RuntimeVersion = '1.0.0'
+$RuntimeVersion = '1.1.0'
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $RegistryTypeNames = @{
@@ -31,6 +32,35 @@ $RegistryKinds = @{
 }
 # Values that are secrets: the runtime says whether they are set, never what they hold.
 $SecretValueNames = @('RegistrationToken')
+# MSI properties that are secrets: hidden from the installer's log (MsiHiddenProperties).
+$SecretProperties = @('REGISTRATIONTOKEN')
+$RegistryRoots = @('HKEY_LOCAL_MACHINE', 'HKEY_USERS', 'HKEY_CURRENT_USER', 'HKEY_CLASSES_ROOT', 'HKEY_CURRENT_CONFIG')
+
+function Get-TextArgument($Op, [string] $Name) {
+    # Write operations check their arguments before they touch anything.
+    $value = $Op.$Name
+    if ($value -isnot [string] -or $value.Length -eq 0) { throw "$($Op.op): argument '$Name' is required (a non-empty string)." }
+    $value
+}
+
+function Get-RegistryPathArgument($Op) {
+    $path = Get-TextArgument $Op 'path'
+    $root = $path.Split('\')[0]
+    if ($RegistryRoots -notcontains $root.ToUpperInvariant() -or $path -notlike '*\*') {
+        throw "$($Op.op): path '$path' must be a key below one of $($RegistryRoots -join ', ')."
+    }
+    $path
+}
+
+function Get-NumberArgument($Op, [string] $Name, [double] $Default, [double] $Minimum, [double] $Maximum) {
+    $value = $Op.$Name
+    if ($null -eq $value) { return $Default }
+    if (($value -isnot [int] -and $value -isnot [long] -and $value -isnot [decimal] -and $value -isnot [double]) -or
+        $value -lt $Minimum -or $value -gt $Maximum) {
+        throw "$($Op.op): argument '$Name' must be a number from $Minimum to $Maximum, got '$value'."
+    }
+    [double]$value
+}
 
 function ConvertTo-IsoTime([DateTime] $Time) {
     $Time.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ss.fffZ', [Globalization.CultureInfo]::InvariantCulture)
@@ -88,33 +118,52 @@ function Invoke-RegistryReadUserHives($Op) {
     , @($hives)
 }
 
-function Invoke-RegistryWrite($Op) {
+function ConvertTo-RegistryData($Op) {
     $kind = $RegistryKinds[[string]$Op.type]
-    if ($null -eq $kind) { throw "Unknown registry type '$($Op.type)'." }
-    $path = "Registry::$($Op.path)"
-    if ($Op.type -eq 'REG_BINARY') { $data = [Convert]::FromBase64String($Op.data) }
-    elseif ($Op.type -eq 'REG_MULTI_SZ') { $data = [string[]]@($Op.data) }
-    elseif ($Op.type -eq 'REG_DWORD') { $data = [BitConverter]::ToInt32([BitConverter]::GetBytes([uint32]$Op.data), 0) }
-    elseif ($Op.type -eq 'REG_QWORD') { $data = [BitConverter]::ToInt64([BitConverter]::GetBytes([uint64]$Op.data), 0) }
-    else { $data = [string]$Op.data }
+    if ($null -eq $kind) {
+        throw "registry_write: type '$($Op.type)' is not one of $(@($RegistryKinds.Keys | Sort-Object) -join ', ')."
+    }
+    $raw = $Op.data
+    if ($null -eq $raw) { throw "registry_write: argument 'data' is required." }
+    try {
+        if ($kind -eq 'Binary') { $data = [Convert]::FromBase64String([string]$raw) }
+        elseif ($kind -eq 'MultiString') { $data = [string[]]@($raw) }
+        elseif ($kind -eq 'DWord') { $data = [BitConverter]::ToInt32([BitConverter]::GetBytes([uint32]$raw), 0) }
+        elseif ($kind -eq 'QWord') { $data = [BitConverter]::ToInt64([BitConverter]::GetBytes([uint64]$raw), 0) }
+        else { $data = [string]$raw }
+    }
+    catch { throw "registry_write: data is not a valid $($Op.type) value." }
+    @{ kind = $kind; data = $data }  # a hashtable: returned as is, an array in it is not unrolled
+}
+
+function Invoke-RegistryWrite($Op) {
+    # Registry.SetValue, a .NET call: the data (a registration token) is bound to no cmdlet parameter.
+    $keyName = Get-RegistryPathArgument $Op
+    $name = Get-TextArgument $Op 'name'
+    $converted = ConvertTo-RegistryData $Op
+    $kind = $converted.kind
+    $data = $converted.data
+    $path = "Registry::$keyName"
     $changed = $true
     if (Test-Path -LiteralPath $path) {
         $key = Get-Item -LiteralPath $path
-        if (@($key.GetValueNames()) -contains $Op.name) {
-            $old = $key.GetValue($Op.name, $null, 'DoNotExpandEnvironmentNames')
-            $sameKind = [string]$key.GetValueKind($Op.name) -eq $kind
+        if (@($key.GetValueNames()) -contains $name) {
+            $old = $key.GetValue($name, $null, 'DoNotExpandEnvironmentNames')
+            $sameKind = [string]$key.GetValueKind($name) -eq $kind
             $changed = -not ($sameKind -and ((@($old) -join "`0") -ceq (@($data) -join "`0")))
         }
     }
     if ($changed -and -not $Op.check_mode) {
-        if (-not (Test-Path -LiteralPath $path)) { $null = New-Item -Path $path -Force }
-        $null = New-ItemProperty -LiteralPath $path -Name $Op.name -PropertyType $kind -Value $data -Force
+        [Microsoft.Win32.Registry]::SetValue($keyName, $name, $data, [Microsoft.Win32.RegistryValueKind]$kind)
     }
     [ordered]@{ changed = $changed }
 }
 
 function Invoke-RegistryDelete($Op) {
-    $path = "Registry::$($Op.path)"
+    $path = "Registry::$(Get-RegistryPathArgument $Op)"
+    if ($null -ne $Op.name -and ($Op.name -isnot [string] -or $Op.name.Length -eq 0)) {
+        throw "registry_delete: argument 'name' must be a value name, or absent to delete the whole key."
+    }
     if (-not (Test-Path -LiteralPath $path)) { return [ordered]@{ changed = $false } }
     if ($null -eq $Op.name) {
         if (-not $Op.check_mode) { Remove-Item -LiteralPath $path -Recurse -Force }
@@ -140,9 +189,15 @@ function Get-ServiceEntry([string] $Name) {
 function Invoke-ServiceQuery($Op) { Get-ServiceEntry $Op.name }
 
 function Invoke-ServiceControl($Op) {
-    # state: started | stopped | restarted. Waits for the state, then settle_seconds more,
-    # and reports the state after that (a boot loader that fails registration stops again).
-    $service = Get-Service -Name $Op.name
+    # state: started | stopped | restarted. Waits up to wait_seconds (default 30) for the state, then
+    # settle_seconds more, and reports the state after that (a boot loader that fails registration stops again).
+    $name = Get-TextArgument $Op 'name'
+    if (@('started', 'stopped', 'restarted') -notcontains $Op.state) {
+        throw "service_control: state '$($Op.state)' is not one of started, stopped, restarted."
+    }
+    $wait = Get-NumberArgument $Op 'wait_seconds' 30 1 600
+    $settle = Get-NumberArgument $Op 'settle_seconds' 0 0 300
+    $service = Get-Service -Name $name
     $before = [string]$service.Status
     $wanted = if ($Op.state -eq 'stopped') { 'Stopped' } else { 'Running' }
     $changed = ($Op.state -eq 'restarted') -or ($before -ne $wanted)
@@ -150,19 +205,32 @@ function Invoke-ServiceControl($Op) {
         if ($Op.state -eq 'restarted') { Restart-Service -InputObject $service -Force }
         elseif ($wanted -eq 'Running') { Start-Service -InputObject $service }
         else { Stop-Service -InputObject $service -Force }
-        $service.WaitForStatus($wanted, [TimeSpan]::FromSeconds([double]$Op.wait_seconds))
-        if ($Op.settle_seconds) { Start-Sleep -Seconds ([double]$Op.settle_seconds) }
+        $service.WaitForStatus($wanted, [TimeSpan]::FromSeconds($wait))
+        if ($settle -gt 0) { Start-Sleep -Milliseconds ([int]($settle * 1000)) }
     }
-    $after = Get-ServiceEntry $Op.name
+    $after = Get-ServiceEntry $name
     $after.changed = $changed
     $after.state_before = $before
     $after
 }
 
 function Invoke-Qwinsta($Op) {
-    $ErrorActionPreference = 'Continue'
-    $text = & "$env:SystemRoot\System32\qwinsta.exe" 2>&1 | Out-String
-    [ordered]@{ text = $text; exit_code = $LASTEXITCODE }
+    # stdout and stderr read apart (2>&1 would turn stderr lines into error records inside the text),
+    # both decoded in the console's output encoding, as PowerShell decodes a native command's output.
+    $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $start.FileName = "$env:SystemRoot\System32\qwinsta.exe"
+    $start.UseShellExecute = $false
+    $start.CreateNoWindow = $true
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    try { $encoding = [Console]::OutputEncoding } catch { $encoding = [Text.Encoding]::Default }
+    $start.StandardOutputEncoding = $encoding
+    $start.StandardErrorEncoding = $encoding
+    $process = [Diagnostics.Process]::Start($start)
+    $stderr = $process.StandardError.ReadToEndAsync()
+    $text = $process.StandardOutput.ReadToEnd()
+    $process.WaitForExit()
+    [ordered]@{ text = $text; stderr = $stderr.Result; exit_code = $process.ExitCode }
 }
 
 function Invoke-Disk($Op) {
@@ -172,20 +240,31 @@ function Invoke-Disk($Op) {
     [ordered]@{ drive = $disk.DeviceID; size = [uint64]$disk.Size; free = [uint64]$disk.FreeSpace }
 }
 
-function Invoke-Events($Op) {
-    # Sources are matched after the query: Get-WinEvent fails outright on a provider name that is
-    # not registered on the host (no agent installed yet), so only log, ids and age go in the filter.
-    $filter = @{ LogName = $Op.log }
-    if ($Op.ids) { $filter.Id = [int[]]@($Op.ids) }
-    if ($Op.max_age_seconds) { $filter.StartTime = (Get-Date).AddSeconds(-[double]$Op.max_age_seconds) }
+function Get-EventQuery($Op) {
+    # One XPath query: providers, ids and age are matched by the event log service before -MaxEvents
+    # counts, and a provider that is not registered (no agent installed yet) simply matches nothing.
+    $clauses = @()
     $sources = @($Op.sources | Where-Object { $_ })
-    $levels = @{ 1 = 'Critical'; 2 = 'Error'; 3 = 'Warning'; 4 = 'Information'; 0 = 'Information' }
-    try { $queried = @(Get-WinEvent -FilterHashtable $filter -MaxEvents (4 * [int]$Op.max_count)) }
-    catch {
-        if ($_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { $queried = @() } else { throw }
+    foreach ($source in $sources) {
+        if ($source -notmatch '^[A-Za-z0-9 ._-]+$') { throw "events: source '$source' is not a provider name." }
     }
-    $found = @($queried | Where-Object { $sources.Count -eq 0 -or $sources -contains $_.ProviderName } |
-            Select-Object -First ([int]$Op.max_count))
+    if ($sources.Count) { $clauses += '(' + (@($sources | ForEach-Object { "Provider[@Name='$_']" }) -join ' or ') + ')' }
+    $ids = @($Op.ids | Where-Object { $null -ne $_ } | ForEach-Object { [int]$_ })
+    if ($ids.Count) { $clauses += '(' + (@($ids | ForEach-Object { "EventID=$_" }) -join ' or ') + ')' }
+    if ($Op.max_age_seconds) { $clauses += "TimeCreated[timediff(@SystemTime) <= $([long](1000 * [double]$Op.max_age_seconds))]" }
+    if ($clauses.Count) { return "*[System[$($clauses -join ' and ')]]" }
+    '*'
+}
+
+function Invoke-Events($Op) {
+    $log = Get-TextArgument $Op 'log'
+    $maxCount = [int](Get-NumberArgument $Op 'max_count' 100 1 10000)
+    $query = Get-EventQuery $Op
+    $levels = @{ 1 = 'Critical'; 2 = 'Error'; 3 = 'Warning'; 4 = 'Information'; 0 = 'Information' }
+    try { $found = @(Get-WinEvent -LogName $log -FilterXPath $query -MaxEvents $maxCount) }
+    catch {
+        if ($_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { $found = @() } else { throw }
+    }
     $events = foreach ($record in $found) {
         $message = if ($null -ne $record.Message) { [string]$record.Message } else { @($record.Properties.Value) -join ' ' }
         [ordered]@{
@@ -234,44 +313,124 @@ function Invoke-Files($Op) {
     , @($files)
 }
 
+function Initialize-WindowsInstaller {
+    # The Windows Installer API in this process: the package's properties (a registration token)
+    # go on no process command line (msiexec /i ... PROP=value would show them to any process listing).
+    if ($null -ne ('AvdOps.WindowsInstaller' -as [type])) { return }
+    Add-Type -Namespace AvdOps -Name WindowsInstaller -MemberDefinition @'
+[DllImport("msi.dll", CharSet = CharSet.Unicode)] public static extern uint MsiInstallProduct(string packagePath, string commandLine);
+[DllImport("msi.dll", CharSet = CharSet.Unicode)] public static extern uint MsiConfigureProductEx(string product, int installLevel, int installState, string commandLine);
+[DllImport("msi.dll")] public static extern int MsiSetInternalUI(int uiLevel, IntPtr window);
+[DllImport("msi.dll", CharSet = CharSet.Unicode)] public static extern uint MsiEnableLog(uint logMode, string logFile, uint logAttributes);
+'@
+}
+
 function Invoke-Msiexec($Op) {
-    if ($Op.action -eq 'install') { $arguments = @('/i', "`"$($Op.package)`"") }
-    else { $arguments = @('/x', [string]$Op.product_code) }
-    $arguments += @('/quiet', '/qn', '/norestart')
-    if ($null -ne $Op.properties) {
-        foreach ($property in $Op.properties.PSObject.Properties) { $arguments += "$($property.Name)=`"$($property.Value)`"" }
+    # action install: package (+ properties); uninstall: product_code. Quiet, no restart, optional log.
+    if (@('install', 'uninstall') -notcontains $Op.action) {
+        throw "msiexec: action '$($Op.action)' is not one of install, uninstall."
     }
-    if ($Op.log) { $arguments += @('/l*+', "`"$($Op.log)`"") }
-    $process = Start-Process -FilePath "$env:SystemRoot\System32\msiexec.exe" -ArgumentList $arguments -Wait -PassThru
-    [ordered]@{ exit_code = $process.ExitCode }
+    if ($Op.action -eq 'install') {
+        $package = Get-TextArgument $Op 'package'
+        if ($package -notlike '*.msi') { throw "msiexec: package '$package' is not an .msi file." }
+    }
+    else {
+        $productCode = Get-TextArgument $Op 'product_code'
+        if ($productCode -notmatch '^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$') {
+            throw "msiexec: product_code '$productCode' is not a product code like {01234567-89AB-CDEF-0123-456789ABCDEF}."
+        }
+    }
+    $properties = @('REBOOT=ReallySuppress')
+    $hidden = @()
+    if ($null -ne $Op.properties) {
+        foreach ($name in @($Op.properties.Keys)) {
+            if ($name -notmatch '^[A-Za-z_][A-Za-z0-9_.]*$') { throw "msiexec: '$name' is not a property name." }
+            $value = [string]$Op.properties[$name]
+            $properties += "$name=`"$($value.Replace('"', '""'))`""
+            if ($SecretProperties -contains $name.ToUpperInvariant()) { $hidden += $name.ToUpperInvariant() }
+        }
+    }
+    if ($hidden.Count) { $properties += "MsiHiddenProperties=`"$($hidden -join ';')`"" }
+    Initialize-WindowsInstaller
+    $null = [AvdOps.WindowsInstaller]::MsiSetInternalUI(2, [IntPtr]::Zero)  # INSTALLUILEVEL_NONE: /qn
+    if ($Op.log) {
+        # INSTALLLOGMODE: fatal exit, error, warning, user, info, resolve source, out of disk space, action start,
+        # common data; not action data, property dumps nor verbose, which print property values. 1: append.
+        $null = [AvdOps.WindowsInstaller]::MsiEnableLog(0x9DF, [string]$Op.log, 1)
+    }
+    if ($Op.action -eq 'install') { $code = [AvdOps.WindowsInstaller]::MsiInstallProduct($package, $properties -join ' ') }
+    else { $code = [AvdOps.WindowsInstaller]::MsiConfigureProductEx($productCode, 0, 2, $properties -join ' ') }
+    [ordered]@{ exit_code = [int]$code }
 }
 
 function Invoke-ProbeUrl($Op) {
     # url, or registry_path + registry_name (+ suffix): probe the URL a registry value names,
     # e.g. BrokerURI + 'api/health', in the same round trip as the registry read.
-    $url = $Op.url
+    if (-not $Op.registry_path) { $url = Get-TextArgument $Op 'url' }
     if ($Op.registry_path) {
         $path = "Registry::$($Op.registry_path)"
         $base = $null
         if (Test-Path -LiteralPath $path) { $base = (Get-Item -LiteralPath $path).GetValue($Op.registry_name) }
         if (-not $base) {
-            return [ordered]@{ url = $null; reachable = $false; status = $null; body = $null; error = "$($Op.registry_name) is not set" }
+            return [ordered]@{
+                url = $null; reachable = $false; status = $null; location = $null; body = $null
+                error = "$($Op.registry_name) is not set"; runs_as = $null; proxy = $null
+            }
         }
         $url = "$base$($Op.suffix)"
     }
+    # HttpWebRequest without redirects: a 3xx comes back as a response (status and Location), 4xx/5xx as a
+    # WebException with the response. It runs as the WinRM user with that user's proxy settings.
+    $timeout = [int](1000 * (Get-NumberArgument $Op 'timeout_seconds' 10 1 300))
+    $runsAs = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+    try { $uri = [Uri]$url } catch { throw "probe_url: '$url' is not a URL." }
+    $proxy = $null
+    $systemProxy = [Net.WebRequest]::DefaultWebProxy
+    if ($null -ne $systemProxy -and -not $systemProxy.IsBypassed($uri)) { $proxy = [string]$systemProxy.GetProxy($uri) }
+    $answer = [ordered]@{
+        url = $url; reachable = $false; status = $null; location = $null; body = $null; error = $null
+        runs_as = $runsAs; proxy = $proxy
+    }
+    $response = $null
     try {
-        $response = Invoke-WebRequest -Uri $url -UseBasicParsing -TimeoutSec ([int]$Op.timeout_seconds) -MaximumRedirection 0
-        $body = [string]$response.Content
-        [ordered]@{
-            url = $url; reachable = $true; status = [int]$response.StatusCode
-            body = $body.Substring(0, [Math]::Min(512, $body.Length)); error = $null
-        }
+        $request = [Net.HttpWebRequest][Net.WebRequest]::Create($uri)
+        $request.AllowAutoRedirect = $false
+        $request.Timeout = $timeout
+        $request.ReadWriteTimeout = $timeout
+        $response = $request.GetResponse()
     }
     catch [System.Net.WebException] {
-        $status = $null
-        if ($null -ne $_.Exception.Response) { $status = [int]$_.Exception.Response.StatusCode }
-        [ordered]@{ url = $url; reachable = ($null -ne $status); status = $status; body = $null; error = $_.Exception.Message }
+        $response = $_.Exception.Response
+        $answer.error = $_.Exception.Message
     }
+    catch {
+        $answer.error = $_.Exception.Message
+    }
+    if ($null -ne $response) {
+        $answer.reachable = $true
+        $answer.status = [int]$response.StatusCode
+        $answer.location = $response.Headers['Location']
+        try {
+            $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $response.GetResponseStream()
+            $buffer = New-Object -TypeName char[] -ArgumentList 512
+            $answer.body = [string]::new($buffer, 0, $reader.ReadBlock($buffer, 0, 512))
+        }
+        catch { $answer.body = $null }
+        finally { $response.Close() }
+    }
+    $answer
+}
+
+function Invoke-InstallerBusy($Op) {
+    # Windows Installer holds the Global\_MSIExecute mutex while an installation runs; msiexec
+    # processes alone prove nothing (the Windows Installer service's own msiexec /V stays up).
+    $mutex = $null
+    try {
+        $busy = [Threading.Mutex]::TryOpenExisting('Global\_MSIExecute', [Security.AccessControl.MutexRights]::Synchronize, [ref]$mutex)
+    }
+    catch [System.UnauthorizedAccessException] { $busy = $true }  # it exists: only its access is denied
+    if ($null -ne $mutex) { $mutex.Dispose() }
+    [ordered]@{ busy = $busy; mutex = 'Global\_MSIExecute' }
 }
 
 function Invoke-Processes($Op) {
@@ -303,6 +462,7 @@ $Operations = @{
     probe_url                = 'Invoke-ProbeUrl'
     processes                = 'Invoke-Processes'
     boot_time                = 'Invoke-BootTime'
+    installer_busy           = 'Invoke-InstallerBusy'
 }
 
 if ([string]$Request.version -ne $RuntimeVersion) {

@@ -64,6 +64,14 @@ class NotTheRuntime(Exception):
     """What arrived is not exactly this collection's bootstrap and runtime; the message says which part differs."""
 
 
+class UnreadableInput(Exception):
+    """The bootstrap's JSON parse fails, as JavaScriptSerializer.DeserializeObject would."""
+
+
+def deserialize_error(detail: str) -> str:
+    return f'Exception calling "DeserializeObject" with "1" argument(s): "Invalid JSON primitive: {detail}"'
+
+
 class RuntimeScripts:
     def __init__(self, directory: Path) -> None:
         self.bootstrap = (directory / "avd_bootstrap.ps1").read_text(encoding="utf-8-sig")
@@ -81,17 +89,20 @@ class RuntimeScripts:
         """Another version of the bootstrap (a stale or edited collection): refused with a clear error."""
         return script.lstrip().startswith(BOOTSTRAP_MARKER)
 
+    def bootstrap_mismatch(self) -> str:
+        return (
+            "avdlab: the script is not this collection's avd_bootstrap.ps1 "
+            f"(runtime {self.version}); the lab runs only that exact file."
+        )
+
     def request(self, script: str, input_text: str) -> dict[str, Any]:
         """The request the runtime would run, or :class:`NotTheRuntime` saying what differs."""
         if not self.is_bootstrap(script):
-            raise NotTheRuntime(
-                "avdlab: the script is not this collection's avd_bootstrap.ps1 "
-                f"(runtime {self.version}); the lab runs only that exact file."
-            )
+            raise NotTheRuntime(self.bootstrap_mismatch())
         try:
             payload = json.loads(input_text)
         except ValueError as exc:
-            raise NotTheRuntime(f"ConvertFrom-Json : Invalid JSON primitive in the input: {exc}") from exc
+            raise UnreadableInput(deserialize_error(str(exc))) from exc
         if not isinstance(payload, dict):
             raise NotTheRuntime("avdlab: the input is not the bootstrap's {runtime, request} JSON object.")
         if _lines(str(payload.get("runtime") or "")) != _lines(self.runtime):
@@ -126,12 +137,13 @@ class CollectionRuntime:
             return _failure(
                 "avdlab: the avdops bootstrap must arrive as exactly "
                 f"'{RUNTIME_COMMAND_PREFIX} <base64 of avd_bootstrap.ps1 as UTF-16-LE>'; "
-                f"received a command line starting {context.invocation.command_line[:100]!r}."
+                f"received a command line starting {context.invocation.command_line[:100]!r}.",
+                refused=True,
             )
         try:
             input_text = context.stdin.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return _failure(f"ConvertFrom-Json : Invalid JSON primitive: the input is not text ({exc}).")
+            return _failure(deserialize_error(f"the input is not text ({exc})"))
         return await self.answer(context.host, script, input_text)
 
     async def answer(self, host: LabHost, script: str, input_text: str) -> CommandResult:
@@ -140,9 +152,18 @@ class CollectionRuntime:
         ``script`` is the PowerShell text (decoded from -EncodedCommand over winrm, the pipeline's script over
         psrp); ``input_text`` the input lines joined by newlines (stdin over winrm, the pipeline input over psrp).
         """
+        if not self.scripts.is_bootstrap(script):
+            return _failure(self.scripts.bootstrap_mismatch(), refused=True)
+        if host.state.language_mode != FULL_LANGUAGE:
+            # The bootstrap's first check: one document, nothing read or changed.
+            return CommandResult(
+                json.dumps(constrained_language_answer(host.state.language_mode)).encode() + b"\r\n", b"", 1
+            )
         try:
             request = self.scripts.request(script, input_text)
         except NotTheRuntime as exc:
+            return _failure(str(exc), refused=True)
+        except UnreadableInput as exc:
             return _failure(str(exc))
         if str(request.get("version")) != self.scripts.version:
             mismatch = (
@@ -160,9 +181,9 @@ class CollectionRuntime:
                 handler = OPERATIONS.get(str(op.get("op")))
                 if handler is None:
                     raise ops.OperationError(f"Unknown operation '{op.get('op')}'.")
-                entry["result"] = await handler(state, host.model.avd, op)
+                entry["result"] = await handler(state, host.model.avd, {**op, "_runs_as": runs_as(host)})
                 entry["ok"] = True
-            except (ops.OperationError, RegistryError, KeyError, TypeError, ValueError) as exc:
+            except (ops.OperationError, RegistryError, ArgumentError, KeyError, TypeError, ValueError) as exc:
                 entry["ok"] = False
                 entry["error"] = str(exc) or type(exc).__name__
             results.append(entry)
@@ -171,8 +192,60 @@ class CollectionRuntime:
         return CommandResult(json.dumps(body, ensure_ascii=False).encode("utf-8") + b"\r\n", b"", 0)
 
 
-def _failure(message: str) -> CommandResult:
-    return CommandResult(b"", message.encode() + b"\r\n", 1)
+FULL_LANGUAGE = "FullLanguage"
+
+
+def constrained_language_answer(mode: str) -> dict[str, Any]:
+    why = (
+        f"PowerShell runs in {mode} mode here (AppLocker or WDAC application control); "
+        "the avdops runtime needs FullLanguage mode. Nothing was read or changed."
+    )
+    return {"version": None, "error": why, "results": []}
+
+
+def runs_as(host: LabHost) -> str:
+    """WindowsIdentity.GetCurrent().Name of the WinRM user: a local account, as HOST\\user."""
+    user = host.account.username.rsplit("\\", 1)[-1]
+    return f"{host.computer_name.upper()}\\{user}"
+
+
+class ArgumentError(Exception):
+    """A write operation's argument is missing or wrong: the runtime throws before touching anything."""
+
+
+REGISTRY_ROOTS = ("HKEY_LOCAL_MACHINE", "HKEY_USERS", "HKEY_CURRENT_USER", "HKEY_CLASSES_ROOT", "HKEY_CURRENT_CONFIG")
+REGISTRY_TYPES = ("REG_BINARY", "REG_DWORD", "REG_EXPAND_SZ", "REG_MULTI_SZ", "REG_QWORD", "REG_SZ")
+PRODUCT_CODE = re.compile(r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$")
+PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def text_argument(op: dict[str, Any], name: str) -> str:
+    value = op.get(name)
+    if not isinstance(value, str) or not value:
+        raise ArgumentError(f"{op.get('op')}: argument '{name}' is required (a non-empty string).")
+    return value
+
+
+def registry_path_argument(op: dict[str, Any]) -> str:
+    path = text_argument(op, "path")
+    if path.split("\\")[0].upper() not in REGISTRY_ROOTS or "\\" not in path:
+        raise ArgumentError(f"{op.get('op')}: path '{path}' must be a key below one of {', '.join(REGISTRY_ROOTS)}.")
+    return path
+
+
+def number_argument(op: dict[str, Any], name: str, default: float, minimum: float, maximum: float) -> float:
+    value = op.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not minimum <= value <= maximum:
+        raise ArgumentError(
+            f"{op.get('op')}: argument '{name}' must be a number from {minimum:g} to {maximum:g}, got '{value}'."
+        )
+    return float(value)
+
+
+def _failure(message: str, refused: bool = False) -> CommandResult:
+    return CommandResult(b"", message.encode() + b"\r\n", 1, refused=refused)
 
 
 # --- the operations, in the runtime's result shapes ---------------------------------
@@ -214,11 +287,22 @@ async def registry_read_user_hives(state: HostState, avd: Any, op: dict[str, Any
 
 
 async def registry_write(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
-    data = op["data"]
-    if op["type"] == "REG_BINARY":
-        import base64
-
-        data = base64.b64decode(data)
+    registry_path_argument(op)
+    text_argument(op, "name")
+    if op.get("type") not in REGISTRY_TYPES:
+        raise ArgumentError(f"registry_write: type '{op.get('type')}' is not one of {', '.join(REGISTRY_TYPES)}.")
+    data = op.get("data")
+    if data is None:
+        raise ArgumentError("registry_write: argument 'data' is required.")
+    try:
+        if op["type"] == "REG_BINARY":
+            data = base64.b64decode(data, validate=True)
+        elif op["type"] in ("REG_DWORD", "REG_QWORD"):
+            data = int(data)
+            if not 0 <= data < (2**32 if op["type"] == "REG_DWORD" else 2**64):
+                raise ValueError(data)
+    except (ValueError, TypeError) as exc:
+        raise ArgumentError(f"registry_write: data is not a valid {op['type']} value.") from exc
     if op.get("check_mode"):
         try:
             current = state.registry.get(op["path"], op["name"])
@@ -229,7 +313,10 @@ async def registry_write(state: HostState, avd: Any, op: dict[str, Any]) -> dict
 
 
 async def registry_delete(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
+    registry_path_argument(op)
     name = op.get("name")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ArgumentError("registry_delete: argument 'name' must be a value name, or absent to delete the whole key.")
     if op.get("check_mode"):
         if name is None:
             return {"changed": state.registry.key_exists(op["path"])}
@@ -248,12 +335,15 @@ async def service_query(state: HostState, avd: Any, op: dict[str, Any]) -> dict[
 
 
 async def service_control(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
+    text_argument(op, "name")
+    wanted_state = op.get("state")
+    if wanted_state not in ("started", "stopped", "restarted"):
+        raise ArgumentError(f"service_control: state '{wanted_state}' is not one of started, stopped, restarted.")
+    number_argument(op, "wait_seconds", 30, 1, 600)
+    settle = number_argument(op, "settle_seconds", 0, 0, 300)
     before = ops.service_query(state, op["name"])
     if not before["exists"]:
         raise ops.OperationError(f"Cannot find any service with service name '{op['name']}'.")
-    wanted_state = op.get("state")
-    if wanted_state not in ("started", "stopped", "restarted"):
-        raise ops.OperationError(f"Unknown service state '{wanted_state}'; use started, stopped or restarted.")
     wanted = "Stopped" if wanted_state == "stopped" else "Running"
     changed = wanted_state == "restarted" or before["state"] != wanted
     if changed and not op.get("check_mode"):
@@ -264,7 +354,6 @@ async def service_control(state: HostState, avd: Any, op: dict[str, Any]) -> dic
             ops.service_start(state, avd, op["name"])
         else:
             ops.service_stop(state, op["name"])
-        settle = float(op.get("settle_seconds") or 0)
         if settle:
             await asyncio.sleep(settle)
     after = ops.service_query(state, op["name"])
@@ -280,13 +369,16 @@ async def disk(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]
 
 
 async def events(state: HostState, avd: Any, op: dict[str, Any]) -> list[dict[str, Any]]:
+    for source in op.get("sources") or []:
+        if source and not re.match(r"^[A-Za-z0-9 ._-]+$", source):
+            raise ArgumentError(f"events: source '{source}' is not a provider name.")
     found = ops.events(
         state,
-        log=op.get("log") or "Application",
+        log=text_argument(op, "log"),
         sources=op.get("sources") or None,
         ids=[int(i) for i in op["ids"]] if op.get("ids") else None,
         max_age_seconds=float(op["max_age_seconds"]) if op.get("max_age_seconds") else None,
-        max_count=int(op.get("max_count") or 100),
+        max_count=int(number_argument(op, "max_count", 100, 1, 10000)),
     )
     return [
         {k: v for k, v in {**e, "time": iso(e["time"]), "message": e["message"][:2048]}.items() if k != "log"}
@@ -303,17 +395,34 @@ async def files(state: HostState, avd: Any, op: dict[str, Any]) -> list[dict[str
 
 
 async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
-    if op.get("action") == "install":
-        code = ops.msiexec_install(state, avd, op["package"], dict(op.get("properties") or {}))
-    elif op.get("action") == "uninstall":
-        code = ops.msiexec_uninstall(state, op["product_code"])
+    action = op.get("action")
+    if action not in ("install", "uninstall"):
+        raise ArgumentError(f"msiexec: action '{action}' is not one of install, uninstall.")
+    if action == "install":
+        package = text_argument(op, "package")
+        if not package.lower().endswith(".msi"):
+            raise ArgumentError(f"msiexec: package '{package}' is not an .msi file.")
     else:
-        raise ops.OperationError(f"Unknown msiexec action '{op.get('action')}'; use install or uninstall.")
+        product_code = text_argument(op, "product_code")
+        if not PRODUCT_CODE.match(product_code):
+            raise ArgumentError(
+                f"msiexec: product_code '{product_code}' is not a product code like "
+                "{01234567-89AB-CDEF-0123-456789ABCDEF}."
+            )
+    properties = dict(op.get("properties") or {})
+    for name in properties:
+        if not PROPERTY_NAME.match(name):
+            raise ArgumentError(f"msiexec: '{name}' is not a property name.")
+    if action == "install":
+        code = ops.msiexec_install(state, avd, package, {name: str(value) for name, value in properties.items()})
+    else:
+        code = ops.msiexec_uninstall(state, product_code)
     return {"exit_code": code}
 
 
 async def probe_url(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
-    url = op.get("url")
+    number_argument(op, "timeout_seconds", 10, 1, 300)
+    url = None if op.get("registry_path") else text_argument(op, "url")
     if op.get("registry_path"):
         base = state.registry.get_data(op["registry_path"], op["registry_name"])
         if not base:
@@ -321,11 +430,14 @@ async def probe_url(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str,
                 "url": None,
                 "reachable": False,
                 "status": None,
+                "location": None,
                 "body": None,
                 "error": f"{op['registry_name']} is not set",
+                "runs_as": None,
+                "proxy": None,
             }
         url = f"{base}{op.get('suffix') or ''}"
-    return ops.probe_url(state, avd, str(url))
+    return ops.probe_url(state, avd, str(url), op.get("_runs_as"))
 
 
 async def processes(state: HostState, avd: Any, op: dict[str, Any]) -> list[dict[str, Any]]:
@@ -334,6 +446,10 @@ async def processes(state: HostState, avd: Any, op: dict[str, Any]) -> list[dict
 
 async def boot_time(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
     return {"boot_time": iso(ops.boot_time(state))}
+
+
+async def installer_busy(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
+    return ops.installer_mutex(state)
 
 
 Operation = Callable[[HostState, Any, dict[str, Any]], Awaitable[Any]]
@@ -353,4 +469,5 @@ OPERATIONS: dict[str, Operation] = {
     "probe_url": probe_url,
     "processes": processes,
     "boot_time": boot_time,
+    "installer_busy": installer_busy,
 }

@@ -143,3 +143,9 @@ MSI_REBOOT_REQUIRED = 3010
 
 # Disk space an agent or stack MSI needs to download and install
 MSI_SPACE_NEEDED = 300 * 1024**2
+# Held by Windows Installer only while it runs an execute sequence: an installation in progress
+# (learn.microsoft.com/windows/win32/msi/-msiexecute-mutex).
+MSI_EXECUTE_MUTEX = "Global\\_MSIExecute"
+# The Windows Installer service (msiexec.exe /V) stays up, idle, after an installation; the lab keeps it
+# ten minutes, so a running msiexec.exe is seen without any installation in progress.
+MSI_SERVICE_IDLE_SECONDS = 600

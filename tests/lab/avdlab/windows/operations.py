@@ -145,7 +145,7 @@ def service_set_start_type(state: HostState, name: str, start_type: str) -> dict
 # --- what an administrator looks at -----------------------------------------------
 def run_qwinsta(state: HostState) -> dict[str, Any]:
     state.settle()
-    return {"text": qwinsta(state), "exit_code": 0}
+    return {"text": qwinsta(state), "stderr": "", "exit_code": 0}
 
 
 def disk(state: HostState, drive: str = "C:") -> dict[str, Any]:
@@ -239,26 +239,47 @@ def processes(state: HostState, names: list[str]) -> list[dict[str, Any]]:
     agent = state.service(k.AGENT_SERVICE)
     if agent is not None and agent.state == RUNNING:
         running.append("RDAgent")
-    if state.installer_busy:
-        running.append("msiexec")
+    if state.installer_busy or time.time() < state.installer_service_until:
+        running.append("msiexec")  # an installation, or the Windows Installer service idling (msiexec /V)
     wanted = {name.lower().removesuffix(".exe") for name in names}
     # Stable made-up process ids, as Get-Process would show them.
     return [{"name": name, "id": 1000 + 4 * index} for index, name in enumerate(running) if name.lower() in wanted]
 
 
-def probe_url(state: HostState, avd: AvdService, url: str) -> dict[str, Any]:
-    """Invoke-WebRequest from the host: reachable per the host's network, answered by the AVD service."""
+def probe_url(state: HostState, avd: AvdService, url: str, runs_as: str | None = None) -> dict[str, Any]:
+    """An HTTP GET from the host without following redirects, as the WinRM user (``runs_as``), no proxy.
+
+    Reachable per the host's network, answered by the AVD service; a 3xx comes back with its Location,
+    4xx/5xx with the status and WebException's message.
+    """
     if not re.match(r"^https?://", url, re.I):
         raise OperationError(f"The URI prefix is not recognized: {url}")
+    answer: dict[str, Any] = {
+        "url": url,
+        "reachable": False,
+        "status": None,
+        "location": None,
+        "body": None,
+        "error": None,
+        "runs_as": runs_as,
+        "proxy": None,
+    }
     if not state.can_reach(url):
-        return {"url": url, "reachable": False, "status": None, "error": "Unable to connect to the remote server"}
+        return {**answer, "error": "Unable to connect to the remote server"}
     status, text = avd.broker_health(url) if "rdbroker" in url.lower() else (200, "")
-    return {"url": url, "reachable": True, "status": status, "body": text[:512], "error": None}
+    error = None if status < 400 else f"The remote server returned an error: ({status})."
+    return {**answer, "reachable": True, "status": status, "body": text[:512], "error": error}
+
+
+def installer_mutex(state: HostState) -> dict[str, Any]:
+    """Whether Windows Installer holds ``Global\\_MSIExecute``: an installation is running."""
+    return {"busy": state.installer_busy, "mutex": k.MSI_EXECUTE_MUTEX}
 
 
 # --- Windows Installer ------------------------------------------------------------
 def msiexec_install(state: HostState, avd: AvdService, package: str, properties: dict[str, str]) -> int:
     """``msiexec /i package PROP=value /quiet /norestart``: the exit code."""
+    state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:
         return k.MSI_ANOTHER_INSTALL
     if msi_policy_blocks(state):
@@ -313,6 +334,7 @@ def _install_bundled(state: HostState, kind: str, display_name: str, now: float)
 
 def msiexec_uninstall(state: HostState, product_code: str) -> int:
     """``msiexec /x {ProductCode} /quiet /norestart``: the exit code."""
+    state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:
         return k.MSI_ANOTHER_INSTALL
     program = next((p for p in state.programs if p.product_code.lower() == product_code.lower()), None)

@@ -99,7 +99,10 @@ class HostState:
     sessions: list[UserSession] = field(default_factory=list)
     disk: Disk = field(default_factory=Disk)
     blocked_hosts: list[str] = field(default_factory=list)  # fnmatch patterns this VM cannot reach
-    installer_busy: bool = False  # another msiexec installation is running
+    installer_busy: bool = False  # another msiexec installation is running (holds Global\_MSIExecute)
+    # The Windows Installer service (msiexec.exe /V) runs on after an installation until it idles out.
+    installer_service_until: float = 0.0
+    language_mode: str = "FullLanguage"  # PowerShell's; ConstrainedLanguage under AppLocker/WDAC script policy
     boot_time: float = 0.0
     active_listeners: list[str] = field(default_factory=list)  # WinStations listening since boot
     shutdown_at: float | None = None
@@ -170,6 +173,8 @@ class HostState:
             disk=Disk(**raw["disk"]),
             blocked_hosts=list(raw["blocked_hosts"]),
             installer_busy=raw["installer_busy"],
+            installer_service_until=raw.get("installer_service_until", 0.0),
+            language_mode=raw.get("language_mode", "FullLanguage"),
             boot_time=raw["boot_time"],
             active_listeners=list(raw["active_listeners"]),
             shutdown_at=raw["shutdown_at"],

@@ -180,6 +180,7 @@ def results():
                     "error": "Unable to connect",
                 },
             ),
+            ok("installer.mutex", {"busy": True, "mutex": "Global\\_MSIExecute"}),
             ok("installer.processes", [{"name": "msiexec", "id": 4}]),
         ]
     )
@@ -218,7 +219,11 @@ def test_assemble_reads_every_area():
     assert facts["network"]["broker"]["healthy"] is True and facts["network"]["broker_global"]["error"]
     assert facts["network"]["probes"][0]["reachable"] is False
     assert facts["sessions"] == {"total": 1, "by_state": {"Active": 1}}
-    assert facts["installer"]["busy"] is True
+    assert facts["installer"] == {
+        "busy": True,
+        "mutex": "Global\\_MSIExecute",
+        "processes": [{"name": "msiexec", "id": 4}],
+    }
     assert facts["boot_time"] == "2026-11-25T10:00:00.000Z"
 
 
@@ -234,3 +239,37 @@ def test_unparseable_qwinsta_is_an_error_not_a_crash():
     facts = f.assemble(frozenset({"stack"}), answers, OPTIONS, NOW)
     assert facts["stack"]["qwinsta"]["rows"] == [] and facts["stack"]["qwinsta"]["raw"] == "No session exists for *"
     assert facts["errors"][0]["operation"] == "stack.qwinsta"
+
+
+def test_a_running_msiexec_without_the_installer_mutex_is_not_an_installation():
+    """The Windows Installer service's own msiexec.exe /V stays up between installations."""
+    answers = {
+        "installer.mutex": OperationResult("installer.mutex", "installer_busy", True, {"busy": False, "mutex": "m"}),
+        "installer.processes": OperationResult(
+            "installer.processes", "processes", True, [{"name": "msiexec", "id": 912}]
+        ),
+    }
+    facts = f.assemble(frozenset({"installer"}), answers, OPTIONS, NOW)
+    assert facts["installer"]["busy"] is False and facts["installer"]["processes"] == [{"name": "msiexec", "id": 912}]
+
+
+def test_qwinsta_stderr_and_exit_code_are_reported_apart_from_its_text():
+    answers = {
+        "stack.qwinsta": OperationResult(
+            "stack.qwinsta", "qwinsta", True, {"text": "", "stderr": "No session exists for *\r\n", "exit_code": 1}
+        )
+    }
+    facts = f.assemble(frozenset({"sessions"}), answers, OPTIONS, NOW)
+    (error,) = [e for e in facts["errors"] if e["operation"] == "stack.qwinsta"]
+    assert error["message"].endswith("(qwinsta exited with 1: No session exists for *)")
+
+
+def test_a_qwinsta_that_printed_its_rows_but_exited_badly_is_read_and_reported():
+    answers = {
+        "stack.qwinsta": OperationResult(
+            "stack.qwinsta", "qwinsta", True, {"text": QWINSTA, "stderr": "", "exit_code": 5}
+        )
+    }
+    facts = f.assemble(frozenset({"sessions"}), answers, OPTIONS, NOW)
+    assert facts["errors"] == [{"operation": "stack.qwinsta", "message": "qwinsta exited with 5"}]
+    assert facts["sessions"]["total"] >= 1

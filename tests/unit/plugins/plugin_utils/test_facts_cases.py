@@ -83,6 +83,7 @@ PLAN_ALL = [
     ),
     {"id": "network.probe.0", "op": "probe_url", "url": OPTIONS["probe_urls"][0], "timeout_seconds": 7},
     {"id": "network.probe.1", "op": "probe_url", "url": OPTIONS["probe_urls"][1], "timeout_seconds": 7},
+    {"id": "installer.mutex", "op": "installer_busy"},
     {"id": "installer.processes", "op": "processes", "names": ["msiexec"]},
     reg_op("reboot.cbs", k.CBS_REBOOT_PENDING, []),
     reg_op("reboot.windows_update", k.WU_REBOOT_REQUIRED, []),
@@ -114,7 +115,7 @@ ALONE = {
     "policies": ["policies.installer", "policies.system", "policies.user_hives"],
     "network": ["network.broker", "network.broker_global", "network.probe.0", "network.probe.1"],
     "sessions": ["stack.qwinsta"],
-    "installer": ["installer.processes"],
+    "installer": ["installer.mutex", "installer.processes"],
     "reboot": ["reboot.cbs", "reboot.windows_update", "reboot.session_manager"],
 }
 
@@ -546,6 +547,9 @@ def test_the_broker_is_healthy_only_with_200_and_its_text():
         "url": broker,
         "reachable": True,
         "status": 200,
+        "location": None,
+        "runs_as": None,
+        "proxy": None,
         "healthy": True,
         "health": "RD Broker is Healthy",
         "error": None,
@@ -562,13 +566,24 @@ def test_the_broker_is_healthy_only_with_200_and_its_text():
     }
 
 
-def test_installer_processes():
-    running = {"installer.processes": ok([{"name": "msiexec", "id": 4242}])}
+def test_installer_busy_is_the_mutex_and_the_processes_are_evidence():
+    mutex = "Global\\_MSIExecute"
+    running = {
+        "installer.mutex": ok({"busy": True, "mutex": mutex}),
+        "installer.processes": ok([{"name": "msiexec", "id": 4242}]),
+    }
     assert assemble({"installer"}, running)["installer"] == {
         "busy": True,
+        "mutex": mutex,
         "processes": [{"name": "msiexec", "id": 4242}],
     }
-    assert assemble({"installer"}, {"installer.processes": ok([])})["installer"] == {"busy": False, "processes": []}
+    idle_service = {**running, "installer.mutex": ok({"busy": False, "mutex": mutex})}
+    assert assemble({"installer"}, idle_service)["installer"]["busy"] is False
+    assert assemble({"installer"}, {"installer.processes": ok([])})["installer"] == {
+        "busy": False,
+        "mutex": None,
+        "processes": [],
+    }
 
 
 def test_the_header_of_the_facts():

@@ -230,8 +230,13 @@ def test_install_msi_causes_are_told_apart_by_evidence():
     policy["policies"]["disable_msi"] = 1
     assert ids(policy) == ["INSTALL_MSI_BLOCKED"]
     busy = copy.deepcopy(base)
-    busy["installer"] = {"busy": True, "processes": [{"name": "msiexec", "id": 4}]}
-    assert ids(busy) == ["INSTALLER_BUSY"]
+    busy["installer"] = {"busy": True, "mutex": "Global\\_MSIExecute", "processes": [{"name": "msiexec", "id": 4}]}
+    (finding,) = r.diagnose(busy)["findings"]
+    assert finding["id"] == "INSTALLER_BUSY"
+    assert "holds Global\\_MSIExecute (msiexec processes: msiexec (pid 4))" in finding["evidence"][-1]
+    idle = copy.deepcopy(base)
+    idle["installer"] = {"busy": False, "mutex": "Global\\_MSIExecute", "processes": [{"name": "msiexec", "id": 4}]}
+    assert ids(idle) == ["INSTALL_MSI_BLOCKED"]
     cmd = copy.deepcopy(base)
     cmd["events"][0]["win32_exception"] = True
     cmd["policies"]["disable_cmd"]["user_hives"][".DEFAULT"] = 1

@@ -43,11 +43,126 @@ def test_the_grammar_check_catches_a_broken_script():
     assert syntax_errors(broken)
 
 
+# What Windows PowerShell 5.1 lacks (PowerShell 7 additions, "What's New in PowerShell 7.x" on Microsoft Learn):
+# commands that do not exist in 5.1, and parameters 5.1's versions of cmdlets do not have.
+PS7_COMMANDS = {
+    "get-error": "Get-Error (7.0)",
+    "test-json": "Test-Json (6.1)",
+    "join-string": "Join-String (6.2)",
+    "get-uptime": "Get-Uptime (6.0)",
+    "remove-service": "Remove-Service (6.0)",
+    "convertfrom-markdown": "ConvertFrom-Markdown (6.1)",
+}
+PS7_PARAMETERS = {
+    ("foreach-object", "-parallel"): "ForEach-Object -Parallel (7.0)",
+    ("%", "-parallel"): "ForEach-Object -Parallel (7.0)",
+    ("foreach", "-parallel"): "ForEach-Object -Parallel (7.0)",
+    ("convertfrom-json", "-ashashtable"): "ConvertFrom-Json -AsHashtable (6.0)",
+    ("convertfrom-json", "-depth"): "ConvertFrom-Json -Depth (6.2)",
+    ("convertto-json", "-asarray"): "ConvertTo-Json -AsArray (6.2)",
+    ("convertto-json", "-escapehandling"): "ConvertTo-Json -EscapeHandling (6.2)",
+    ("invoke-webrequest", "-skipcertificatecheck"): "Invoke-WebRequest -SkipCertificateCheck (6.0)",
+    ("invoke-webrequest", "-skiphttperrorcheck"): "Invoke-WebRequest -SkipHttpErrorCheck (7.0)",
+    ("invoke-webrequest", "-statuscodevariable"): "Invoke-WebRequest -StatusCodeVariable (7.0)",
+    ("invoke-restmethod", "-skipcertificatecheck"): "Invoke-RestMethod -SkipCertificateCheck (6.0)",
+    ("get-content", "-asbytestream"): "Get-Content -AsByteStream (6.0)",
+    ("set-content", "-asbytestream"): "Set-Content -AsByteStream (6.0)",
+    ("start-process", "-environment"): "Start-Process -Environment (7.4)",
+}
+
+
+def powershell_51_problems(source: bytes) -> list[str]:
+    """Walk the syntax tree; name what Windows PowerShell 5.1 can't run (the grammar is 5.1's, so 7's
+    operators come out as errors, which are told apart by their text)."""
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    problems: list[str] = []
+
+    def walk(node: tree_sitter.Node) -> None:
+        line = node.start_point[0] + 1
+        text = (node.text or b"").decode("utf-8", "replace")
+        if node.type == "ERROR" or node.is_missing:
+            if "??" in text:
+                problems.append(f"line {line}: ?? or ??= (null-coalescing, 7.0)")
+            elif "?" in text and node.parent is not None and node.parent.type in ("member_access", "element_access"):
+                problems.append(f"line {line}: ?. or ?[] (null-conditional member access, 7.1)")
+            elif "?" in text:
+                problems.append(f"line {line}: ? : (ternary operator, 7.0)")
+            elif any(child.type == "simple_name" and child.text.strip().lower() == b"clean" for child in node.children):
+                problems.append(f"line {line}: clean block (7.3)")
+            else:
+                problems.append(f"line {line}: syntax error {text[:60]!r}")
+            return
+        if node.type == "pipeline_chain_tail":
+            problems.append(f"line {line}: && or || pipeline chain (7.0)")
+        if node.type == "command":
+            name_node = node.child_by_field_name("command_name") or next(
+                (child for child in node.children if child.type == "command_name"), None
+            )
+            name = (name_node.text or b"").decode().lower() if name_node is not None else ""
+            if name in PS7_COMMANDS:
+                problems.append(f"line {line}: {PS7_COMMANDS[name]}")
+            for parameter in _descendants(node, "command_parameter"):
+                given = (parameter.text or b"").decode().lower().rstrip(":")
+                for (command, full), what in PS7_PARAMETERS.items():
+                    if command == name and len(given) >= 4 and full.startswith(given):
+                        problems.append(f"line {line}: {what}")
+        for child in node.children:
+            walk(child)
+
+    walk(parser.parse(source).root_node)
+    return problems
+
+
+def _descendants(node: tree_sitter.Node, node_type: str) -> list[tree_sitter.Node]:
+    found = []
+    for child in node.children:
+        if child.type == node_type:
+            found.append(child)
+        elif child.type not in ("script_block_expression", "command"):
+            found.extend(_descendants(child, node_type))
+    return found
+
+
+@pytest.mark.parametrize("name", [r.RUNTIME_FILE, r.BOOTSTRAP_FILE])
+def test_powershell_runs_on_windows_powershell_51(name):
+    assert powershell_51_problems((PLUGIN_UTILS / name).read_bytes()) == []
+
+
+@pytest.mark.parametrize(
+    ("script", "named"),
+    [
+        ("$a = $b ? 1 : 2", "ternary"),
+        ("$a = $b ?? 3", "null-coalescing"),
+        ("$a ??= 3", "null-coalescing"),
+        ("$a = $b?.Name", "null-conditional"),
+        ("$a = ${b}?[0]", "null-conditional"),
+        ("Get-Item x && Write-Output y", "pipeline chain"),
+        ("Get-Item x || Write-Output y", "pipeline chain"),
+        ("1..3 | ForEach-Object -Parallel { $_ }", "ForEach-Object -Parallel"),
+        ("1..3 | % -Parallel { $_ }", "ForEach-Object -Parallel"),
+        ("'{}' | ConvertFrom-Json -AsHashtable", "-AsHashtable"),
+        ("'{}' | ConvertFrom-Json -AsHash", "-AsHashtable"),
+        ("Get-Error", "Get-Error"),
+        ("Invoke-WebRequest -Uri u -SkipHttpErrorCheck", "-SkipHttpErrorCheck"),
+        ("function f { process { 1 } clean { 2 } }", "clean block"),
+        ("function f { process { 1 } ", "syntax error"),
+    ],
+)
+def test_the_51_check_names_what_51_lacks(script, named):
+    problems = powershell_51_problems(script.encode())
+    assert problems and named in problems[0], problems
+
+
+def test_the_51_check_passes_what_51_has():
+    script = b"$a = if ($b) { 1 } else { 2 }\n$c = [Text.UTF8Encoding]::new()\n1..3 | ForEach-Object { $_ }\n"
+    assert powershell_51_problems(script) == []
+
+
 def test_every_operation_is_defined_and_documented():
     runtime = r.load_script(r.RUNTIME_FILE)
     table = runtime[runtime.index("$Operations = @{") :]
     names = [line.split("=")[0].strip() for line in table.splitlines()[1:] if "'Invoke-" in line]
-    assert len(names) == 15
+    assert len(names) == 16
     docs = (PLUGIN_UTILS.parents[1] / "docs" / "runtime.md").read_text()
     for line in table.splitlines()[1:]:
         if "'Invoke-" in line:
@@ -66,6 +181,17 @@ def test_the_token_is_never_read_back_by_the_runtime():
     start = runtime.index("if ($SecretValueNames -contains $Name)")
     secret_branch = runtime[start : runtime.index("elseif", start)]
     assert "$entry.set" in secret_branch and "$entry.length" in secret_branch and "$entry.data" not in secret_branch
+
+
+def test_no_value_of_the_request_is_bound_to_a_cmdlet_or_put_on_a_command_line():
+    """Module logging records cmdlet parameter bindings; msiexec.exe's command line is visible to any process."""
+    bootstrap = r.load_script(r.BOOTSTRAP_FILE)
+    runtime = r.load_script(r.RUNTIME_FILE)
+    assert "ConvertFrom-Json" not in bootstrap and "JavaScriptSerializer" in bootstrap
+    for cmdlet in ("New-ItemProperty", "Set-ItemProperty", "Start-Process", "msiexec.exe", "ConvertFrom-Json"):
+        assert cmdlet not in runtime, cmdlet
+    assert "[Microsoft.Win32.Registry]::SetValue(" in runtime and "MsiInstallProduct(" in runtime
+    assert "MsiHiddenProperties" in runtime and "$SecretProperties = @('REGISTRATIONTOKEN')" in runtime
 
 
 OPS = [r.Operation("a", "qwinsta"), r.Operation("b", "disk", {"drive": "C:"})]
@@ -114,6 +240,12 @@ def test_parse_output_per_operation_results():
         (0, answer([], version="0.9"), "", "runtime '0.9' but the controller speaks"),
         (1, answer([], error="The controller sent a request for runtime 2"), "", "runtime failed: The controller sent"),
         (0, answer([{"id": "a", "op": "qwinsta", "ok": True}]), "", "no result for: b"),
+        (
+            1,
+            json.dumps({"version": None, "error": "PowerShell runs in ConstrainedLanguage mode here", "results": []}),
+            "",
+            "runtime failed: PowerShell runs in ConstrainedLanguage mode here",
+        ),
     ],
 )
 def test_parse_output_errors_say_what_happened(rc, stdout, stderr, message):
