@@ -456,3 +456,13 @@ def test_an_unknown_fail_on_is_refused_before_any_host_is_contacted(demo_lab, tm
     result = run_diagnose(demo_lab, "-e", "avd_fail_on=high", "-e", "target=avd-21", report_dir=tmp_path)
     assert result.returncode != 0 and "avd_fail_on must be none, warning or critical, got 'high'" in result.stdout
     assert demo_lab.stats()["avd-21"]["commands"] == 0 and not (tmp_path / "diagnosis.json").exists()
+
+
+def test_a_limit_without_localhost_is_refused_not_a_silent_green_run(demo_lab, tmp_path):
+    demo_lab.reset_stats()
+    refused = run_diagnose(demo_lab, "--limit", "avd-21", report_dir=tmp_path)
+    assert refused.returncode != 0 and "leaves out localhost" in refused.stdout
+    assert demo_lab.stats()["avd-21"]["commands"] == 0 and not (tmp_path / "diagnosis.json").exists()
+    limited = run_diagnose(demo_lab, "--limit", "avd-21,localhost", report_dir=tmp_path)
+    assert limited.returncode == 0, limited.stdout[-2000:]
+    assert list(json.loads((tmp_path / "diagnosis.json").read_text())["hosts"]) == ["avd-21"]
