@@ -155,14 +155,11 @@ def answer(results: Mapping[str, OperationResult], op_id: str) -> Any:
 
 
 # --- the boot loader (article: RDAgentBootLoader has stopped running) -----------------------
-def probe_boot_loader(wait_for_installer: bool = False) -> list[Operation]:
-    ops = [
+def probe_boot_loader() -> list[Operation]:
+    return [
         Operation("probe.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
         read_registry("probe.agent", k.RDINFRA_AGENT, ["IsRegistered", "RegistrationToken"]),
     ]
-    if wait_for_installer:
-        ops.append(Operation("probe.installer", "processes", {"names": ["msiexec"]}))
-    return ops
 
 
 def plan_boot_loader(
