@@ -13,35 +13,13 @@ import pytest
 import yaml
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import CHECKS
+from tests.catalog import FAULT_FINDINGS
 from tests.conftest import REPO, ansible_env, lab_address, run_ansible
 
 pytestmark = pytest.mark.lab
 
 SCENARIO = REPO / "tests" / "lab" / "scenarios" / "demo.yml"
-EXPECTED = {  # the design's fault catalog: fault -> finding id
-    "bootloader_stopped": "BOOTLOADER_NOT_RUNNING",
-    "agent_not_installed": "AGENT_NOT_INSTALLED",
-    "invalid_registration_token": "INVALID_REGISTRATION_TOKEN",
-    "expired_registration_token": "EXPIRED_REGISTRATION_TOKEN",
-    "broker_blocked": "INVALID_FORM",
-    "gateway_blocked": "GATEWAY_UNREACHABLE",
-    "websocket_blocked": "WEBSOCKET_UNREACHABLE",
-    "stack_health_check_failed": "INSTALLATION_HEALTH_CHECK_FAILED",
-    "endpoint_not_found": "ENDPOINT_NOT_FOUND",
-    "msi_policy_blocked": "INSTALL_MSI_BLOCKED",
-    "installer_busy": "INSTALLER_BUSY",
-    "cmd_policy_blocked": "CMD_BLOCKED",
-    "stack_listener_broken": "STACK_LISTENER_NOT_LISTENING",
-    "disk_full": "DISK_SPACE_LOW",
-    "dotnet_outdated": "DOTNET_OUTDATED",
-    "sxs_stack_missing": "SXS_STACK_NOT_INSTALLED",
-    "session_limit_reached": "SESSION_LIMIT_REACHED",
-    "unsupported_os": "UNSUPPORTED_OS",
-    "name_already_registered": "NAME_ALREADY_REGISTERED",
-    "domain_trust_lost": "DOMAIN_TRUST_LOST",
-    "fslogix_unhealthy": "FSLOGIX_UNHEALTHY",
-    "agent_heartbeat_lost": "HEARTBEAT_LOST",
-}
+EXPECTED = FAULT_FINDINGS
 REPORTS = REPO / "reports" / "test-diagnosis"
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.UTC)
 

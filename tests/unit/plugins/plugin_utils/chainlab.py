@@ -23,6 +23,7 @@ from avdlab.model import HostSpec, LabModel, Scenario
 from avdlab.runtime_handler import OPERATIONS
 from avdlab.windows import known as lab_known
 from avdlab.windows.boot import boot
+from tests.catalog import FAULT_FINDINGS
 
 HOST = "sh-01"
 LIMIT = 4
@@ -34,30 +35,8 @@ OPTIONS = {
     "probe_urls": [],
 }
 POOL = {"max_session_limit": LIMIT}
-# The design's fault catalog: each fault and the finding it must produce.
-FAULTS = {
-    "bootloader_stopped": "BOOTLOADER_NOT_RUNNING",
-    "agent_not_installed": "AGENT_NOT_INSTALLED",
-    "invalid_registration_token": "INVALID_REGISTRATION_TOKEN",
-    "expired_registration_token": "EXPIRED_REGISTRATION_TOKEN",
-    "broker_blocked": "INVALID_FORM",
-    "gateway_blocked": "GATEWAY_UNREACHABLE",
-    "websocket_blocked": "WEBSOCKET_UNREACHABLE",
-    "stack_health_check_failed": "INSTALLATION_HEALTH_CHECK_FAILED",
-    "endpoint_not_found": "ENDPOINT_NOT_FOUND",
-    "msi_policy_blocked": "INSTALL_MSI_BLOCKED",
-    "installer_busy": "INSTALLER_BUSY",
-    "cmd_policy_blocked": "CMD_BLOCKED",
-    "stack_listener_broken": "STACK_LISTENER_NOT_LISTENING",
-    "disk_full": "DISK_SPACE_LOW",
-    "dotnet_outdated": "DOTNET_OUTDATED",
-    "sxs_stack_missing": "SXS_STACK_NOT_INSTALLED",
-    "session_limit_reached": "SESSION_LIMIT_REACHED",
-    "unsupported_os": "UNSUPPORTED_OS",
-    "name_already_registered": "NAME_ALREADY_REGISTERED",
-    "domain_trust_lost": "DOMAIN_TRUST_LOST",
-    "fslogix_unhealthy": "FSLOGIX_UNHEALTHY",
-}
+# The design's fault catalog, less the one that needs the host pool's heartbeat view (not built here).
+FAULTS = {fault: finding for fault, finding in FAULT_FINDINGS.items() if fault != "agent_heartbeat_lost"}
 # agent_heartbeat_lost shows only in the host pool's view (lastHeartBeat), which these tests do not build.
 # The article's root cause where it is not the fault's own finding: the installation health check
 # fails because the stack listener does not work ("check the stack listener" is its fix).
