@@ -18,7 +18,7 @@ description:
     Manager and makes each a host, with the host pool's view of it as
     variables - C(avd_status), C(avd_sessions), C(avd_allow_new_session),
     C(avd_agent_version), C(avd_sxs_stack_version), C(avd_update_state),
-    C(avd_health_checks), C(avd_last_heartbeat), C(avd_host_pool),
+    C(avd_health_checks), C(avd_last_heartbeat), C(avd_pool_read_at) (when the pool was read from Azure; HEARTBEAT_LOST measures against it, so a cached inventory does not look silent), C(avd_host_pool),
     C(avd_max_session_limit), C(avd_registration_expiration_time),
     C(avd_registration_key_checked), C(avd_registration_key_error),
     C(avd_vm_id), C(avd_resource_id),
@@ -139,6 +139,7 @@ compose:
   ansible_port: 5986
 """
 
+import datetime
 from typing import Any
 
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -204,6 +205,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
                     {
                         "host_pool": host_pool_dict(get_pool(sdk, settings, ref), registration_key(sdk, settings, ref)),
                         "session_hosts": [session_host_dict(h) for h in list_session_hosts(sdk, settings, ref)],
+                        "read_at": datetime.datetime.now(datetime.UTC)
+                        .isoformat(timespec="seconds")
+                        .replace("+00:00", "Z"),
                     }
                 )
         except AzureError as exc:

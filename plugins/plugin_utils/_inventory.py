@@ -70,6 +70,8 @@ def host_records(
                 "avd_assigned_user": host["assigned_user"],
                 "avd_in_pool": True,
             }
+            if pool.get("read_at"):  # when Azure was asked: a cached inventory's heartbeats are that old
+                variables["avd_pool_read_at"] = pool["read_at"]
             if ansible_host_source == "fqdn":
                 variables["ansible_host"] = host["name"]
             elif ansible_host_source == "short":

@@ -811,17 +811,23 @@ def heartbeat_lost(host: Host) -> list[Finding]:
     bootloader = host.service(k.BOOTLOADER_SERVICE)
     if pool.get("status") == "Shutdown" or not bootloader or bootloader.get("state") != "Running":
         return []
-    beat, now = parse_time(pool.get("last_heartbeat")), parse_time(host.facts.get("gathered_at"))
+    # Measured against when the pool was read (a cached inventory can be hours old), else the gather time.
+    read_at = parse_time(pool.get("read_at"))
+    beat, now = parse_time(pool.get("last_heartbeat")), read_at or parse_time(host.facts.get("gathered_at"))
     if beat is None or now is None or now - beat < HEARTBEAT_STALE:
         return []
     minutes = int((now - beat).total_seconds() // 60)
+    when = (
+        f"the host pool was read ({pool.get('read_at')})"
+        if read_at
+        else f"the facts were gathered ({host.facts.get('gathered_at')})"
+    )
     return [
         Finding(
             "HEARTBEAT_LOST",
             CRITICAL,
             [
-                f"host pool's lastHeartBeat is {pool.get('last_heartbeat')}, {minutes} minutes before the facts "
-                f"were gathered ({host.facts.get('gathered_at')})",
+                f"host pool's lastHeartBeat is {pool.get('last_heartbeat')}, {minutes} minutes before {when}",
                 f"service RDAgentBootLoader is Running (start type {bootloader.get('start_type')})",
                 *pool_evidence(host),
             ],
@@ -935,6 +941,7 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
         "host_pool": "avd_host_pool",
         "sxs_stack_version": "avd_sxs_stack_version",
         "last_heartbeat": "avd_last_heartbeat",
+        "read_at": "avd_pool_read_at",
         "power_state": "avd_power_state",
         "health_checks": "avd_health_checks",
     }

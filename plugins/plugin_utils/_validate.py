@@ -122,6 +122,7 @@ POOL_FIELDS: dict[str, Any] = {
     "registration_expiration_time": OPT_STR,
     "host_pool": OPT_STR,
     "last_heartbeat": OPT_STR,
+    "read_at": OPT_STR,
     "power_state": OPT_STR,
     "health_checks": Seq(Obj(), nullable=True),
 }

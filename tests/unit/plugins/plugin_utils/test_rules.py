@@ -473,6 +473,20 @@ def test_heartbeat_lost_while_the_bootloader_runs():
     assert ids({k: v for k, v in facts.items() if k != "gathered_at"}, pool) == []
 
 
+def test_heartbeat_is_judged_against_when_the_pool_was_read_not_a_cached_inventory():
+    facts = healthy()
+    facts["gathered_at"] = "2026-11-25T13:00:00Z"
+    cached = {"status": "Available", "last_heartbeat": "2026-11-25T10:00:00Z", "read_at": "2026-11-25T10:00:20Z"}
+    assert ids(facts, cached) == []  # beating when read three hours ago: no false restart of the boot loader
+    (finding,) = r.diagnose(facts, {**cached, "read_at": "2026-11-25T10:30:00Z"})["findings"]
+    assert finding["id"] == "HEARTBEAT_LOST"
+    assert finding["evidence"][0].startswith("host pool's lastHeartBeat is 2026-11-25T10:00:00Z, 30 minutes before")
+    assert r.pool_from_hostvars({"avd_status": "Available", "avd_pool_read_at": "2026-11-25T10:00:20Z"}) == {
+        "status": "Available",
+        "read_at": "2026-11-25T10:00:20Z",
+    }
+
+
 def test_pool_from_hostvars_carries_health_checks_and_heartbeat():
     pool = r.pool_from_hostvars(
         {
