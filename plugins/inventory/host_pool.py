@@ -19,7 +19,7 @@ description:
     variables - C(avd_status), C(avd_sessions), C(avd_allow_new_session),
     C(avd_agent_version), C(avd_sxs_stack_version), C(avd_update_state),
     C(avd_health_checks), C(avd_last_heartbeat),
-    C(avd_pool_read_at) (when the pool was read from Azure: HEARTBEAT_LOST
+    C(avd_pool_read_at) (when the pool was read from Azure; HEARTBEAT_LOST
     measures against it, so a cached inventory does not look silent), C(avd_host_pool),
     C(avd_max_session_limit), C(avd_registration_expiration_time),
     C(avd_registration_key_checked), C(avd_registration_key_error),
