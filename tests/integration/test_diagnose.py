@@ -280,8 +280,10 @@ def test_psrp_gives_the_same_diagnosis_as_winrm(diagnosis, psrp_diagnosis):
 
 
 def without_heartbeat(entry):
-    """A host's report entry without the pool's lastHeartBeat and the gather time, which move on between runs."""
-    pool = {key: value for key, value in (entry.get("host_pool") or {}).items() if key != "last_heartbeat"}
+    """A host's report entry without the pool's lastHeartBeat and read time, which move on between runs."""
+    pool = {
+        key: value for key, value in (entry.get("host_pool") or {}).items() if key not in ("last_heartbeat", "read_at")
+    }
     findings = [
         {**f, "evidence": [e for e in f["evidence"] if not e.startswith("host pool's lastHeartBeat is")]}
         for f in entry["findings"]
