@@ -45,9 +45,9 @@ class ChangeAction(ActionBase):  # type: ignore[misc]
     SECRET_OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        self._supports_async = False
-        result = super().run(tmp, task_vars)
+        # ActionBase supports check mode and refuses async by default; its run() reads no task_vars
+        # (tmp is deprecated and ignored)
+        result = super().run(task_vars=task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=self.OPTIONS)
         secrets = [str(args[name]) for name in self.SECRET_OPTIONS if args.get(name)]
         check_mode = bool(self._task.check_mode)

@@ -38,6 +38,10 @@ TARGETS = (
     "plugins/plugin_utils/_facts.py",
     "plugins/plugin_utils/_reports.py",
     "plugins/plugin_utils/_plans.py",  # remediation: desired vs. current, what to change
+    "plugins/plugin_utils/_change.py",  # remediation: probe, plan, apply, verify; check mode, diff, secrets
+    "plugins/plugin_utils/_remediation.py",  # remediation: which role fixes what, outcomes before/after
+    "plugins/plugin_utils/_verdicts.py",
+    "plugins/plugin_utils/_validate.py",
 )
 TESTS = "tests/unit/plugins/plugin_utils"
 GOAL = 90.0
