@@ -146,3 +146,12 @@ def test_reports_written_together(tmp_path: Path) -> None:
     lines = r.summary_lines(report, str(tmp_path))
     assert lines[1].startswith("avd-03") and "boom" in lines[1]
     assert "1 fixed, 0 not fixed, 1 skipped, 1 failed" in lines[-2]
+
+
+def test_an_agent_that_is_not_installed_gets_the_full_reinstall_which_is_disruptive() -> None:
+    diagnosis = diagnosed(
+        finding("AGENT_NOT_INSTALLED"), finding("BOOTLOADER_NOT_RUNNING", explained_by="AGENT_NOT_INSTALLED")
+    )["diagnosis"]
+    plan = r.plan_host(diagnosis, [], [])
+    assert plan["roles"] == ["reinstall"] and plan["fixing"] == ["AGENT_NOT_INSTALLED"] and plan["disruptive"]
+    assert "AGENT_NOT_INSTALLED" not in r.NO_ROLE_YET
