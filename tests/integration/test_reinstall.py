@@ -32,7 +32,7 @@ hosts:
   - {name: re-07, faults: [agent_not_installed], sessions: 1}
 """
 BROKEN = ["re-01", "re-02", "re-03", "re-04", "re-05"]
-# The installers the lab's image carries in C:\Program Files\Microsoft RDInfra (the agent brings the stack along).
+# Installers already on the host instead of the manifest: the ones the lab's image carries in RDInfra.
 PACKAGES = {
     "avd_reinstall_packages": {
         "agent": r"C:\Program Files\Microsoft RDInfra\Microsoft.RDInfra.RDAgent.Installer-x64-1.0.10004.1300.msi",
@@ -48,7 +48,9 @@ FAST = ["-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-
 def lab(lab_factory, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("reinstall") / "lab.yml"
     scenario.write_text(SCENARIO)
-    return lab_factory("reinstall", "--scenario", str(scenario), "--first-address", "127.0.41.1", "--reboot-seconds", "1")
+    return lab_factory(
+        "reinstall", "--scenario", str(scenario), "--first-address", "127.0.41.1", "--reboot-seconds", "1"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +60,9 @@ def packages(tmp_path_factory) -> Path:
     return path
 
 
-def reinstall(lab, packages: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return lab.playbook(REPO / "playbooks" / "reinstall.yml", "-e", f"@{packages}", *FAST, *extra)
+def reinstall(lab, *extra: str) -> subprocess.CompletedProcess[str]:
+    """The installers come from the manifest avdlab up wrote (the inventory's avd_installer_manifest)."""
+    return lab.playbook(REPO / "playbooks" / "reinstall.yml", *FAST, *extra)
 
 
 def local_play(lab, tmp_path: Path, tasks: list[dict]) -> None:
@@ -144,24 +147,24 @@ def planted_token(lab, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def check_run(lab, packages, planted_token, tmp_path_factory):
+def check_run(lab, planted_token, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("check")
     before = comparable(lab, tmp)
-    result = reinstall(lab, packages, "--check", "--diff")
+    result = reinstall(lab, "--check", "--diff")
     return before, result, comparable(lab, tmp)
 
 
 @pytest.fixture(scope="module")
-def first_run(lab, packages, check_run, tmp_path_factory):
-    result = reinstall(lab, packages, "--diff", "-vvv")
+def first_run(lab, check_run, tmp_path_factory):
+    result = reinstall(lab, "--diff", "-vvv")
     return result, state(lab), pool(lab, tmp_path_factory.mktemp("first"))
 
 
 @pytest.fixture(scope="module")
-def second_run(lab, packages, first_run, tmp_path_factory):
+def second_run(lab, first_run, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("second")
     before = comparable(lab, tmp)
-    result = reinstall(lab, packages, "--diff")
+    result = reinstall(lab, "--diff")
     return before, result, comparable(lab, tmp)
 
 
@@ -172,7 +175,7 @@ def test_check_mode_previews_every_step_and_changes_nothing(check_run):
     for name in BROKEN:
         assert f"{name}: would reinstall" in flat(result.stdout), name
     assert "re-06: healthy and Available: nothing to do" in flat(result.stdout)
-    assert "would install the agent from C:\\Program Files\\Microsoft RDInfra" in flat(result.stdout)
+    assert "would install the agent from C:\\ProgramData\\avdops\\installers\\agent\\" in flat(result.stdout)
     # Each instance by product code, with its version, in the article's order.
     assert "program Remote Desktop Agent Boot Loader 1.0.9023.1100 {" in flat(result.stdout)
 
@@ -252,7 +255,7 @@ def test_a_host_that_drops_right_after_the_uninstall_converges_on_a_rerun(lab, p
         lab.control("/hosts/re-06/power?state=on", method="POST")
     assert run.returncode != 0
     assert "re-06: not reinstalled:" in flat(output), output[-3000:]
-    rerun = reinstall(lab, packages, "--limit", "re-06")
+    rerun = reinstall(lab, "-e", f"@{packages}", "--limit", "re-06")
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     assert "re-06: reinstalled: uninstalled 0 program instance(s), removed from hp-re" in flat(rerun.stdout)
     assert status(lab.control("/hosts/re-06")) == "Available"
