@@ -222,3 +222,17 @@ def test_rollout_stop_filter_takes_what_the_playbook_passes() -> None:
         avd_rollout_stop(runs, ["a-02"], "lots")
     with pytest.raises(Exception, match="expects a mapping of host runs"):
         avd_rollout_stop(runs, "a-02", 10)
+
+
+def test_an_outdated_dotnet_is_fixed_by_the_disruptive_dotnet_role_before_the_agents_own_fixes() -> None:
+    plan = r.plan_host(
+        diagnosed(finding("BOOTLOADER_NOT_RUNNING"), finding("DOTNET_OUTDATED"), finding("INSTALLER_BUSY", "warning"))[
+            "diagnosis"
+        ],
+        [],
+        [],
+    )
+    assert plan["roles"] == ["installer_busy", "dotnet", "boot_loader"] and plan["disruptive"]
+    assert "DOTNET_OUTDATED" in plan["fixing"] and "DOTNET_OUTDATED" not in r.NO_ROLE_YET
+    alone = r.plan_host(diagnosed(finding("DOTNET_OUTDATED", "warning"))["diagnosis"], [], [])
+    assert alone["roles"] == ["dotnet"] and alone["disruptive"]
