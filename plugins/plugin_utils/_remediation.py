@@ -33,11 +33,13 @@ ROLE_FOR: dict[str, str] = {
     "HEARTBEAT_LOST": "boot_loader",  # restarted: a fresh agent heartbeats again
     "STACK_LISTENER_NOT_LISTENING": "stack_listener",
     "INSTALLATION_HEALTH_CHECK_FAILED": "stack_listener",
+    "DOTNET_OUTDATED": "dotnet",  # .NET Framework 4.8 installed, VM restarted: the agent update then succeeds
 }
 # Policies and a busy installer first (they block what follows), the reboot last.
-ROLE_ORDER = ("policies", "installer_busy", "registration", "boot_loader", "stack_listener")
+# .NET right after them: its restart lets the agent update before the agent's own fixes are looked at.
+ROLE_ORDER = ("policies", "installer_busy", "dotnet", "registration", "boot_loader", "stack_listener")
 # Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first.
-DISRUPTIVE_ROLES = frozenset({"policies", "installer_busy", "registration", "stack_listener"})
+DISRUPTIVE_ROLES = frozenset({"policies", "installer_busy", "dotnet", "registration", "stack_listener"})
 # Findings whose fix restarts a service even though their role alone (starting a stopped service) does not.
 DISRUPTIVE_FINDINGS = frozenset({"HEARTBEAT_LOST"})
 
@@ -56,7 +58,6 @@ REPORT_ONLY: dict[str, str] = {
 NO_ROLE_YET: dict[str, str] = {
     "AGENT_NOT_INSTALLED": "the full reinstall (playbooks/reinstall.yml when available; the finding's remediation)",
     "SXS_STACK_NOT_INSTALLED": "the side-by-side stack reinstall (the finding's remediation), not automated yet",
-    "DOTNET_OUTDATED": "installing .NET Framework 4.8 (the finding's remediation), not automated yet",
     "DISK_SPACE_LOW": "freeing disk space (the finding's remediation), not automated yet",
     "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",
 }

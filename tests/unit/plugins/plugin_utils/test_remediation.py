@@ -146,3 +146,17 @@ def test_reports_written_together(tmp_path: Path) -> None:
     lines = r.summary_lines(report, str(tmp_path))
     assert lines[1].startswith("avd-03") and "boom" in lines[1]
     assert "1 fixed, 0 not fixed, 1 skipped, 1 failed" in lines[-2]
+
+
+def test_an_outdated_dotnet_is_fixed_by_the_disruptive_dotnet_role_before_the_agents_own_fixes() -> None:
+    plan = r.plan_host(
+        diagnosed(finding("BOOTLOADER_NOT_RUNNING"), finding("DOTNET_OUTDATED"), finding("INSTALLER_BUSY", "warning"))[
+            "diagnosis"
+        ],
+        [],
+        [],
+    )
+    assert plan["roles"] == ["installer_busy", "dotnet", "boot_loader"] and plan["disruptive"]
+    assert "DOTNET_OUTDATED" in plan["fixing"] and "DOTNET_OUTDATED" not in r.NO_ROLE_YET
+    alone = r.plan_host(diagnosed(finding("DOTNET_OUTDATED", "warning"))["diagnosis"], [], [])
+    assert alone["roles"] == ["dotnet"] and alone["disruptive"]
