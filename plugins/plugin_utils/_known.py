@@ -42,7 +42,8 @@ SXS_MSI_PATTERN = "SxSStack*.msi"
 
 # Event Viewer > Windows Logs > Application: the article's sources and ids
 EVENT_SOURCES = ("WVD-Agent", "WVD-Agent-Updater", "RDAgentBootLoader", "MsiInstaller")
-EVENT_IDS = (3277, 3703, 3019, 3389)
+# and MsiInstaller 11707 ("Product: <name> -- Installation completed successfully."): when the agent last installed
+EVENT_IDS = (3277, 3703, 3019, 3389, 11707)
 
 # .NET Framework 4.x Release values: the agent needs 4.7.2 or later
 DOTNET_472_MINIMUM = 461808
