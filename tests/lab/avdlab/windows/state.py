@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .known import MSI_SERVICE_IDLE_SECONDS, SOURCE_MSI
 from .registry import Registry
 
 RUNNING = "Running"
@@ -57,7 +58,9 @@ class FileEntry:
     path: str
     size: int
     created: float
-    product: dict[str, str] | None = None  # for an MSI: display_name, display_version, product_code, kind
+    product: dict[str, str] | None = None  # for an installer: display_name, display_version, product_code, kind
+    # SHA-256 of the content, for files written over the connection (put_file); the lab keeps no other bytes.
+    sha256: str | None = None
 
 
 @dataclass
@@ -95,11 +98,16 @@ class HostState:
     services: dict[str, Service] = field(default_factory=dict)  # lower-case name -> service
     programs: list[Program] = field(default_factory=list)
     files: dict[str, FileEntry] = field(default_factory=dict)  # lower-case path -> file
+    directories: list[str] = field(default_factory=list)  # folders created since the image (lower-case)
     events: list[Event] = field(default_factory=list)
     sessions: list[UserSession] = field(default_factory=list)
     disk: Disk = field(default_factory=Disk)
     blocked_hosts: list[str] = field(default_factory=list)  # fnmatch patterns this VM cannot reach
     installer_busy: bool = False  # another msiexec installation is running (holds Global\_MSIExecute)
+    # When that installation finishes (None: it runs until the lab is told otherwise), and which product it is.
+    installer_busy_until: float | None = None
+    installer_busy_product: str = ""
+    installation_seconds: float = 60.0  # how long another installation started on this host runs (the scenario's)
     # The Windows Installer service (msiexec.exe /V) runs on after an installation until it idles out.
     installer_service_until: float = 0.0
     language_mode: str = "FullLanguage"  # PowerShell's; ConstrainedLanguage under AppLocker/WDAC script policy
@@ -118,16 +126,28 @@ class HostState:
     domain_secure_channel: bool = True
     agent_silent: bool = False
     powered_off_at: float | None = None
+    # The .NET Framework Release an installation wrote; it takes effect at the next restart.
+    pending_dotnet_release: int | None = None
 
     # --- small queries ------------------------------------------------------
     def service(self, name: str) -> Service | None:
         return self.services.get(name.lower())
 
     def settle(self, now: float | None = None) -> None:
-        """Let time pass: services that were about to stop have stopped."""
+        """Let time pass: services that were about to stop have stopped, an installation that was due to end has
+        ended (Windows Installer releases its mutex, logs the product installed and idles on)."""
         moment = time.time() if now is None else now
         for service in self.services.values():
             service.settle(moment)
+        until = self.installer_busy_until
+        if self.installer_busy and until is not None and moment >= until:
+            self.installer_busy = False
+            self.installer_busy_until = None
+            self.installer_service_until = until + MSI_SERVICE_IDLE_SECONDS
+            product = self.installer_busy_product or "the other product"
+            self.log_event(
+                SOURCE_MSI, 11707, "Information", f"Product: {product} -- Installation completed successfully.", until
+            )
 
     def programs_named(self, product: str) -> list[Program]:
         """A product's Add/Remove Programs entries: its name, or its name and version (the Geneva agent)."""
@@ -168,12 +188,16 @@ class HostState:
             services={k: Service(**v) for k, v in raw["services"].items()},
             programs=[Program(**p) for p in raw["programs"]],
             files={k: FileEntry(**f) for k, f in raw["files"].items()},
+            directories=list(raw.get("directories") or []),
             events=[Event(**e) for e in raw["events"]],
             sessions=[UserSession(**s) for s in raw["sessions"]],
             disk=Disk(**raw["disk"]),
             blocked_hosts=list(raw["blocked_hosts"]),
             installer_busy=raw["installer_busy"],
             installer_service_until=raw.get("installer_service_until", 0.0),
+            installer_busy_until=raw.get("installer_busy_until"),
+            installer_busy_product=raw.get("installer_busy_product", ""),
+            installation_seconds=raw.get("installation_seconds", 60.0),
             language_mode=raw.get("language_mode", "FullLanguage"),
             boot_time=raw["boot_time"],
             active_listeners=list(raw["active_listeners"]),
@@ -187,6 +211,7 @@ class HostState:
             domain_secure_channel=raw.get("domain_secure_channel", True),
             agent_silent=raw.get("agent_silent", False),
             powered_off_at=raw.get("powered_off_at"),
+            pending_dotnet_release=raw.get("pending_dotnet_release"),
         )
 
     def save(self, path: Path) -> None:

@@ -83,7 +83,7 @@ def test_the_entry_carries_the_plan_and_the_run() -> None:
     diagnosis = diagnosed(
         finding("INVALID_REGISTRATION_TOKEN"),
         finding("INVALID_FORM"),
-        finding("DOTNET_OUTDATED", "warning"),
+        finding("HEALTH_CHECK_FAILED", "warning"),
         finding("STACK_LISTENER_NOT_LISTENING"),
         state="unhealthy",
     )
@@ -91,7 +91,7 @@ def test_the_entry_carries_the_plan_and_the_run() -> None:
     entry = r.host_outcome(diagnosis, diagnosis, plan, {"reached": True, "drained": True, "drain_restored": False})
     assert entry["roles"] == ["registration"]
     assert entry["report_only"] == [{"id": "INVALID_FORM", "who": r.REPORT_ONLY["INVALID_FORM"]}]
-    assert entry["not_automated"] == [{"id": "DOTNET_OUTDATED", "reason": r.NO_ROLE_YET["DOTNET_OUTDATED"]}]
+    assert entry["not_automated"] == [{"id": "HEALTH_CHECK_FAILED", "reason": r.NO_ROLE_YET["HEALTH_CHECK_FAILED"]}]
     assert entry["excluded"] == ["STACK_LISTENER_NOT_LISTENING"]
     assert entry["drained"] is True and entry["drain_restored"] is False
     assert entry["skipped"] is None and entry["error"] is None
@@ -189,10 +189,13 @@ def test_junit_one_case_per_host_failures_and_skips() -> None:
     cases = {case.get("name"): case for case in suite}
     assert all(case.tag == "testcase" and case.get("classname") == "remediation" for case in suite)
     (failure,) = cases["avd-04"]
-    assert (failure.tag, failure.get("message")) == ("failure", "WinRM timed out")
+    assert (failure.tag, failure.get("message")) == ("failure", "failed: WinRM timed out")
     assert failure.text == "before: unhealthy BOOTLOADER_NOT_RUNNING, INVALID_FORM; after: unreachable -"
     (not_fixed,) = cases["avd-05"]
-    assert (not_fixed.tag, not_fixed.get("message")) == ("failure", "finding(s) still there after remediation")
+    assert (not_fixed.tag, not_fixed.get("message")) == (
+        "failure",
+        "not fixed: BOOTLOADER_NOT_RUNNING still found after remediation",
+    )
     (skipped,) = cases["avd-03"]
     assert (skipped.tag, skipped.get("message")) == ("skipped", "2 user session(s)")
     (out,) = cases["avd-01"]
@@ -207,7 +210,7 @@ def test_junit_failure_message_prefers_the_run_error() -> None:
     plan = r.plan_host(broken["diagnosis"], [], [])
     entry = r.host_outcome(broken, {"unreachable": True, "msg": "gone"}, plan, {"reached": True, "error": "role died"})
     (suite,) = ET.fromstring(r.render_junit(r.build_report({"h": entry}, GENERATED, False)))
-    assert suite[0][0].get("message") == "role died"
+    assert suite[0][0].get("message") == "failed: role died"
 
 
 def test_summary_lines_per_host_and_totals() -> None:
