@@ -235,7 +235,8 @@ def test_a_lab_host_with_a_broken_stack_listener_gets_its_flags_and_the_facts() 
             1,
             True,
         )
-    assert plan.changes and not p.plan_stack_listener(answered(p.probe_stack_listener())).changed
+    healthy = p.plan_stack_listener(answered(p.probe_stack_listener()))
+    assert plan.changes and not healthy.changed and healthy.facts["listening"] is True
 
 
 def test_several_stacks_and_qwinsta_unreadable_the_one_terminal_server_names_is_fixed() -> None:
