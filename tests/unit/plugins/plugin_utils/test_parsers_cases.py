@@ -138,6 +138,7 @@ def test_values_by_name():
         ("C:/Program Files/Microsoft RDInfra/SxSStack-1.0.2407.05700.MSI", "1.0.2407.05700"),
         (r"C:\Program-Files\RDInfra\SxSStack-1.0.2407.05700.msi", "1.0.2407.05700"),  # a dash in a folder name
         ("SxSStack-1.0-beta.msi", "1.0-beta"),
+        ("SxSStack-1.0.2407.05700", "1.0.2407.05700"),  # the value name CurrentVersion points to (MSRD-Collect)
         ("SxSStack.msi", None),
         ("SxSStack-.msi", None),
         ("", None),
