@@ -26,6 +26,7 @@ ROLE_FOR: dict[str, str] = {
     "INSTALL_MSI_BLOCKED": "policies",
     "CMD_BLOCKED": "policies",
     "INSTALLER_BUSY": "installer_busy",
+    "AGENT_NOT_INSTALLED": "reinstall",  # the article's last resort: uninstall, re-register, reinstall
     "INVALID_REGISTRATION_TOKEN": "registration",
     "EXPIRED_REGISTRATION_TOKEN": "registration",
     "ENDPOINT_NOT_FOUND": "registration",
@@ -36,10 +37,11 @@ ROLE_FOR: dict[str, str] = {
     "DOTNET_OUTDATED": "dotnet",  # .NET Framework 4.8 installed, VM restarted: the agent update then succeeds
 }
 # Policies and a busy installer first (they block what follows), the reboot last.
-# .NET right after them: its restart lets the agent update before the agent's own fixes are looked at.
-ROLE_ORDER = ("policies", "installer_busy", "dotnet", "registration", "boot_loader", "stack_listener")
+# .NET right after them: its restart lets the agent update before the agent's own fixes are looked at; the full
+# reinstall next (it brings a new agent, boot loader and stack, registered: the lighter fixes then find nothing).
+ROLE_ORDER = ("policies", "installer_busy", "dotnet", "reinstall", "registration", "boot_loader", "stack_listener")
 # Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first.
-DISRUPTIVE_ROLES = frozenset({"policies", "installer_busy", "dotnet", "registration", "stack_listener"})
+DISRUPTIVE_ROLES = frozenset({"policies", "installer_busy", "dotnet", "reinstall", "registration", "stack_listener"})
 # Findings whose fix restarts a service even though their role alone (starting a stopped service) does not.
 DISRUPTIVE_FINDINGS = frozenset({"HEARTBEAT_LOST"})
 
@@ -56,7 +58,6 @@ REPORT_ONLY: dict[str, str] = {
 }
 # finding id -> why remediate.yml leaves it (documented fix, not a role of this collection yet)
 NO_ROLE_YET: dict[str, str] = {
-    "AGENT_NOT_INSTALLED": "the full reinstall (playbooks/reinstall.yml when available; the finding's remediation)",
     "SXS_STACK_NOT_INSTALLED": "the side-by-side stack reinstall (the finding's remediation), not automated yet",
     "DISK_SPACE_LOW": "freeing disk space (the finding's remediation), not automated yet",
     "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",

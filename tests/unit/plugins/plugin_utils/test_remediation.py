@@ -236,3 +236,12 @@ def test_an_outdated_dotnet_is_fixed_by_the_disruptive_dotnet_role_before_the_ag
     assert "DOTNET_OUTDATED" in plan["fixing"] and "DOTNET_OUTDATED" not in r.NO_ROLE_YET
     alone = r.plan_host(diagnosed(finding("DOTNET_OUTDATED", "warning"))["diagnosis"], [], [])
     assert alone["roles"] == ["dotnet"] and alone["disruptive"]
+
+
+def test_an_agent_that_is_not_installed_gets_the_full_reinstall_which_is_disruptive() -> None:
+    diagnosis = diagnosed(
+        finding("AGENT_NOT_INSTALLED"), finding("BOOTLOADER_NOT_RUNNING", explained_by="AGENT_NOT_INSTALLED")
+    )["diagnosis"]
+    plan = r.plan_host(diagnosis, [], [])
+    assert plan["roles"] == ["reinstall"] and plan["fixing"] == ["AGENT_NOT_INSTALLED"] and plan["disruptive"]
+    assert "AGENT_NOT_INSTALLED" not in r.NO_ROLE_YET
