@@ -28,7 +28,7 @@ hosts:
   - {name: re-03, faults: [agent_not_installed]}
   - {name: re-04, faults: [sxs_stack_missing]}
   - {name: re-05, faults: [endpoint_not_found]}
-  - {name: re-06}
+  - {name: re-06, installation_seconds: 12}
   - {name: re-07, faults: [agent_not_installed], sessions: 1}
 """
 BROKEN = ["re-01", "re-02", "re-03", "re-04", "re-05"]
@@ -236,12 +236,16 @@ def test_planted_token_is_in_no_output_log_or_host_file(lab, planted_token, chec
                     and "rdinfra" not in f["path"].lower()]  # fmt: skip
 
 
-def test_a_host_that_drops_right_after_the_uninstall_converges_on_a_rerun(lab, packages, second_run):
-    """re-06 (healthy: reinstalled on request) goes off the network as soon as its programs are gone."""
+def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_converges_on_a_rerun(
+    lab, packages, second_run
+):
+    """re-06 (healthy: reinstalled on request) runs another installation for 12 s when the run starts (msiexec
+    1618: the uninstall waits and tries again), then goes off the network as soon as its programs are gone."""
+    lab.control("/hosts/re-06/inject?fault=installer_busy", method="POST")
     run = subprocess.Popen(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(REPO / "playbooks" / "reinstall.yml"),
-         "-e", f"@{packages}", *FAST, "-e", "avd_reinstall_healthy=true", "-e", "avd_reboot_timeout=15",
-         "--limit", "re-06"],
+         *FAST, "-e", "avd_reinstall_healthy=true", "-e", "avd_reboot_timeout=15", "-e", "avd_installer_busy_delay=2",
+         "-e", "target=re-06"],
         env=ansible_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 240
@@ -254,8 +258,23 @@ def test_a_host_that_drops_right_after_the_uninstall_converges_on_a_rerun(lab, p
     finally:
         lab.control("/hosts/re-06/power?state=on", method="POST")
     assert run.returncode != 0
+    assert "FAILED - RETRYING: [re-06]: Uninstall the four programs by product code" in output, output[-3000:]
     assert "re-06: not reinstalled:" in flat(output), output[-3000:]
+    # Installers already on the host this time (the image's), instead of the manifest.
     rerun = reinstall(lab, "-e", f"@{packages}", "--limit", "re-06")
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     assert "re-06: reinstalled: uninstalled 0 program instance(s), removed from hp-re" in flat(rerun.stdout)
+    assert "would install" not in rerun.stdout
     assert status(lab.control("/hosts/re-06")) == "Available"
+
+
+def test_remediate_fixes_a_missing_agent_with_the_reinstall_when_the_user_may_be_disrupted(lab, second_run, tmp_path):
+    """re-07 (no agent, a user on it) was left alone by reinstall.yml; remediate.yml with consent reinstalls it."""
+    result = lab.playbook(
+        REPO / "playbooks" / "remediate.yml", *FAST, "-e", "avd_force=true", "-e", "target=re-07",
+        "-e", f"avd_report_dir={tmp_path}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    report = json.loads((tmp_path / "remediation.json").read_text())["hosts"]["re-07"]
+    assert report["outcome"] == "fixed" and report["roles"] == ["reinstall"], report
+    assert status(lab.control("/hosts/re-07")) == "Available"
