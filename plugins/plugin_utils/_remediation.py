@@ -31,13 +31,33 @@ ROLE_FOR: dict[str, str] = {
     "ENDPOINT_NOT_FOUND": "registration",
     "BOOTLOADER_NOT_RUNNING": "boot_loader",
     "HEARTBEAT_LOST": "boot_loader",  # restarted: a fresh agent heartbeats again
+    # Article: Stack listener isn't working - the flags and a restart; the role hands over to sxs_stack when
+    # that is not enough (no rdp-sxs WinStation, or still not listening after the restart).
     "STACK_LISTENER_NOT_LISTENING": "stack_listener",
-    "INSTALLATION_HEALTH_CHECK_FAILED": "stack_listener",
+    # Article: InstallationHealthCheckFailedException - "if the stack listener isn't working, uninstall and
+    # reinstall the stack". A broken listener is found as STACK_LISTENER_NOT_LISTENING, which explains this
+    # finding (the listener's fix first, then the handover); found alone, the stack the update installed failed
+    # the agent's check: the reinstall itself.
+    "INSTALLATION_HEALTH_CHECK_FAILED": "sxs_stack",
+    "SXS_STACK_NOT_INSTALLED": "sxs_stack",  # article: stuck in Unavailable or Upgrading state
+    "DISK_SPACE_LOW": "disk_cleanup",  # article: DownloadMsiException
 }
-# Policies and a busy installer first (they block what follows), the reboot last.
-ROLE_ORDER = ("policies", "installer_busy", "registration", "boot_loader", "stack_listener")
-# Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first.
-DISRUPTIVE_ROLES = frozenset({"policies", "installer_busy", "registration", "stack_listener"})
+# Policies and a busy installer first (they block what follows), disk space before anything that installs,
+# the reboots last.
+ROLE_ORDER = (
+    "policies",
+    "installer_busy",
+    "disk_cleanup",
+    "registration",
+    "boot_loader",
+    "stack_listener",
+    "sxs_stack",
+)
+# Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first
+# (disk_cleanup restarts RDAgentBootLoader; sxs_stack uninstalls the stack users connect through and reboots).
+DISRUPTIVE_ROLES = frozenset(
+    {"policies", "installer_busy", "disk_cleanup", "registration", "stack_listener", "sxs_stack"}
+)
 # Findings whose fix restarts a service even though their role alone (starting a stopped service) does not.
 DISRUPTIVE_FINDINGS = frozenset({"HEARTBEAT_LOST"})
 
@@ -55,9 +75,7 @@ REPORT_ONLY: dict[str, str] = {
 # finding id -> why remediate.yml leaves it (documented fix, not a role of this collection yet)
 NO_ROLE_YET: dict[str, str] = {
     "AGENT_NOT_INSTALLED": "the full reinstall (playbooks/reinstall.yml when available; the finding's remediation)",
-    "SXS_STACK_NOT_INSTALLED": "the side-by-side stack reinstall (the finding's remediation), not automated yet",
     "DOTNET_OUTDATED": "installing .NET Framework 4.8 (the finding's remediation), not automated yet",
-    "DISK_SPACE_LOW": "freeing disk space (the finding's remediation), not automated yet",
     "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",
 }
 # Information about the pool (versions that differ): reported by the diagnosis, nothing to fix on the host.

@@ -642,6 +642,13 @@ def disk_space(host: Host) -> list[Finding]:
         size, free, percent = int(disk["size_bytes"]), int(disk["free_bytes"]), disk.get("percent_free")
         # The exact share, not the rounded percent_free: 4.996% free is under 5% though it shows as 5.0.
         low = free < k.DISK_MSI_BYTES or free * 100 < k.DISK_LOW_PERCENT * size
+        checked = parse_time(host.agent.get("health_last_checked"))
+        still_failed = (host.pool or {}).get("update_state") == "Failed"
+        if not low and checked is not None and not still_failed:
+            # Room again (files deleted, disk enlarged) and the agent has run since the failure, without the
+            # host pool saying its update still fails: the event is history, its cause is gone.
+            events = [e for e in events if (parse_time(e.get("time")) or checked) >= checked]
+            evidence = [describe_event(e) for e in events[:1]]
         if low or events:
             evidence.append(f"{disk.get('drive')} has {free / 1024**2:.0f} MB free ({percent}%)")
     if not events and not low:

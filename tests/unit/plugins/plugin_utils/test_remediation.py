@@ -146,3 +146,33 @@ def test_reports_written_together(tmp_path: Path) -> None:
     lines = r.summary_lines(report, str(tmp_path))
     assert lines[1].startswith("avd-03") and "boom" in lines[1]
     assert "1 fixed, 0 not fixed, 1 skipped, 1 failed" in lines[-2]
+
+
+def test_the_stack_and_the_disk_have_roles_disk_first_reinstall_last() -> None:
+    plan = r.plan_host(
+        diagnosed(
+            finding("SXS_STACK_NOT_INSTALLED"),
+            finding("STACK_LISTENER_NOT_LISTENING", explained_by="SXS_STACK_NOT_INSTALLED"),
+            finding("DISK_SPACE_LOW"),
+        )["diagnosis"],
+        [],
+        [],
+    )
+    assert plan["roles"] == ["disk_cleanup", "sxs_stack"] and plan["disruptive"]
+    assert plan["fixing"] == ["SXS_STACK_NOT_INSTALLED", "DISK_SPACE_LOW"] and plan["not_automated"] == []
+
+
+def test_a_failed_stack_health_check_goes_to_the_listener_fix_first_when_the_listener_is_down() -> None:
+    # Article: InstallationHealthCheckFailedException - check the listener; if it does not work, reinstall the stack.
+    down = r.plan_host(
+        diagnosed(
+            finding("STACK_LISTENER_NOT_LISTENING"),
+            finding("INSTALLATION_HEALTH_CHECK_FAILED", explained_by="STACK_LISTENER_NOT_LISTENING"),
+        )["diagnosis"],
+        [],
+        [],
+    )
+    assert down["roles"] == ["stack_listener"]  # which hands over to sxs_stack when flags and a restart fail
+    alone = r.plan_host(diagnosed(finding("INSTALLATION_HEALTH_CHECK_FAILED"))["diagnosis"], [], [])
+    assert alone["roles"] == ["sxs_stack"]
+    assert r.ROLE_ORDER.index("disk_cleanup") < min(r.ROLE_ORDER.index(x) for x in ("registration", "sxs_stack"))

@@ -211,7 +211,28 @@ def test_a_registration_error_counts_while_the_host_is_not_registered_since(fact
 def test_the_registration_cut_applies_to_registration_errors_only(facts, kind):
     facts["boot_time"] = "2026-11-24T00:00:00.000Z"
     facts["events"] = [event(kind, time="2026-11-25T10:00:00.000Z")]  # before the last health check
+    if kind == "DownloadMsiException":
+        facts["disk"].update(free_bytes=10 * 1024**2, percent_free=0.01)  # still full (room again: below)
     assert RAISES[kind] in ids(facts)
+
+
+@pytest.mark.parametrize(
+    ("event_time", "update_state", "raised"),
+    [
+        ("2026-11-25T10:00:00.000Z", None, False),  # space freed since, the agent ran after the failure
+        ("2026-11-25T10:00:00.000Z", "Succeeded", False),
+        ("2026-11-25T10:00:00.000Z", "Failed", True),  # the service says the update still fails
+        ("2026-11-25T14:00:00.000Z", None, True),  # failed after the agent's last run
+    ],
+)
+def test_a_download_failure_is_history_once_there_is_room_and_the_agent_ran_since(
+    facts, event_time, update_state, raised
+):
+    facts["boot_time"] = "2026-11-24T00:00:00.000Z"
+    facts["agent"]["health_last_checked"] = "2026-11-25T12:00:00.000Z"
+    facts["events"] = [event("DownloadMsiException", time=event_time)]
+    pool = {"status": "Available", "update_state": update_state} if update_state else None
+    assert ("DISK_SPACE_LOW" in [f["id"] for f in diagnose(facts, pool)["findings"]]) is raised
 
 
 def test_event_times_with_offsets_and_without_a_zone_are_compared_as_moments(facts):
@@ -512,7 +533,9 @@ def test_low_disk_without_a_download_error_is_still_a_warning(facts):
 
 
 def test_a_download_error_with_enough_disk_now_is_still_reported(facts):
-    facts["events"] = [event("DownloadMsiException")]
+    # Newer than the agent's last health check: it failed on its latest run, whatever the disk says now
+    # (an older one with room again is history: test_a_download_failure_is_history_once_there_is_room...).
+    facts["events"] = [event("DownloadMsiException", time="2026-11-25T10:00:31.000Z")]
     found = finding(facts, "DISK_SPACE_LOW")
     assert found["severity"] == "critical" and len(found["evidence"]) == 2
 
