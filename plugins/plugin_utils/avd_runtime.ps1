@@ -1,5 +1,5 @@
 # Needs Windows PowerShell 5.1, as every Ansible Windows module does.
-# avdops.sessionhost runtime 1.1.0: the only PowerShell the collection runs on a session host.
+# avdops.sessionhost runtime 1.2.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
 # Input: $Request = {version, operations: [{id, op, ...arguments}]}, dictionaries parsed by the bootstrap
 # (no cmdlet ever binds a value of the request, so module logging can't record a secret it carries).
@@ -9,7 +9,7 @@ param([Parameter(Mandatory = $true)] $Request)
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$RuntimeVersion = '1.1.0'
+$RuntimeVersion = '1.2.0'
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $RegistryTypeNames = @{
@@ -439,6 +439,47 @@ function Invoke-CleanupDelete($Op) {
     [ordered]@{ deleted = @($deleted); failed = @($failed); freed = $freed }
 }
 
+function Get-Sha256([string] $Path) {
+    (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+}
+
+function Invoke-FileHash($Op) {
+    # The installer cache's probe: for each path whether the file is there, its size and SHA-256.
+    $entries = foreach ($path in @($Op.paths)) {
+        if ($path -isnot [string] -or $path.Length -eq 0) { throw "file_hash: argument 'paths' must be a list of file paths." }
+        $item = Get-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue
+        if ($null -eq $item -or $item.PSIsContainer) { [ordered]@{ path = $path; exists = $false; size = $null; sha256 = $null } }
+        else { [ordered]@{ path = $path; exists = $true; size = [long]$item.Length; sha256 = Get-Sha256 $item.FullName } }
+    }
+    , @($entries)
+}
+
+function Invoke-MakeDirectory($Op) {
+    # A folder of the installer cache, created with its parents before put_file writes into it.
+    $paths = @($Op.paths)
+    foreach ($path in $paths) {
+        if ($path -isnot [string] -or $path -notmatch '^[A-Za-z]:\\') { throw "make_directory: '$path' is not an absolute folder path like C:\folder." }
+    }
+    $created = @($paths | Where-Object { -not (Test-Path -LiteralPath $_ -PathType Container) })
+    if (-not $Op.check_mode) {
+        foreach ($path in $created) { $null = [IO.Directory]::CreateDirectory($path) }
+    }
+    [ordered]@{ changed = $created.Count -gt 0; created = $created }
+}
+
+function Assert-PackageHash([string] $OpName, [string] $Path, $Expected) {
+    # Hashed right before it runs: a package changed or damaged since it was copied and checked never runs.
+    if ($null -eq $Expected) { return }
+    if ($Expected -isnot [string] -or $Expected -notmatch '^[0-9A-Fa-f]{64}$') {
+        throw "${OpName}: argument 'sha256' must be 64 hexadecimal digits."
+    }
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { throw "${OpName}: package '$Path' does not exist; nothing was run." }
+    $actual = Get-Sha256 $Path
+    if ($actual -ne $Expected.ToLowerInvariant()) {
+        throw "${OpName}: package '$Path' has SHA-256 $actual, not the expected $($Expected.ToLowerInvariant()); nothing was run."
+    }
+}
+
 function Initialize-WindowsInstaller {
     # The Windows Installer API in this process: the package's properties (a registration token)
     # go on no process command line (msiexec /i ... PROP=value would show them to any process listing).
@@ -459,6 +500,7 @@ function Invoke-Msiexec($Op) {
     if ($Op.action -eq 'install') {
         $package = Get-TextArgument $Op 'package'
         if ($package -notlike '*.msi') { throw "msiexec: package '$package' is not an .msi file." }
+        Assert-PackageHash 'msiexec' $package $Op.sha256
     }
     else {
         $productCode = Get-TextArgument $Op 'product_code'
@@ -487,6 +529,23 @@ function Invoke-Msiexec($Op) {
     if ($Op.action -eq 'install') { $code = [AvdOps.WindowsInstaller]::MsiInstallProduct($package, $properties -join ' ') }
     else { $code = [AvdOps.WindowsInstaller]::MsiConfigureProductEx($productCode, 0, 2, $properties -join ' ') }
     [ordered]@{ exit_code = [int]$code }
+}
+
+function Invoke-DotnetInstall($Op) {
+    # The .NET Framework offline installer, quiet and without restarting: '<path> /q /norestart'.
+    # Its exit code says what happened (0; 1641 or 3010: a restart finishes it; 1602, 1603, 5100 ...).
+    $path = Get-TextArgument $Op 'path'
+    if ($path -notlike '*.exe') { throw "dotnet_install: path '$path' is not an .exe file." }
+    if ($null -eq $Op.sha256) { throw "dotnet_install: argument 'sha256' is required (the installer's pinned SHA-256)." }
+    Assert-PackageHash 'dotnet_install' $path $Op.sha256
+    $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $start.FileName = $path
+    $start.Arguments = '/q /norestart'
+    $start.UseShellExecute = $false
+    $start.CreateNoWindow = $true
+    $process = [Diagnostics.Process]::Start($start)
+    $process.WaitForExit()
+    [ordered]@{ exit_code = $process.ExitCode }
 }
 
 function Invoke-ProbeUrl($Op) {
@@ -591,6 +650,9 @@ $Operations = @{
     installer_busy           = 'Invoke-InstallerBusy'
     cleanup_candidates       = 'Invoke-CleanupCandidates'
     cleanup_delete           = 'Invoke-CleanupDelete'
+    file_hash                = 'Invoke-FileHash'
+    make_directory           = 'Invoke-MakeDirectory'
+    dotnet_install           = 'Invoke-DotnetInstall'
 }
 
 if ([string]$Request.version -ne $RuntimeVersion) {

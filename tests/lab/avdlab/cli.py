@@ -29,6 +29,7 @@ from .avd import RESOURCE_GROUP, SUBSCRIPTION
 from .config import DAEMON_FILE, HTTP_PORT, HTTPS_PORT, LAB_FILE, HostConfig, LabConfig, host_addresses, host_names
 from .daemon import ERROR_FILE
 from .model import ScenarioError, default_scenario, parse_scenario
+from .windows.packages import write_installers
 
 DEFAULT_DIR = ".lab"
 DEFAULT_INVENTORY = "inventories/lab"
@@ -122,6 +123,10 @@ def _write_private(path: Path, header: str, data: dict[str, Any]) -> None:
     path.chmod(0o600)
 
 
+def installers_manifest(config: LabConfig) -> Path:
+    return Path(config.directory) / "installers" / "manifest.yml"
+
+
 def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
     """The lab's inventory: static hosts.yml, the host_pool plugin's hostpool.avd.yml, and their shared vars.
 
@@ -152,6 +157,8 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             "ansible_password": config.password,
             # The host pool the hosts belong to, and how the host pool modules reach the lab's Azure
             # endpoint (module_defaults group/avdops.sessionhost.azure in the remediation playbooks).
+            # The installers the remediation roles copy to the hosts (`avdlab up` writes them and their sha256).
+            "avd_installer_manifest": str(installers_manifest(config)),
             "avd_host_pool": config.arm["host_pool"],
             "avd_resource_group": config.arm["resource_group"],
             "avd_azure": {
@@ -321,6 +328,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if problems:
         _stop(directory)
         raise LabError("lab hosts did not answer: " + "; ".join(problems[:5]))
+    write_installers(installers_manifest(config).parent)
     inventory = write_inventory(config, inventory_dir)
     print(
         f"avdlab: {len(hosts)} session hosts answering WinRM (http {HTTP_PORT}, https {HTTPS_PORT}) "

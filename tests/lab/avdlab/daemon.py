@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .ansible_put_file import AnsiblePsrpPutFile
+from .ansible_put_file import AnsiblePsrpPutFile, AnsibleWinrmPutFile
 from .arm import ArmApi, ArmSettings, Client
 from .auth import Account
 from .config import DAEMON_FILE, HostConfig, LabConfig
@@ -50,7 +50,7 @@ def write_ntlm_users(config: LabConfig) -> Path:
 
 
 def lab_handlers() -> list[Handler]:
-    return [CollectionRuntime(), WinRebootCommands(), AnsiblePsrpPutFile(), *default_handlers()]
+    return [CollectionRuntime(), WinRebootCommands(), AnsiblePsrpPutFile(), AnsibleWinrmPutFile(), *default_handlers()]
 
 
 class HostRuntime:

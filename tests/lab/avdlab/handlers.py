@@ -18,7 +18,7 @@ from .shells import CommandResult
 
 UNSUPPORTED_MESSAGE = (
     "avdlab: this simulated session host only runs the avdops.sessionhost runtime "
-    "(and win_reboot, hostname, whoami, psrp put_file); it does not interpret other PowerShell or programs. Received: {what}"
+    "(and win_reboot, hostname, whoami, winrm and psrp put_file); it does not interpret other PowerShell or programs. Received: {what}"
 )
 
 

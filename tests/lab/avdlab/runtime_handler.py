@@ -402,6 +402,7 @@ async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, A
         package = text_argument(op, "package")
         if not package.lower().endswith(".msi"):
             raise ArgumentError(f"msiexec: package '{package}' is not an .msi file.")
+        check_package_hash(state, "msiexec", package, op.get("sha256"))
     else:
         product_code = text_argument(op, "product_code")
         if not PRODUCT_CODE.match(product_code):
@@ -418,6 +419,52 @@ async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, A
     else:
         code = ops.msiexec_uninstall(state, product_code)
     return {"exit_code": code}
+
+
+SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")
+
+
+def check_package_hash(state: HostState, op_name: str, path: str, expected: Any) -> None:
+    """The runtime hashes a package right before it runs it and refuses one that differs (nothing runs)."""
+    if expected is None:
+        return
+    if not isinstance(expected, str) or not SHA256_HEX.match(expected):
+        raise ArgumentError(f"{op_name}: argument 'sha256' must be 64 hexadecimal digits.")
+    (found,) = ops.file_hashes(state, [path])
+    if not found["exists"]:
+        raise ops.OperationError(f"{op_name}: package '{path}' does not exist; nothing was run.")
+    if found["sha256"] != expected.lower():
+        raise ops.OperationError(
+            f"{op_name}: package '{path}' has SHA-256 {found['sha256']}, not the expected {expected.lower()}; "
+            "nothing was run."
+        )
+
+
+async def file_hash(state: HostState, avd: Any, op: dict[str, Any]) -> list[dict[str, Any]]:
+    paths = op.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(path, str) and path for path in paths):
+        raise ArgumentError("file_hash: argument 'paths' must be a list of file paths.")
+    return ops.file_hashes(state, paths)
+
+
+async def make_directory(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
+    paths = op.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+        raise ArgumentError("make_directory: argument 'paths' must be a list of folder paths.")
+    for path in paths:
+        if not re.match(r"^[A-Za-z]:\\", path):
+            raise ArgumentError(f"make_directory: '{path}' is not an absolute folder path like C:\\folder.")
+    return ops.make_directories(state, paths, bool(op.get("check_mode")))
+
+
+async def dotnet_install(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
+    path = text_argument(op, "path")
+    if not path.lower().endswith(".exe"):
+        raise ArgumentError(f"dotnet_install: path '{path}' is not an .exe file.")
+    if op.get("sha256") is None:
+        raise ArgumentError("dotnet_install: argument 'sha256' is required (the installer's pinned SHA-256).")
+    check_package_hash(state, "dotnet_install", path, op.get("sha256"))
+    return {"exit_code": ops.dotnet_install(state, path)}
 
 
 async def probe_url(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
@@ -543,4 +590,7 @@ OPERATIONS: dict[str, Operation] = {
     "installer_busy": installer_busy,
     "cleanup_candidates": cleanup_candidates,
     "cleanup_delete": cleanup_delete,
+    "file_hash": file_hash,
+    "make_directory": make_directory,
+    "dotnet_install": dotnet_install,
 }

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from . import known as k
 from .agent import bootloader_started
 from .listeners import snapshot
+from .registry import REG_DWORD, REG_SZ
 from .state import AUTOMATIC, RUNNING, STOPPED, HostState
 
 if TYPE_CHECKING:
@@ -26,6 +27,11 @@ def boot(state: HostState, avd: AvdService, now: float) -> None:
     for marker in (k.CBS_REBOOT_PENDING, k.WU_REBOOT_REQUIRED):
         if registry.key_exists(marker):
             registry.delete_key(marker)
+    # An installed .NET Framework takes over at the restart its installer asked for.
+    if state.pending_dotnet_release is not None:
+        registry.set(k.NDP_V4_FULL, "Release", REG_DWORD, state.pending_dotnet_release)
+        registry.set(k.NDP_V4_FULL, "Version", REG_SZ, k.DOTNET48_VERSION)
+        state.pending_dotnet_release = None
     state.sessions = []  # a restart signs every user out
     for service in state.services.values():
         service.state = STOPPED

@@ -145,7 +145,8 @@ SXS_SUPPORTED_EDITIONS = {
 # What Windows Installer's msiexec returns
 MSI_SUCCESS = 0
 MSI_UNKNOWN_PRODUCT = 1605
-MSI_PACKAGE_OPEN_FAILED = 1619
+MSI_PACKAGE_OPEN_FAILED = 1619  # the package does not exist or can't be opened
+MSI_PACKAGE_INVALID = 1620  # the file is there but is not a valid Windows Installer package (damaged)
 MSI_ANOTHER_INSTALL = 1618
 MSI_POLICY_BLOCKED = 1625
 MSI_FATAL = 1603
@@ -159,3 +160,28 @@ MSI_EXECUTE_MUTEX = "Global\\_MSIExecute"
 # The Windows Installer service (msiexec.exe /V) stays up, idle, after an installation; the lab keeps it
 # ten minutes, so a running msiexec.exe is seen without any installation in progress.
 MSI_SERVICE_IDLE_SECONDS = 600
+
+# .NET Framework 4.8 offline installer (ndp48-x86-x64-allos-enu.exe), run as `<exe> /q /norestart`.
+# Return codes (learn.microsoft.com/dotnet/framework/deployment/deployment-guide-for-developers#return-codes):
+# 0 installed; 1641 / 3010 a restart is required to finish (success); 1602 canceled; 1603 fatal error;
+# 5100 the computer does not meet the system requirements (the disk space check among them).
+# Another installation running: Windows Installer's 1618 (the setup installs through it).
+DOTNET48_PRODUCT = "Microsoft .NET Framework 4.8"
+DOTNET48_VERSION = "4.8.04084"
+DOTNET48_INSTALLER = "ndp48-x86-x64-allos-enu.exe"
+DOTNET_REBOOT_REQUIRED = 3010
+DOTNET_REQUIREMENTS_NOT_MET = 5100
+# learn.microsoft.com/dotnet/framework/get-started/system-requirements: minimum disk space 4.5 GB (64-bit).
+DOTNET48_SPACE_NEEDED = 4608 * 1024**2
+DOTNET48_MINIMUM_RELEASE = 528040
+
+
+def dotnet48_release(build: int) -> int:
+    """The Release value .NET Framework 4.8 writes on this OS build (the facts page's table)."""
+    if build in (18362, 18363):
+        return 528040  # Windows 10 1903 / 1909
+    if 19041 <= build <= 19045:
+        return 528372  # Windows 10 2004 - 22H2
+    if build >= 20348:
+        return 528449  # Windows 11, Server 2022
+    return 528049  # all others

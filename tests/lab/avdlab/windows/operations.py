@@ -9,6 +9,7 @@ give. Nothing here knows which module asks.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from . import known as k
 from .agent import bootloader_started, msi_policy_blocks
 from .image import install_product, uninstall_product
 from .listeners import qwinsta
+from .packages import read_package
 from .registry import RegistryError, normalize_path
 from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, STOPPED, FileEntry, HostState
 
@@ -217,13 +219,72 @@ def list_files(state: HostState, folder: str, pattern: str = "*") -> list[dict[s
 
 
 _ABSOLUTE_PATH = re.compile(r"^[A-Za-z]:\\[^*?\"<>|]*[^\\*?\"<>|]$")
+# Folders every session host has (the lab keeps no directory tree of the image, only these and what was created).
+BASE_FOLDERS = (
+    "c:",
+    "c:\\windows",
+    "c:\\windows\\temp",
+    "c:\\program files",
+    "c:\\programdata",
+    "c:\\users",
+)
+
+
+def folder_exists(state: HostState, folder: str) -> bool:
+    wanted = folder.rstrip("\\").lower()
+    if wanted in BASE_FOLDERS or wanted in state.directories:
+        return True
+    return any(path.startswith(wanted + "\\") for path in state.files)
+
+
+def make_directories(state: HostState, folders: list[str], check_mode: bool = False) -> dict[str, Any]:
+    """[IO.Directory]::CreateDirectory for each folder (with its parents); which ones did not exist."""
+    for folder in folders:
+        if not _ABSOLUTE_PATH.match(folder.rstrip("\\") + "\\x"):
+            raise OperationError(f"make_directory: '{folder}' is not an absolute folder path like C:\\folder.")
+    created = [folder for folder in folders if not folder_exists(state, folder)]
+    if not check_mode:
+        for folder in created:
+            parts = folder.rstrip("\\").split("\\")
+            for depth in range(2, len(parts) + 1):
+                parent = "\\".join(parts[:depth]).lower()
+                if not folder_exists(state, parent):
+                    state.directories.append(parent)
+    return {"changed": bool(created), "created": created}
 
 
 def write_file(state: HostState, path: str, data: bytes) -> None:
-    """[System.IO.File]::Create and write: a new file, or an existing one replaced (whatever it was goes with it)."""
-    if not _ABSOLUTE_PATH.match(path):
+    """[System.IO.File]::Create and write: a new file, or an existing one replaced (whatever it was goes with it).
+
+    An installer is recognised from its bytes (``packages.read_package``), as Windows Installer opens a package.
+    """
+    if not _ABSOLUTE_PATH.match(path) or not folder_exists(state, path.rsplit("\\", 1)[0]):
         raise OperationError(f"Could not find a part of the path '{path}'.")
-    state.files[path.lower()] = FileEntry(path=path, size=len(data), created=time.time())
+    kind, info = read_package(data)
+    state.files[path.lower()] = FileEntry(
+        path=path,
+        size=len(data),
+        created=time.time(),
+        product=info if kind == "package" else None,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def file_hashes(state: HostState, paths: list[str]) -> list[dict[str, Any]]:
+    """Get-FileHash -Algorithm SHA256 of each path (``exists`` False for a missing file).
+
+    Files the lab made up itself (the image's) have no bytes in the model: their hash is a stable value
+    derived from path, size and creation time, which no real installer matches.
+    """
+    answers: list[dict[str, Any]] = []
+    for path in paths:
+        entry = state.files.get(path.lower())
+        if entry is None:
+            answers.append({"path": path, "exists": False, "size": None, "sha256": None})
+            continue
+        digest = entry.sha256 or hashlib.sha256(f"{entry.path}|{entry.size}|{entry.created}".encode()).hexdigest()
+        answers.append({"path": path, "exists": True, "size": entry.size, "sha256": digest})
+    return answers
 
 
 # --- files and folders (Get-ChildItem, Remove-Item) ----------------------------------------
@@ -252,18 +313,15 @@ def folder_items(state: HostState, folder: str) -> list[dict[str, Any]]:
     return sorted(items.values(), key=lambda item: item["name"].lower())
 
 
-def folder_exists(state: HostState, folder: str) -> bool:
-    prefix = folder.rstrip("\\").lower() + "\\"
-    return any(path.startswith(prefix) for path in state.files)
-
-
 def delete_item(state: HostState, path: str) -> int:
     """``Remove-Item -LiteralPath path -Recurse -Force``: a file, or a folder with everything in it; the bytes
     freed on the disk. A missing path is an error, as Remove-Item's."""
     lowered = path.rstrip("\\").lower()
     inside = [key for key in state.files if key == lowered or key.startswith(lowered + "\\")]
-    if not inside:
+    folders = [d for d in state.directories if d == lowered or d.startswith(lowered + "\\")]
+    if not inside and not folders:
         raise OperationError(f"Cannot find path '{path}' because it does not exist.")
+    state.directories = [d for d in state.directories if d not in folders]
     freed = 0
     for key in inside:
         freed += state.files.pop(key).size
@@ -330,8 +388,10 @@ def msiexec_install(state: HostState, avd: AvdService, package: str, properties:
     if msi_policy_blocks(state):
         return k.MSI_POLICY_BLOCKED
     entry = state.files.get(package.lower())
-    if entry is None or entry.product is None:
+    if entry is None:
         return k.MSI_PACKAGE_OPEN_FAILED
+    if entry.product is None or entry.product["kind"] == "dotnet48":
+        return k.MSI_PACKAGE_INVALID  # there, but no Windows Installer package (or a damaged one)
     if state.disk.free < k.MSI_SPACE_NEEDED:
         state.log_event(
             k.SOURCE_MSI,
@@ -390,3 +450,34 @@ def msiexec_uninstall(state: HostState, product_code: str) -> int:
         k.SOURCE_MSI, 11724, "Information", f"Product: {program.display_name} -- Removal completed successfully."
     )
     return k.MSI_SUCCESS
+
+
+# --- the .NET Framework offline installer ------------------------------------------------
+def dotnet_install(state: HostState, path: str) -> int:
+    """``ndp48-x86-x64-allos-enu.exe /q /norestart``: its exit code.
+
+    The new Release value is written for the next start of Windows (the installation finishes at the restart
+    it asks for with 3010), so the registry shows the old one until then.
+    """
+    entry = state.files.get(path.lower())
+    if entry is None:
+        raise OperationError("The system cannot find the file specified")
+    if entry.product is None or entry.product["kind"] != "dotnet48":
+        raise OperationError("The specified executable is not a valid application for this OS platform.")
+    state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
+    if state.installer_busy:
+        return k.MSI_ANOTHER_INSTALL
+    if state.disk.free < k.DOTNET48_SPACE_NEEDED:
+        return k.DOTNET_REQUIREMENTS_NOT_MET
+    release = int(state.registry.get_data(k.NDP_V4_FULL, "Release") or 0)
+    if release >= k.DOTNET48_MINIMUM_RELEASE or state.pending_dotnet_release:
+        return k.MSI_SUCCESS  # 4.8 (or later) is there already, or waits for the restart: nothing to do
+    build = str(state.registry.get_data(k.WINDOWS_NT, "CurrentBuild", "") or "")
+    state.pending_dotnet_release = k.dotnet48_release(int(build) if build.isdigit() else 0)
+    state.log_event(
+        k.SOURCE_MSI,
+        1022,
+        "Information",
+        f"Product: {k.DOTNET48_PRODUCT} -- Installation completed successfully. A restart is required.",
+    )
+    return k.DOTNET_REBOOT_REQUIRED

@@ -57,7 +57,9 @@ class FileEntry:
     path: str
     size: int
     created: float
-    product: dict[str, str] | None = None  # for an MSI: display_name, display_version, product_code, kind
+    product: dict[str, str] | None = None  # for an installer: display_name, display_version, product_code, kind
+    # SHA-256 of the content, for files written over the connection (put_file); the lab keeps no other bytes.
+    sha256: str | None = None
 
 
 @dataclass
@@ -95,6 +97,7 @@ class HostState:
     services: dict[str, Service] = field(default_factory=dict)  # lower-case name -> service
     programs: list[Program] = field(default_factory=list)
     files: dict[str, FileEntry] = field(default_factory=dict)  # lower-case path -> file
+    directories: list[str] = field(default_factory=list)  # folders created since the image (lower-case)
     events: list[Event] = field(default_factory=list)
     sessions: list[UserSession] = field(default_factory=list)
     disk: Disk = field(default_factory=Disk)
@@ -118,6 +121,8 @@ class HostState:
     domain_secure_channel: bool = True
     agent_silent: bool = False
     powered_off_at: float | None = None
+    # The .NET Framework Release an installation wrote; it takes effect at the next restart.
+    pending_dotnet_release: int | None = None
 
     # --- small queries ------------------------------------------------------
     def service(self, name: str) -> Service | None:
@@ -168,6 +173,7 @@ class HostState:
             services={k: Service(**v) for k, v in raw["services"].items()},
             programs=[Program(**p) for p in raw["programs"]],
             files={k: FileEntry(**f) for k, f in raw["files"].items()},
+            directories=list(raw.get("directories") or []),
             events=[Event(**e) for e in raw["events"]],
             sessions=[UserSession(**s) for s in raw["sessions"]],
             disk=Disk(**raw["disk"]),
@@ -187,6 +193,7 @@ class HostState:
             domain_secure_channel=raw.get("domain_secure_channel", True),
             agent_silent=raw.get("agent_silent", False),
             powered_off_at=raw.get("powered_off_at"),
+            pending_dotnet_release=raw.get("pending_dotnet_release"),
         )
 
     def save(self, path: Path) -> None:
