@@ -8,11 +8,15 @@ import datetime
 from pathlib import Path
 from typing import Any
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation import (
+    RemediationInputError,
     build_report,
+    failing_message,
     host_outcome,
+    rollout_stop,
     summary_lines,
     write_reports,
 )
@@ -23,6 +27,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "plans": {"type": "dict", "default": {}},
     "runs": {"type": "dict", "default": {}},
     "report_dir": {"type": "path", "required": True},
+    "max_fail_percentage": {"type": "int", "default": 100},
 }
 
 
@@ -36,6 +41,10 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         hosts = sorted(set(args["before"]) | set(args["after"]))
         check_mode = bool(self._task.check_mode)
+        try:
+            stopped = rollout_stop(args["runs"], [], args["max_fail_percentage"])
+        except RemediationInputError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         entries = {
             host: host_outcome(
                 args["before"].get(host),
@@ -43,6 +52,7 @@ class ActionModule(ActionBase):
                 args["plans"].get(host),
                 args["runs"].get(host),
                 check_mode,
+                stopped,
             )
             for host in hosts
         }
@@ -55,5 +65,7 @@ class ActionModule(ActionBase):
             "summary": report["summary"],
             "files": files,
             "summary_lines": summary_lines(report, str(directory)),
-            "not_fixed": [h for h, e in report["hosts"].items() if e["outcome"] in ("failed", "not_fixed")],
+            "failed": [h for h, e in report["hosts"].items() if e["outcome"] == "failed"],
+            "not_fixed": [h for h, e in report["hosts"].items() if e["outcome"] == "not_fixed"],
+            "failing_message": failing_message(report),
         }

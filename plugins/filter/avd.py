@@ -15,6 +15,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     finding_ids,
     known_ids,
     plan_host,
+    rollout_stop,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
@@ -52,6 +53,28 @@ def avd_remediation_plan(
     return plan
 
 
+def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_percentage: Any = 100) -> str:
+    """Why a rolling remediation stops before ``current_batch`` ('' when it goes on)."""
+    if not isinstance(runs, Mapping) or not isinstance(current_batch, list):
+        raise AnsibleFilterError("avd_rollout_stop: expects a mapping of host runs and the current batch (a list)")
+    try:
+        percentage = int(max_fail_percentage)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(
+            "avd_rollout_stop: avd_max_fail_percentage must be a whole number from 0 to 100; "
+            f"got {max_fail_percentage!r}"
+        ) from None
+    try:
+        reason: str = rollout_stop(runs, [str(host) for host in current_batch], percentage)
+    except RemediationInputError as exc:
+        raise AnsibleFilterError(f"avd_rollout_stop: {exc}") from None
+    return reason
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"avd_diagnose": avd_diagnose, "avd_remediation_plan": avd_remediation_plan}
+        return {
+            "avd_diagnose": avd_diagnose,
+            "avd_remediation_plan": avd_remediation_plan,
+            "avd_rollout_stop": avd_rollout_stop,
+        }

@@ -23,8 +23,8 @@ description:
     measures against it, so a cached inventory does not look silent), C(avd_host_pool),
     C(avd_max_session_limit), C(avd_registration_expiration_time),
     C(avd_registration_key_checked), C(avd_registration_key_error),
-    C(avd_vm_id), C(avd_resource_id),
-    C(avd_session_host_name) (the FQDN).
+    C(avd_vm_id), C(avd_resource_id), C(avd_power_state) (the VM's, see
+    O(power_state)), C(avd_session_host_name) (the FQDN).
   - The registration key's expiry comes from the host pool's
     C(listRegistrationTokens) action (a host pool GET on recent API versions
     carries no registration info); an identity without that action (a
@@ -123,6 +123,18 @@ options:
     description: Retries of throttled (429, honouring Retry-After) and failed requests.
     type: int
     default: 4
+  power_state:
+    description:
+      - Read each session host's VM power state from its instance view
+        (C(GET {resourceId}/instanceView), one request per VM; the Reader role
+        may) into C(avd_power_state) (C(PowerState/running),
+        C(PowerState/deallocated), C(PowerState/stopped)...), so the diagnosis
+        reports a VM that is off C(stopped), not C(unreachable).
+      - When Azure does not tell (no permission on the VM, a VM in another
+        subscription), C(avd_power_state) is not set and
+        C(avd_power_state_error) says why; the inventory is built all the same.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -160,6 +172,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool impo
     get_pool,
     list_session_hosts,
     registration_key,
+    vm_power_state,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import (
     InventoryConfigError,
@@ -203,10 +216,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
             pools = []
             for resource_group, name in entries:
                 ref = PoolRef(resource_group, name)
+                hosts = [session_host_dict(h) for h in list_session_hosts(sdk, settings, ref)]
+                if self.get_option("power_state"):
+                    for host in hosts:
+                        self._read_power_state(sdk, settings, host)
                 pools.append(
                     {
                         "host_pool": host_pool_dict(get_pool(sdk, settings, ref), registration_key(sdk, settings, ref)),
-                        "session_hosts": [session_host_dict(h) for h in list_session_hosts(sdk, settings, ref)],
+                        "session_hosts": hosts,
                         "read_at": datetime.datetime.now(datetime.UTC)
                         .isoformat(timespec="seconds")
                         .replace("+00:00", "Z"),
@@ -215,6 +232,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
         except AzureError as exc:
             raise AnsibleError(f"avdops.sessionhost.host_pool: {exc}") from None
         return pools
+
+    @staticmethod
+    def _read_power_state(sdk: Any, settings: Any, host: dict[str, Any]) -> None:
+        """The VM's power state when Azure tells it; the reason when it does not (the host is still listed)."""
+        if not host.get("resource_id"):
+            host["power_state_error"] = "the session host names no VM (no resourceId)"
+            return
+        try:
+            host["power_state"] = vm_power_state(sdk, settings, host["resource_id"])
+        except AzureError as exc:
+            host["power_state_error"] = str(exc)
 
     def _populate(self, pools: list[dict[str, Any]]) -> None:
         strict = self.get_option("strict")

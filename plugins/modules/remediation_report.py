@@ -13,9 +13,13 @@ description:
     C(remediation.json), C(remediation.html) and C(junit-remediation.xml) into
     O(report_dir) and returns a summary.
   - Each host's outcome is C(fixed) (every finding its roles fix is gone),
-    C(not_fixed), C(skipped) (left alone, with the reason), C(failed) (an error,
-    or unreachable afterwards), C(unchanged) (nothing a role fixes) or, in
-    check mode, C(planned) (a role would run; nothing was changed).
+    C(not_fixed) (a finding its roles fix is still there afterwards),
+    C(skipped) (left alone, with the reason - users on it without consent, or
+    not attempted because the rollout stopped), C(failed) (an error during
+    its remediation, or unreachable afterwards), C(unchanged) (nothing a role
+    fixes) or, in check mode, C(planned) (a role would run; nothing was
+    changed). The summary, the HTML and JUnit reports and O(failing_message)
+    use the same words (C(not_fixed) reads "not fixed").
 version_added: 0.2.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
@@ -42,6 +46,13 @@ options:
     description: Where to write the reports (beside the diagnosis reports).
     type: path
     required: true
+  max_fail_percentage:
+    description:
+      - The rollout's C(avd_max_fail_percentage). A host of a batch the rollout
+        never reached (an earlier batch failed beyond it) is C(skipped) with the
+        reason naming that batch and its failed hosts.
+    type: int
+    default: 100
 attributes:
   check_mode:
     support: full
@@ -80,9 +91,22 @@ summary_lines:
   returned: success
   type: list
   elements: str
-not_fixed:
-  description: Hosts whose outcome is C(failed) or C(not_fixed).
+failed:
+  description: Hosts whose outcome is C(failed).
   returned: success
   type: list
   elements: str
+not_fixed:
+  description: Hosts whose outcome is C(not_fixed).
+  returned: success
+  type: list
+  elements: str
+failing_message:
+  description:
+    - Empty when no host failed or was left not fixed; else one sentence
+      counting them in the summary's words and naming each with why, as
+      C(playbooks/remediate.yml) ends its run with.
+  returned: success
+  type: str
+  sample: "1 failed and 1 not fixed: sh-01 (failed: ...); sh-02 (not fixed: INSTALLER_BUSY still found after remediation)"
 """

@@ -269,6 +269,19 @@ def call(what: str, settings: AzureSettings, function: Callable[[], T]) -> T:
         raise AzureError(describe_error(exc, what, settings)) from None
 
 
+def get_json(client: Any, settings: AzureSettings, what: str, path: str, api_version: str) -> Any:
+    """GET an ARM path through the host pool client's own pipeline (credential, retries, endpoint, CA bundle), for
+    the few reads of another provider (a VM's instance view) that need no SDK of their own."""
+    from azure.core.rest import HttpRequest
+
+    def read() -> Any:
+        response = client._send_request(HttpRequest("GET", path, params={"api-version": api_version}))
+        response.raise_for_status()
+        return response.json()
+
+    return call(what, settings, read)
+
+
 # --- shapes --------------------------------------------------------------------------------
 def iso(moment: datetime.datetime | None) -> str | None:
     if moment is None:

@@ -20,6 +20,7 @@ from ._azure import (
     PartialChange,
     call,
     fqdn,
+    get_json,
     iso,
     models,
     short_name,
@@ -202,6 +203,32 @@ def list_session_hosts(client: Any, settings: AzureSettings, pool: PoolRef) -> l
         settings,
         lambda: list(client.session_hosts.list(pool.resource_group, pool.name)),
     )
+
+
+# Microsoft.Compute's api-version for virtualMachines/instanceView (the session host names the VM by resourceId).
+COMPUTE_API_VERSION = "2024-07-01"
+
+
+def power_state_of(instance_view: Any) -> str | None:
+    """``PowerState/running``, ``PowerState/deallocated``... from a VM instance view's statuses (None if absent)."""
+    statuses = instance_view.get("statuses") if isinstance(instance_view, dict) else None
+    for status in statuses if isinstance(statuses, list) else []:
+        code = status.get("code") if isinstance(status, dict) else None
+        if isinstance(code, str) and code.startswith("PowerState/"):
+            return code
+    return None
+
+
+def vm_power_state(client: Any, settings: AzureSettings, resource_id: str) -> str | None:
+    """The VM's power state from its instance view (GET {resourceId}/instanceView), as the Azure SDK reads it."""
+    view = get_json(
+        client,
+        settings,
+        f"read the power state of VM {resource_id}",
+        f"{resource_id}/instanceView",
+        COMPUTE_API_VERSION,
+    )
+    return power_state_of(view)
 
 
 def find_session_host(client: Any, settings: AzureSettings, pool: PoolRef, wanted: str) -> Any | None:

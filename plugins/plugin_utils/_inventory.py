@@ -70,6 +70,10 @@ def host_records(
                 "avd_assigned_user": host["assigned_user"],
                 "avd_in_pool": True,
             }
+            if host.get("power_state"):  # the VM's instance view (PowerState/running, PowerState/deallocated...)
+                variables["avd_power_state"] = host["power_state"]
+            if host.get("power_state_error"):
+                variables["avd_power_state_error"] = host["power_state_error"]
             if pool.get("read_at"):  # when Azure was asked: a cached inventory's heartbeats are that old
                 variables["avd_pool_read_at"] = pool["read_at"]
             if ansible_host_source == "fqdn":

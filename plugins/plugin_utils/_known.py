@@ -42,10 +42,12 @@ SXS_MSI_PATTERN = "SxSStack*.msi"
 
 # Event Viewer > Windows Logs > Application: the article's sources and ids
 EVENT_SOURCES = ("WVD-Agent", "WVD-Agent-Updater", "RDAgentBootLoader", "MsiInstaller")
-EVENT_IDS = (3277, 3703, 3019, 3389)
+# and MsiInstaller 11707 ("Product: <name> -- Installation completed successfully."): when the agent last installed
+EVENT_IDS = (3277, 3703, 3019, 3389, 11707)
 
 # .NET Framework 4.x Release values: the agent needs 4.7.2 or later
 DOTNET_472_MINIMUM = 461808
+DOTNET_48_MINIMUM = 528040  # 4.8 on Windows 10 1903/1909; every other 4.8 Release value is higher
 DOTNET_RELEASES = (  # (minimum Release, version name), newest first
     (533320, "4.8.1"),
     (528040, "4.8"),

@@ -366,6 +366,9 @@ def version_key(version: str | None) -> tuple[int, ...]:
 
 # --- events ------------------------------------------------------------------------
 AGENT_ERROR, UPDATE_FAILED, GATEWAY, WEBSOCKET = 3277, 3389, 3703, 3019
+# Windows Installer's "Product: %1 -- Installation completed successfully." (11708 is the failure). The text around
+# the product name is in the system's language; the product name is not.
+MSI_INSTALLED = 11707
 # (event ids, text in the description, kind); the first match wins, so specific texts come
 # before the texts they contain. Every wording the article's revisions, older agents and
 # Microsoft's MSRD-Collect document (tests/fixtures/realworld/events/agent_events.yml).
@@ -388,7 +391,11 @@ EVENT_KINDS: tuple[tuple[tuple[int, ...], str, str], ...] = (
     ((AGENT_ERROR,), "Win32Exception", "Win32Exception"),  # older agents: cmd.exe blocked, without InstallMsiException
     ((GATEWAY,), "", "GATEWAY_UNREACHABLE"),
     ((WEBSOCKET,), "", "WEBSOCKET_UNREACHABLE"),
+    # Not an error: the agent's MSI installed (an update that went through, or a reinstall).
+    ((MSI_INSTALLED,), f"{k.PROGRAM_AGENT} --", "AgentInstalled"),
 )
+# Kinds that record something that went right: never a finding's evidence, never a stale error.
+SUCCESS_KINDS = frozenset({"AgentInstalled"})
 REGISTRATION_KINDS = frozenset(
     {
         "INVALID_REGISTRATION_TOKEN",

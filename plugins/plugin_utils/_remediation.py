@@ -41,13 +41,16 @@ ROLE_FOR: dict[str, str] = {
     "INSTALLATION_HEALTH_CHECK_FAILED": "sxs_stack",
     "SXS_STACK_NOT_INSTALLED": "sxs_stack",  # article: stuck in Unavailable or Upgrading state
     "DISK_SPACE_LOW": "disk_cleanup",  # article: DownloadMsiException
+    "DOTNET_OUTDATED": "dotnet",  # .NET Framework 4.8 installed, VM restarted: the agent update then succeeds
 }
 # Policies and a busy installer first (they block what follows), disk space before anything that installs,
-# the reboots last.
+# .NET right after them (its restart lets the agent update before the agent's own fixes are looked at),
+# the stack's reboots last.
 ROLE_ORDER = (
     "policies",
     "installer_busy",
     "disk_cleanup",
+    "dotnet",
     "registration",
     "boot_loader",
     "stack_listener",
@@ -56,7 +59,7 @@ ROLE_ORDER = (
 # Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first
 # (disk_cleanup restarts RDAgentBootLoader; sxs_stack uninstalls the stack users connect through and reboots).
 DISRUPTIVE_ROLES = frozenset(
-    {"policies", "installer_busy", "disk_cleanup", "registration", "stack_listener", "sxs_stack"}
+    {"policies", "installer_busy", "disk_cleanup", "dotnet", "registration", "stack_listener", "sxs_stack"}
 )
 # Findings whose fix restarts a service even though their role alone (starting a stopped service) does not.
 DISRUPTIVE_FINDINGS = frozenset({"HEARTBEAT_LOST"})
@@ -75,7 +78,6 @@ REPORT_ONLY: dict[str, str] = {
 # finding id -> why remediate.yml leaves it (documented fix, not a role of this collection yet)
 NO_ROLE_YET: dict[str, str] = {
     "AGENT_NOT_INSTALLED": "the full reinstall (playbooks/reinstall.yml when available; the finding's remediation)",
-    "DOTNET_OUTDATED": "installing .NET Framework 4.8 (the finding's remediation), not automated yet",
     "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",
 }
 # Information about the pool (versions that differ): reported by the diagnosis, nothing to fix on the host.
@@ -152,6 +154,39 @@ def plan_host(
     }
 
 
+# --- a rolling remediation ------------------------------------------------------------------
+NOT_ATTEMPTED = "not attempted: the rollout stopped after a batch failed beyond avd_max_fail_percentage"
+
+
+def rollout_stop(runs: Mapping[str, Any], current_batch: Iterable[str], max_fail_percentage: int) -> str:
+    """Why the rollout stops before ``current_batch`` ('' when it goes on), as Ansible's max_fail_percentage does.
+
+    Each host's run names the batch it ran in (``batch``, the hosts of ``ansible_play_batch``); an earlier
+    batch in which more than ``max_fail_percentage`` percent of the hosts failed (``error``) stops the rollout.
+    remediate.yml asks at the start of each batch, before any host of it has changed: with the free strategy
+    a check at the end of a host's remediation would end the others of its batch in the middle of their fix.
+    """
+    if isinstance(max_fail_percentage, bool) or not isinstance(max_fail_percentage, int) or max_fail_percentage < 0:
+        raise RemediationInputError(
+            f"avd_max_fail_percentage must be a whole number from 0 to 100; got {max_fail_percentage!r}"
+        )
+    current = set(current_batch)
+    batches: dict[tuple[str, ...], None] = {}
+    for host, run in runs.items():
+        batch = run.get("batch") if isinstance(run, Mapping) else None
+        if isinstance(batch, list) and batch and host not in current:
+            batches.setdefault(tuple(sorted(str(name) for name in batch)), None)
+    for batch in batches:
+        failed = [host for host in batch if isinstance(runs.get(host), Mapping) and runs[host].get("error")]
+        if len(failed) * 100 > max_fail_percentage * len(batch):
+            return (
+                f"not attempted: the rollout stopped after the batch {', '.join(batch)}, where {len(failed)} of "
+                f"{len(batch)} host(s) failed ({', '.join(failed)}), more than avd_max_fail_percentage="
+                f"{max_fail_percentage}"
+            )
+    return ""
+
+
 # --- the report ----------------------------------------------------------------------------
 def _state(result: Mapping[str, Any] | None) -> tuple[str, list[str], str]:
     """(state, finding ids, reason) of a registered diagnose result."""
@@ -172,8 +207,12 @@ def host_outcome(
     plan: Mapping[str, Any] | None,
     run: Mapping[str, Any] | None,
     check_mode: bool = False,
+    stopped: str = "",
 ) -> dict[str, Any]:
-    """One host's before/after entry and its outcome (``planned`` in check mode: nothing was changed)."""
+    """One host's before/after entry and its outcome (``planned`` in check mode: nothing was changed).
+
+    ``stopped`` is why the rollout stopped (``rollout_stop``): the reason a host it never reached is skipped.
+    """
     state_before, ids_before, reason_before = _state(before)
     state_after, ids_after, reason_after = _state(after)
     plan = plan or {}
@@ -182,7 +221,7 @@ def host_outcome(
     fixed = [fid for fid in fixing if fid not in ids_after] if state_after not in ("unreachable", "failed") else []
     skipped = run.get("skipped")
     if fixing and not run.get("reached"):
-        skipped = skipped or "not reached: the rollout stopped after a batch failed beyond avd_max_fail_percentage"
+        skipped = skipped or stopped or NOT_ATTEMPTED
     if skipped:
         outcome = "skipped"
     elif run.get("error") or state_after in ("unreachable", "failed"):
@@ -213,6 +252,42 @@ def host_outcome(
 
 
 OUTCOMES = ("failed", "not_fixed", "skipped", "planned", "fixed", "unchanged")
+# How each outcome reads in a sentence (the summary line, the HTML header, the run's closing message).
+OUTCOME_WORDS = {
+    "failed": "failed",
+    "not_fixed": "not fixed",
+    "skipped": "skipped",
+    "planned": "planned",
+    "fixed": "fixed",
+    "unchanged": "unchanged",
+}
+# The outcomes that fail the run: an error on the host, or a finding its role fixes still there afterwards.
+FAILING_OUTCOMES = ("failed", "not_fixed")
+
+
+def counts_sentence(summary: Mapping[str, Any]) -> str:
+    """``5 fixed, 1 not fixed, ...``: every outcome in the same words wherever a count is shown."""
+    order = ("fixed", "not_fixed", "skipped", "failed", "unchanged", "planned")
+    return ", ".join(f"{summary[name]} {OUTCOME_WORDS[name]}" for name in order)
+
+
+def failing_message(report: Mapping[str, Any]) -> str:
+    """The run's closing message when hosts failed or were not fixed ('' when none), in the report's words."""
+    hosts = [(host, entry) for host, entry in report["hosts"].items() if entry["outcome"] in FAILING_OUTCOMES]
+    if not hosts:
+        return ""
+    summary = report["summary"]
+    counts = " and ".join(f"{summary[name]} {OUTCOME_WORDS[name]}" for name in FAILING_OUTCOMES if summary[name])
+    listed = "; ".join(f"{host} ({OUTCOME_WORDS[entry['outcome']]}: {why(entry)})" for host, entry in hosts)
+    return f"{counts}: {listed}"
+
+
+def why(entry: Mapping[str, Any]) -> str:
+    """Why a host failed or was not fixed, in one phrase."""
+    if entry["outcome"] == "failed":
+        return str(entry["error"] or entry["after"]["reason"] or entry["after"]["state"])
+    left = [fid for fid in entry["fixing"] if fid not in entry["fixed"]]
+    return f"{', '.join(left)} still found after remediation"
 
 
 def build_report(
@@ -237,7 +312,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return environment.get_template("remediation.html.j2").render(report=report)
+    return environment.get_template("remediation.html.j2").render(
+        report=report, counts=counts_sentence(report["summary"]), words=OUTCOME_WORDS
+    )
 
 
 def render_junit(report: Mapping[str, Any]) -> str:
@@ -257,9 +334,9 @@ def render_junit(report: Mapping[str, Any]) -> str:
             f"before: {entry['before']['state']} {', '.join(entry['before']['findings']) or '-'}; "
             f"after: {entry['after']['state']} {', '.join(entry['after']['findings']) or '-'}"
         )
-        if entry["outcome"] in ("failed", "not_fixed"):
-            message = entry["error"] or entry["after"]["reason"] or "finding(s) still there after remediation"
-            ET.SubElement(case, "failure", message=str(message)).text = detail
+        if entry["outcome"] in FAILING_OUTCOMES:
+            message = f"{OUTCOME_WORDS[entry['outcome']]}: {why(entry)}"
+            ET.SubElement(case, "failure", message=message).text = detail
         elif entry["outcome"] == "skipped":
             ET.SubElement(case, "skipped", message=str(entry["skipped"]))
         else:
@@ -276,13 +353,10 @@ def summary_lines(report: Mapping[str, Any], report_dir: str) -> list[str]:
         before = ", ".join(entry["before"]["findings"]) or entry["before"]["state"]
         after = ", ".join(entry["after"]["findings"]) or entry["after"]["state"]
         note = f" ({entry['skipped'] or entry['error']})" if entry["skipped"] or entry["error"] else ""
-        lines.append(f"{host:<24} {entry['outcome']:<10} {before} -> {after}{note}")
+        lines.append(f"{host:<24} {OUTCOME_WORDS[entry['outcome']]:<10} {before} -> {after}{note}")
     s = report["summary"]
     mode = " (check mode: nothing was changed)" if report.get("check_mode") else ""
-    lines.append(
-        f"{s['hosts']} hosts: {s['fixed']} fixed, {s['not_fixed']} not fixed, {s['skipped']} skipped, "
-        f"{s['failed']} failed, {s['unchanged']} unchanged, {s['planned']} planned{mode}"
-    )
+    lines.append(f"{s['hosts']} hosts: {counts_sentence(s)}{mode}")
     lines.append(f"Reports: {report_dir}/remediation.html, remediation.json, junit-remediation.xml")
     return lines
 

@@ -4,8 +4,9 @@ Each rule is a small pure function over a host's ``avd_session_host`` facts
 (and the host pool's view of the host, when the inventory has it) that
 returns findings with the evidence it saw. ``diagnose`` runs them all, links
 symptoms to the root cause that explains them, and orders root causes first.
-Events older than the last boot, or registration errors older than a
-successful registration since, are stale and raise nothing on their own.
+Events older than the last boot, registration errors older than a
+successful registration since, and update errors older than a successful
+installation of the agent since, are stale and raise nothing on their own.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _known as k
-from ._parsers import EVENT_KINDS, REGISTRATION_KINDS
+from ._parsers import EVENT_KINDS, REGISTRATION_KINDS, SUCCESS_KINDS
 from ._verdicts import coverage, host_state, unchecked_list
 
 ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-agent"
 STATUSES_ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-statuses-checks"
 HEARTBEAT_REPORT = "https://learn.microsoft.com/answers/questions/5793701/avd-rdagent-stops-sending-heartbeats"
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
+# Errors of an agent update that never installed (Error: InstallMsiException, Win32Exception, DownloadMsiException):
+# a later installation of the agent by Windows Installer (MsiInstaller 11707) shows the blocker is gone. Not
+# InstallationHealthCheckFailedException or MissingMethodException: those updates installed, then rolled back.
+UPDATE_BLOCKED_KINDS = frozenset({"InstallMsiException", "Win32Exception", "DownloadMsiException"})
 SEVERITY_RANK = {CRITICAL: 0, WARNING: 1, INFO: 2}
 
 
@@ -306,6 +311,12 @@ class Host:
     def registered_now(self) -> bool:
         return self.agent.get("is_registered") == 1 and not self.agent.get("registration_token_set")
 
+    @property
+    def agent_installed_at(self) -> datetime.datetime | None:
+        """When Windows Installer last logged the agent installed (an update that went through, a reinstall)."""
+        times = [parse_time(e.get("time")) for e in self.facts.get("events") or [] if e.get("kind") == "AgentInstalled"]
+        return max((t for t in times if t is not None), default=None)
+
     def is_stale(self, event: Mapping[str, Any]) -> bool:
         when = parse_time(event.get("time"))
         boot = parse_time(self.facts.get("boot_time"))
@@ -313,6 +324,11 @@ class Host:
             return False
         if boot is not None and when < boot:
             return True  # the agent retries at start; an error from before the last boot says nothing now
+        installed = self.agent_installed_at
+        if event.get("kind") in UPDATE_BLOCKED_KINDS and installed is not None and when < installed:
+            # The update these errors stopped has installed since: what blocked it (a policy, another
+            # installation, a full disk) is gone, though Windows keeps the error in the log.
+            return True
         last_check = parse_time(self.agent.get("health_last_checked"))
         return bool(
             event.get("kind") in REGISTRATION_KINDS and self.registered_now and last_check and when < last_check
@@ -322,7 +338,11 @@ class Host:
         return [e for e in self.facts.get("events") or [] if e.get("kind") in kinds and not self.is_stale(e)]
 
     def stale_events(self, *kinds: str) -> list[Mapping[str, Any]]:
-        return [e for e in self.facts.get("events") or [] if e.get("kind") in kinds and self.is_stale(e)]
+        return [
+            e
+            for e in self.facts.get("events") or []
+            if e.get("kind") in kinds and e.get("kind") not in SUCCESS_KINDS and self.is_stale(e)
+        ]
 
 
 def describe_event(event: Mapping[str, Any]) -> str:
@@ -642,13 +662,6 @@ def disk_space(host: Host) -> list[Finding]:
         size, free, percent = int(disk["size_bytes"]), int(disk["free_bytes"]), disk.get("percent_free")
         # The exact share, not the rounded percent_free: 4.996% free is under 5% though it shows as 5.0.
         low = free < k.DISK_MSI_BYTES or free * 100 < k.DISK_LOW_PERCENT * size
-        checked = parse_time(host.agent.get("health_last_checked"))
-        still_failed = (host.pool or {}).get("update_state") == "Failed"
-        if not low and checked is not None and not still_failed:
-            # Room again (files deleted, disk enlarged) and the agent has run since the failure, without the
-            # host pool saying its update still fails: the event is history, its cause is gone.
-            events = [e for e in events if (parse_time(e.get("time")) or checked) >= checked]
-            evidence = [describe_event(e) for e in events[:1]]
         if low or events:
             evidence.append(f"{disk.get('drive')} has {free / 1024**2:.0f} MB free ({percent}%)")
     if not events and not low:

@@ -40,8 +40,12 @@ def test_power_off_and_on(lab_factory, tmp_path):
     assert "pool status Shutdown" in off.stdout
     assert not answers(address, port)  # the VM is off: nothing listens
     assert lab.control("/status")["hosts"][name]["power"] == "off"
-    view = pool_view(lab)[name]
+    views = pool_view(lab)
+    view = views[name]
     assert view["avd_status"] == "Shutdown"
+    # The VM's own instance view, read by the inventory (Microsoft.Compute), not only the agent's goodbye.
+    assert view["avd_power_state"] == "PowerState/deallocated" and "avd_power_state_error" not in view
+    assert {views[h["name"]]["avd_power_state"] for h in lab.hosts if h["name"] != name} == {"PowerState/running"}
     assert view["avd_health_checks"] and {c["result"] for c in view["avd_health_checks"]} == {"SessionHostShutdown"}
     result = lab.playbook(
         REPO / "playbooks" / "diagnose.yml", "-e", f"avd_report_dir={tmp_path}", inventories=("hostpool.avd.yml",)
@@ -49,7 +53,8 @@ def test_power_off_and_on(lab_factory, tmp_path):
     report = json.loads((tmp_path / "diagnosis.json").read_text())
     stopped = report["hosts"][name]
     assert stopped["state"] == "stopped" and stopped["findings"] == [], result.stdout[-3000:]
-    assert "status=Shutdown" in stopped["reason"]  # as the pool reports it, not as an unreachable host
+    # As Azure reports the VM, not as an unreachable host.
+    assert stopped["reason"] == "the VM is deallocated (power state PowerState/deallocated)"
     assert all(report["hosts"][h["name"]]["state"] == "healthy" for h in lab.hosts if h["name"] != name)
     assert avdlab("power", "--dir", str(lab.directory), name, "off").returncode == 0  # already off: nothing to do
     refused = avdlab("inject", "--dir", str(lab.directory), name, "bootloader_stopped", check=False)
@@ -58,6 +63,7 @@ def test_power_off_and_on(lab_factory, tmp_path):
     on = avdlab("power", "--dir", str(lab.directory), name, "on")
     assert "pool status Available" in on.stdout and answers(address, port)
     assert pool_view(lab)[name]["avd_status"] == "Available"
+    assert pool_view(lab)[name]["avd_power_state"] == "PowerState/running"
     again = lab.playbook(
         REPO / "playbooks" / "diagnose.yml", "-e", f"avd_report_dir={tmp_path}", inventories=("hostpool.avd.yml",)
     )

@@ -168,3 +168,16 @@ def test_the_listener_role_hands_over_to_the_stack_reinstall(runs, lab, tmp_path
     assert [p["display_name"] for p in after["programs"]].count("Remote Desktop Services SxS Network Stack") == 1
     pool = {h["short_name"]: h for h in pool_hosts(lab, tmp_path)}
     assert pool["sd-03"]["status"] == "Available"
+
+
+def test_not_enough_to_free_fails_naming_the_shortfall_in_check_mode_too(runs, lab, tmp_path):
+    """Asked for half the drive free: nothing left to clean (the recent temp file stays), the shortfall is named."""
+    play = tmp_path / "disk.yml"
+    tasks = [{"name": "Disk", "avdops.sessionhost.disk_cleanup": {"min_free_percent": 50}}]
+    play.write_text(yaml.safe_dump([{"name": "Disk", "hosts": "sd-02", "gather_facts": False, "tasks": tasks}]))
+    before = host_states(lab)["sd-02"]
+    for mode in (("--check",), ()):
+        result = lab.playbook(play, *mode)
+        assert result.returncode != 0, result.stdout[-3000:]
+        assert "MB short of the 65536 MB the agent needs: enlarge the VM's disk" in result.stdout, result.stdout[-3000:]
+    assert host_states(lab)["sd-02"] == before

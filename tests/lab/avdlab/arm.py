@@ -30,10 +30,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, RESOURCE_GROUP, SUBSCRIPTION, HostPool, fqdn
 from .model import LabModel
 from .server import ConnectionState, HttpRequest, HttpResponse
+from .windows import known as k
 from .windows.state import UserSession
 
 API_VERSION = "2024-04-03"
 PROVIDER = "Microsoft.DesktopVirtualization"
+# Microsoft.Compute answers its own api-versions (virtualMachines/instanceView exists in all of these).
+COMPUTE = "Microsoft.Compute"
+COMPUTE_API_VERSIONS = ("2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01")
 WRITE_METHODS = ("PATCH", "PUT", "DELETE", "POST")
 PAGE_SIZE = 3  # the lab's default page for session hosts and user sessions (pageSize asks for another)
 # sessionHostName in the 2024-04-03 spec: 3 to 48 characters, ^[A-Za-z0-9@.\-_ ]*$ (one path segment, no '/')
@@ -166,6 +170,8 @@ class ArmApi:
                 429, "TooManyRequests", "The request was throttled; retry after 1 second.", [("Retry-After", "1")]
             )
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if len(parts) >= 6 and parts[4] == "providers" and parts[5].lower() == COMPUTE.lower():
+            return self._compute(request, parts, query)
         if query.get("api-version") != API_VERSION:
             raise ArmError(
                 400,
@@ -215,6 +221,60 @@ class ArmApi:
         elif sub[0] == "sessionHosts":
             return self._session_hosts(pool, method, sub[1:], body, query, url.path)
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on {url.path}")
+
+    def _compute(self, request: HttpRequest, parts: list[str], query: dict[str, str]) -> HttpResponse:
+        """GET .../Microsoft.Compute/virtualMachines/{vm}/instanceView: the VM's power state, as Azure reports it.
+
+        A VM stopped from Azure (``avdlab power off``) is deallocated; the statuses carry the provisioning state and
+        the power state (``PowerState/running``, ``PowerState/deallocated``), as the Compute REST API returns them.
+        """
+        if query.get("api-version") not in COMPUTE_API_VERSIONS:
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{query.get('api-version')}' is invalid. The supported versions are "
+                f"'{', '.join(COMPUTE_API_VERSIONS)}'.",
+            )
+        if request.method != "GET" or len(parts) != 9 or parts[6] != "virtualMachines" or parts[8] != "instanceView":
+            raise ArmError(404, "NotFound", f"No route for {request.method} /{'/'.join(parts)}")
+        self._check_subscription(parts[1])
+        resource_id = "/" + "/".join(parts[:8])
+        state = next(
+            (
+                host
+                for host in self.model.hosts.values()
+                if str(host.registry.get_data(k.RDINFRA_AGENT, "AzureResourceId", "")).lower() == resource_id.lower()
+            ),
+            None,
+        )
+        if state is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{COMPUTE}/virtualMachines/{parts[7]}' under resource group '{parts[3]}' was not found.",
+            )
+        off = state.powered_off_at is not None
+        since = state.powered_off_at if off else state.boot_time
+        return _json(
+            200,
+            {
+                "computerName": state.name,
+                "osName": "Windows 11 Enterprise multi-session",
+                "statuses": [
+                    {
+                        "code": "ProvisioningState/succeeded",
+                        "level": "Info",
+                        "displayStatus": "Provisioning succeeded",
+                        "time": iso(since),
+                    },
+                    {
+                        "code": "PowerState/deallocated" if off else "PowerState/running",
+                        "level": "Info",
+                        "displayStatus": "VM deallocated" if off else "VM running",
+                    },
+                ],
+            },
+        )
 
     def _authenticate(self, request: HttpRequest) -> Client:
         header = request.headers.get("authorization", "")

@@ -20,6 +20,9 @@ from .windows.operations import service_stop
 from .windows.registry import REG_DWORD, REG_MULTI_SZ, REG_SZ
 from .windows.state import RUNNING, FileEntry, HostState, UserSession
 
+# The other installation of the installer_busy fault: an MSI a software deployment pushes to session hosts.
+OTHER_MSI_PRODUCT = "Microsoft Teams Meeting Add-in for Microsoft Office"
+
 Change = Callable[[HostState, AvdService], None]
 
 
@@ -87,7 +90,11 @@ def _msi_policy(state: HostState, avd: AvdService) -> None:
 
 def _installer_busy(state: HostState, avd: AvdService) -> None:
     _agent_update_due(state, avd)
-    state.installer_busy = True  # e.g. a software deployment that runs msiexec at every start
+    # A software deployment's msiexec holds the installer while the update is due; like any real installation it
+    # finishes, after the host's installation_seconds (the scenario's, 60 by default).
+    state.installer_busy = True
+    state.installer_busy_until = time.time() + state.installation_seconds
+    state.installer_busy_product = OTHER_MSI_PRODUCT
 
 
 def _cmd_policy(state: HostState, avd: AvdService) -> None:
@@ -304,7 +311,8 @@ CATALOG: dict[str, Fault] = {
         Fault(
             "installer_busy",
             "Error: InstallMsiException",
-            "another msiexec installation keeps running while an agent update is due",
+            "another msiexec installation runs (for the host's installation_seconds, 60 by default) while an agent "
+            "update is due",
             before_boot=_installer_busy,
         ),
         Fault(

@@ -40,6 +40,7 @@ class HostSpec:
     locale: str = "en-US"
     kind: str = "session_host"
     pool: str = ""  # the host pool it is registered with (the scenario's first when empty)
+    installation_seconds: float = 60.0  # how long another installation (the installer_busy fault) runs
 
 
 @dataclass
@@ -110,7 +111,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         where = f"{source}: hosts[{index}]"
         if not isinstance(entry, dict) or "name" not in entry:
             raise ScenarioError(f"{where}: each host needs a name")
-        extra = set(entry) - {"name", "faults", "sessions", "locale", "kind", "pool"}
+        extra = set(entry) - {"name", "faults", "sessions", "locale", "kind", "pool", "installation_seconds"}
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
         name = str(entry["name"])
@@ -138,6 +139,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         locale = entry.get("locale", "en-US")
         if locale not in LOCALES:
             raise ScenarioError(f"{where}: locale must be one of {', '.join(LOCALES)}")
+        installation = entry.get("installation_seconds", 60)
+        if isinstance(installation, bool) or not isinstance(installation, int | float) or not 0 < installation <= 86400:
+            raise ScenarioError(f"{where}: installation_seconds must be a number of seconds from 1 to 86400")
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -153,6 +157,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 locale=locale,
                 kind=kind,
                 pool=pool.name if kind == "session_host" else "",
+                installation_seconds=float(installation),
             )
         )
     return Scenario(
@@ -193,6 +198,7 @@ class LabModel:
             pool = self.avd.find_pool(scenario.pool_of(spec).name) or self.pool
             state = healthy_host(spec.name, pool.arm_id, image_time=start - 7 * 86400)
             state.locale = spec.locale
+            state.installation_seconds = spec.installation_seconds
             pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
                 name=fqdn(spec.name),
                 vm_id=state.vm_id,

@@ -172,3 +172,40 @@ def test_a_user_session_that_is_gone_is_404_to_read_and_act_on():
     path = "/sessionHosts/sh-01.lab.avd.test/userSessions/9"
     assert arm.call("GET", path)[0] == 404
     assert arm.call("POST", f"{path}/disconnect")[0] == 404
+
+
+def test_the_vm_instance_view_says_its_power_state_as_the_compute_api_does():
+    """GET {vm}/instanceView (Microsoft.Compute): statuses ProvisioningState/... and PowerState/running|deallocated."""
+    model = world(HostSpec("sh-01"), HostSpec("sh-02"))
+    arm = Arm(model)
+    state = model.host("sh-01")
+    resource_id = state.registry.get_data(k.RDINFRA_AGENT, "AzureResourceId")
+    session_host = arm.session_host(state)[1]["properties"]
+    assert session_host["resourceId"] == resource_id  # what the host pool names is what Compute answers for
+
+    def power(vm: str = resource_id, version: str = "2024-07-01") -> tuple[int, dict]:
+        return arm._send("GET", f"{vm}/instanceView?api-version={version}")
+
+    status, view = power()
+    assert status == 200 and view["computerName"] == "sh-01"
+    assert [s["code"] for s in view["statuses"]] == ["ProvisioningState/succeeded", "PowerState/running"]
+    model.power("sh-01", on=False)
+    assert power()[1]["statuses"][1] == {
+        "code": "PowerState/deallocated",
+        "level": "Info",
+        "displayStatus": "VM deallocated",
+    }
+    assert power(model.host("sh-02").registry.get_data(k.RDINFRA_AGENT, "AzureResourceId"))[1]["statuses"][1][
+        "code"
+    ] == ("PowerState/running")
+    model.power("sh-01", on=True)
+    assert power()[1]["statuses"][1]["code"] == "PowerState/running"
+    assert power(resource_id.replace("sh-01", "sh-99"))[0] == 404
+    status, error = power(version=API_VERSION)
+    assert status == 400 and error["error"]["code"] == "InvalidApiVersionParameter"
+    assert (
+        arm._send("GET", resource_id.replace("00000000a1ab", "00000000ffff") + "/instanceView?api-version=2024-07-01")[
+            0
+        ]
+        == 404
+    )

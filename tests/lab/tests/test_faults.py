@@ -420,3 +420,36 @@ def test_sxs_uninstall_and_install_effects():
     boot(state, model.avd, time.time())
     assert sxs_row(state) == "Listen"
     assert_healthy(model, state, arm)
+
+
+# --- Error: InstallMsiException (installer busy): the other installation ends, as a real one does
+def test_the_other_installation_ends_after_its_bound_and_the_agent_then_updates():
+    model, state, arm = broken("installer_busy", installation_seconds=30)
+    started = state.installer_busy_until - 30
+    assert ops.installer_mutex(state)["busy"] is True
+    state.settle(started + 29)
+    assert state.installer_busy and ops.msiexec_install(state, model.avd, k.sxs_msi_path(k.SXS_VERSION), {}) == 1618
+    state.settle(started + 30)  # Windows Installer releases its mutex and logs the product installed
+    assert ops.installer_mutex(state)["busy"] is False
+    (done,) = [e for e in state.events if e.source == "MsiInstaller" and e.event_id == 11707]
+    assert done.time == started + 30 and done.message.endswith("-- Installation completed successfully.")
+    assert [p["name"] for p in ops.processes(state, ["msiexec.exe"])] == ["msiexec"]  # its service idles on
+    # The agent does not retry on its own: it still runs the old agent until the boot loader restarts.
+    assert arm.session_host(state)[1]["properties"]["agentVersion"] == k.AGENT_PREVIOUS_VERSION
+    restart_bootloader(model, state)
+    assert_healthy(model, state, arm)
+    # The failure stays in the log (Windows never deletes it); after it, the updater's msiexec logs the agent.
+    failure = next(e for e in state.events if "InstallMsiException" in e.message)
+    installed = [e for e in state.events if e.event_id == 11707 and k.AGENT_PRODUCT in e.message]
+    assert len(installed) == 1 and installed[0].time > failure.time
+
+
+def test_installation_seconds_is_checked_and_kept():
+    from avdlab.model import ScenarioError, parse_scenario
+
+    spec = parse_scenario("hosts: [{name: sh-01, faults: [installer_busy], installation_seconds: 5}]").hosts[0]
+    assert spec.installation_seconds == 5.0
+    assert parse_scenario("hosts: [{name: sh-01}]").hosts[0].installation_seconds == 60.0
+    for bad in ("0", "-3", "true", "soon", "90000"):
+        with pytest.raises(ScenarioError, match="installation_seconds must be a number of seconds from 1 to 86400"):
+            parse_scenario(f"hosts: [{{name: sh-01, installation_seconds: {bad}}}]", "s.yml")

@@ -211,7 +211,17 @@ def _apply_pending_update(state: HostState, avd: AvdService, moment: float) -> N
     for program in state.programs_named(k.AGENT_PRODUCT):
         uninstall_product(state, program)
     path = k.agent_msi_path(latest)
-    install_product(state, path, msi_products()[path], moment)
+    info = msi_products()[path]
+    install_product(state, path, info, moment)
+    # The updater installs the new agent with msiexec, which logs the product installed like any installation;
+    # the failures logged before stay in the log.
+    state.log_event(
+        k.SOURCE_MSI,
+        11707,
+        "Information",
+        f"Product: {info['display_name']} -- Installation completed successfully.",
+        moment,
+    )
     agent = state.service(k.AGENT_SERVICE)
     if agent is not None:
         agent.state = RUNNING

@@ -376,12 +376,14 @@ def probe_url(state: HostState, avd: AvdService, url: str, runs_as: str | None =
 
 def installer_mutex(state: HostState) -> dict[str, Any]:
     """Whether Windows Installer holds ``Global\\_MSIExecute``: an installation is running."""
+    state.settle()
     return {"busy": state.installer_busy, "mutex": k.MSI_EXECUTE_MUTEX}
 
 
 # --- Windows Installer ------------------------------------------------------------
 def msiexec_install(state: HostState, avd: AvdService, package: str, properties: dict[str, str]) -> int:
     """``msiexec /i package PROP=value /quiet /norestart``: the exit code."""
+    state.settle()
     state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:
         return k.MSI_ANOTHER_INSTALL
@@ -439,6 +441,7 @@ def _install_bundled(state: HostState, kind: str, display_name: str, now: float)
 
 def msiexec_uninstall(state: HostState, product_code: str) -> int:
     """``msiexec /x {ProductCode} /quiet /norestart``: the exit code."""
+    state.settle()
     state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:
         return k.MSI_ANOTHER_INSTALL

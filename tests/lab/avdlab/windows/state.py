@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .known import MSI_SERVICE_IDLE_SECONDS, SOURCE_MSI
 from .registry import Registry
 
 RUNNING = "Running"
@@ -103,6 +104,10 @@ class HostState:
     disk: Disk = field(default_factory=Disk)
     blocked_hosts: list[str] = field(default_factory=list)  # fnmatch patterns this VM cannot reach
     installer_busy: bool = False  # another msiexec installation is running (holds Global\_MSIExecute)
+    # When that installation finishes (None: it runs until the lab is told otherwise), and which product it is.
+    installer_busy_until: float | None = None
+    installer_busy_product: str = ""
+    installation_seconds: float = 60.0  # how long another installation started on this host runs (the scenario's)
     # The Windows Installer service (msiexec.exe /V) runs on after an installation until it idles out.
     installer_service_until: float = 0.0
     language_mode: str = "FullLanguage"  # PowerShell's; ConstrainedLanguage under AppLocker/WDAC script policy
@@ -129,10 +134,20 @@ class HostState:
         return self.services.get(name.lower())
 
     def settle(self, now: float | None = None) -> None:
-        """Let time pass: services that were about to stop have stopped."""
+        """Let time pass: services that were about to stop have stopped, an installation that was due to end has
+        ended (Windows Installer releases its mutex, logs the product installed and idles on)."""
         moment = time.time() if now is None else now
         for service in self.services.values():
             service.settle(moment)
+        until = self.installer_busy_until
+        if self.installer_busy and until is not None and moment >= until:
+            self.installer_busy = False
+            self.installer_busy_until = None
+            self.installer_service_until = until + MSI_SERVICE_IDLE_SECONDS
+            product = self.installer_busy_product or "the other product"
+            self.log_event(
+                SOURCE_MSI, 11707, "Information", f"Product: {product} -- Installation completed successfully.", until
+            )
 
     def programs_named(self, product: str) -> list[Program]:
         """A product's Add/Remove Programs entries: its name, or its name and version (the Geneva agent)."""
@@ -180,6 +195,9 @@ class HostState:
             blocked_hosts=list(raw["blocked_hosts"]),
             installer_busy=raw["installer_busy"],
             installer_service_until=raw.get("installer_service_until", 0.0),
+            installer_busy_until=raw.get("installer_busy_until"),
+            installer_busy_product=raw.get("installer_busy_product", ""),
+            installation_seconds=raw.get("installation_seconds", 60.0),
             language_mode=raw.get("language_mode", "FullLanguage"),
             boot_time=raw["boot_time"],
             active_listeners=list(raw["active_listeners"]),

@@ -344,3 +344,79 @@ def test_tls_failures_are_reported_as_tls_not_as_credentials(error):
     text = az.describe_error(error, "read host pool 'hp'", settings)
     assert "TLS verification failed talking to https://management.azure.com" in text and "ca_bundle" in text
     assert "client_id" not in text and "secret" not in text
+
+
+def test_the_power_state_is_read_from_a_vm_instance_view():
+    view = json.loads((REALWORLD / "azure" / "vm_instance_view_deallocated.json").read_text())
+    assert hp.power_state_of(view) == "PowerState/deallocated"
+    running = {"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": "PowerState/running"}]}
+    assert hp.power_state_of(running) == "PowerState/running"
+    for nothing in ({"statuses": [{"code": "ProvisioningState/updating"}]}, {"statuses": None}, {}, None, []):
+        assert hp.power_state_of(nothing) is None
+
+
+class _Response:
+    def __init__(self, status: int, body: dict) -> None:
+        self.status, self.body = status, body
+
+    def raise_for_status(self) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        if self.status >= 400:
+            raise HttpResponseError(message=f"Operation returned an invalid status {self.status}")
+
+    def json(self) -> dict:
+        return self.body
+
+
+class _Client:
+    """The host pool client's pipeline as vm_power_state uses it: one GET per VM, answered per resource id."""
+
+    def __init__(self, answers: dict[str, _Response]) -> None:
+        self.answers, self.asked = answers, []
+
+    def _send_request(self, request):
+        self.asked.append((request.method, request.url))
+        return self.answers[request.url.split("?")[0]]
+
+
+def test_the_inventory_reads_each_vms_power_state_and_says_why_when_it_cannot():
+    from ansible_collections.avdops.sessionhost.plugins.inventory.host_pool import InventoryModule
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import pool_from_hostvars
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._verdicts import stopped_reason
+
+    vm = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/sh-0{}"
+    view = json.loads((REALWORLD / "azure" / "vm_instance_view_deallocated.json").read_text())
+    client = _Client(
+        {f"{vm.format(1)}/instanceView": _Response(200, view), f"{vm.format(2)}/instanceView": _Response(403, {})}
+    )
+    settings = az.settings_from(BASE, {"AZURE_SUBSCRIPTION_ID": "s"})
+    hosts = [{"resource_id": vm.format(1)}, {"resource_id": vm.format(2)}, {"resource_id": None}]
+    for host in hosts:
+        InventoryModule._read_power_state(client, settings, host)
+    assert client.asked == [
+        ("GET", f"{vm.format(1)}/instanceView?api-version=2024-07-01"),
+        ("GET", f"{vm.format(2)}/instanceView?api-version=2024-07-01"),
+    ]
+    assert hosts[0] == {"resource_id": vm.format(1), "power_state": "PowerState/deallocated"}
+    assert "power_state" not in hosts[1] and "403" in hosts[1]["power_state_error"]
+    assert hosts[1]["power_state_error"].startswith(f"read the power state of VM {vm.format(2)}")
+    assert hosts[2]["power_state_error"] == "the session host names no VM (no resourceId)"
+    # Into the host's variables; the diagnosis then says the VM is off, even while the pool still says Unavailable.
+    info = {"name": "hp", "id": "/hp", "max_session_limit": 4, "registration_expiration_time": None}
+    base = dict.fromkeys(SESSION_HOST_KEYS) | {
+        "name": "sh-01.contoso.com",
+        "short_name": "sh-01",
+        "status": "Unavailable",
+    }
+    (record,) = host_records([{"host_pool": info, "session_hosts": [base | hosts[0]]}], "short", "fqdn")
+    assert (
+        record["vars"]["avd_power_state"] == "PowerState/deallocated" and "avd_power_state_error" not in record["vars"]
+    )
+    assert (
+        stopped_reason(pool_from_hostvars(record["vars"]))
+        == "the VM is deallocated (power state PowerState/deallocated)"
+    )
+    (record,) = host_records([{"host_pool": info, "session_hosts": [base | hosts[1]]}], "short", "fqdn")
+    assert "avd_power_state" not in record["vars"] and "403" in record["vars"]["avd_power_state_error"]
+    assert stopped_reason(pool_from_hostvars(record["vars"])) is None

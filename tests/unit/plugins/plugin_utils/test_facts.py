@@ -34,7 +34,7 @@ def test_plan_is_one_list_of_unique_operations():
     assert len(ids) == len(set(ids)) and ids[0] == "boot_time"
     assert "network.probe.0" in ids and "events.application" in ids
     events = next(op for op in ops if op.id == "events.application")
-    assert events.args["ids"] == [3277, 3703, 3019, 3389] and events.args["max_age_seconds"] == 120 * 3600
+    assert events.args["ids"] == [3277, 3703, 3019, 3389, 11707] and events.args["max_age_seconds"] == 120 * 3600
     only_disk = f.plan(frozenset({"disk"}), OPTIONS)
     assert [op.id for op in only_disk] == ["boot_time", "disk.system"]
 

@@ -58,7 +58,7 @@ PLAN_ALL = [
         "op": "events",
         "log": "Application",
         "sources": ["WVD-Agent", "WVD-Agent-Updater", "RDAgentBootLoader", "MsiInstaller"],
-        "ids": [3277, 3703, 3019, 3389],
+        "ids": [3277, 3703, 3019, 3389, 11707],
         "max_age_seconds": 6 * 3600,
         "max_count": 20,
     },

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.avdops.sessionhost.plugins.filter.avd import avd_remediation_plan
+from ansible_collections.avdops.sessionhost.plugins.filter.avd import avd_remediation_plan, avd_rollout_stop
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _remediation as r
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import CHECKS
 
@@ -112,7 +112,9 @@ def test_outcomes() -> None:
         "reason": "timed out",
     }
     not_reached = r.host_outcome(before, before, plan, {"reached": False})
-    assert not_reached["outcome"] == "skipped" and "avd_max_fail_percentage" in not_reached["skipped"]
+    assert not_reached["outcome"] == "skipped" and not_reached["skipped"] == r.NOT_ATTEMPTED
+    stopped = r.host_outcome(before, diagnosed(), plan, {"reached": False}, stopped="not attempted: batch a-01")
+    assert stopped["outcome"] == "skipped" and stopped["skipped"] == "not attempted: batch a-01"
     assert (
         r.host_outcome(diagnosed(), diagnosed(), r.plan_host(None, [], []), {"reached": False})["outcome"]
         == "unchanged"
@@ -146,6 +148,94 @@ def test_reports_written_together(tmp_path: Path) -> None:
     lines = r.summary_lines(report, str(tmp_path))
     assert lines[1].startswith("avd-03") and "boom" in lines[1]
     assert "1 fixed, 0 not fixed, 1 skipped, 1 failed" in lines[-2]
+    assert "1 fixed, 0 not fixed, 1 skipped, 1 failed, 0 unchanged, 0 planned." in html
+    assert r.failing_message(report) == "1 failed: avd-03 (failed: boom)"
+    assert suite.find("testcase[@name='avd-03']/failure").get("message") == "failed: boom"  # type: ignore[union-attr]
+
+
+def test_the_same_words_for_an_outcome_everywhere(tmp_path: Path) -> None:
+    """The summary, the HTML, JUnit and the run's closing message name each outcome alike (not_fixed: 'not fixed')."""
+    before = diagnosed(finding("INVALID_REGISTRATION_TOKEN"), finding("BOOTLOADER_NOT_RUNNING"))
+    plan = r.plan_host(before["diagnosis"], [], [])
+    still = diagnosed(finding("BOOTLOADER_NOT_RUNNING"))
+    entries = {
+        "avd-01": r.host_outcome(before, still, plan, {"reached": True}),
+        "avd-02": r.host_outcome(before, {"unreachable": True, "msg": "timed out"}, plan, {"reached": True}),
+        "avd-03": r.host_outcome(before, diagnosed(), plan, {"reached": True}),
+    }
+    report = r.build_report(entries, datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC), check_mode=False)
+    message = r.failing_message(report)
+    assert message == (
+        "1 failed and 1 not fixed: avd-02 (failed: timed out); "
+        "avd-01 (not fixed: BOOTLOADER_NOT_RUNNING still found after remediation)"
+    )
+    lines = r.summary_lines(report, "reports")
+    assert [line.split()[1] for line in lines[1:3]] == ["failed", "not"]
+    assert lines[2].split()[1:3] == ["not", "fixed"] and "not_fixed" not in "\n".join(lines)
+    assert lines[-2] == "3 hosts: 1 fixed, 1 not fixed, 0 skipped, 1 failed, 0 unchanged, 0 planned"
+    html = r.render_html(report)
+    assert ">not fixed</span>" in html and ">not_fixed<" not in html
+    suite = ET.fromstring(r.render_junit(report)).find("testsuite")
+    assert suite is not None and suite.get("failures") == "2"
+    messages = {case.get("name"): [f.get("message") for f in case.iter("failure")] for case in suite}
+    assert messages == {
+        "avd-02": ["failed: timed out"],
+        "avd-01": ["not fixed: BOOTLOADER_NOT_RUNNING still found after remediation"],
+        "avd-03": [],
+    }
+    fixed_only = r.build_report(
+        {"avd-03": entries["avd-03"]}, datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC), False
+    )
+    assert fixed_only["summary"]["fixed"] == 1
+    assert r.failing_message(fixed_only) == ""
+
+
+def run(batch: list[str], error: str | None = None) -> dict[str, Any]:
+    return {"reached": True, "batch": batch, **({"error": error} if error else {})}
+
+
+def test_the_rollout_stops_after_a_batch_failed_beyond_the_percentage() -> None:
+    first, second = ["a-01", "a-02"], ["a-03", "a-04"]
+    runs = {"a-01": run(first, "boom"), "a-02": run(first), "a-03": {"reached": False}, "a-04": {"reached": False}}
+    reason = r.rollout_stop(runs, second, 40)
+    assert reason == (
+        "not attempted: the rollout stopped after the batch a-01, a-02, where 1 of 2 host(s) failed (a-01), "
+        "more than avd_max_fail_percentage=40"
+    )
+    assert r.rollout_stop(runs, second, 50) == ""  # 1 of 2 is 50%: not more than 50
+    assert r.rollout_stop(runs, second, 100) == ""
+    assert r.rollout_stop(runs, first, 0) == ""  # the batch running now is not counted (its hosts go on)
+    # A host without a role still counts in its batch, as Ansible counts every host of a batch.
+    runs_unchanged = {**runs, "a-02": {"reached": False, "batch": first}}
+    assert r.rollout_stop(runs_unchanged, second, 40).startswith("not attempted: the rollout stopped after the batch")
+    # Not yet run, or never reached: no batch, nothing to count.
+    assert r.rollout_stop({"a-01": {"reached": False}, "a-02": {}}, second, 0) == ""
+    with pytest.raises(r.RemediationInputError, match="avd_max_fail_percentage must be a whole number"):
+        r.rollout_stop(runs, second, -1)
+
+
+def test_rollout_stop_filter_takes_what_the_playbook_passes() -> None:
+    runs = {"a-01": run(["a-01"], "boom"), "a-02": {"reached": False}}
+    assert "a-01" in avd_rollout_stop(runs, ["a-02"], "0")
+    assert avd_rollout_stop(runs, ["a-02"], "100") == ""
+    with pytest.raises(Exception, match="avd_max_fail_percentage must be a whole number from 0 to 100; got 'lots'"):
+        avd_rollout_stop(runs, ["a-02"], "lots")
+    with pytest.raises(Exception, match="expects a mapping of host runs"):
+        avd_rollout_stop(runs, "a-02", 10)
+
+
+def test_an_outdated_dotnet_is_fixed_by_the_disruptive_dotnet_role_before_the_agents_own_fixes() -> None:
+    plan = r.plan_host(
+        diagnosed(finding("BOOTLOADER_NOT_RUNNING"), finding("DOTNET_OUTDATED"), finding("INSTALLER_BUSY", "warning"))[
+            "diagnosis"
+        ],
+        [],
+        [],
+    )
+    assert plan["roles"] == ["installer_busy", "dotnet", "boot_loader"] and plan["disruptive"]
+    assert "DOTNET_OUTDATED" in plan["fixing"] and "DOTNET_OUTDATED" not in r.NO_ROLE_YET
+    alone = r.plan_host(diagnosed(finding("DOTNET_OUTDATED", "warning"))["diagnosis"], [], [])
+    assert alone["roles"] == ["dotnet"] and alone["disruptive"]
 
 
 def test_the_stack_and_the_disk_have_roles_disk_first_reinstall_last() -> None:

@@ -211,28 +211,7 @@ def test_a_registration_error_counts_while_the_host_is_not_registered_since(fact
 def test_the_registration_cut_applies_to_registration_errors_only(facts, kind):
     facts["boot_time"] = "2026-11-24T00:00:00.000Z"
     facts["events"] = [event(kind, time="2026-11-25T10:00:00.000Z")]  # before the last health check
-    if kind == "DownloadMsiException":
-        facts["disk"].update(free_bytes=10 * 1024**2, percent_free=0.01)  # still full (room again: below)
     assert RAISES[kind] in ids(facts)
-
-
-@pytest.mark.parametrize(
-    ("event_time", "update_state", "raised"),
-    [
-        ("2026-11-25T10:00:00.000Z", None, False),  # space freed since, the agent ran after the failure
-        ("2026-11-25T10:00:00.000Z", "Succeeded", False),
-        ("2026-11-25T10:00:00.000Z", "Failed", True),  # the service says the update still fails
-        ("2026-11-25T14:00:00.000Z", None, True),  # failed after the agent's last run
-    ],
-)
-def test_a_download_failure_is_history_once_there_is_room_and_the_agent_ran_since(
-    facts, event_time, update_state, raised
-):
-    facts["boot_time"] = "2026-11-24T00:00:00.000Z"
-    facts["agent"]["health_last_checked"] = "2026-11-25T12:00:00.000Z"
-    facts["events"] = [event("DownloadMsiException", time=event_time)]
-    pool = {"status": "Available", "update_state": update_state} if update_state else None
-    assert ("DISK_SPACE_LOW" in [f["id"] for f in diagnose(facts, pool)["findings"]]) is raised
 
 
 def test_event_times_with_offsets_and_without_a_zone_are_compared_as_moments(facts):
@@ -533,9 +512,7 @@ def test_low_disk_without_a_download_error_is_still_a_warning(facts):
 
 
 def test_a_download_error_with_enough_disk_now_is_still_reported(facts):
-    # Newer than the agent's last health check: it failed on its latest run, whatever the disk says now
-    # (an older one with room again is history: test_a_download_failure_is_history_once_there_is_room...).
-    facts["events"] = [event("DownloadMsiException", time="2026-11-25T10:00:31.000Z")]
+    facts["events"] = [event("DownloadMsiException")]
     found = finding(facts, "DISK_SPACE_LOW")
     assert found["severity"] == "critical" and len(found["evidence"]) == 2
 
@@ -652,3 +629,106 @@ def test_a_diagnosed_result_keeps_its_state_findings_and_unchecked(facts):
     entry = rep.host_entry({"changed": False, "diagnosis": diagnosis})
     assert entry["state"] == diagnosis["state"] == "unhealthy"
     assert entry["findings"] == diagnosis["findings"] and entry["unchecked"] == diagnosis["unchecked"]
+
+
+# --- staleness after a fix: the update that failed has installed since -----------------------------------------
+# As the lab's agent and Windows log them: the updater's 3277, then Windows Installer's 11707 for each product it
+# installs ("Product: %1 -- Installation completed successfully.", in the system's language).
+UPDATE_FAILED = "Agent update from 1.0.9742.1100 to 1.0.10139.400 failed. Microsoft.RDInfra.AgentUpdater."
+FAILURES = {
+    "busy": (
+        3277,
+        UPDATE_FAILED + "InstallMsiException: msiexec.exe exited with code 1618: Another installation is "
+        "already in progress.",
+        "INSTALLER_BUSY",
+    ),
+    "policy": (
+        3277,
+        UPDATE_FAILED + "InstallMsiException: msiexec.exe exited with code 1625: This installation is "
+        "forbidden by system policy.",
+        "INSTALL_MSI_BLOCKED",
+    ),
+    "disk": (3277, UPDATE_FAILED + "DownloadMsiException: There is not enough space on the disk.", "DISK_SPACE_LOW"),
+}
+INSTALLED_EN = "Product: Remote Desktop Services Infrastructure Agent -- Installation completed successfully."
+INSTALLED_DE = (
+    "Produkt: Remote Desktop Services Infrastructure Agent -- Die Installation wurde erfolgreich abgeschlossen."
+)
+
+
+def logged(event_id: int, message: str, time: str, source: str = "WVD-Agent") -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "source": source,
+        "level": "Information" if event_id == 11707 else "Error",
+        "time": time,
+        "record_id": 1,
+        "kind": p.classify_event(event_id, message),
+        "win32_exception": p.mentions_win32_exception(message),
+        "message": message,
+    }
+
+
+def msi(message: str, time: str) -> dict[str, Any]:
+    return logged(11707, message, time, "MsiInstaller")
+
+
+@pytest.mark.parametrize("cause", sorted(FAILURES))
+def test_an_update_error_before_the_agent_installed_since_raises_nothing(facts, cause):
+    event_id, text, raises = FAILURES[cause]
+    failure = logged(event_id, text, "2026-11-25T10:00:05.000Z")
+    # Still blocked: the finding stands on the event (no policy, no installation, enough disk now).
+    facts["events"] = [failure]
+    assert raises in ids(facts)
+    # The fix, then the boot loader restarted: the agent retried and Windows Installer installed it. The old
+    # error stays in the log, newest first as Get-WinEvent returns them.
+    facts["events"] = [msi(INSTALLED_EN, "2026-11-25T10:20:00.000Z"), failure]
+    result = diagnose(facts)
+    assert result["findings"] == [] and result["state"] == "healthy"
+    (stale,) = result["stale_events"]
+    assert {"busy": "1618", "policy": "1625", "disk": "DownloadMsiException"}[cause] in stale
+    assert [e for e in result["stale_events"] if "Installation completed" in e] == []
+
+
+@pytest.mark.parametrize("cause", sorted(FAILURES))
+def test_an_update_error_after_the_last_agent_installation_is_current(facts, cause):
+    event_id, text, raises = FAILURES[cause]
+    # Installed once (an earlier update), failed since: the failure is what is true now.
+    facts["events"] = [
+        logged(event_id, text, "2026-11-25T10:30:00.000Z"),
+        msi(INSTALLED_EN, "2026-11-25T10:20:00.000Z"),
+    ]
+    assert raises in ids(facts)
+    assert diagnose(facts)["stale_events"] == []
+
+
+def test_only_the_agents_own_installation_makes_an_update_error_stale(facts):
+    event_id, text, _raises = FAILURES["busy"]
+    failure = logged(event_id, text, "2026-11-25T10:00:05.000Z")
+    others = [
+        # the other installation that held the installer, finishing: the agent has not retried yet
+        msi(
+            "Product: Microsoft Teams Meeting Add-in for Microsoft Office -- Installation completed successfully.",
+            "2026-11-25T10:05:00.000Z",
+        ),
+        msi(
+            "Product: Remote Desktop Services Infrastructure Geneva Agent 46.2.3 -- Installation completed "
+            "successfully.",
+            "2026-11-25T10:06:00.000Z",
+        ),
+    ]
+    facts["events"] = [*others, failure]
+    assert ids(facts) == ["INSTALLER_BUSY"]  # 1618 in the event, nothing running now: restart the boot loader
+    # In the system's language (a German host): the product name is what counts.
+    facts["events"] = [msi(INSTALLED_DE, "2026-11-25T10:20:00.000Z"), *others, failure]
+    assert ids(facts) == []
+
+
+@pytest.mark.parametrize("kind", ["InstallationHealthCheckFailedException", "MissingMethodException"])
+def test_updates_that_installed_then_rolled_back_stay_current_after_an_installation(facts, kind):
+    """These updates installed (11707), then failed their checks and rolled back: the installation proves nothing."""
+    facts["dotnet"].update(release=394802, version="4.6.2", meets_472=False)
+    facts["events"] = [msi(INSTALLED_EN, "2026-11-25T10:20:00.000Z"), event(kind, time="2026-11-25T10:00:05.000Z")]
+    raised = ids(facts)
+    assert ("INSTALLATION_HEALTH_CHECK_FAILED" if kind.startswith("Installation") else "DOTNET_OUTDATED") in raised
+    assert diagnose(facts)["stale_events"] == []
