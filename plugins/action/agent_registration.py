@@ -20,6 +20,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import
 
 
 class ActionModule(ChangeAction):
+    READS_CAPTURE = True  # capture: the caller's diagnosis, read instead of probing again
     OPTIONS: ClassVar[dict[str, Any]] = {
         "registration_token": {"type": "str", "no_log": True},
         "reregister": {"type": "bool", "default": False},

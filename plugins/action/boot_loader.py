@@ -20,6 +20,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import
 
 
 class ActionModule(ChangeAction):
+    READS_CAPTURE = True  # capture: the caller's diagnosis, read instead of probing again
     OPTIONS: ClassVar[dict[str, Any]] = {
         "state": {"type": "str", "default": "started", "choices": ["started", "restarted"]},
         "settle_seconds": {"type": "int", "default": ARTICLE_SETTLE_SECONDS},

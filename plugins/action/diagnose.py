@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import ARGUMENT_SPEC as FACTS_SPEC
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import SubsetError, resolve_subsets
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather_facts
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._gather import gather
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import ReplayError, facts_from_capture, load
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_from_hostvars
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import RuntimeCallError
@@ -30,6 +30,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "raw": {"type": "raw"},
     "save_raw": {"type": "path"},
     "host_pool": {"type": "dict"},
+    "return_capture": {"type": "bool", "default": False},
 }
 
 
@@ -69,11 +70,15 @@ class ActionModule(ActionBase):
             # The VM is off: nothing to connect to, and not a failure of the host.
             diagnosis = {"state": "stopped", "reason": stopped, "findings": [], "unchecked": [], "stale_events": []}
             return {**result, "changed": False, "diagnosis": {**diagnosis, "host_pool": pool}}
+        document = None
         if facts is None:
             try:
-                facts = gather_facts(self, args, host=host, save_raw=args["save_raw"])
+                facts, document = gather(self, args, host=host, save_raw=args["save_raw"])
             except (RuntimeCallError, ReplayError) as exc:
                 return {**result, "failed": True, "msg": f"could not gather facts: {exc}"}
         diagnosis = diagnose(facts, pool)
         diagnosis["host_pool"] = pool
-        return {**result, "changed": False, "diagnosis": diagnosis, "ansible_facts": {"avd_session_host": facts}}
+        answer = {**result, "changed": False, "diagnosis": diagnosis, "ansible_facts": {"avd_session_host": facts}}
+        if args["return_capture"] and document is not None:
+            answer["capture"] = document  # the remediation modules read it instead of probing again
+        return answer

@@ -17,6 +17,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import
 
 
 class ActionModule(ChangeAction):
+    READS_CAPTURE = True  # capture: the caller's diagnosis, read instead of probing again
     OPTIONS: ClassVar[dict[str, Any]] = {}
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -22,6 +22,8 @@ author:
 requirements:
   - pywinrm on the controller for the C(winrm) connection, or pypsrp for the C(psrp) connection
   - Windows PowerShell 5.1 on the host
+extends_documentation_fragment:
+  - avdops.sessionhost.capture
 options:
   state:
     description: C(started) starts a stopped service only; C(restarted) restarts it even when it runs.

@@ -60,6 +60,15 @@ options:
       - Send such files with a bug report; replayed with O(raw) they become
         regression tests.
     type: path
+  return_capture:
+    description:
+      - When gathering, also return the runtime's raw answer (the capture
+        O(save_raw) writes, which never holds the registration token) as
+        RV(capture). C(playbooks/remediate.yml) hands it to the remediation
+        modules (their C(capture) option), which then read the state they
+        need from it instead of probing the host again.
+    type: bool
+    default: false
   host_pool:
     description:
       - The host pool's view of this host - C(status), C(sessions),
@@ -126,6 +135,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+capture:
+  description: The runtime's raw answer this diagnosis was made from, without the registration token.
+  returned: when O(return_capture) and the host was gathered (not replayed, not stopped)
+  type: dict
 diagnosis:
   description: The host's diagnosis.
   returned: success

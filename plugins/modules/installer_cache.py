@@ -52,6 +52,7 @@ attributes:
     description: Checks the manifest and the files, reads the host's cache and says what it would copy; copies nothing.
   diff_mode:
     support: none
+    description: Nothing to diff; RV(copied) names the files copied (or, in check mode, that would be).
   platform:
     support: full
     platforms: windows

@@ -24,6 +24,8 @@ author:
 requirements:
   - pywinrm on the controller for the C(winrm) connection, or pypsrp for the C(psrp) connection
   - Windows PowerShell 5.1 on the host
+extends_documentation_fragment:
+  - avdops.sessionhost.capture
 options: {}
 attributes:
   check_mode:

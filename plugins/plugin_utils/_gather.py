@@ -19,10 +19,17 @@ def gather_facts(
     runner: CommandRunner, options: Mapping[str, Any], host: str = "", save_raw: str | None = None
 ) -> dict[str, Any]:
     """The host's facts; with ``save_raw`` its capture is written to that directory first."""
+    return gather(runner, options, host, save_raw)[0]
+
+
+def gather(
+    runner: CommandRunner, options: Mapping[str, Any], host: str = "", save_raw: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The host's facts and the capture they were assembled from (secret-free, as ``save_raw`` writes it)."""
     subsets = resolve_subsets(options["gather_subset"])
     operations = plan(subsets, options)
     answer = call(runner, operations)
     document = capture(host, options, operations, answer, datetime.datetime.now(datetime.UTC))
     if save_raw:
         save(save_raw, document)
-    return facts_from_capture(document)
+    return facts_from_capture(document), document

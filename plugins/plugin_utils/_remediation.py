@@ -26,6 +26,7 @@ ROLE_FOR: dict[str, str] = {
     "INSTALL_MSI_BLOCKED": "policies",
     "CMD_BLOCKED": "policies",
     "INSTALLER_BUSY": "installer_busy",
+    "AGENT_NOT_INSTALLED": "reinstall",  # the article's last resort: uninstall, re-register, reinstall
     "INVALID_REGISTRATION_TOKEN": "registration",
     "EXPIRED_REGISTRATION_TOKEN": "registration",
     "ENDPOINT_NOT_FOUND": "registration",
@@ -44,13 +45,15 @@ ROLE_FOR: dict[str, str] = {
     "DOTNET_OUTDATED": "dotnet",  # .NET Framework 4.8 installed, VM restarted: the agent update then succeeds
 }
 # Policies and a busy installer first (they block what follows), disk space before anything that installs,
-# .NET right after them (its restart lets the agent update before the agent's own fixes are looked at),
+# .NET right after them (its restart lets the agent update before the agent's own fixes are looked at), the full
+# reinstall next (it brings a new agent, boot loader and stack, registered: the lighter fixes then find nothing),
 # the stack's reboots last.
 ROLE_ORDER = (
     "policies",
     "installer_busy",
     "disk_cleanup",
     "dotnet",
+    "reinstall",
     "registration",
     "boot_loader",
     "stack_listener",
@@ -59,7 +62,7 @@ ROLE_ORDER = (
 # Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first
 # (disk_cleanup restarts RDAgentBootLoader; sxs_stack uninstalls the stack users connect through and reboots).
 DISRUPTIVE_ROLES = frozenset(
-    {"policies", "installer_busy", "disk_cleanup", "dotnet", "registration", "stack_listener", "sxs_stack"}
+    {"policies", "installer_busy", "disk_cleanup", "dotnet", "reinstall", "registration", "stack_listener", "sxs_stack"}
 )
 # Findings whose fix restarts a service even though their role alone (starting a stopped service) does not.
 DISRUPTIVE_FINDINGS = frozenset({"HEARTBEAT_LOST"})
@@ -77,7 +80,6 @@ REPORT_ONLY: dict[str, str] = {
 }
 # finding id -> why remediate.yml leaves it (documented fix, not a role of this collection yet)
 NO_ROLE_YET: dict[str, str] = {
-    "AGENT_NOT_INSTALLED": "the full reinstall (playbooks/reinstall.yml when available; the finding's remediation)",
     "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",
 }
 # Information about the pool (versions that differ): reported by the diagnosis, nothing to fix on the host.

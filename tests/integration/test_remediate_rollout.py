@@ -23,6 +23,8 @@ hosts:
   - {name: ro-02, faults: [stack_listener_broken]}
   - {name: ro-03, faults: [bootloader_stopped]}
   - {name: ro-04, faults: [invalid_registration_token]}
+  - {name: ro-05, faults: [installer_busy], installation_seconds: 8}
+  - {name: ro-06, faults: [msi_policy_blocked]}
 """
 
 
@@ -52,11 +54,11 @@ def rollout(lab_factory, tmp_path_factory):
     after = {
         host["name"]: json.loads(avdlab("show", "--dir", str(lab.directory), host["name"]).stdout) for host in lab.hosts
     }
-    return result, json.loads((Path(out) / "remediation.json").read_text()), lab.stats(), before, after
+    return result, json.loads((Path(out) / "remediation.json").read_text()), lab.stats(), before, after, lab
 
 
 def test_the_failing_batch_finishes_and_the_rollout_stops_after_it(rollout):
-    result, report, _stats, _before, _after = rollout
+    result, report, _stats, _before, _after, _lab = rollout
     hosts = report["hosts"]
     assert hosts["ro-01"]["outcome"] == "failed", result.stdout[-4000:]
     assert "still running" in hosts["ro-01"]["error"]
@@ -67,8 +69,8 @@ def test_the_failing_batch_finishes_and_the_rollout_stops_after_it(rollout):
 
 
 def test_the_hosts_after_it_are_untouched_and_reported_not_attempted(rollout):
-    _result, report, stats, before, after = rollout
-    for name in ("ro-03", "ro-04"):
+    _result, report, stats, before, after, _lab = rollout
+    for name in ("ro-03", "ro-04", "ro-05"):
         entry = report["hosts"][name]
         assert entry["outcome"] == "skipped" and entry["after"]["findings"] == entry["before"]["findings"]
         assert entry["skipped"] == (
@@ -81,4 +83,37 @@ def test_the_hosts_after_it_are_untouched_and_reported_not_attempted(rollout):
             after[name]["services"]["rdagentbootloader"]["state"]
             == before[name]["services"]["rdagentbootloader"]["state"]
         )
-    assert report["summary"]["skipped"] == 2
+    assert report["summary"]["skipped"] == 3
+    # Only reported without consent to remove the local policy: nothing to attempt, untouched either way.
+    assert report["hosts"]["ro-06"]["outcome"] == "unchanged" and stats["ro-06"]["commands"] == 2
+
+
+def test_after_the_installer_finishes_or_the_policy_goes_the_host_reads_fixed(rollout, tmp_path):
+    """InstallMsiException stays in the log after the fix, as on Windows; the agent's update installing since
+    (MsiInstaller 11707) makes it stale, so the diagnosis after the fix finds the host healthy."""
+    lab = rollout[-1]
+    avdlab("inject", "--dir", str(lab.directory), "ro-05", "installer_busy")  # an installation starts now, for 8 s
+    result = lab.playbook(
+        PLAYBOOK,
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "-e",
+        "target=ro-05:ro-06",
+        "-e",
+        "avd_remove_local_policy=true",
+        "-e",
+        "installer_busy_wait_delay=2",
+        "-e",
+        "installer_busy_wait_retries=30",
+        "-e",
+        "avd_settle_seconds=1",
+    )
+    hosts = json.loads((tmp_path / "remediation.json").read_text())["hosts"]
+    for name, finding in (("ro-05", "INSTALLER_BUSY"), ("ro-06", "INSTALL_MSI_BLOCKED")):
+        assert hosts[name]["before"]["findings"] == [finding], result.stdout[-4000:]
+        assert hosts[name]["outcome"] == "fixed" and hosts[name]["after"]["state"] == "healthy", result.stdout[-4000:]
+        events = json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)["events"]
+        failure = max(e["time"] for e in events if "InstallMsiException" in e["message"])
+        installed = [e for e in events if e["event_id"] == 11707 and "Infrastructure Agent --" in e["message"]]
+        assert installed and max(e["time"] for e in installed) > failure  # the failure is still there, older
+    assert result.returncode == 0, result.stdout[-4000:]

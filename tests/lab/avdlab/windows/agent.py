@@ -13,12 +13,13 @@ you may have a registration failure"). Update failures are logged (3277,
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import TYPE_CHECKING
 
 from . import known as k
-from .image import install_product, msi_products, uninstall_product
+from .image import install_product, msi_products, set_agent_registry, uninstall_product
 from .listeners import sxs_listening
 from .registry import REG_DWORD, REG_SZ
 from .state import RUNNING, STOPPED, HostState
@@ -90,6 +91,8 @@ def bootloader_started(state: HostState, avd: AvdService, now: float | None = No
     version = _agent_version(state)
     state.log_event(k.SOURCE_AGENT, k.EVENT_AGENT_STARTED, INFORMATION, f"RDAgent {version} started.", moment)
 
+    if registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1 and not registry.get_data(k.RDINFRA_AGENT, "BrokerURI"):
+        _first_start(state)
     broker = str(registry.get_data(k.RDINFRA_AGENT, "BrokerURI", "") or "")
     broker_global = str(registry.get_data(k.RDINFRA_AGENT, "BrokerURIGlobal", "") or "")
     unreachable = [uri for uri in (broker, broker_global) if not uri or not state.can_reach(uri)]
@@ -138,6 +141,23 @@ def bootloader_started(state: HostState, avd: AvdService, now: float | None = No
     _health_checks(state, moment)
     state.agent_silent = False  # a fresh agent process heartbeats again (the field report's workaround)
     state.last_heartbeat = moment
+
+
+def _first_start(state: HostState) -> None:
+    """A freshly installed agent: it learns the VM from the instance metadata service and its broker from the
+    registration key's claims (the key is a JWT naming the broker), and writes them before it registers."""
+    registry = state.registry
+    token = str(registry.get_data(k.RDINFRA_AGENT, "RegistrationToken", "") or "")
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return  # no key, or not a JWT: the broker stays unknown and the agent cannot reach it
+    broker = claims.get("BrokerURI") if isinstance(claims, dict) else None
+    if not isinstance(broker, str) or not broker:
+        return
+    set_agent_registry(registry, state.name, state.vm_id, "")
+    registry.set(k.RDINFRA_AGENT, "BrokerURI", REG_SZ, broker)
 
 
 def _fail_update(state: HostState, message: str, moment: float, event_id: int = k.EVENT_AGENT_ERROR) -> None:

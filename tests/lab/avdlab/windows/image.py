@@ -169,7 +169,15 @@ def install_product(state: HostState, msi_path: str, info: dict[str, str], when:
 
 
 def uninstall_product(state: HostState, program: Program) -> None:
-    """What removing a product takes away with its Add/Remove Programs entry."""
+    """What removing a product takes away with its Add/Remove Programs entry.
+
+    Windows Installer removes what the package installed (its files, services and the registry values its
+    components write), not what the programs wrote while they ran: the agent's RDInfraAgent values
+    (IsRegistered, RegistrationToken, GUID, the broker URIs, HealthCheckReport) and the DefaultAgent and
+    PreviousAgent values the agent's installer and updates set under RDAgentBootLoader stay behind. Field
+    scripts that reinstall the agent delete both keys themselves for that reason (sources in
+    tests/fixtures/realworld/SOURCES.md: reinstall scripts).
+    """
     state.programs.remove(program)
     registry = state.registry
     name = program.display_name.lower()
@@ -179,8 +187,8 @@ def uninstall_product(state: HostState, program: Program) -> None:
     elif name == k.BOOTLOADER_PRODUCT.lower():
         if not state.programs_named(k.BOOTLOADER_PRODUCT):
             state.services.pop(k.BOOTLOADER_SERVICE.lower(), None)
-            if registry.key_exists(k.BOOTLOADER):
-                registry.delete_key(k.BOOTLOADER)
+            if registry.get_data(k.BOOTLOADER, "CurrentBootLoaderVersion") is not None:
+                registry.delete_value(k.BOOTLOADER, "CurrentBootLoaderVersion")  # the boot loader package's own
     elif name == k.SXS_PRODUCT.lower():
         winstation = rf"{k.WINSTATIONS}\{k.sxs_winstation(program.display_version)}"
         if registry.key_exists(winstation):

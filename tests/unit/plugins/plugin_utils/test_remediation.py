@@ -266,3 +266,12 @@ def test_a_failed_stack_health_check_goes_to_the_listener_fix_first_when_the_lis
     alone = r.plan_host(diagnosed(finding("INSTALLATION_HEALTH_CHECK_FAILED"))["diagnosis"], [], [])
     assert alone["roles"] == ["sxs_stack"]
     assert r.ROLE_ORDER.index("disk_cleanup") < min(r.ROLE_ORDER.index(x) for x in ("registration", "sxs_stack"))
+
+
+def test_an_agent_that_is_not_installed_gets_the_full_reinstall_which_is_disruptive() -> None:
+    diagnosis = diagnosed(
+        finding("AGENT_NOT_INSTALLED"), finding("BOOTLOADER_NOT_RUNNING", explained_by="AGENT_NOT_INSTALLED")
+    )["diagnosis"]
+    plan = r.plan_host(diagnosis, [], [])
+    assert plan["roles"] == ["reinstall"] and plan["fixing"] == ["AGENT_NOT_INSTALLED"] and plan["disruptive"]
+    assert "AGENT_NOT_INSTALLED" not in r.NO_ROLE_YET
