@@ -123,23 +123,6 @@ REQUIRED_URLS = (
 # The side-by-side stack reinstall (article: Session host VMs are stuck in Unavailable or Upgrading state):
 # the Windows Installer log the facts page names beside the installers.
 SXS_INSTALL_LOG = RDINFRA_DIR + r"\SXSStackInstall.txt"
-# msiexec / Windows Installer exit codes (Windows Installer error codes; Microsoft's deployment scripts
-# retry on 1618)
-MSI_SUCCESS = 0
-MSI_UNKNOWN_PRODUCT = 1605  # the product is not installed: nothing to uninstall
-MSI_ANOTHER_INSTALL = 1618  # another installation is in progress: wait and retry
-MSI_REBOOT_INITIATED = 1641
-MSI_REBOOT_REQUIRED = 3010
-MSI_EXIT_MEANINGS = {
-    1603: "fatal error during installation",
-    1605: "the product is not installed",
-    1618: "another installation is in progress",
-    1619: "the installation package could not be opened",
-    1625: "the installation is forbidden by system policy (Turn off Windows Installer)",
-    1641: "success, the installer started a restart",
-    3010: "success, a restart is required",
-}
-
 # Freeing disk space (article: DownloadMsiException, "Deleting files that are no longer in use"): the locations
 # the runtime's cleanup_delete accepts (docs/runtime.md), the services that write Windows Update's download
 # cache (stopped while it is emptied, as Microsoft's "reset Windows Update components" steps do), and how old a

@@ -18,10 +18,9 @@ from typing import Any
 
 from . import _known as k
 from ._plans import Change, Plan, PlanError, answer, current_value, listening, read_registry
+from ._reinstall import ABSENT, BUSY, FAILED, classify_exit_code, exit_code_text
 from ._runtime import Operation, OperationResult
 
-UNINSTALL_OK = frozenset({k.MSI_SUCCESS, k.MSI_UNKNOWN_PRODUCT, k.MSI_REBOOT_REQUIRED, k.MSI_REBOOT_INITIATED})
-INSTALL_OK = frozenset({k.MSI_SUCCESS, k.MSI_REBOOT_REQUIRED, k.MSI_REBOOT_INITIATED})
 _VERSION = re.compile(r"^SxSStack-(?P<version>.+)\.msi$", re.I)
 
 
@@ -170,10 +169,6 @@ def plan_sxs_stack(
     return plan
 
 
-def exit_meaning(code: int) -> str:
-    return k.MSI_EXIT_MEANINGS.get(code, "see the Windows Installer error codes")
-
-
 def verify_sxs_stack(results: Mapping[str, OperationResult]) -> tuple[dict[str, Any], str | None]:
     """Each msiexec exit code judged, and the stack's program and WinStation there; the problem when not."""
     codes = {
@@ -181,11 +176,14 @@ def verify_sxs_stack(results: Mapping[str, OperationResult]) -> tuple[dict[str, 
         for op_id, entry in results.items()
         if entry.op == "msiexec" and entry.ok
     }
-    busy = any(code == k.MSI_ANOTHER_INSTALL for code in codes.values())
+    # Windows Installer's codes as the full reinstall reads them: 1605 on an uninstall is "already absent",
+    # on the install a failure; 3010/1641 success with a restart due; 1618 another installation running.
+    kinds = {op_id: classify_exit_code(code) for op_id, code in codes.items()}
+    busy = BUSY in kinds.values()
     failures = [
-        f"{op_id} exited with {code} ({exit_meaning(code)})"
-        for op_id, code in sorted(codes.items())
-        if code not in (INSTALL_OK if op_id == "apply.install" else UNINSTALL_OK)
+        f"{op_id} exited with {codes[op_id]} ({exit_code_text(codes[op_id])})"
+        for op_id, kind in sorted(kinds.items())
+        if kind == FAILED or (op_id == "apply.install" and kind == ABSENT)
     ]
     programs = stack_programs(answer(results, "verify.programs"))
     winstations = answer(results, "verify.winstations")

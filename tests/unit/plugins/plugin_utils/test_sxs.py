@@ -175,9 +175,10 @@ def test_verify_accepts_1605_and_3010_and_sees_the_winstation():
 @pytest.mark.parametrize(
     ("codes", "message"),
     [
-        ({"apply.install": 1603}, "apply.install exited with 1603 (fatal error during installation)"),
+        ({"apply.install": 1603}, "apply.install exited with 1603 (a fatal error during installation"),
         ({"apply.uninstall0": 1625}, "forbidden by system policy"),
         ({"apply.install": 1618}, "another installation is in progress"),
+        ({"apply.install": 1605}, "apply.install exited with 1605"),  # uninstalling: fine; installing: no
     ],
 )
 def test_verify_names_the_exit_codes_that_failed(codes, message):
