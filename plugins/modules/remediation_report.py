@@ -18,7 +18,7 @@ description:
     not attempted because the rollout stopped), C(failed) (an error during
     its remediation, or unreachable afterwards), C(unchanged) (nothing a role
     fixes) or, in check mode, C(planned) (a role would run; nothing was
-    changed). The summary, the HTML and JUnit reports and O(failing_message)
+    changed). The summary, the HTML and JUnit reports and RV(failing_message)
     use the same words (C(not_fixed) reads "not fixed").
 version_added: 0.2.0
 author:
