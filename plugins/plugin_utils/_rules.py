@@ -50,7 +50,8 @@ REINSTALL = (
     "Re-register the VM and reinstall the agent (the article's 'Your issue isn't listed' steps): uninstall the "
     "boot loader, agent, Geneva agent and SxS stack, remove the session host from the host pool, generate a new "
     "registration key, reinstall the agent with the key and the boot loader, restart. Disruptive: drain the host "
-    "and sign users out first."
+    "and sign users out first. playbooks/reinstall.yml does all of it (role reinstall; remediate.yml uses it for "
+    "AGENT_NOT_INSTALLED)."
 )
 CHECKS: dict[str, Check] = {
     check.id: check

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO, avdlab
 
@@ -25,6 +26,7 @@ hosts:
   - {name: ro-04, faults: [invalid_registration_token]}
   - {name: ro-05, faults: [installer_busy], installation_seconds: 8}
   - {name: ro-06, faults: [msi_policy_blocked]}
+  - {name: ro-07, faults: [installer_busy], installation_seconds: 6}
 """
 
 
@@ -70,7 +72,7 @@ def test_the_failing_batch_finishes_and_the_rollout_stops_after_it(rollout):
 
 def test_the_hosts_after_it_are_untouched_and_reported_not_attempted(rollout):
     _result, report, stats, before, after, _lab = rollout
-    for name in ("ro-03", "ro-04", "ro-05"):
+    for name in ("ro-03", "ro-04", "ro-05", "ro-07"):
         entry = report["hosts"][name]
         assert entry["outcome"] == "skipped" and entry["after"]["findings"] == entry["before"]["findings"]
         assert entry["skipped"] == (
@@ -83,7 +85,7 @@ def test_the_hosts_after_it_are_untouched_and_reported_not_attempted(rollout):
             after[name]["services"]["rdagentbootloader"]["state"]
             == before[name]["services"]["rdagentbootloader"]["state"]
         )
-    assert report["summary"]["skipped"] == 3
+    assert report["summary"]["skipped"] == 4
     # Only reported without consent to remove the local policy: nothing to attempt, untouched either way.
     assert report["hosts"]["ro-06"]["outcome"] == "unchanged" and stats["ro-06"]["commands"] == 2
 
@@ -117,3 +119,33 @@ def test_after_the_installer_finishes_or_the_policy_goes_the_host_reads_fixed(ro
         installed = [e for e in events if e["event_id"] == 11707 and "Infrastructure Agent --" in e["message"]]
         assert installed and max(e["time"] for e in installed) > failure  # the failure is still there, older
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_installer_busy_role_alone_waits_restarts_and_checks(rollout, tmp_path):
+    """On its own the role ends by diagnosing: the installation ended, the agent installed, INSTALLER_BUSY gone."""
+    lab = rollout[-1]
+    avdlab("inject", "--dir", str(lab.directory), "ro-07", "installer_busy")  # runs for 6 s from now
+    play = tmp_path / "installer_busy.yml"
+    play.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Installer busy",
+                    "hosts": "ro-07",
+                    "gather_facts": False,
+                    "roles": [
+                        {
+                            "role": "avdops.sessionhost.installer_busy",
+                            "installer_busy_wait_delay": 2,
+                            "installer_busy_wait_retries": 30,
+                            "avd_settle_seconds": 1,
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    result = lab.playbook(play)
+    assert result.returncode == 0, result.stdout[-4000:]
+    checked = result.stdout.split("Fail loudly when the agent's update still did not install")[1].split("PLAY RECAP")[0]
+    assert "ok: [ro-07]" in checked  # the closing diagnosis ran and found no INSTALLER_BUSY
