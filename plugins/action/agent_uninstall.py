@@ -19,6 +19,8 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import
 
 class ActionModule(ChangeAction):
     OPTIONS: ClassVar[dict[str, Any]] = {}
+    # What each uninstall operation removes, from the plan, so exit codes are reported by program.
+    labels: dict[str, str]
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
@@ -34,8 +36,10 @@ class ActionModule(ChangeAction):
         return operations
 
     def plan(self, results: Mapping[str, OperationResult], args: dict[str, Any], check_mode: bool) -> Plan:
-        return plan_uninstall(results)
+        plan = plan_uninstall(results)
+        self.labels = {change.operation.id: change.target for change in plan.changes}
+        return plan
 
     def verify(self, results: Mapping[str, OperationResult], args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        verdict: tuple[dict[str, Any], str | None] = verify_uninstall(results)
+        verdict: tuple[dict[str, Any], str | None] = verify_uninstall(results, self.labels)
         return verdict

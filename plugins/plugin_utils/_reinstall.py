@@ -53,7 +53,7 @@ MSI_REBOOT_INITIATED = 1641
 MSI_REBOOT_REQUIRED = 3010
 DONE, ABSENT, REBOOT, BUSY, FAILED = "done", "absent", "reboot", "busy", "failed"
 MSI_FAILURES = {
-    1603: "a fatal error during installation (the MSI log on the host says which action failed)",
+    1603: "a fatal error during installation (the MsiInstaller events in the Application log say which action failed)",
     1619: "the installation package could not be opened (missing, or not a Windows Installer package)",
     1620: "the installation package could not be opened (not a valid Windows Installer package)",
     1625: "the installation is forbidden by system policy (Turn off Windows Installer, INSTALL_MSI_BLOCKED)",
@@ -229,10 +229,13 @@ def plan_uninstall(results: Mapping[str, OperationResult]) -> Plan:
     return plan
 
 
-def verify_uninstall(results: Mapping[str, OperationResult]) -> tuple[dict[str, Any], str | None]:
-    """The exit codes and what is left; the failure message when an uninstall failed."""
+def verify_uninstall(
+    results: Mapping[str, OperationResult], labels: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """The exit codes (by what each uninstall removed, ``labels``: op id -> the plan's target) and what is left;
+    the failure message when an uninstall failed."""
     codes = {
-        str(entry.id): int((entry.result or {}).get("exit_code", -1))
+        (labels or {}).get(entry.id, entry.id): int((entry.result or {}).get("exit_code", -1))
         for entry in results.values()
         if entry.id.startswith("apply.uninstall")
     }

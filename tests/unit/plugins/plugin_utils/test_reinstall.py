@@ -146,8 +146,11 @@ def test_verify_uninstall_reads_exit_codes_and_what_is_left() -> None:
         "key HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent",
     ]
     results.update(dict([ok("apply.uninstall1", {"exit_code": 1603})]))
-    _unused, problem = r.verify_uninstall(results)
-    assert problem is not None and "exit code 1603, a fatal error" in problem
+    _unused, problem = r.verify_uninstall(results, {"apply.uninstall1": "program Remote Desktop Agent Boot Loader"})
+    assert problem == (
+        "uninstall failed: program Remote Desktop Agent Boot Loader: exit code 1603, a fatal error during "
+        "installation (the MsiInstaller events in the Application log say which action failed)"
+    )
 
 
 # --- install plan --------------------------------------------------------------------------------
