@@ -106,9 +106,9 @@ class ChangeAction(ActionBase):  # type: ignore[misc]
     READS_CAPTURE: ClassVar[bool] = False  # takes capture/capture_max_age (CAPTURE_OPTIONS)
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        self._supports_async = False
-        result = super().run(tmp, task_vars)
+        # ActionBase supports check mode and refuses async by default; its run() reads no task_vars
+        # (tmp is deprecated and ignored)
+        result = super().run(task_vars=task_vars)
         spec = {**CAPTURE_OPTIONS, **self.OPTIONS} if self.READS_CAPTURE else self.OPTIONS
         _validation, args = self.validate_argument_spec(argument_spec=spec)
         secrets = [str(args[name]) for name in self.SECRET_OPTIONS if args.get(name)]

@@ -7,6 +7,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
+from pathlib import PureWindowsPath
 from typing import Any
 
 from . import _known as k
@@ -91,7 +92,7 @@ def _tokens(line: str) -> list[tuple[int, str]]:
 
 
 def normalize_state(word: str) -> str:
-    return STATE_WORDS.get(word.lower().rstrip("."), word)
+    return STATE_WORDS.get(word.lower().removesuffix("."), word)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def qwinsta_header(line: str) -> QwinstaHeader:
     several words, so USERNAME's start is taken from where the ID heading ends: USERNAME
     and the right-aligned ID are 22 and 5 columns wide in every layout captured.
     """
-    tokens = _tokens(line.lstrip(">"))
+    tokens = _tokens(line)
     words = [word.upper() for _unused, word in tokens]
     for language, (name, user, state) in QWINSTA_HEADERS.items():
         if len(words) >= 4 and words[0] == name and words[1] == user and state in words:
@@ -137,16 +138,14 @@ def _split_names(before_id: list[tuple[int, str]], user_column: int) -> tuple[st
     the USERNAME column. A row with no session name (a disconnected session) starts at
     the USERNAME column.
     """
-    if not before_id:
-        return "", ""
+    words = [word for _unused, word in before_id]
+    if not words or before_id[0][0] >= user_column - 1:
+        return "", " ".join(words)
     first_at, first = before_id[0]
-    rest = " ".join(word for _unused, word in before_id[1:])
-    if first_at >= user_column - 1:
-        return "", " ".join(word for _unused, word in before_id)
-    if len(before_id) == 1 and first_at + display_width(first) > user_column and first.isascii():
-        cut = user_column - first_at
+    if len(words) == 1 and first.isascii():
+        cut = user_column - first_at  # at least 2; past the name's end when it does not reach the column
         return first[:cut], first[cut:]
-    return first, rest
+    return first, " ".join(words[1:])
 
 
 def parse_qwinsta_row(line: str, user_column: int) -> QwinstaRow:
@@ -185,7 +184,7 @@ def parse_qwinsta(text: str) -> list[QwinstaRow]:
     published copies lose spaces: only the USERNAME column's start is taken from the header,
     to tell a session name from a user name. A leading ``>`` marks the current session.
     """
-    lines = [line.rstrip("\r").rstrip() for line in text.splitlines() if line.strip()]
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise ParseError("qwinsta printed nothing")
     header = qwinsta_header(lines[0])
@@ -193,8 +192,13 @@ def parse_qwinsta(text: str) -> list[QwinstaRow]:
 
 
 def is_listener(row: QwinstaRow) -> bool:
-    """A listener row: a listener's session id (65536 and up), or a WinStation name without ``#<n>``."""
-    return row.id is not None and row.id >= LISTENER_FIRST_ID and "#" not in row.session_name
+    """A listener row: a listener's session id (65536 and up).
+
+    Users' sessions have small ids whatever their name (``rdp-sxs240705700#1``, ``rdp-tcp#3``,
+    ``console`` or none), wherever qwinsta lists them; a row is a listener or a user's session,
+    never both nor neither.
+    """
+    return row.id is not None and row.id >= LISTENER_FIRST_ID
 
 
 def listener_summary(rows: list[QwinstaRow]) -> dict[str, Any]:
@@ -210,7 +214,7 @@ def listener_summary(rows: list[QwinstaRow]) -> dict[str, Any]:
     sxs = next((r for r in stacks if r.state_normalized == "Listen"), stacks[0] if stacks else None)
     sessions: dict[str, int] = {}
     for row in rows:
-        if row.user and row.id is not None and 0 < row.id < LISTENER_FIRST_ID:
+        if row.user and not is_listener(row):
             sessions[row.state_normalized] = sessions.get(row.state_normalized, 0) + 1
     return {
         "rdp_tcp": tcp.as_dict() if tcp else None,
@@ -300,8 +304,8 @@ def windows_product(product_name: str | None, build: str | None) -> str | None:
     """The product an admin would name: Windows 11 still writes "Windows 10 ..." in ProductName."""
     if not product_name:
         return product_name
-    number = int(build) if build and build.strip().isdigit() else 0
-    if number >= k.WINDOWS_11_FIRST_BUILD and product_name.startswith("Windows 10"):
+    windows_11 = bool(build and build.strip().isdigit() and int(build) >= k.WINDOWS_11_FIRST_BUILD)
+    if windows_11 and product_name.startswith("Windows 10"):
         return "Windows 11" + product_name[len("Windows 10") :]
     return product_name
 
@@ -326,10 +330,11 @@ def sxs_version_from_msi(path: str | None) -> str | None:
     """``...\\SxSStack-1.0.2407.05700.msi`` -> ``1.0.2407.05700`` (the text after ``-``, ``.msi`` stripped)."""
     if not path:
         return None
-    name = path.replace("/", "\\").rsplit("\\", 1)[-1]
+    name = PureWindowsPath(path).name  # after the last \ or /
     if "-" not in name:
         return None
-    return re.sub(r"\.msi$", "", name.split("-", 1)[1], flags=re.I) or None
+    version = name.split("-", 1)[1]
+    return (version[: -len(".msi")] if version.lower().endswith(".msi") else version) or None
 
 
 def program_is(display_name: str | None, product: str) -> bool:
@@ -337,7 +342,9 @@ def program_is(display_name: str | None, product: str) -> bool:
 
     The Geneva agent registers as "Remote Desktop Services Infrastructure Geneva Agent 46.24.3".
     """
-    name = " ".join((display_name or "").split()).lower()
+    if not display_name:
+        return False
+    name = " ".join(display_name.split()).lower()
     wanted = product.lower()
     if name == wanted:
         return True
@@ -361,7 +368,9 @@ def broker_health(status: int | None, body: str | None) -> tuple[bool, str | Non
 
 
 def version_key(version: str | None) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version or ""))
+    if not version:
+        return ()
+    return tuple(int(part) for part in re.findall(r"\d+", version))
 
 
 # --- events ------------------------------------------------------------------------

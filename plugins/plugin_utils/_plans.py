@@ -179,7 +179,7 @@ def plan_boot_loader(
         plan.changes.append(
             control_service("apply.bootloader", k.BOOTLOADER_SERVICE, state, service.get("state"), settle_seconds)
         )
-        plan.verify += [
+        plan.verify = [
             Operation("verify.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
             read_registry("verify.agent", k.RDINFRA_AGENT, ["IsRegistered", "RegistrationToken"]),
         ]
@@ -243,7 +243,7 @@ def plan_registration(
     plan.changes.append(
         control_service("apply.bootloader", k.BOOTLOADER_SERVICE, "restarted", service.get("state"), settle_seconds)
     )
-    plan.verify += [
+    plan.verify = [
         read_registry("verify.agent", k.RDINFRA_AGENT, ["IsRegistered", "RegistrationToken"]),
         Operation("verify.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
     ]
@@ -281,8 +281,11 @@ def listening(qwinsta_text: str) -> dict[str, Any]:
         return listener_summary([])
 
 
-def stack_winstation(qwinsta_sxs: str | None, listener: str | None, winstations: list[str]) -> tuple[str | None, str]:
-    """The rdp-sxs WinStation to fix, and how it was chosen (the article: the one qwinsta names)."""
+def stack_winstation(qwinsta_sxs: str | None, listener: str | None, winstations: list[str]) -> tuple[str, str]:
+    """The rdp-sxs WinStation to fix, and how it was chosen (the article: the one qwinsta names).
+
+    PlanError when there is none to fix: the stack itself is missing.
+    """
     by_lower = {name.lower(): name for name in winstations}
     if qwinsta_sxs and qwinsta_sxs.lower() in by_lower:
         return by_lower[qwinsta_sxs.lower()], "named by qwinsta"
@@ -291,7 +294,10 @@ def stack_winstation(qwinsta_sxs: str | None, listener: str | None, winstations:
         return by_lower[listener.lower()], "named by WinStations\\ReverseConnectionListener (qwinsta does not list it)"
     if len(winstations) == 1:
         return winstations[0], "the only rdp-sxs WinStation"
-    return None, ""
+    raise PlanError(
+        "no rdp-sxs WinStation to fix: the side-by-side stack is not installed properly "
+        "(SXS_STACK_NOT_INSTALLED); reinstall the stack"
+    )
 
 
 def plan_stack_listener(results: Mapping[str, OperationResult]) -> Plan:
@@ -316,16 +322,9 @@ def plan_stack_listener(results: Mapping[str, OperationResult]) -> Plan:
             "sessions": sum((summary.get("sessions_by_state") or {}).values()),
             "reverse_connection_listener": listener,
             "session_directory_listener": session_directory,
-            "session_directory_matches": bool(
-                name and session_directory and str(session_directory).lower() == name.lower()
-            ),
+            "session_directory_matches": bool(session_directory and str(session_directory).lower() == name.lower()),
         }
     )
-    if name is None:
-        raise PlanError(
-            "no rdp-sxs WinStation to fix: the side-by-side stack is not installed properly "
-            "(SXS_STACK_NOT_INSTALLED); reinstall the stack"
-        )
     path = rf"{k.WINSTATIONS}\{name}"
     values = {"values": subkey_values[name], "exists": True}
     for flag in ("fReverseConnectMode", "fEnableWinStation"):
@@ -377,9 +376,9 @@ def plan_policies(results: Mapping[str, OperationResult], remove: list[str]) -> 
             deletions.append(
                 delete_value(f"apply.hive{index}", rf"HKEY_USERS\{hive}\{k.SYSTEM_POLICY_SUBPATH}", "DisableCMD", value)
             )
-    plan.changes += [change for change in deletions if change is not None]
+    plan.changes = [change for change in deletions if change is not None]
     if plan.changes:
-        plan.verify += probe_policies_verify()
+        plan.verify = probe_policies_verify()
     return plan
 
 

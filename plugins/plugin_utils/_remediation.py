@@ -350,7 +350,7 @@ def write_reports(report: Mapping[str, Any], directory: Path) -> dict[str, str]:
         "html": directory / "remediation.html",
         "junit": directory / "junit-remediation.xml",
     }
-    files["json"].write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    files["html"].write_text(render_html(report), encoding="utf-8")
-    files["junit"].write_text(render_junit(report), encoding="utf-8")
+    texts = {"json": json.dumps(report, indent=2) + "\n", "html": render_html(report), "junit": render_junit(report)}
+    for kind, text in texts.items():
+        files[kind].write_bytes(text.encode())  # UTF-8, whatever the controller's locale
     return {kind: str(path) for kind, path in files.items()}

@@ -218,7 +218,7 @@ def run_failure(report: Mapping[str, Any], fail_on: str) -> str | None:
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        autoescape=True,  # its one template is HTML
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -332,7 +332,7 @@ def render_junit(
             counts["errors"] += 1
             continue
         findings = {f["id"]: f for f in entry["findings"]}
-        unchecked = {line.split(":", maxsplit=1)[0]: line for line in entry.get("unchecked") or []}
+        unchecked = {line.partition(":")[0]: line for line in entry.get("unchecked") or []}
         passed = entry.get("passed") or {}
         for check_id, check in checks.items():
             case = ET.SubElement(suite, "testcase", classname=name, name=f"{check_id}: {check.title}")
@@ -378,7 +378,7 @@ def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -
             )
             if entry["state"] == "incomplete":
                 detail = f"{detail}; not checked: " + ", ".join(
-                    line.split(":", maxsplit=1)[0] for line in entry.get("unchecked", [])
+                    line.partition(":")[0] for line in entry.get("unchecked", [])
                 )
         lines.append(f"{name:<24} {entry['state']:<12} {detail}")
     summary = report["summary"]
@@ -401,12 +401,12 @@ def write_reports(
     """``<stem>.json``, ``<stem>.html`` (when ``html``) and ``junit-<stem>.xml`` in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     files = {"json": directory / f"{stem}.json"}
-    files["json"].write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    files["json"].write_bytes((json.dumps(report, indent=2) + "\n").encode())  # UTF-8, whatever the locale
     if html:
         files["html"] = directory / f"{stem}.html"
-        files["html"].write_text(render_html(report), encoding="utf-8")
+        files["html"].write_bytes(render_html(report).encode())
     files["junit"] = directory / f"junit-{stem}.xml"
-    files["junit"].write_text(render_junit(report, checks, *_junit_names(stem)), encoding="utf-8")
+    files["junit"].write_bytes(render_junit(report, checks, *_junit_names(stem)).encode())
     return {key: str(path) for key, path in files.items()}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import _known as k
 from ._parsers import EVENT_KINDS, REGISTRATION_KINDS, SUCCESS_KINDS
-from ._verdicts import coverage, host_state, unchecked_list
+from ._verdicts import broken_subsets, coverage, host_state, unchecked_list
 
 ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-agent"
 STATUSES_ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-statuses-checks"
@@ -294,10 +294,17 @@ class Host:
     facts: Mapping[str, Any]
     pool: Mapping[str, Any] | None
     unchecked: list[str] = field(default_factory=list)
+    broken: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A subset one of whose reads failed is not believed: the rules see it as not gathered, and the checks
+        # that need it are listed unchecked. An unreadable key or program list is not a missing agent, an
+        # unreadable .NET key not an old .NET.
+        self.broken = frozenset(broken_subsets(self.facts))
 
     def section(self, name: str) -> Mapping[str, Any] | None:
         value = self.facts.get(name)
-        return value if isinstance(value, Mapping) else None
+        return value if isinstance(value, Mapping) and name not in self.broken else None
 
     @property
     def agent(self) -> Mapping[str, Any]:

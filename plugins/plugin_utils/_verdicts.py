@@ -92,10 +92,20 @@ def _pool_value(pool: Mapping[str, Any] | None, keys: tuple[str, ...]) -> Any:
     return next((pool[key] for key in keys if pool and pool.get(key) is not None), None)
 
 
+def broken_subsets(facts: Mapping[str, Any]) -> dict[str, str]:
+    """Gathered subset -> why its facts cannot be trusted (an operation failed, or nothing came back)."""
+    problems = _subset_problems(facts)
+    return {
+        subset: problems.get(subset) or f"no {subset} facts came back"
+        for subset in SUBSETS
+        if subset in facts and (subset in problems or facts[subset] is None)
+    }
+
+
 def coverage(facts: Mapping[str, Any], pool: Mapping[str, Any] | None, check_ids: Iterable[str]) -> dict[str, str]:
     """Check id -> why it could not run, for each of ``check_ids`` that could not."""
     gathered = {name for name, value in facts.items() if name in SUBSETS and value is not None}
-    problems = _subset_problems(facts)
+    broken = broken_subsets(facts)
     unchecked: dict[str, str] = {}
     for check_id in check_ids:
         needs = SUBSET_NEEDS.get(check_id, ())
@@ -103,13 +113,9 @@ def coverage(facts: Mapping[str, Any], pool: Mapping[str, Any] | None, check_ids
         if left_out:
             unchecked[check_id] = f"gather_subset left out {', '.join(left_out)}"
             continue
-        broken = [
-            problems.get(subset) or f"no {subset} facts came back"
-            for subset in needs
-            if subset in problems or subset not in gathered
-        ]
-        if broken:
-            unchecked[check_id] = "; ".join(dict.fromkeys(broken))
+        reasons = [broken[subset] for subset in needs if subset in broken]
+        if reasons:
+            unchecked[check_id] = "; ".join(dict.fromkeys(reasons))
             continue
         if check_id in SERVICE_VIEW_CHECKS and not (pool and pool.get("status")):
             continue

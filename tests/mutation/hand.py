@@ -21,6 +21,7 @@ from mutation import PACKAGE, REPO, TARGETS, TESTS, stage
 
 HAND = REPO / ".mutation" / "hand"
 RULES, PARSERS, FACTS, REPORTS = (PACKAGE / target for target in TARGETS[:4])
+VERDICTS = PACKAGE / "plugins/plugin_utils/_verdicts.py"
 # (what goes wrong, file, code, the wrong code)
 MUTANTS = (
     ("staleness: the boot cut removed", RULES, "if boot is not None and when < boot:", "if False:"),
@@ -56,6 +57,18 @@ MUTANTS = (
         "listeners = list(rows)",
     ),
     (
+        "qwinsta: the first rdp-sxs row taken for the stack's listener, users' rows included",
+        PARSERS,
+        'stacks = [r for r in listeners if r.session_name.lower().startswith("rdp-sxs")]',
+        'stacks = [r for r in rows if r.session_name.lower().startswith("rdp-sxs")]',
+    ),
+    (
+        "qwinsta: listeners told by a name without '#', not by their session id",
+        PARSERS,
+        "return row.id is not None and row.id >= LISTENER_FIRST_ID",
+        'return "#" not in row.session_name',
+    ),
+    (
         "severity: INVALID_FORM with its event not critical",
         RULES,
         "CRITICAL if events or len(failing) == 2 else WARNING",
@@ -73,6 +86,13 @@ MUTANTS = (
         'SEVERITY_RANK[f["severity"]] <= threshold',
         'SEVERITY_RANK[f["severity"]] < threshold',
     ),
+    (
+        "fail_on: 'warning' no longer a threshold",
+        REPORTS,
+        'FAIL_ON = ("none", "warning", "critical")',
+        'FAIL_ON = ("none", "critical")',
+    ),
+    ("summary: findings not counted by severity", REPORTS, 'by_severity[finding["severity"]] += 1', "pass"),
     ("summary: symptoms counted as root causes", REPORTS, 'if not finding.get("explained_by"):', "if True:"),
     (
         "links: EXPIRED_REGISTRATION_TOKEN no longer explains the stopped boot loader",
@@ -85,6 +105,12 @@ MUTANTS = (
         RULES,
         "finding.explained_by = by_id[finding.explained_by].explained_by",
         "break",
+    ),
+    (
+        "links: INVALID_FORM no longer explains the stopped boot loader",
+        RULES,
+        '"INVALID_FORM": ("BOOTLOADER_NOT_RUNNING",',
+        '"INVALID_FORM": (',
     ),
     ("boundary: .NET 4.7.2 itself too old", FACTS, "release >= k.DOTNET_472_MINIMUM", "release > k.DOTNET_472_MINIMUM"),
     ("boundary: exactly 300 MB free is low", RULES, "free < k.DISK_MSI_BYTES", "free <= k.DISK_MSI_BYTES"),
@@ -114,6 +140,30 @@ MUTANTS = (
         FACTS,
         '"exists": bool(entry.get("exists")),',
         '"exists": bool(entry.get("installed")),',
+    ),
+    (
+        "editions: Server editions taken for unsupported ones",
+        PARSERS,
+        "if lowered.startswith(k.SXS_SUPPORTED_EDITION_PREFIXES):",
+        'if lowered.startswith("enterprise"):',
+    ),
+    (
+        "partial subsets: a check whose subsets were left out counted as run",
+        VERDICTS,
+        "        if left_out:\n",
+        "        if False:\n",
+    ),
+    (
+        "partial subsets: a check whose subset failed counted as run",
+        VERDICTS,
+        "        if reasons:\n",
+        "        if False:\n",
+    ),
+    (
+        "partial subsets: a subset whose read failed believed (a failed read taken for a fault)",
+        RULES,
+        "return value if isinstance(value, Mapping) and name not in self.broken else None",
+        "return value if isinstance(value, Mapping) else None",
     ),
     (
         "report states: a failed result with a diagnosis reported as diagnosed",

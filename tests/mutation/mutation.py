@@ -38,6 +38,10 @@ TARGETS = (
     "plugins/plugin_utils/_facts.py",
     "plugins/plugin_utils/_reports.py",
     "plugins/plugin_utils/_plans.py",  # remediation: desired vs. current, what to change
+    "plugins/plugin_utils/_change.py",  # remediation: probe, plan, apply, verify; check mode, diff, secrets
+    "plugins/plugin_utils/_remediation.py",  # remediation: which role fixes what, outcomes before/after
+    "plugins/plugin_utils/_verdicts.py",
+    "plugins/plugin_utils/_validate.py",
 )
 TESTS = "tests/unit/plugins/plugin_utils"
 GOAL = 90.0
@@ -52,6 +56,7 @@ PYPROJECT = """\
 [tool.mutmut]
 source_paths = ["src"]
 only_mutate = {only_mutate}
+also_copy = {also_copy}
 pytest_add_cli_args_test_selection = ["{tests}"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:timeout", "-q"]
 use_git_change_detection = false
@@ -66,8 +71,10 @@ addopts = "-p no:cacheprovider"
 def stage(targets: tuple[str, ...], directory: Path = STAGE) -> None:
     """A copy of the collection laid out as its import path, with its tests beside it.
 
-    The whole collection is copied (tests read files such as docs/runtime.md next to the code);
-    the tests of the copy's ``tests/`` directory are the ones that run.
+    The whole collection is copied (tests read files such as docs/runtime.md next to the code), and
+    once more at the copy's top, as the checkout has it, for tests that read the repository itself
+    (README.md, docs/, plugins/: the article anchors); the tests of the copy's ``tests/`` directory
+    are the ones that run.
     """
     if directory.exists():
         shutil.rmtree(directory)
@@ -82,12 +89,16 @@ def stage(targets: tuple[str, ...], directory: Path = STAGE) -> None:
         source = REPO / name
         if not source.is_file():
             continue  # deleted in the work tree
-        for base in (directory / PACKAGE, directory) if name.startswith("tests/") else (directory / PACKAGE,):
+        for base in (directory / PACKAGE, directory):
             target = base / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     only = json.dumps([str(PACKAGE / target) for target in targets])
-    (directory / "pyproject.toml").write_text(PYPROJECT.format(only_mutate=only, tests=TESTS), encoding="utf-8")
+    tops = sorted({name.split("/", 1)[0] for name in listed if "/" in name and (REPO / name).is_file()})
+    also = json.dumps(["README.md", *(top for top in tops if top not in ("src", "tests"))])
+    (directory / "pyproject.toml").write_text(
+        PYPROJECT.format(only_mutate=only, also_copy=also, tests=TESTS), encoding="utf-8"
+    )
 
 
 def run_mutmut(max_children: int) -> None:

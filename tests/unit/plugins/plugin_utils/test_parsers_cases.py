@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _parsers as p
+
+CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "realworld"
 
 FRENCH = """\
  NOMSESSION        NOMUTILISATEUR           ID  ÉTAT    TYPE        PÉRIPHÉRIQUE
@@ -135,6 +138,7 @@ def test_values_by_name():
         ("C:/Program Files/Microsoft RDInfra/SxSStack-1.0.2407.05700.MSI", "1.0.2407.05700"),
         (r"C:\Program-Files\RDInfra\SxSStack-1.0.2407.05700.msi", "1.0.2407.05700"),  # a dash in a folder name
         ("SxSStack-1.0-beta.msi", "1.0-beta"),
+        ("SxSStack-1.0.2407.05700", "1.0.2407.05700"),  # the value name CurrentVersion points to (MSRD-Collect)
         ("SxSStack.msi", None),
         ("SxSStack-.msi", None),
         ("", None),
@@ -178,3 +182,207 @@ def test_health_reports_that_are_not_the_agents_shape(text):
 def test_an_empty_health_report_has_no_checks():
     assert p.parse_health_report(None) == [] and p.parse_health_report("") == []
     assert p.parse_health_report("{}") == []
+
+
+# --- qwinsta by structure: the edges mutation testing found loose ----------------------------------
+JAPANESE_HEADER = (CORPUS / "qwinsta" / "ja-JP_query_session.txt").read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_double_width_header_puts_a_nameless_users_row_under_username():
+    """The Japanese capture's header (12 + 6 columns before ユーザー名) with a disconnected user's row.
+
+    A nameless row starts at the USERNAME column: counted two columns per character, the header says
+    column 19, where the row's user name starts; any other width would take the user for a session name.
+    """
+    assert p.display_width(JAPANESE_HEADER.split()[0]) == 12
+    text = "\n".join(
+        [
+            JAPANESE_HEADER,
+            ">console           user1                     2  Active",
+            "                   user02                    3  Disc",
+        ]
+    )
+    rows = p.parse_qwinsta(text)
+    assert [(r.session_name, r.user, r.id) for r in rows] == [("console", "user1", 2), ("", "user02", 3)]
+    assert p.listener_summary(rows)["sessions_by_state"] == {"Active": 1, "Disc": 1}
+
+
+@pytest.mark.parametrize(("text", "width"), [("\uff29\uff24", 4), ("ｾｯｼｮﾝ", 5), ("状態", 4), ("ÉTAT", 4), ("", 0)])
+def test_display_width_fullwidth_and_halfwidth(text, width):
+    """Fullwidth forms take two console columns like ideographs; halfwidth katakana and accented letters one."""
+    assert p.display_width(text) == width
+
+
+@pytest.mark.parametrize(
+    ("row", "names"),
+    [
+        # a user name of two words (a local account may have a space)
+        (" rdp-tcp#3         John Smith                5  Active", ("rdp-tcp#3", "John Smith")),
+        ("                   John Smith                5  Disc", ("", "John Smith")),
+        # nothing before the id (no name, no user)
+        ("                                             5  Disc", ("", "")),
+        # a user name one column early (published copies) is still the user; two columns early it is a name
+        ("                  alice                      5  Disc", ("", "alice")),
+        ("                 bo                          5  Disc", ("bo", "")),
+        # a session name that runs into the user name is cut at the USERNAME column; a short one is not cut
+        (" rdp-sxs240705700#0user01                    2  Active", ("rdp-sxs240705700#0", "user01")),
+        (" rdp-sxs240705700#1                          2  Active", ("rdp-sxs240705700#1", "")),
+    ],
+)
+def test_names_before_the_session_id(row, names):
+    parsed = p.parse_qwinsta_row(row, 19)
+    assert (parsed.session_name, parsed.user, parsed.id) == (*names, int(row.split()[-2]))
+
+
+def test_a_user_name_that_is_a_number_is_not_the_session_id():
+    """Employee numbers as user names: the id is the number followed by the state word."""
+    row = p.parse_qwinsta_row(" rdp-sxs240705700#2 100234                    7  Active", 19)
+    assert (row.session_name, row.user, row.id, row.state) == ("rdp-sxs240705700#2", "100234", 7, "Active")
+
+
+@pytest.mark.parametrize("row", [" rdp-tcp                                 65536", " console           admin"])
+def test_a_row_without_id_and_state_is_refused(row):
+    with pytest.raises(p.ParseError, match="without a session id and state"):
+        p.parse_qwinsta_row(row, 19)
+
+
+def test_errors_quote_at_most_80_characters_of_the_line():
+    long_row = " " + "x" * 200
+    with pytest.raises(p.ParseError) as row_error:
+        p.parse_qwinsta_row(long_row, 19)
+    assert repr("x" * 80) in str(row_error.value)
+    with pytest.raises(p.ParseError) as header_error:
+        p.qwinsta_header(" 1" + "y" * 200 + " A B C")
+    assert repr("1" + "y" * 79) in str(header_error.value)
+
+
+def test_a_state_word_the_table_does_not_know_is_kept_as_printed():
+    (row,) = p.parse_qwinsta(
+        " SESSIONNAME       USERNAME                 ID  STATE   TYPE\n rdp-tcp   65536  Ascolto\n"
+    )
+    assert (row.state, row.state_normalized) == ("Ascolto", "Ascolto")
+    assert p.normalize_state("Abhör.") == "Listen" and p.normalize_state("Listen") == "Listen"
+
+
+def test_an_old_and_a_new_stack_the_listening_one_counts():
+    """After a stack update both rdp-sxs WinStations can be listed: the one that listens is the stack."""
+    text = """\
+ SESSIONNAME       USERNAME                 ID  STATE   TYPE        DEVICE
+>services                                    0  Disc
+ rdp-tcp                                 65536  Listen
+ rdp-sxs240404400                        65537  Down
+ rdp-sxs240705700                        65538  Listen
+"""
+    summary = p.listener_summary(p.parse_qwinsta(text))
+    assert summary["rdp_sxs"]["session_name"] == "rdp-sxs240705700" and summary["both_listening"] is True
+    down = p.listener_summary(p.parse_qwinsta(text.replace("65538  Listen", "65538  Down")))
+    assert down["rdp_sxs"]["session_name"] == "rdp-sxs240404400" and down["both_listening"] is False
+
+
+def test_a_row_is_a_listener_or_a_users_session_never_both():
+    text = """\
+ SESSIONNAME       USERNAME                 ID  STATE   TYPE        DEVICE
+>services                                    0  Disc
+ rdp-sxs240705700#4 user04                   4  Active
+ rdp-tcp                                 65536  Listen
+ rdp-sxs240705700                        65537  Listen
+"""
+    rows = p.parse_qwinsta(text)
+    assert [p.is_listener(r) for r in rows] == [False, False, True, True]
+    assert p.listener_summary(rows)["sessions_by_state"] == {"Active": 1}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        " SESSIONNAME       USERNAME                 STATE",  # three columns, the known words
+        " SESSIONNAME       USERNAME                 ID",  # three columns
+        " SESSION NAME      USER NAME                NR  STATE",  # no ID heading, the third word is not short
+    ],
+)
+def test_headers_without_the_columns_qwinsta_prints(header):
+    with pytest.raises(p.ParseError, match="not a qwinsta header"):
+        p.qwinsta_header(header)
+
+
+def test_the_four_columns_a_header_needs_known_or_not():
+    assert p.qwinsta_header(" SESSIONNAME       USERNAME                 ID  STATE") == p.QwinstaHeader("en", 19)
+    assert p.qwinsta_header(" QQQQQQQQQQQ       QQQQQQQQ                 ИД  QQQQQ") == p.QwinstaHeader(None, 19)
+
+
+def test_an_unknown_language_with_an_unknown_id_heading_is_read_by_the_short_third_word():
+    """The ID heading of an unlisted language may be neither ID nor ИД: it is the short third column."""
+    for layout in (
+        " QQQQQQQQQQQ       QQQQQQQQ                 NR  QQQQQ   QQQQ        QQQQQQ",
+        " QQQQQQQQQQQ               QQQQQQQQ                 NR  QQQQQ   QQQQ        QQQQQQ",
+    ):
+        known = p.qwinsta_header(layout.replace("QQQQQQQQQQQ", "SESSIONNAME").replace("QQQQQQQQ ", "USERNAME ", 1))
+        assert p.qwinsta_header(layout) == p.QwinstaHeader(None, known.user_column)
+
+
+# --- editions and products --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("edition", "product", "supported", "reason"),
+    [
+        (None, "Windows 10 Enterprise", False, "no EditionID"),
+        ("  ", None, False, "no EditionID"),
+        ("EnterpriseS", None, False, "an LTSC/LTSB edition (long-term servicing channel), which AVD does not support"),
+        (
+            "Enterprise",
+            "Windows 10 Enterprise LTSC 2019",
+            False,
+            "an LTSC/LTSB edition (long-term servicing channel), which AVD does not support",
+        ),
+        (
+            "Enterprise",
+            "Windows 10 Enterprise 2016 ltsb",
+            False,
+            "an LTSC/LTSB edition (long-term servicing channel), which AVD does not support",
+        ),
+        ("Enterprise", "Windows 10 Enterprise", True, ""),
+    ],
+)
+def test_edition_support_and_why_not(edition, product, supported, reason):
+    assert p.edition_support(edition, product) == (supported, reason)
+    assert p.edition_supports_sxs(edition, product) is supported
+
+
+@pytest.mark.parametrize(
+    ("build", "product"),
+    [
+        ("22000", "Windows 11 Enterprise multi-session"),  # the first Windows 11 build
+        ("21999", "Windows 10 Enterprise multi-session"),
+        (" 22631 ", "Windows 11 Enterprise multi-session"),
+        ("x", "Windows 10 Enterprise multi-session"),
+        (None, "Windows 10 Enterprise multi-session"),
+    ],
+)
+def test_windows_11_from_the_build(build, product):
+    assert p.windows_product("Windows 10 Enterprise multi-session", build) == product
+
+
+@pytest.mark.parametrize(
+    ("display_name", "product", "expected"),
+    [
+        (
+            "Remote Desktop Services Infrastructure Geneva Agent 46.24.3",
+            "Remote Desktop Services Infrastructure Geneva Agent",
+            True,
+        ),
+        ("Remote Desktop Agent Boot Loader v1.0.9", "Remote Desktop Agent Boot Loader", True),
+        ("Remote Desktop Agent Boot Loader 2", "Remote Desktop Agent Boot Loader", True),
+        ("Remote Desktop Agent Boot Loader x46", "Remote Desktop Agent Boot Loader", False),
+        ("Remote Desktop Agent Boot Loader Helper", "Remote Desktop Agent Boot Loader", False),
+        (None, "Remote Desktop Agent Boot Loader", False),
+        ("", "", False),
+    ],
+)
+def test_program_is_the_product_or_the_product_and_a_version(display_name, product, expected):
+    assert p.program_is(display_name, product) is expected
+
+
+def test_a_long_answer_that_is_not_the_brokers_is_quoted_cut_to_120_characters():
+    body = "<html><body>" + "Sign in to continue to the proxy " * 10 + "</body></html>"
+    healthy, health = p.broker_health(200, body)
+    assert healthy is False and health == body[:120]
+    assert p.broker_health(200, "   ") == (False, None)

@@ -359,3 +359,125 @@ def test_a_long_failure_reason_is_cut_in_the_table():
     entries = {"f": rep.host_entry({"failed": True, "msg": "w" * 300})}
     line = rep.summary_lines(rep.build_report(entries, NOW), "r")[1]
     assert len(line.split(None, 2)[2]) <= 120 and line.split(None, 2)[2].startswith("w" * 100)
+
+
+# --- the triage grid: what each host's row says ------------------------------------------------
+POOL_VIEW = {
+    "host_pool": "hp-prod",
+    "status": "Available",
+    "sessions": 0,
+    "allow_new_session": True,
+    "agent_version": "1.0.9742.1500",
+    "sxs_stack_version": "rdp-sxs240705700",
+    "last_heartbeat": "2026-11-25T11:29:00Z",
+}
+
+
+def test_the_grid_shows_each_hosts_root_cause_or_why_it_was_not_checked():
+    long_reason = "the runtime answered nothing the controller could read: " + "x" * 100
+    entries = {
+        # the symptom is listed first: the grid still names the root cause
+        "sh-01": rep.host_entry(
+            diagnosed(
+                finding("BOOTLOADER_NOT_RUNNING", explained_by="INVALID_REGISTRATION_TOKEN"),
+                finding("INVALID_REGISTRATION_TOKEN"),
+            ),
+            POOL_VIEW,
+        ),
+        # information only: no cause
+        "sh-02": rep.host_entry(diagnosed(finding("AGENT_VERSION_DRIFT", "info")), {**POOL_VIEW, "sessions": 3}),
+        "sh-03": {**rep.host_entry({"unreachable": True, "msg": "timed out"}), "reason_class": "timeout"},
+        "sh-04": {**rep.host_entry({"unreachable": True, "msg": "?"}), "reason_class": None},
+        "sh-05": rep.host_entry({"failed": True, "msg": long_reason}),
+        "sh-06": {**rep.host_entry({"failed": True}), "reason": ""},
+        "sh-07": rep.host_entry(
+            diagnosed(unchecked=["DOTNET_OUTDATED: gather_subset left out dotnet", "DISK_SPACE_LOW: x"]),
+            {**POOL_VIEW, "allow_new_session": False},
+        ),
+    }
+    entries["sh-07"]["state"] = "incomplete"
+    rows = {row["name"]: row for row in rep.grid_rows(rep.build_report(entries, NOW))}
+    assert (rows["sh-01"]["root_cause"], rows["sh-01"]["root_is_finding"]) == ("INVALID_REGISTRATION_TOKEN", True)
+    assert rows["sh-01"]["findings"] == ["BOOTLOADER_NOT_RUNNING", "INVALID_REGISTRATION_TOKEN"]
+    assert (rows["sh-02"]["root_cause"], rows["sh-02"]["root_is_finding"]) == ("", False)
+    assert (rows["sh-03"]["root_cause"], rows["sh-03"]["root_is_finding"]) == (rep.UNREACHABLE_LABELS["timeout"], False)
+    assert rows["sh-04"]["root_cause"] == "could not connect"
+    assert (
+        rows["sh-05"]["root_cause"] == rep.short_reason(long_reason, limit=70)
+        and len(rows["sh-05"]["root_cause"]) <= 70
+    )
+    assert rows["sh-05"]["root_cause"] != rep.short_reason(long_reason, limit=71)
+    assert (rows["sh-06"]["root_cause"], rows["sh-06"]["root_is_finding"]) == ("failed", False)
+    assert (rows["sh-07"]["root_cause"], rows["sh-07"]["root_is_finding"]) == ("not checked: 2", False)
+    assert {name: row["state_rank"] for name, row in rows.items()} == {
+        name: rep.STATE_ORDER[entry["state"]] for name, entry in entries.items()
+    }
+    assert {key: rows["sh-01"][key] for key in POOL_VIEW if key in rows["sh-01"]} | {
+        "pool": rows["sh-01"]["pool"],
+        "drain_mode": rows["sh-01"]["drain_mode"],
+    } == {
+        "status": "Available",
+        "sessions": 0,  # zero sessions is a count, not an empty cell
+        "agent_version": "1.0.9742.1500",
+        "sxs_stack_version": "rdp-sxs240705700",
+        "last_heartbeat": "2026-11-25T11:29:00Z",
+        "pool": "hp-prod",
+        "drain_mode": "off",
+    }
+    assert rows["sh-02"]["sessions"] == 3 and rows["sh-07"]["drain_mode"] == "on"
+    assert {key: rows["sh-05"][key] for key in ("pool", "status", "sessions", "drain_mode", "agent_version")} == {
+        "pool": "",
+        "status": "",
+        "sessions": "",
+        "drain_mode": "",
+        "agent_version": "",
+    }
+    assert {key: rows["sh-05"][key] for key in ("sxs_stack_version", "last_heartbeat")} == {
+        "sxs_stack_version": "",
+        "last_heartbeat": "",
+    }
+
+
+def test_a_host_in_a_state_the_grid_does_not_know_is_ranked_after_the_known_ones():
+    entry = {**rep.host_entry(diagnosed()), "state": "rebooting"}
+    (row,) = rep.grid_rows(rep.build_report({"sh-09": entry}, NOW))
+    assert row["state_rank"] == 9 and max(rep.STATE_ORDER.values()) < 9
+
+
+def test_the_html_grid_escapes_what_hosts_said_and_lists_the_findings(tmp_path):
+    data = report(
+        {"sh-01": diagnosed(finding("UNSUPPORTED_OS")), "sh-02": {"failed": True, "msg": "<script>x</script>"}}
+    )
+    html = rep.render_html(data)
+    assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert all(line == line.rstrip() for line in html.splitlines())  # indented block tags leave no spaces behind
+    assert "UNSUPPORTED_OS" in html and r.CHECKS["UNSUPPORTED_OS"].title in html
+    files = rep.write_reports(data, tmp_path)
+    root = ET.fromstring((tmp_path / "junit-diagnosis.xml").read_bytes())
+    assert (
+        root.get("name") == "avdops.sessionhost diagnosis" and root.find("testsuite").get("name") == "avd-session-hosts"
+    )
+    text = (tmp_path / "diagnosis.json").read_text(encoding="utf-8")
+    assert json.loads(text) == data and text.startswith('{\n  "generated"') and files["html"].endswith("diagnosis.html")
+
+
+def test_the_table_keeps_the_connection_error_after_its_prefix_and_names_unchecked_checks():
+    message = "ntlm: HTTPSConnectionPool(host='sh-01', port=5986): Max retries exceeded"
+    unreachable = {**rep.host_entry({"unreachable": True, "msg": message}), "reason_class": "timeout"}
+    incomplete = rep.host_entry(diagnosed(unchecked=["DOTNET_OUTDATED: operation dotnet.ndp failed: Access: denied"]))
+    incomplete["state"] = "incomplete"
+    lines = rep.summary_lines(rep.build_report({"sh-01": unreachable, "sh-02": incomplete}, NOW), "reports")
+    assert lines[1].endswith(
+        f"{rep.UNREACHABLE_LABELS['timeout']}: ntlm: HTTPSConnectionPool(host='sh-01', port=5986): Max retries exceeded"
+    )
+    assert lines[2].endswith("-; not checked: DOTNET_OUTDATED")
+
+
+def test_a_run_where_no_host_was_diagnosed_quotes_each_reason_cut_to_200():
+    reason = "WinRM: " + "y" * 300
+    data = report({"a": {"failed": True, "msg": reason}, "b": {"failed": True, "msg": "boom"}})
+    failure = rep.run_failure(data, "critical")
+    assert failure == (
+        f"no host was diagnosed: 0 unreachable, 2 failed, 0 stopped of 2 ({rep.short_reason(reason, 200)}; boom)"
+    )
+    assert rep.short_reason(reason, 200) != rep.short_reason(reason, 201)

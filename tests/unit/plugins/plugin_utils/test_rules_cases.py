@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chainlab import OPTIONS, POOL, gather, healthy_facts, lab
+from chainlab import OPTIONS, POOL, answers, gather, healthy_facts, lab
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _facts as f
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _known as k
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _parsers as p
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _reports as rep
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _verdicts as v
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import OperationResult
 
 BOOT = "2026-11-25T10:00:00.000Z"
@@ -584,6 +585,35 @@ def test_a_healthy_host_with_one_subset_raises_nothing(subset):
     facts = gather(model, state, frozenset({subset}))
     result = diagnose(facts)
     assert result["findings"] == [] and facts["errors"] == []
+
+
+@pytest.mark.parametrize("subset", f.SUBSETS)
+def test_with_one_subset_the_checks_needing_another_are_unchecked_and_the_host_incomplete(subset):
+    """A healthy host gathered with one subset is not called healthy: what was not checked is listed."""
+    result = diagnose(gather(*lab(), frozenset({subset})))
+    left_out = {line.split(":")[0] for line in result["unchecked"] if ": gather_subset left out " in line}
+    assert left_out == {check for check, needs in v.SUBSET_NEEDS.items() if set(needs) - {subset}}
+    assert result["state"] == "incomplete"
+
+
+HEALTHY_ANSWERS = answers(*lab(), frozenset(f.SUBSETS))
+
+
+@pytest.mark.parametrize("op_id", sorted(HEALTHY_ANSWERS))
+def test_a_read_that_failed_raises_nothing_and_leaves_its_checks_unchecked(op_id):
+    """Access denied or a timeout on one read is not a fault: no AGENT_NOT_INSTALLED from an unreadable
+    program list or RDAgentBootLoader key, no DOTNET_OUTDATED from an unreadable NDP key; the checks that
+    needed the read are listed with the operation's error and the host is incomplete."""
+    results = dict(HEALTHY_ANSWERS)
+    results[op_id] = OperationResult(id=op_id, op=results[op_id].op, ok=False, error="Access is denied")
+    facts = f.assemble(frozenset(f.SUBSETS), results, OPTIONS, datetime.datetime.now(datetime.UTC))
+    result = diagnose(facts)
+    assert result["findings"] == [] and result["state"] == "incomplete"
+    assert any(f"operation {op_id} failed: Access is denied" in line for line in result["unchecked"])
+    broken = set(v.OPERATION_SUBSETS.get(op_id, (op_id.split(".")[0],)))
+    needing = {check for check, needs in v.SUBSET_NEEDS.items() if broken & set(needs)}
+    said = f": operation {op_id} failed: Access is denied"
+    assert {line.split(":")[0] for line in result["unchecked"] if line.endswith(said)} == needing
 
 
 def test_an_installer_error_without_the_policies_says_its_cause_is_unchecked(facts):
