@@ -119,3 +119,14 @@ REQUIRED_URLS = (
     "https://mrsglobalsteus2prod.blob.core.windows.net/",
     "https://wvdportalstorageblob.blob.core.windows.net/",
 )
+
+# The side-by-side stack reinstall (article: Session host VMs are stuck in Unavailable or Upgrading state):
+# the Windows Installer log the facts page names beside the installers.
+SXS_INSTALL_LOG = RDINFRA_DIR + r"\SXSStackInstall.txt"
+# Freeing disk space (article: DownloadMsiException, "Deleting files that are no longer in use"): the locations
+# the runtime's cleanup_delete accepts (docs/runtime.md), the services that write Windows Update's download
+# cache (stopped while it is emptied, as Microsoft's "reset Windows Update components" steps do), and how old a
+# temp file must be before it counts as no longer in use (Disk Cleanup's "Temporary files": a week).
+CLEANUP_LOCATIONS = ("windows_temp", "windows_update_download", "agent_folders")
+WINDOWS_UPDATE_SERVICES = ("wuauserv", "BITS")
+TEMP_MIN_AGE_DAYS = 7

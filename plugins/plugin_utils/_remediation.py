@@ -32,16 +32,38 @@ ROLE_FOR: dict[str, str] = {
     "ENDPOINT_NOT_FOUND": "registration",
     "BOOTLOADER_NOT_RUNNING": "boot_loader",
     "HEARTBEAT_LOST": "boot_loader",  # restarted: a fresh agent heartbeats again
+    # Article: Stack listener isn't working - the flags and a restart; the role hands over to sxs_stack when
+    # that is not enough (no rdp-sxs WinStation, or still not listening after the restart).
     "STACK_LISTENER_NOT_LISTENING": "stack_listener",
-    "INSTALLATION_HEALTH_CHECK_FAILED": "stack_listener",
+    # Article: InstallationHealthCheckFailedException - "if the stack listener isn't working, uninstall and
+    # reinstall the stack". A broken listener is found as STACK_LISTENER_NOT_LISTENING, which explains this
+    # finding (the listener's fix first, then the handover); found alone, the stack the update installed failed
+    # the agent's check: the reinstall itself.
+    "INSTALLATION_HEALTH_CHECK_FAILED": "sxs_stack",
+    "SXS_STACK_NOT_INSTALLED": "sxs_stack",  # article: stuck in Unavailable or Upgrading state
+    "DISK_SPACE_LOW": "disk_cleanup",  # article: DownloadMsiException
     "DOTNET_OUTDATED": "dotnet",  # .NET Framework 4.8 installed, VM restarted: the agent update then succeeds
 }
-# Policies and a busy installer first (they block what follows), the reboot last.
-# .NET right after them: its restart lets the agent update before the agent's own fixes are looked at; the full
-# reinstall next (it brings a new agent, boot loader and stack, registered: the lighter fixes then find nothing).
-ROLE_ORDER = ("policies", "installer_busy", "dotnet", "reinstall", "registration", "boot_loader", "stack_listener")
-# Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first.
-DISRUPTIVE_ROLES = frozenset({"policies", "installer_busy", "dotnet", "reinstall", "registration", "stack_listener"})
+# Policies and a busy installer first (they block what follows), disk space before anything that installs,
+# .NET right after them (its restart lets the agent update before the agent's own fixes are looked at), the full
+# reinstall next (it brings a new agent, boot loader and stack, registered: the lighter fixes then find nothing),
+# the stack's reboots last.
+ROLE_ORDER = (
+    "policies",
+    "installer_busy",
+    "disk_cleanup",
+    "dotnet",
+    "reinstall",
+    "registration",
+    "boot_loader",
+    "stack_listener",
+    "sxs_stack",
+)
+# Roles that restart a service users depend on or the VM: the host is drained and its sessions waited for first
+# (disk_cleanup restarts RDAgentBootLoader; sxs_stack uninstalls the stack users connect through and reboots).
+DISRUPTIVE_ROLES = frozenset(
+    {"policies", "installer_busy", "disk_cleanup", "dotnet", "reinstall", "registration", "stack_listener", "sxs_stack"}
+)
 # Findings whose fix restarts a service even though their role alone (starting a stopped service) does not.
 DISRUPTIVE_FINDINGS = frozenset({"HEARTBEAT_LOST"})
 
@@ -58,8 +80,6 @@ REPORT_ONLY: dict[str, str] = {
 }
 # finding id -> why remediate.yml leaves it (documented fix, not a role of this collection yet)
 NO_ROLE_YET: dict[str, str] = {
-    "SXS_STACK_NOT_INSTALLED": "the side-by-side stack reinstall (the finding's remediation), not automated yet",
-    "DISK_SPACE_LOW": "freeing disk space (the finding's remediation), not automated yet",
     "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",
 }
 # Information about the pool (versions that differ): reported by the diagnosis, nothing to fix on the host.

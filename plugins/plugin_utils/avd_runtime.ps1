@@ -313,6 +313,132 @@ function Invoke-Files($Op) {
     , @($files)
 }
 
+# Where cleanup_delete may delete (docs/runtime.md): children of Windows' temp folder and of Windows Update's
+# download cache, and RDAgent_<version> folders in Microsoft RDInfra other than the ones the boot loader
+# names (DefaultAgent: the agent it loads; PreviousAgent: the one it rolls back to).
+function Get-CleanupScope {
+    $windows = [Environment]::GetFolderPath('Windows')
+    $inUse = @()
+    $bootLoader = 'Registry::HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'
+    if (Test-Path -LiteralPath $bootLoader) {
+        $key = Get-Item -LiteralPath $bootLoader
+        $inUse = @(foreach ($name in @('DefaultAgent', 'PreviousAgent')) {
+                $value = [string]$key.GetValue($name)
+                if ($value) { $value }
+            })
+    }
+    [ordered]@{
+        windows_temp            = Join-Path $windows 'Temp'
+        windows_update_download = Join-Path $windows 'SoftwareDistribution\Download'
+        agent_folders           = "$env:SystemDrive\Program Files\Microsoft RDInfra"
+        agents_in_use           = $inUse
+    }
+}
+
+function Get-TreeSize([IO.DirectoryInfo] $Folder) {
+    # Bytes below a folder and its newest change; links (reparse points) are not followed.
+    $size = [long]0
+    $newest = $Folder.LastWriteTimeUtc
+    try { $entries = @($Folder.GetFileSystemInfos()) } catch { $entries = @() }
+    foreach ($entry in $entries) {
+        if ($entry.Attributes -band [IO.FileAttributes]::ReparsePoint) { continue }
+        if ($entry -is [IO.DirectoryInfo]) {
+            $inner = Get-TreeSize $entry
+            $size += $inner.size
+            if ($inner.modified -gt $newest) { $newest = $inner.modified }
+        }
+        else {
+            $size += $entry.Length
+            if ($entry.LastWriteTimeUtc -gt $newest) { $newest = $entry.LastWriteTimeUtc }
+        }
+    }
+    @{ size = $size; modified = $newest }
+}
+
+function Get-CleanupItem([IO.FileSystemInfo] $Entry) {
+    $link = [bool]($Entry.Attributes -band [IO.FileAttributes]::ReparsePoint)
+    if ($Entry -is [IO.DirectoryInfo] -and -not $link) { $tree = Get-TreeSize $Entry }
+    elseif ($Entry -is [IO.DirectoryInfo]) { $tree = @{ size = [long]0; modified = $Entry.LastWriteTimeUtc } }
+    else { $tree = @{ size = $Entry.Length; modified = $Entry.LastWriteTimeUtc } }
+    [ordered]@{
+        name     = $Entry.Name
+        path     = $Entry.FullName
+        kind     = if ($link) { 'link' } elseif ($Entry -is [IO.DirectoryInfo]) { 'folder' } else { 'file' }
+        size     = [long]$tree.size
+        modified = ConvertTo-IsoTime $tree.modified
+    }
+}
+
+function Invoke-CleanupCandidates($Op) {
+    # What each safe location holds: its children with their sizes (folders summed, links not followed).
+    $scope = Get-CleanupScope
+    $locations = foreach ($location in @('windows_temp', 'windows_update_download', 'agent_folders')) {
+        $folder = $scope[$location]
+        $exists = Test-Path -LiteralPath $folder -PathType Container
+        $items = @()
+        if ($exists) {
+            $entries = @((Get-Item -LiteralPath $folder -Force).GetFileSystemInfos())
+            if ($location -eq 'agent_folders') { $entries = @($entries | Where-Object { $_ -is [IO.DirectoryInfo] -and $_.Name -like 'RDAgent_*' }) }
+            $items = @(foreach ($entry in $entries) { Get-CleanupItem $entry })
+        }
+        [ordered]@{ location = $location; path = $folder; exists = $exists; items = $items }
+    }
+    [ordered]@{ locations = @($locations); agents_in_use = @($scope.agents_in_use) }
+}
+
+function Test-CleanupPath([string] $Path, $Scope) {
+    # The reason a path may not be deleted, or $null when it is inside a safe location.
+    if ($Path -match '[*?"<>|]' -or $Path -match '(^|\\)\.\.?(\\|$)' -or $Path -notmatch '^[A-Za-z]:\\.+[^\\]$') {
+        return 'is not a full path without wildcards or . and .. parts'
+    }
+    $parent = Split-Path -Path $Path -Parent
+    $name = Split-Path -Path $Path -Leaf
+    if ($parent -eq $Scope.windows_temp -or $parent -eq $Scope.windows_update_download) { return $null }
+    if ($parent -eq $Scope.agent_folders -and $name -like 'RDAgent_*') {
+        if ($Scope.agents_in_use -contains $name) { return "is the agent the boot loader names (DefaultAgent or PreviousAgent)" }
+        return $null
+    }
+    "is outside the locations cleanup_delete may delete from ($($Scope.windows_temp), $($Scope.windows_update_download), RDAgent_* folders in $($Scope.agent_folders))"
+}
+
+function Invoke-CleanupDelete($Op) {
+    # paths: children of the safe locations (every one is checked before anything is deleted).
+    $paths = @($Op.paths)
+    if ($paths.Count -eq 0 -or @($paths | Where-Object { $_ -isnot [string] -or $_.Length -eq 0 }).Count) {
+        throw "cleanup_delete: argument 'paths' is required (a list of full paths)."
+    }
+    $scope = Get-CleanupScope
+    foreach ($path in $paths) {
+        $refused = Test-CleanupPath $path $scope
+        if ($refused) { throw "cleanup_delete: '$path' $refused; nothing was deleted." }
+    }
+    $deleted = @()
+    $failed = @()
+    $freed = [long]0
+    foreach ($path in $paths) {
+        if (-not (Test-Path -LiteralPath $path)) { continue }
+        $item = Get-Item -LiteralPath $path -Force
+        if ($item.Attributes -band [IO.FileAttributes]::ReparsePoint) {
+            $failed += [ordered]@{ path = $path; error = 'a link (reparse point): not followed, not deleted' }
+            continue
+        }
+        $before = (Get-CleanupItem $item).size
+        try {
+            # .NET's recursive delete removes a link inside a folder without following it.
+            if ($item -is [IO.DirectoryInfo]) { [IO.Directory]::Delete($item.FullName, $true) } else { [IO.File]::Delete($item.FullName) }
+            $deleted += [ordered]@{ path = $path; size = $before }
+            $freed += $before
+        }
+        catch {
+            # A file in use stays; what could go went (a folder is measured again).
+            $left = if (Test-Path -LiteralPath $path) { (Get-CleanupItem (Get-Item -LiteralPath $path -Force)).size } else { 0 }
+            $freed += $before - $left
+            $failed += [ordered]@{ path = $path; error = $_.Exception.Message; freed = $before - $left }
+        }
+    }
+    [ordered]@{ deleted = @($deleted); failed = @($failed); freed = $freed }
+}
+
 function Get-Sha256([string] $Path) {
     (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
 }
@@ -522,6 +648,8 @@ $Operations = @{
     processes                = 'Invoke-Processes'
     boot_time                = 'Invoke-BootTime'
     installer_busy           = 'Invoke-InstallerBusy'
+    cleanup_candidates       = 'Invoke-CleanupCandidates'
+    cleanup_delete           = 'Invoke-CleanupDelete'
     file_hash                = 'Invoke-FileHash'
     make_directory           = 'Invoke-MakeDirectory'
     dotnet_install           = 'Invoke-DotnetInstall'

@@ -18,7 +18,7 @@ from .windows import known as k
 from .windows.image import install_product, msi_products, uninstall_product
 from .windows.operations import service_stop
 from .windows.registry import REG_DWORD, REG_MULTI_SZ, REG_SZ
-from .windows.state import HostState, UserSession
+from .windows.state import RUNNING, FileEntry, HostState, UserSession
 
 # The other installation of the installer_busy fault: an MSI a software deployment pushes to session hosts.
 OTHER_MSI_PRODUCT = "Microsoft Teams Meeting Add-in for Microsoft Office"
@@ -113,9 +113,41 @@ def _reverse_connect_off(state: HostState, avd: AvdService) -> None:
     state.registry.set(_active_sxs_key(state), "fReverseConnectMode", REG_DWORD, 0)
 
 
+GIB = 1024**3
+MIB = 1024**2
+DAY = 86400.0
+# What fills a session host's system drive that nobody cleans: Windows Update's downloaded cumulative update
+# (express .psf and .cab payloads in one folder per update), servicing's extracted packages and logs in the
+# Windows temp folder, and an agent folder from two updates back. (path, size, age in days)
+DISK_FULL_FILES = (
+    (rf"{k.WU_DOWNLOAD}\3c1b3f8d0a8e4a4f9c2e5d7b1a6f0e21\windows11.0-kb5046633-x64.psf", 3_100 * MIB, 12.0),
+    (rf"{k.WU_DOWNLOAD}\3c1b3f8d0a8e4a4f9c2e5d7b1a6f0e21\windows11.0-kb5046633-x64.cab", 1_600 * MIB, 12.0),
+    (rf"{k.WU_DOWNLOAD}\a57d0c9e61b24f0d8e3c2b1a09f8e7d6\windows11.0-kb5045935-x64-ndp481.cab", 96 * MIB, 30.0),
+    (rf"{k.WINDOWS_TEMP}\2E4C7A1B-9F3D-4E8A-B6C5-D1F0A9E8B7C6\Windows11.0-KB5046633-x64.cab", 1_900 * MIB, 20.0),
+    (rf"{k.WINDOWS_TEMP}\MpSigStub.log", 1 * MIB, 9.0),
+    (rf"{k.WINDOWS_TEMP}\MSI5f3e2.LOG", 300 * MIB, 0.1),  # written two hours ago: still in use, kept
+    (
+        rf"{k.RDINFRA_DIR}\RDAgent_{k.AGENT_OLDER_VERSION}\RDAgentBootLoader\Microsoft.RDInfra.RDAgent.Service.exe",
+        2 * MIB,
+        90.0,
+    ),
+    (rf"{k.RDINFRA_DIR}\RDAgent_{k.AGENT_OLDER_VERSION}\Microsoft.RDInfra.RDAgent.Installer-x64.msi", 158 * MIB, 90.0),
+)
+
+
 def _disk_full(state: HostState, avd: AvdService) -> None:
     _agent_update_due(state, avd)
-    state.disk.free = 40 * 1024**2
+    now = time.time()
+    for path, size, age_days in DISK_FULL_FILES:
+        state.files[path.lower()] = FileEntry(path=path, size=size, created=now - age_days * DAY)
+    state.disk.free = 40 * MIB
+
+
+def _windows_update_downloading(state: HostState, avd: AvdService) -> None:
+    for name in (k.WUAUSERV, k.BITS):
+        service = state.service(name)
+        if service is not None:
+            service.state = RUNNING
 
 
 def _old_dotnet(state: HostState, avd: AvdService) -> None:
@@ -299,8 +331,10 @@ CATALOG: dict[str, Fault] = {
         Fault(
             "disk_full",
             "Error: DownloadMsiException",
-            "40 MB free on C: while an agent update is due",
+            "40 MB free on C: while an agent update is due; Windows Update's download cache, the Windows temp "
+            "folder and an old agent folder hold 6.8 GB; Windows Update is running",
             before_boot=_disk_full,
+            after_boot=_windows_update_downloading,
         ),
         Fault(
             "dotnet_outdated",

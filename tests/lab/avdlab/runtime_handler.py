@@ -499,6 +499,77 @@ async def installer_busy(state: HostState, avd: Any, op: dict[str, Any]) -> dict
     return ops.installer_mutex(state)
 
 
+# The runtime's cleanup scope (Get-CleanupScope): Windows' temp folder, Windows Update's download cache, and the
+# agent folders the boot loader does not name.
+CLEANUP_FOLDERS = {
+    "windows_temp": r"C:\Windows\Temp",
+    "windows_update_download": r"C:\Windows\SoftwareDistribution\Download",
+    "agent_folders": r"C:\Program Files\Microsoft RDInfra",
+}
+CLEANUP_BAD_PATH = re.compile(r'[*?"<>|]|(^|\\)\.\.?(\\|$)')
+CLEANUP_FULL_PATH = re.compile(r"^[A-Za-z]:\\.+[^\\]$")
+
+
+def _agents_in_use(state: HostState) -> list[str]:
+    bootloader = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader"
+    found = [state.registry.get_data(bootloader, name) for name in ("DefaultAgent", "PreviousAgent")]
+    return [str(value) for value in found if value]
+
+
+async def cleanup_candidates(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
+    locations = []
+    for location, folder in CLEANUP_FOLDERS.items():
+        items = ops.folder_items(state, folder)
+        if location == "agent_folders":
+            items = [i for i in items if i["kind"] == "folder" and fnmatch.fnmatch(i["name"].lower(), "rdagent_*")]
+        locations.append(
+            {
+                "location": location,
+                "path": folder,
+                "exists": ops.folder_exists(state, folder),
+                "items": [{**item, "modified": iso(item["modified"])} for item in items],
+            }
+        )
+    return {"locations": locations, "agents_in_use": _agents_in_use(state)}
+
+
+def _cleanup_refusal(path: str, in_use: list[str]) -> str | None:
+    if CLEANUP_BAD_PATH.search(path) or not CLEANUP_FULL_PATH.match(path):
+        return "is not a full path without wildcards or . and .. parts"
+    parent, _sep, name = path.rpartition("\\")
+    folders = {key: value.lower() for key, value in CLEANUP_FOLDERS.items()}
+    if parent.lower() in (folders["windows_temp"], folders["windows_update_download"]):
+        return None
+    if parent.lower() == folders["agent_folders"] and fnmatch.fnmatch(name.lower(), "rdagent_*"):
+        if name.lower() in (agent.lower() for agent in in_use):
+            return "is the agent the boot loader names (DefaultAgent or PreviousAgent)"
+        return None
+    return (
+        f"is outside the locations cleanup_delete may delete from ({CLEANUP_FOLDERS['windows_temp']}, "
+        f"{CLEANUP_FOLDERS['windows_update_download']}, RDAgent_* folders in {CLEANUP_FOLDERS['agent_folders']})"
+    )
+
+
+async def cleanup_delete(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
+    paths = op.get("paths")
+    if not paths or not isinstance(paths, list) or any(not isinstance(p, str) or not p for p in paths):
+        raise ArgumentError("cleanup_delete: argument 'paths' is required (a list of full paths).")
+    in_use = _agents_in_use(state)
+    for path in paths:
+        refused = _cleanup_refusal(path, in_use)
+        if refused:
+            raise ArgumentError(f"cleanup_delete: '{path}' {refused}; nothing was deleted.")
+    deleted, freed = [], 0
+    for path in paths:
+        try:
+            size = ops.delete_item(state, path)
+        except ops.OperationError:
+            continue  # gone already (Test-Path)
+        deleted.append({"path": path, "size": size})
+        freed += size
+    return {"deleted": deleted, "failed": [], "freed": freed}
+
+
 Operation = Callable[[HostState, Any, dict[str, Any]], Awaitable[Any]]
 OPERATIONS: dict[str, Operation] = {
     "registry_read": registry_read,
@@ -517,6 +588,8 @@ OPERATIONS: dict[str, Operation] = {
     "processes": processes,
     "boot_time": boot_time,
     "installer_busy": installer_busy,
+    "cleanup_candidates": cleanup_candidates,
+    "cleanup_delete": cleanup_delete,
     "file_hash": file_hash,
     "make_directory": make_directory,
     "dotnet_install": dotnet_install,

@@ -255,7 +255,13 @@ def test_update_failures(fault, event_id, texts):
             ops.registry_delete_value(state, rf"{hive}\{k.USER_SYSTEM_POLICY}", "DisableCMD")
     elif fault == "disk_full":
         assert ops.disk(state)["free"] < k.MSI_SPACE_NEEDED
-        state.disk.free = 20 * 1024**3  # files deleted / disk enlarged
+        # Files no longer in use: Windows Update's download cache, old temp items, an agent folder nobody loads.
+        for folder in (k.WU_DOWNLOAD, k.WINDOWS_TEMP):
+            for item in ops.folder_items(state, folder):
+                if item["modified"] < time.time() - 7 * 86400:
+                    ops.delete_item(state, item["path"])
+        ops.delete_item(state, rf"{k.RDINFRA_DIR}\RDAgent_{k.AGENT_OLDER_VERSION}")
+        assert ops.disk(state)["free"] * 100 > 5 * ops.disk(state)["size"]  # over 5% free: enough again
     else:
         assert registry(state, "Release", k.NDP_V4_FULL) < 461808
         ops.registry_write(state, k.NDP_V4_FULL, "Release", "REG_DWORD", k.DOTNET_48_RELEASE)  # .NET 4.8 installed
@@ -274,6 +280,7 @@ def test_sxs_stack_missing():
     ops.service_stop(state, k.BOOTLOADER_SERVICE)
     for program in ops.installed_programs(state, k.SXS_PRODUCT):
         assert ops.msiexec_uninstall(state, program["product_code"]) == 0
+    assert ops.installed_programs(state, k.SXS_PRODUCT) == []
     newest = ops.list_files(state, k.RDINFRA_DIR, "SxSStack*.msi")[0]
     assert newest["name"] == f"SxSStack-{k.SXS_VERSION}.msi"
     assert ops.msiexec_install(state, model.avd, newest["path"], {}) == 3010
@@ -379,6 +386,39 @@ def test_agent_heartbeat_lost():
     view = arm.session_host(state)[1]["properties"]
     beat = time.mktime(time.strptime(view["lastHeartBeat"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     assert time.time() - beat < 60
+    assert_healthy(model, state, arm)
+
+
+# --- DownloadMsiException: what fills the disk is in the locations that are safe to clean
+def test_disk_full_holds_its_space_in_the_safe_locations():
+    _model, state, _arm = broken("disk_full")
+    held = {
+        folder: sum(i["size"] for i in ops.folder_items(state, folder)) for folder in (k.WU_DOWNLOAD, k.WINDOWS_TEMP)
+    }
+    assert held[k.WU_DOWNLOAD] > 4 * 1024**3 and held[k.WINDOWS_TEMP] > 2 * 1024**3
+    assert ops.service_query(state, k.WUAUSERV)["state"] == "Running"  # Windows Update is downloading
+    default = registry(state, "DefaultAgent", k.BOOTLOADER)
+    folders = [i["name"] for i in ops.folder_items(state, k.RDINFRA_DIR) if i["kind"] == "folder"]
+    assert default in folders and f"RDAgent_{k.AGENT_OLDER_VERSION}" in folders
+    free = ops.disk(state)["free"]
+    freed = ops.delete_item(state, k.WINDOWS_TEMP + "\\MpSigStub.log")
+    assert freed == 1024**2 and ops.disk(state)["free"] == free + freed
+    with pytest.raises(ops.OperationError, match="does not exist"):
+        ops.delete_item(state, k.WINDOWS_TEMP + "\\MpSigStub.log")
+
+
+# --- Uninstalling the stack stops its listener at once; the reinstalled one listens after the restart
+def test_sxs_uninstall_and_install_effects():
+    model, state, arm = broken("stack_listener_broken")
+    listener = registry(state, "ReverseConnectionListener", k.WINSTATIONS)
+    for program in ops.installed_programs(state, k.SXS_PRODUCT):
+        ops.msiexec_uninstall(state, program["product_code"])
+    assert sxs_row(state) is None and not state.registry.key_exists(rf"{k.WINSTATIONS}\{listener}")
+    assert ops.msiexec_install(state, model.avd, k.sxs_msi_path(k.SXS_VERSION), {}) == 3010
+    assert registry(state, "fReverseConnectMode", rf"{k.WINSTATIONS}\{listener}") == 1
+    assert sxs_row(state) is None  # the new listener starts with the next boot
+    boot(state, model.avd, time.time())
+    assert sxs_row(state) == "Listen"
     assert_healthy(model, state, arm)
 
 

@@ -129,3 +129,66 @@ def test_constrained_language_mode_gets_one_clear_error_and_nothing_runs(host):
     assert rc == 1 and answer["results"] == [] and answer["version"] is None
     assert answer["error"].startswith("PowerShell runs in ConstrainedLanguage mode here")
     assert not host.state.registry.key_exists("HKEY_LOCAL_MACHINE\\SOFTWARE\\x")
+
+
+def full_host() -> LabHost:
+    model = world(HostSpec("sh-01", faults=["disk_full"]))
+    return LabHost(name="sh-01", address="127.0.0.1", account=Account("avdadmin", "p"), model=model)
+
+
+def test_cleanup_candidates_lists_each_safe_location_with_sizes_and_the_agents_in_use():
+    host = full_host()
+    answer = only(host, {"op": "cleanup_candidates"})["result"]
+    by_location = {loc["location"]: loc for loc in answer["locations"]}
+    assert list(by_location) == ["windows_temp", "windows_update_download", "agent_folders"]
+    download = by_location["windows_update_download"]
+    assert download["path"] == r"C:\Windows\SoftwareDistribution\Download" and download["exists"]
+    assert [(i["kind"], i["size"]) for i in download["items"]] == [
+        ("folder", 4_700 * 1024**2),
+        ("folder", 96 * 1024**2),
+    ]
+    agents = [i["name"] for i in by_location["agent_folders"]["items"]]
+    assert all(name.startswith("RDAgent_") for name in agents) and len(agents) == 3
+    assert sorted(answer["agents_in_use"]) == sorted(
+        [f"RDAgent_{k.AGENT_PREVIOUS_VERSION}", f"RDAgent_{k.AGENT_VERSION}"]
+    )
+    assert all(i["modified"].endswith("Z") for loc in answer["locations"] for i in loc["items"])
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (r"C:\Windows\System32\config", "is outside the locations"),
+        (r"C:\Windows\Temp", "is outside the locations"),  # the location itself, not its content
+        (r"C:\Windows\Temp\..\System32", "not a full path without wildcards"),
+        (r"C:\Windows\Temp\*", "not a full path without wildcards"),
+        (rf"{k.RDINFRA_DIR}\RDAgent_{k.AGENT_PREVIOUS_VERSION}", "is the agent the boot loader names"),
+        (rf"{k.RDINFRA_DIR}\SxSStack-{k.SXS_VERSION}.msi", "is outside the locations"),
+    ],
+)
+def test_cleanup_delete_refuses_a_path_outside_the_safe_locations_and_deletes_nothing(path, message):
+    host = full_host()
+    before = dict(host.state.files), host.state.disk.free
+    entry = only(host, {"op": "cleanup_delete", "paths": [r"C:\Windows\Temp\MpSigStub.log", path]})
+    assert not entry["ok"] and message in entry["error"] and "nothing was deleted" in entry["error"]
+    assert (dict(host.state.files), host.state.disk.free) == before
+
+
+def test_cleanup_delete_deletes_folders_with_everything_in_them_and_frees_the_disk():
+    host = full_host()
+    free = host.state.disk.free
+    paths = [
+        r"C:\Windows\SoftwareDistribution\Download\3c1b3f8d0a8e4a4f9c2e5d7b1a6f0e21",
+        rf"{k.RDINFRA_DIR}\RDAgent_{k.AGENT_OLDER_VERSION}",
+        r"C:\Windows\Temp\gone-already.tmp",
+    ]
+    result = only(host, {"op": "cleanup_delete", "paths": paths})["result"]
+    assert result["freed"] == (4_700 + 160) * 1024**2 and len(result["deleted"]) == 2 and result["failed"] == []
+    state = host.model.host("sh-01")
+    assert state.disk.free == free + result["freed"]
+    assert not any(p.startswith(paths[0].lower()) for p in state.files)
+
+
+def test_cleanup_delete_needs_a_list_of_paths():
+    entry = only(full_host(), {"op": "cleanup_delete", "paths": []})
+    assert not entry["ok"] and "argument 'paths' is required" in entry["error"]

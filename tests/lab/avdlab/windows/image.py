@@ -69,6 +69,9 @@ def healthy_host(name: str, host_pool_arm_path: str, image_time: float) -> HostS
             Service(k.TERMSERVICE, "Remote Desktop Services", start_type=AUTOMATIC),
             Service("SessionEnv", "Remote Desktop Configuration", start_type=MANUAL),
             Service("UmRdpService", "Remote Desktop Services UserMode Port Redirector", start_type=MANUAL),
+            # Trigger-started: they run while Windows Update scans and downloads, then stop when idle.
+            Service(k.WUAUSERV, k.WUAUSERV_DISPLAY, start_type=MANUAL),
+            Service(k.BITS, k.BITS_DISPLAY, start_type=MANUAL),
         )
     }
     for path, info in msi_products().items():
@@ -190,6 +193,8 @@ def uninstall_product(state: HostState, program: Program) -> None:
         winstation = rf"{k.WINSTATIONS}\{k.sxs_winstation(program.display_version)}"
         if registry.key_exists(winstation):
             registry.delete_key(winstation)
-        # Uninstalling the stack closes the RDP connections that ride on it.
+        # Uninstalling the stack stops its listener and closes the RDP connections that ride on it.
+        listener = k.sxs_winstation(program.display_version).lower()
+        state.active_listeners = [e for e in state.active_listeners if e.split("=", 1)[0].lower() != listener]
         for session in state.sessions:
             session.state = "Disconnected"

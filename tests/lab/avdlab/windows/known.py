@@ -46,6 +46,11 @@ BOOTLOADER_SERVICE = "RDAgentBootLoader"
 BOOTLOADER_DISPLAY = "Remote Desktop Agent Loader"
 AGENT_SERVICE = "RDAgent"
 TERMSERVICE = "TermService"
+# Windows Update and the transfer service that downloads its payloads into SoftwareDistribution\Download
+WUAUSERV = "wuauserv"
+WUAUSERV_DISPLAY = "Windows Update"
+BITS = "BITS"
+BITS_DISPLAY = "Background Intelligent Transfer Service"
 
 # Programs (Add/Remove Programs display names) of the article's full reinstall
 BOOTLOADER_PRODUCT = "Remote Desktop Agent Boot Loader"
@@ -54,6 +59,11 @@ GENEVA_PRODUCT = "Remote Desktop Services Infrastructure Geneva Agent"  # listed
 SXS_PRODUCT = "Remote Desktop Services SxS Network Stack"
 
 RDINFRA_DIR = r"C:\Program Files\Microsoft RDInfra"
+WINDOWS_TEMP = r"C:\Windows\Temp"
+WU_DOWNLOAD = r"C:\Windows\SoftwareDistribution\Download"  # Windows Update's download cache
+# An agent two updates back: the agent leaves the folders of versions it ran (the boot loader loads
+# DefaultAgent and keeps PreviousAgent to roll back to).
+AGENT_OLDER_VERSION = "1.0.9388.1600"
 
 # Versions the lab's AVD service rolls out (newest) and the one before.
 AGENT_VERSION = "1.0.10004.1300"

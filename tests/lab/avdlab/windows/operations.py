@@ -287,6 +287,48 @@ def file_hashes(state: HostState, paths: list[str]) -> list[dict[str, Any]]:
     return answers
 
 
+# --- files and folders (Get-ChildItem, Remove-Item) ----------------------------------------
+def folder_items(state: HostState, folder: str) -> list[dict[str, Any]]:
+    """The children of a folder, each a file or a folder with the size of everything in it and when it last
+    changed (a folder: its newest file), as ``Get-ChildItem -Force`` and a recursive sum would find them."""
+    prefix = folder.rstrip("\\").lower() + "\\"
+    items: dict[str, dict[str, Any]] = {}
+    for lowered, entry in state.files.items():
+        if not lowered.startswith(prefix):
+            continue
+        rest = entry.path[len(prefix) :]
+        name, _sep, inner = rest.partition("\\")
+        item = items.setdefault(
+            name.lower(),
+            {
+                "name": name,
+                "path": entry.path[: len(prefix)] + name,
+                "kind": "folder" if inner else "file",
+                "size": 0,
+                "modified": entry.created,
+            },
+        )
+        item["size"] += entry.size
+        item["modified"] = max(item["modified"], entry.created)
+    return sorted(items.values(), key=lambda item: item["name"].lower())
+
+
+def delete_item(state: HostState, path: str) -> int:
+    """``Remove-Item -LiteralPath path -Recurse -Force``: a file, or a folder with everything in it; the bytes
+    freed on the disk. A missing path is an error, as Remove-Item's."""
+    lowered = path.rstrip("\\").lower()
+    inside = [key for key in state.files if key == lowered or key.startswith(lowered + "\\")]
+    folders = [d for d in state.directories if d == lowered or d.startswith(lowered + "\\")]
+    if not inside and not folders:
+        raise OperationError(f"Cannot find path '{path}' because it does not exist.")
+    state.directories = [d for d in state.directories if d not in folders]
+    freed = 0
+    for key in inside:
+        freed += state.files.pop(key).size
+    state.disk.free = min(state.disk.total, state.disk.free + freed)
+    return freed
+
+
 def boot_time(state: HostState) -> float:
     return state.boot_time
 

@@ -238,6 +238,36 @@ def test_an_outdated_dotnet_is_fixed_by_the_disruptive_dotnet_role_before_the_ag
     assert alone["roles"] == ["dotnet"] and alone["disruptive"]
 
 
+def test_the_stack_and_the_disk_have_roles_disk_first_reinstall_last() -> None:
+    plan = r.plan_host(
+        diagnosed(
+            finding("SXS_STACK_NOT_INSTALLED"),
+            finding("STACK_LISTENER_NOT_LISTENING", explained_by="SXS_STACK_NOT_INSTALLED"),
+            finding("DISK_SPACE_LOW"),
+        )["diagnosis"],
+        [],
+        [],
+    )
+    assert plan["roles"] == ["disk_cleanup", "sxs_stack"] and plan["disruptive"]
+    assert plan["fixing"] == ["SXS_STACK_NOT_INSTALLED", "DISK_SPACE_LOW"] and plan["not_automated"] == []
+
+
+def test_a_failed_stack_health_check_goes_to_the_listener_fix_first_when_the_listener_is_down() -> None:
+    # Article: InstallationHealthCheckFailedException - check the listener; if it does not work, reinstall the stack.
+    down = r.plan_host(
+        diagnosed(
+            finding("STACK_LISTENER_NOT_LISTENING"),
+            finding("INSTALLATION_HEALTH_CHECK_FAILED", explained_by="STACK_LISTENER_NOT_LISTENING"),
+        )["diagnosis"],
+        [],
+        [],
+    )
+    assert down["roles"] == ["stack_listener"]  # which hands over to sxs_stack when flags and a restart fail
+    alone = r.plan_host(diagnosed(finding("INSTALLATION_HEALTH_CHECK_FAILED"))["diagnosis"], [], [])
+    assert alone["roles"] == ["sxs_stack"]
+    assert r.ROLE_ORDER.index("disk_cleanup") < min(r.ROLE_ORDER.index(x) for x in ("registration", "sxs_stack"))
+
+
 def test_an_agent_that_is_not_installed_gets_the_full_reinstall_which_is_disruptive() -> None:
     diagnosis = diagnosed(
         finding("AGENT_NOT_INSTALLED"), finding("BOOTLOADER_NOT_RUNNING", explained_by="AGENT_NOT_INSTALLED")

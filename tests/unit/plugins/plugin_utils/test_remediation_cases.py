@@ -125,12 +125,12 @@ def test_every_finding_is_listed_even_symptoms_and_info() -> None:
 
 def test_two_findings_of_one_role_run_it_once() -> None:
     plan = r.plan_host(
-        diagnosed(finding("STACK_LISTENER_NOT_LISTENING"), finding("INSTALLATION_HEALTH_CHECK_FAILED"))["diagnosis"],
+        diagnosed(finding("SXS_STACK_NOT_INSTALLED"), finding("INSTALLATION_HEALTH_CHECK_FAILED"))["diagnosis"],
         [],
         [],
     )
-    assert plan["roles"] == ["stack_listener"]
-    assert plan["fixing"] == ["STACK_LISTENER_NOT_LISTENING", "INSTALLATION_HEALTH_CHECK_FAILED"]
+    assert plan["roles"] == ["sxs_stack"]
+    assert plan["fixing"] == ["SXS_STACK_NOT_INSTALLED", "INSTALLATION_HEALTH_CHECK_FAILED"]
 
 
 # --- avd_only / avd_skip ----------------------------------------------------------------------

@@ -1,0 +1,89 @@
+# Copyright: avdops.sessionhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This module is run by its action plugin on the controller; this file holds its documentation.
+
+DOCUMENTATION = r"""
+---
+module: disk_cleanup
+short_description: Free disk space for the agent from locations that are safe to clean
+description:
+  - The article's fix for I(DownloadMsiException) (not enough disk space for the
+    agent) - delete files that are no longer in use, only from
+  - C(%SystemRoot%\Temp) - items unchanged for O(temp_min_age_days) (newer ones
+    may belong to a running installation);
+  - C(%SystemRoot%\SoftwareDistribution\Download) - Windows Update's download
+    cache, downloaded again when needed; C(wuauserv) and C(BITS) are stopped while
+    it is emptied and started again when they were running (they do not serve users);
+  - C(RDAgent_<version>) folders of C(C:\Program Files\Microsoft RDInfra) that the
+    boot loader names neither as C(DefaultAgent) nor as C(PreviousAgent).
+  - The runtime refuses any path outside these locations itself.
+  - Does nothing while the system drive has the target free - O(min_free_percent)
+    of its size and O(min_free_mb), the diagnosis's thresholds.
+  - Fails naming the remaining shortfall when cleaning is not enough (in check
+    mode too, from what it would free) - enlarge the disk or delete other files.
+  - Nothing users depend on stops.
+version_added: 0.2.0
+author:
+  - avdops.sessionhost contributors (!UNKNOWN)
+requirements:
+  - pywinrm on the controller for the C(winrm) connection, or pypsrp for the C(psrp) connection
+  - Windows PowerShell 5.1 on the host
+options:
+  min_free_percent:
+    description: Free space wanted, in percent of the drive.
+    type: float
+    default: 5.0
+  min_free_mb:
+    description: Free space wanted, in MB (the agent's download and installation).
+    type: int
+    default: 300
+  temp_min_age_days:
+    description: Age in days (at least 1) from which an item of the Windows temp folder is deleted.
+    type: float
+    default: 7.0
+attributes:
+  check_mode:
+    support: full
+    description: Lists what it would delete, per location, with sizes, and how much that frees.
+  diff_mode:
+    support: full
+    description: The paths and sizes deleted, per location.
+  platform:
+    support: full
+    platforms: windows
+    description: Azure Virtual Desktop session hosts over WinRM.
+"""
+
+EXAMPLES = r"""
+- name: Free space for the agent's update
+  avdops.sessionhost.disk_cleanup:
+  register: avd_disk
+
+- name: Show what it freed
+  ansible.builtin.debug:
+    msg: "{{ avd_disk.verification.freed | default(0) }} bytes freed"
+"""
+
+RETURN = r"""
+changes:
+  description: Per location, the paths and sizes deleted (or in check mode that would be); the services stopped and started.
+  returned: always
+  type: list
+  elements: dict
+facts:
+  description: The drive, its size and free bytes, the target, bytes held per location, what the cleanup would free and the shortfall left after it.
+  returned: success
+  type: dict
+  sample:
+    drive: "C:"
+    size: 137438953472
+    free: 41943040
+    target_free: 6871947674
+    held: {windows_temp: 2307915776, windows_update_download: 5028970496, agent_folders: 167772160}
+    would_free: 7170162688
+    shortfall: 0
+verification:
+  description: Free bytes after, bytes freed, items deleted, items that could not be deleted (in use) and the shortfall.
+  returned: when something was deleted
+  type: dict
+"""

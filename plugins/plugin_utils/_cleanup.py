@@ -1,0 +1,178 @@
+"""Freeing disk space for the agent as pure functions: what to read, what to delete, whether it was enough.
+
+Article: "Error: DownloadMsiException" - there isn't enough space on the disk
+for the RDAgent; make space by deleting files that are no longer in use (or
+enlarge the disk). Only locations whose content nothing needs are cleaned:
+- Windows' temp folder (``%SystemRoot%\\Temp``): items unchanged for a week
+  (``TEMP_MIN_AGE_DAYS``, as Disk Cleanup's "Temporary files"); newer ones may
+  belong to an installation that is running.
+- Windows Update's download cache (``%SystemRoot%\\SoftwareDistribution\\Download``):
+  payloads Windows Update downloads again when it needs them; wuauserv and
+  BITS, which write there, are stopped while it is emptied and started again.
+- ``RDAgent_<version>`` folders in ``C:\\Program Files\\Microsoft RDInfra`` that
+  the boot loader no longer names: not ``DefaultAgent`` (the agent it loads)
+  nor ``PreviousAgent`` (the one it rolls back to).
+The runtime refuses any other path itself (``cleanup_delete``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from . import _known as k
+from ._plans import Change, Plan, answer
+from ._runtime import Operation, OperationResult
+
+MIB = 1024**2
+
+
+def probe_disk_cleanup() -> list[Operation]:
+    return [
+        Operation("probe.disk", "disk", {}),
+        Operation("probe.cleanup", "cleanup_candidates", {}),
+        *(Operation(f"probe.service.{name}", "service_query", {"name": name}) for name in k.WINDOWS_UPDATE_SERVICES),
+    ]
+
+
+def target_free(size: int, min_free_percent: float, min_free_mb: int) -> int:
+    """Bytes that must be free: the diagnosis's threshold (the agent's download, 5% of the drive) or more."""
+    return max(min_free_mb * MIB, math.ceil(size * min_free_percent / 100))
+
+
+def _parse(text: Any) -> datetime.datetime | None:
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def candidates(
+    cleanup: Mapping[str, Any], now: datetime.datetime, temp_min_age_days: float = k.TEMP_MIN_AGE_DAYS
+) -> dict[str, list[dict[str, Any]]]:
+    """What may go, per location: links are never followed; temp items only when a week old; agent folders
+    only when the boot loader names neither (the runtime checks that again)."""
+    in_use = {str(name).lower() for name in cleanup.get("agents_in_use") or []}
+    oldest = now - datetime.timedelta(days=temp_min_age_days)
+    chosen: dict[str, list[dict[str, Any]]] = {}
+    for location in cleanup.get("locations") or []:
+        name = str(location.get("location"))
+        if name not in k.CLEANUP_LOCATIONS:
+            continue
+        items = []
+        for item in location.get("items") or []:
+            if item.get("kind") not in ("file", "folder"):
+                continue
+            if name == "windows_temp":
+                modified = _parse(item.get("modified"))
+                if modified is None or modified > oldest:
+                    continue
+            if name == "agent_folders" and (item.get("kind") != "folder" or str(item.get("name")).lower() in in_use):
+                continue
+            items.append({"path": str(item["path"]), "size": int(item.get("size") or 0)})
+        if items:
+            chosen[name] = items
+    return chosen
+
+
+def plan_disk_cleanup(
+    results: Mapping[str, OperationResult],
+    now: datetime.datetime,
+    min_free_percent: float = k.DISK_LOW_PERCENT,
+    min_free_mb: int = k.DISK_MSI_BYTES // MIB,
+    temp_min_age_days: float = k.TEMP_MIN_AGE_DAYS,
+) -> Plan:
+    """Delete what the safe locations hold when the system drive has less free than the target."""
+    disk = answer(results, "probe.disk")
+    cleanup = answer(results, "probe.cleanup")
+    size, free = int(disk.get("size") or 0), int(disk.get("free") or 0)
+    target = target_free(size, min_free_percent, min_free_mb)
+    chosen = candidates(cleanup, now, temp_min_age_days)
+    would_free = sum(item["size"] for items in chosen.values() for item in items)
+    held = {
+        str(loc.get("location")): sum(int(i.get("size") or 0) for i in loc.get("items") or [])
+        for loc in cleanup.get("locations") or []
+    }
+    plan = Plan(
+        facts={
+            "drive": disk.get("drive"),
+            "size": size,
+            "free": free,
+            "target_free": target,
+            "held": held,
+            "agents_in_use": list(cleanup.get("agents_in_use") or []),
+            "would_free": 0,
+            "shortfall": 0,
+        }
+    )
+    if free >= target:
+        plan.notes.append(f"{disk.get('drive')} has {free // MIB} MB free, the target is {target // MIB} MB")
+        return plan
+    plan.facts["would_free"] = would_free
+    plan.facts["shortfall"] = max(0, target - free - would_free)
+    stop = []
+    if "windows_update_download" in chosen:
+        services = [answer(results, f"probe.service.{name}") for name in k.WINDOWS_UPDATE_SERVICES]
+        stop = [s["name"] for s in services if s.get("exists") and s.get("state") != "Stopped"]
+    for name in stop:
+        plan.changes.append(
+            Change(
+                Operation(f"apply.stop.{name}", "service_control", {"name": name, "state": "stopped"}),
+                f"service {name}",
+                "Running",
+                "Stopped (started again after the cleanup)",
+            )
+        )
+    for location in k.CLEANUP_LOCATIONS:
+        items = chosen.get(location)
+        if items:
+            plan.changes.append(
+                Change(
+                    Operation(f"apply.delete.{location}", "cleanup_delete", {"paths": [i["path"] for i in items]}),
+                    location,
+                    {i["path"]: i["size"] for i in items},
+                    {},
+                )
+            )
+    for name in stop:
+        plan.changes.append(
+            Change(
+                Operation(f"apply.start.{name}", "service_control", {"name": name, "state": "started"}),
+                f"service {name} again",
+                "Stopped",
+                "Running",
+            )
+        )
+    if plan.changes:
+        plan.verify.append(Operation("verify.disk", "disk", {}))
+    return plan
+
+
+def shortfall_message(drive: Any, free: int, target: int, freed: int) -> str:
+    return (
+        f"{drive} has {free // MIB} MB free after freeing {freed // MIB} MB from the locations safe to clean; "
+        f"{math.ceil((target - free) / MIB)} MB short of the {math.ceil(target / MIB)} MB the agent needs: "
+        "enlarge the VM's disk or delete other files that are no longer in use (the article's DownloadMsiException)"
+    )
+
+
+def verify_disk_cleanup(results: Mapping[str, OperationResult], target: int) -> tuple[dict[str, Any], str | None]:
+    """How much was freed, what could not be deleted, and the remaining shortfall (the problem) if any."""
+    disk = answer(results, "verify.disk")
+    deleted = [entry.result or {} for entry in results.values() if entry.op == "cleanup_delete" and entry.ok]
+    freed = sum(int(d.get("freed") or 0) for d in deleted)
+    failed = [f for d in deleted for f in d.get("failed") or []]
+    free = int(disk.get("free") or 0)
+    verification = {
+        "free": free,
+        "freed": freed,
+        "deleted": sum(len(d.get("deleted") or []) for d in deleted),
+        "not_deleted": failed,
+        "shortfall": max(0, target - free),
+    }
+    if free < target:
+        return verification, shortfall_message(disk.get("drive"), free, target, freed)
+    return verification, None

@@ -1,0 +1,183 @@
+"""remediate.yml on the side-by-side stack and a full disk (lab): the stack reinstalled and the VM restarted, space
+freed from the safe locations only; the finding gone, the pool Available; --check and a second run change nothing;
+the stack listener role hands over to the stack reinstall when its fix cannot work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, avdlab
+
+pytestmark = pytest.mark.lab
+
+PLAYBOOK = REPO / "playbooks" / "remediate.yml"
+SCENARIO = """
+host_pool: {name: hp-stack-disk, max_session_limit: 4}
+hosts:
+  - {name: sd-01, faults: [sxs_stack_missing]}
+  - {name: sd-02, faults: [disk_full]}
+  - {name: sd-03, faults: [sxs_stack_missing]}
+"""
+TARGET = ("-e", "target=sd-01:sd-02")
+FAST = ("-e", "avd_settle_seconds=1", "-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1")
+GIB = 1024**3
+
+
+def shown(lab, name: str) -> dict:
+    return json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)
+
+
+def host_states(lab) -> dict[str, dict]:
+    """Each host's registry, programs, services, files, free space and boot time (what the fixes change)."""
+    states = {}
+    for name in ("sd-01", "sd-02", "sd-03"):
+        state = shown(lab, name)
+        states[name] = {
+            "registry": state["registry"],
+            "programs": state["programs"],
+            "services": {
+                k: (s["start_type"], "Stopped" if s["stop_at"] else s["state"]) for k, s in state["services"].items()
+            },
+            "files": sorted(state["files"]),
+            "free": state["disk"]["free"],
+            "boot_time": state["boot_time"],
+        }
+    return states
+
+
+def remediate(lab, report_dir: Path, *extra: str):
+    return lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={report_dir}", *FAST, *TARGET, *extra)
+
+
+def report(report_dir: Path) -> dict:
+    return json.loads((report_dir / "remediation.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def lab(lab_factory, tmp_path_factory):
+    scenario = tmp_path_factory.mktemp("stack-disk") / "lab.yml"
+    scenario.write_text(SCENARIO)
+    return lab_factory("stack-disk", "--scenario", str(scenario), "--first-address", "127.0.32.1")
+
+
+@pytest.fixture(scope="module")
+def runs(lab, tmp_path_factory):
+    """--check, then the fix, then a second run: each host's state after each."""
+    before = host_states(lab)
+    check_dir = tmp_path_factory.mktemp("check")
+    check = remediate(lab, check_dir, "--check", "--diff")
+    after_check = host_states(lab)
+    first_dir = tmp_path_factory.mktemp("first")
+    first = remediate(lab, first_dir)
+    after_first = host_states(lab)
+    second_dir = tmp_path_factory.mktemp("second")
+    second = remediate(lab, second_dir)
+    return {
+        "states": (before, after_check, after_first, host_states(lab)),
+        "check": (check, check_dir),
+        "first": (first, first_dir),
+        "second": (second, second_dir),
+    }
+
+
+def test_check_mode_lists_what_it_would_do_and_changes_nothing(runs):
+    result, out = runs["check"]
+    before, after_check, _unused1, _unused2 = runs["states"]
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert after_check == before
+    hosts = report(out)["hosts"]
+    assert hosts["sd-01"]["outcome"] == "planned" and hosts["sd-01"]["roles"] == ["sxs_stack"]
+    assert hosts["sd-02"]["outcome"] == "planned" and hosts["sd-02"]["roles"] == ["disk_cleanup"]
+    # The diff names what would be uninstalled and installed, and every path that would be deleted.
+    assert "SxSStack-1.0.2407.05700.msi" in result.stdout
+    assert "3c1b3f8d0a8e4a4f9c2e5d7b1a6f0e21" in result.stdout and "RDAgent_1.0.9388.1600" in result.stdout
+    assert "MSI5f3e2.LOG" not in result.stdout  # written two hours ago: kept
+
+
+def test_the_stack_is_reinstalled_and_the_disk_freed_and_both_hosts_end_available(runs, lab, tmp_path):
+    result, out = runs["first"]
+    before, _unused, after, _unused2 = runs["states"]
+    assert result.returncode == 0, result.stdout[-6000:]
+    hosts = report(out)["hosts"]
+    assert hosts["sd-01"]["outcome"] == "fixed" and hosts["sd-01"]["after"]["state"] == "healthy", hosts["sd-01"]
+    assert hosts["sd-01"]["before"]["findings"][0] == "SXS_STACK_NOT_INSTALLED"
+    assert hosts["sd-02"]["outcome"] == "fixed" and hosts["sd-02"]["after"]["state"] == "healthy", hosts["sd-02"]
+    assert hosts["sd-02"]["before"]["findings"][0] == "DISK_SPACE_LOW"
+    # The stack: reinstalled, the VM restarted; the disk host was not restarted.
+    assert after["sd-01"]["boot_time"] > before["sd-01"]["boot_time"]
+    assert after["sd-02"]["boot_time"] == before["sd-02"]["boot_time"]
+    # The disk: only the safe locations lost files, the recent temp file and the agents in use stayed.
+    gone = set(before["sd-02"]["files"]) - set(after["sd-02"]["files"])
+    assert gone and all(
+        p.startswith(("c:\\windows\\temp\\", "c:\\windows\\softwaredistribution\\download\\"))
+        or p.startswith("c:\\program files\\microsoft rdinfra\\rdagent_1.0.9388.1600\\")
+        for p in gone
+    ), gone
+    assert "c:\\windows\\temp\\msi5f3e2.log" in after["sd-02"]["files"]
+    assert after["sd-02"]["free"] - before["sd-02"]["free"] > 6 * GIB
+    assert after["sd-02"]["services"]["wuauserv"] == ("Manual", "Running")  # started again
+    assert after["sd-03"] == before["sd-03"]  # not targeted
+    pool = {h["short_name"]: h for h in pool_hosts(lab, tmp_path)}
+    assert pool["sd-01"]["status"] == "Available" and pool["sd-02"]["status"] == "Available"
+
+
+def test_a_second_run_changes_nothing(runs):
+    result, out = runs["second"]
+    _unused1, _unused2, after_first, after_second = runs["states"]
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert after_second == after_first
+    assert {e["outcome"] for e in report(out)["hosts"].values()} == {"unchanged"}
+
+
+def pool_hosts(lab, directory: Path) -> list[dict]:
+    out = directory / "pool.json"
+    play = directory / "pool.yml"
+    tasks = [
+        {
+            "name": "Pool",
+            "avdops.sessionhost.host_pool_info": {
+                "name": "{{ avd_host_pool }}",
+                "resource_group": "{{ avd_resource_group }}",
+            },
+            "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
+            "register": "pool",
+        },
+        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ pool.session_hosts | to_json }}", "dest": str(out)}},
+    ]
+    play.write_text(yaml.safe_dump([{"name": "Pool", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    result = lab.playbook(play, "-c", "local")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return list(json.loads(out.read_text()))
+
+
+def test_the_listener_role_hands_over_to_the_stack_reinstall(runs, lab, tmp_path):
+    """No rdp-sxs WinStation to set flags on: the stack_listener role runs the sxs_stack role instead of failing."""
+    play = tmp_path / "listener.yml"
+    tasks = [{"name": "Listener", "ansible.builtin.include_role": {"name": "avdops.sessionhost.stack_listener"}}]
+    play.write_text(yaml.safe_dump([{"name": "Fix", "hosts": "sd-03", "gather_facts": False, "tasks": tasks}]))
+    before = shown(lab, "sd-03")
+    result = lab.playbook(play)
+    assert result.returncode == 0, result.stdout[-5000:]
+    after = shown(lab, "sd-03")
+    assert after["boot_time"] > before["boot_time"]
+    assert "Stop RDAgentBootLoader, uninstall every SxS stack instance" in result.stdout
+    assert [p["display_name"] for p in after["programs"]].count("Remote Desktop Services SxS Network Stack") == 1
+    pool = {h["short_name"]: h for h in pool_hosts(lab, tmp_path)}
+    assert pool["sd-03"]["status"] == "Available"
+
+
+def test_not_enough_to_free_fails_naming_the_shortfall_in_check_mode_too(runs, lab, tmp_path):
+    """Asked for half the drive free: nothing left to clean (the recent temp file stays), the shortfall is named."""
+    play = tmp_path / "disk.yml"
+    tasks = [{"name": "Disk", "avdops.sessionhost.disk_cleanup": {"min_free_percent": 50}}]
+    play.write_text(yaml.safe_dump([{"name": "Disk", "hosts": "sd-02", "gather_facts": False, "tasks": tasks}]))
+    before = host_states(lab)["sd-02"]
+    for mode in (("--check",), ()):
+        result = lab.playbook(play, *mode)
+        assert result.returncode != 0, result.stdout[-3000:]
+        assert "MB short of the 65536 MB the agent needs: enlarge the VM's disk" in result.stdout, result.stdout[-3000:]
+    assert host_states(lab)["sd-02"] == before
