@@ -18,7 +18,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._cleanup import
     target_free,
     verify_disk_cleanup,
 )
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._plans import Plan, PlanError
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._plans import ARTICLE_SETTLE_SECONDS, Plan, PlanError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import Operation, OperationResult
 
 
@@ -27,6 +27,8 @@ class ActionModule(ChangeAction):
         "min_free_percent": {"type": "float", "default": k.DISK_LOW_PERCENT},
         "min_free_mb": {"type": "int", "default": k.DISK_MSI_BYTES // MIB},
         "temp_min_age_days": {"type": "float", "default": float(k.TEMP_MIN_AGE_DAYS)},
+        "restart_agent": {"type": "bool", "default": False},
+        "settle_seconds": {"type": "int", "default": ARTICLE_SETTLE_SECONDS},
     }
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -46,6 +48,8 @@ class ActionModule(ChangeAction):
     def check_arguments(self, args: dict[str, Any]) -> None:
         if not 0 <= args["min_free_percent"] < 100:
             raise PlanError(f"min_free_percent must be from 0 to 99, got {args['min_free_percent']}")
+        if not 0 <= args["settle_seconds"] <= 300:
+            raise PlanError(f"settle_seconds must be between 0 and 300, got {args['settle_seconds']}")
         if args["min_free_mb"] < 0:
             raise PlanError(f"min_free_mb must not be negative, got {args['min_free_mb']}")
         if args["temp_min_age_days"] < 1:
@@ -65,6 +69,7 @@ class ActionModule(ChangeAction):
             args["min_free_percent"],
             args["min_free_mb"],
             args["temp_min_age_days"],
+            args["settle_seconds"] if args["restart_agent"] else None,
         )
 
     def verify(self, results: Mapping[str, OperationResult], args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:

@@ -41,6 +41,16 @@ options:
     description: Age in days (at least 1) from which an item of the Windows temp folder is deleted.
     type: float
     default: 7.0
+  restart_agent:
+    description:
+      - After deleting, restart C(RDAgentBootLoader) in the same WinRM command so the agent retries the
+        update that had no room (the agent restarts; user sessions stay).
+    type: bool
+    default: false
+  settle_seconds:
+    description: Seconds to wait after that restart before reading the result (0 to 300).
+    type: int
+    default: 10
 attributes:
   check_mode:
     support: full

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _known as k
-from ._plans import Change, Plan, answer
+from ._plans import Change, Plan, answer, control_service
 from ._runtime import Operation, OperationResult
 
 MIB = 1024**2
@@ -34,6 +34,7 @@ def probe_disk_cleanup() -> list[Operation]:
         Operation("probe.disk", "disk", {}),
         Operation("probe.cleanup", "cleanup_candidates", {}),
         *(Operation(f"probe.service.{name}", "service_query", {"name": name}) for name in k.WINDOWS_UPDATE_SERVICES),
+        Operation("probe.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
     ]
 
 
@@ -84,8 +85,13 @@ def plan_disk_cleanup(
     min_free_percent: float = k.DISK_LOW_PERCENT,
     min_free_mb: int = k.DISK_MSI_BYTES // MIB,
     temp_min_age_days: float = k.TEMP_MIN_AGE_DAYS,
+    restart_agent_settle: int | None = None,
 ) -> Plan:
-    """Delete what the safe locations hold when the system drive has less free than the target."""
+    """Delete what the safe locations hold when the system drive has less free than the target.
+
+    ``restart_agent_settle``: after deleting, restart RDAgentBootLoader in the same command and wait that many
+    seconds, so the agent retries the update that had no room (None: leave it).
+    """
     disk = answer(results, "probe.disk")
     cleanup = answer(results, "probe.cleanup")
     size, free = int(disk.get("size") or 0), int(disk.get("free") or 0)
@@ -146,6 +152,14 @@ def plan_disk_cleanup(
                 "Running",
             )
         )
+    if plan.changes and restart_agent_settle is not None:
+        service = answer(results, "probe.bootloader")
+        if service.get("exists"):
+            plan.changes.append(
+                control_service(
+                    "apply.bootloader", k.BOOTLOADER_SERVICE, "restarted", service.get("state"), restart_agent_settle
+                )
+            )
     if plan.changes:
         plan.verify.append(Operation("verify.disk", "disk", {}))
     return plan

@@ -140,3 +140,14 @@ def test_verify_fails_naming_the_remaining_shortfall():
 def test_a_temp_item_of_unknown_age_is_kept(modified):
     odd = {"locations": [{"location": "windows_temp", "items": [{**item(TEMP, "x", 1, 30), "modified": modified}]}]}
     assert c.candidates(odd, NOW) == {}
+
+
+def test_the_agent_restart_rides_in_the_same_command_after_the_deletions():
+    results = probe(40 * MIB)
+    results.update([ok("probe.bootloader", {"name": "RDAgentBootLoader", "exists": True, "state": "Running"})])
+    plan = c.plan_disk_cleanup(results, NOW, restart_agent_settle=10)
+    ops = plan.operations()
+    assert [o.id for o in ops[-2:]] == ["apply.bootloader", "verify.disk"]
+    assert ops[-2].args == {"name": "RDAgentBootLoader", "state": "restarted", "settle_seconds": 10}
+    assert plan.disruptive  # a service restart
+    assert not c.plan_disk_cleanup(probe(7 * GIB), NOW, restart_agent_settle=10).changed  # nothing to free: no restart
