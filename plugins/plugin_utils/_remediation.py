@@ -82,6 +82,15 @@ REPORT_ONLY: dict[str, str] = {
 NO_ROLE_YET: dict[str, str] = {
     "HEALTH_CHECK_FAILED": "the failed health check it names (the finding's remediation), not automated",
 }
+# finding id -> why its role waits for the critical form of the finding: the full reinstall is the most disruptive
+# fix, so an agent load error logged while the agent, boot loader and DefaultAgent are all present (a warning, as
+# an agent update logs it too) never starts it.
+CRITICAL_ONLY: dict[str, str] = {
+    "AGENT_NOT_INSTALLED": (
+        "only an agent load error was logged; the agent, its boot loader and DefaultAgent are present now, so the "
+        "full reinstall is not started: diagnose again, and run playbooks/reinstall.yml by hand if it persists"
+    ),
+}
 # Information about the pool (versions that differ): reported by the diagnosis, nothing to fix on the host.
 INFO_ONLY = frozenset({"AGENT_VERSION_DRIFT", "STACK_VERSION_DRIFT", "OS_BUILD_DRIFT", "DOTNET_DRIFT"})
 
@@ -135,6 +144,8 @@ def plan_host(
             excluded.append(fid)
         elif fid in POLICY_FINDINGS and not remove_local_policy:
             report_only.append({"id": fid, "who": POLICY_OWNER})
+        elif fid in CRITICAL_ONLY and finding.get("severity") != "critical":
+            not_automated.append({"id": fid, "reason": CRITICAL_ONLY[fid]})
         elif fid in ROLE_FOR:
             fixing.append(fid)
             if ROLE_FOR[fid] not in roles:

@@ -416,8 +416,12 @@ def agent_not_installed(host: Host) -> list[Finding]:
             evidence.append(f"program '{k.PROGRAM_BOOTLOADER}' is not installed")
         if agent.get("installed") and not agent.get("default_agent"):
             evidence.append("HKLM\\SOFTWARE\\Microsoft\\RDAgentBootLoader has no DefaultAgent")
-    evidence += [describe_event(e) for e in host.events("AgentLoadException")]
-    return [Finding("AGENT_NOT_INSTALLED", CRITICAL, evidence)] if evidence else []
+    loads = [describe_event(e) for e in host.events("AgentLoadException")]
+    if evidence:
+        return [Finding("AGENT_NOT_INSTALLED", CRITICAL, evidence + loads)]
+    # A load error alone, with the agent, its boot loader and DefaultAgent all present now, is what an agent
+    # update in progress logs too: a warning to look at, never grounds for the full reinstall (critical only).
+    return [Finding("AGENT_NOT_INSTALLED", WARNING, loads)] if loads else []
 
 
 def bootloader_not_running(host: Host) -> list[Finding]:

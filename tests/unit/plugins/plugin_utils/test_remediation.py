@@ -275,3 +275,13 @@ def test_an_agent_that_is_not_installed_gets_the_full_reinstall_which_is_disrupt
     plan = r.plan_host(diagnosis, [], [])
     assert plan["roles"] == ["reinstall"] and plan["fixing"] == ["AGENT_NOT_INSTALLED"] and plan["disruptive"]
     assert "AGENT_NOT_INSTALLED" not in r.NO_ROLE_YET
+
+
+def test_the_full_reinstall_needs_the_agent_missing_now_not_a_load_error_alone() -> None:
+    """A warning AGENT_NOT_INSTALLED (only an AgentLoadException logged) must not start the full reinstall."""
+    logged_only = r.plan_host(diagnosed(finding("AGENT_NOT_INSTALLED", "warning"))["diagnosis"], [], [])
+    assert logged_only["roles"] == [] and logged_only["fixing"] == [] and not logged_only["disruptive"]
+    assert [n["id"] for n in logged_only["not_automated"]] == ["AGENT_NOT_INSTALLED"]
+    assert "reinstall.yml by hand" in logged_only["not_automated"][0]["reason"]
+    missing = r.plan_host(diagnosed(finding("AGENT_NOT_INSTALLED"))["diagnosis"], [], [])
+    assert missing["roles"] == ["reinstall"] and missing["fixing"] == ["AGENT_NOT_INSTALLED"] and missing["disruptive"]

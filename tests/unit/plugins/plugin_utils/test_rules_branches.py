@@ -95,6 +95,16 @@ def test_agent_load_errors_are_evidence_of_a_missing_agent(facts):
     assert "Unable to retrieve DefaultAgent" in evidence(facts, "AGENT_NOT_INSTALLED")
 
 
+def test_a_load_error_alone_with_the_agent_present_now_is_a_warning(facts):
+    # an agent update logs it too: never the critical that starts the full reinstall
+    facts["events"] = [event("AgentLoadException", message="AgentLoadException: Unable to retrieve DefaultAgent")]
+    assert findings(facts)["AGENT_NOT_INSTALLED"]["severity"] == "warning"
+    facts["agent"].update(default_agent=None)
+    found = findings(facts)["AGENT_NOT_INSTALLED"]
+    assert found["severity"] == "critical"
+    assert "Unable to retrieve DefaultAgent" in "\n".join(found["evidence"])
+
+
 def test_a_boot_loader_query_that_failed_says_nothing(facts):
     facts["services"]["RDAgentBootLoader"] = None
     assert findings(facts) == {}
