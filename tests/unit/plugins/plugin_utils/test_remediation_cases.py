@@ -236,7 +236,7 @@ def test_summary_lines_per_host_and_totals() -> None:
 def test_the_html_page_shows_what_the_admin_acts_on_and_nothing_is_left_undefined() -> None:
     html = r.render_html(pool_report())
     assert "Remediation of 5 session host(s)" in html
-    assert r.REPORT_ONLY["INVALID_FORM"].split(":")[0] in html
+    assert r.REPORT_ONLY["INVALID_FORM"].split(":", maxsplit=1)[0] in html
     assert "drain mode restored" in html and "skipped: 2 user session(s)" in html
     assert not [line for line in html.splitlines() if not line.strip()]  # block tags leave no blank lines
     broken = pool_report()
