@@ -39,6 +39,10 @@ PROVIDER = "Microsoft.DesktopVirtualization"
 COMPUTE = "Microsoft.Compute"
 COMPUTE_API_VERSIONS = ("2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01")
 WRITE_METHODS = ("PATCH", "PUT", "DELETE", "POST")
+# Microsoft.Resources/tags at a resource's scope (Tags - Get At Scope / Update At Scope), on host pools.
+TAGS_API_VERSIONS = ("2019-10-01", "2021-04-01", "2022-09-01", "2024-03-01")
+MAX_TAGS = 50  # "The specified entity can have a maximum of 50 tags at the end of the operation."
+TAG_NAME_FORBIDDEN = set("<>%&\\?/")  # tag names cannot contain these characters (Azure tag limitations)
 PAGE_SIZE = 3  # the lab's default page for session hosts and user sessions (pageSize asks for another)
 # sessionHostName in the 2024-04-03 spec: 3 to 48 characters, ^[A-Za-z0-9@.\-_ ]*$ (one path segment, no '/')
 SESSION_HOST_NAME = re.compile(r"^[A-Za-z0-9@.\-_ ]{3,48}$")
@@ -170,6 +174,13 @@ class ArmApi:
                 429, "TooManyRequests", "The request was throttled; retry after 1 second.", [("Retry-After", "1")]
             )
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if len(parts) > 4 and [p.lower() for p in parts[-4:]] == [
+            "providers",
+            "microsoft.resources",
+            "tags",
+            "default",
+        ]:
+            return self._tags(request, parts, query, client)
         if len(parts) >= 6 and parts[4] == "providers" and parts[5].lower() == COMPUTE.lower():
             return self._compute(request, parts, query)
         if query.get("api-version") != API_VERSION:
@@ -276,6 +287,87 @@ class ArmApi:
             },
         )
 
+    def _tags(self, request: HttpRequest, parts: list[str], query: dict[str, str], client: Client) -> HttpResponse:
+        """GET / PATCH {scope}/providers/Microsoft.Resources/tags/default on a host pool (Tags at scope).
+
+        PATCH takes ``{"operation": "Merge"|"Replace"|"Delete", "properties": {"tags": {...}}}``: Merge adds tags
+        and updates the values of existing names, Replace sets the whole set, Delete removes the given names (a
+        name/value pair only when the value is the tag's); tag names compare case-insensitively; at most 50 tags
+        at the end of the operation; names up to 512 characters without ``<>%&\\?/``, values up to 256.
+        """
+        if query.get("api-version") not in TAGS_API_VERSIONS:
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{query.get('api-version')}' is invalid. The supported versions are "
+                f"'{', '.join(TAGS_API_VERSIONS)}'.",
+            )
+        scope = parts[:-4]
+        if (
+            len(scope) != 8
+            or scope[0] != "subscriptions"
+            or scope[2] != "resourceGroups"
+            or scope[5].lower() != PROVIDER.lower()
+            or scope[6] != "hostPools"
+        ):
+            raise ArmError(404, "NotFound", f"The lab keeps tags on host pools only, not on /{'/'.join(scope)}")
+        self._check_subscription(scope[1])
+        if scope[3].lower() != RESOURCE_GROUP.lower():
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{scope[3]}' could not be found.")
+        pool = self._check_pool(scope[7])
+        if request.method == "PATCH":
+            if not client.can_write:
+                raise ArmError(
+                    403,
+                    "AuthorizationFailed",
+                    f"The client '{client.client_id}' does not have authorization to perform action "
+                    f"'Microsoft.Resources/tags/write' over scope '/{'/'.join(scope)}' or the scope is invalid.",
+                )
+            body = json.loads(request.body) if request.body else {}
+            pool.tags = self._patched_tags(pool.tags, body)
+        elif request.method != "GET":
+            raise ArmError(405, "MethodNotAllowed", f"{request.method} is not supported on tags/default here")
+        return _json(
+            200,
+            {
+                "id": f"/{'/'.join(scope)}/providers/Microsoft.Resources/tags/default",
+                "name": "default",
+                "type": "Microsoft.Resources/tags",
+                "properties": {"tags": dict(pool.tags)},
+            },
+        )
+
+    @staticmethod
+    def _patched_tags(current: dict[str, str], body: dict[str, Any]) -> dict[str, str]:
+        operation = str(body.get("operation") or "")
+        given = (body.get("properties") or {}).get("tags")
+        if operation.lower() not in ("merge", "replace", "delete") or not isinstance(given, dict):
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The request needs operation (Merge, Replace or Delete) and properties.tags (an object).",
+            )
+        for name, value in given.items():
+            if not name or len(name) > 512 or set(name) & TAG_NAME_FORBIDDEN:
+                raise ArmError(400, "InvalidTagNameCharacters", f"The tag name '{name}' has invalid characters.")
+            if not isinstance(value, str) or len(value) > 256:
+                raise ArmError(400, "InvalidTag", f"The value of tag '{name}' must be a string of 256 characters.")
+        tags = {} if operation.lower() == "replace" else dict(current)
+        by_lower = {name.lower(): name for name in tags}
+        for name, value in given.items():
+            existing = by_lower.get(name.lower())
+            if operation.lower() == "delete":
+                if existing is not None and value in ("", tags[existing]):
+                    del tags[existing]
+            else:
+                tags[existing or name] = value
+                by_lower[name.lower()] = existing or name
+        if len(tags) > MAX_TAGS:
+            raise ArmError(
+                400, "TooManyTags", f"The resource would have {len(tags)} tags; it can have at most {MAX_TAGS}."
+            )
+        return tags
+
     def _authenticate(self, request: HttpRequest) -> Client:
         header = request.headers.get("authorization", "")
         scheme, _unused, token = header.partition(" ")
@@ -338,6 +430,7 @@ class ArmApi:
             "name": pool.name,
             "type": f"{PROVIDER}/hostPools",
             "location": LOCATION,
+            "tags": dict(pool.tags),
             "properties": {
                 "friendlyName": pool.name,
                 "description": "avdlab host pool",

@@ -58,6 +58,7 @@ class HostPool:
     token: str | None = None
     token_expiry: float | None = None
     records: dict[str, SessionHostRecord] = field(default_factory=dict)  # lower-case host name -> record
+    tags: dict[str, str] = field(default_factory=dict)  # the resource's tags (ARM keeps them on tracked resources)
 
     @property
     def arm_id(self) -> str:

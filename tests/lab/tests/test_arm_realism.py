@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from labworld import Arm, later, world
@@ -209,3 +210,35 @@ def test_the_vm_instance_view_says_its_power_state_as_the_compute_api_does():
         ]
         == 404
     )
+
+
+def tags_call(arm: Arm, method: str, body: dict | None = None, version: str = "2021-04-01") -> tuple[int, Any]:
+    target = f"{arm.pool.arm_id}/providers/Microsoft.Resources/tags/default?api-version={version}"
+    return arm._send(method, target, json.dumps(body).encode() if body is not None else b"")
+
+
+def test_host_pool_tags_at_scope_merge_delete_as_azure_does():
+    """Tags - Update At Scope: Merge adds and updates by name (case-insensitive), Delete removes a name/value pair
+    only when the value is the tag's, the pool's GET carries its tags, a Reader cannot write them."""
+    model = world(HostSpec("sh-01"))
+    arm = Arm(model)
+    status, answer = tags_call(arm, "PATCH", {"operation": "Merge", "properties": {"tags": {"env": "prod"}}})
+    assert status == 200 and answer["properties"]["tags"] == {"env": "prod"} and answer["name"] == "default"
+    status, answer = tags_call(arm, "PATCH", {"operation": "Merge", "properties": {"tags": {"ENV": "test", "x": "1"}}})
+    assert answer["properties"]["tags"] == {"env": "test", "x": "1"}
+    assert arm.call("GET", "")[1]["tags"] == {"env": "test", "x": "1"}
+    status, answer = tags_call(arm, "PATCH", {"operation": "Delete", "properties": {"tags": {"x": "other"}}})
+    assert answer["properties"]["tags"] == {"env": "test", "x": "1"}
+    status, answer = tags_call(arm, "PATCH", {"operation": "Delete", "properties": {"tags": {"x": "1"}}})
+    assert status == 200 and answer["properties"]["tags"] == {"env": "test"}
+    assert tags_call(arm, "GET")[1]["properties"]["tags"] == {"env": "test"}
+    many = {f"t{i}": "v" for i in range(50)}
+    status, answer = tags_call(arm, "PATCH", {"operation": "Merge", "properties": {"tags": many}})
+    assert status == 400 and "at most 50" in answer["error"]["message"]
+    bad = tags_call(arm, "PATCH", {"operation": "Merge", "properties": {"tags": {"a/b": "v"}}})
+    assert bad[0] == 400
+    assert tags_call(arm, "GET", version="2024-04-03")[0] == 400
+    reader = Arm(model, can_write=False)
+    status, answer = tags_call(reader, "PATCH", {"operation": "Merge", "properties": {"tags": {"y": "2"}}})
+    assert status == 403 and "Microsoft.Resources/tags/write" in answer["error"]["message"]
+    assert tags_call(reader, "GET")[0] == 200
