@@ -9,6 +9,11 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool_host import (
+    find_pool_host,
+    host_users,
+    users_on_host,
+)
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation import (
     RemediationInputError,
     check_ids,
@@ -71,10 +76,60 @@ def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_perce
     return reason
 
 
+def _pool_hosts(session_hosts: Any, name: str) -> list[Mapping[str, Any]]:
+    if session_hosts is None:
+        return []
+    if not isinstance(session_hosts, list):
+        raise AnsibleFilterError(f"{name}: expects the session_hosts list of host_pool_info; got {session_hosts!r}")
+    return session_hosts
+
+
+def _host_vars(host_vars: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(host_vars, Mapping):
+        raise AnsibleFilterError(f"{name}: expects the host's variables (hostvars[inventory_hostname]) as its argument")
+    return host_vars
+
+
+def avd_pool_host_lookup(session_hosts: Any, host_vars: Any) -> dict[str, Any]:
+    """``{found, entry, why}``: the host's entry among the pool's session hosts (the collection's one lookup)."""
+    lookup = find_pool_host(
+        _pool_hosts(session_hosts, "avd_pool_host_lookup"), _host_vars(host_vars, "avd_pool_host_lookup")
+    )
+    found: dict[str, Any] = lookup.as_dict()
+    return found
+
+
+def avd_pool_host(session_hosts: Any, host_vars: Any) -> dict[str, Any] | None:
+    """The host's entry among the pool's session hosts, or None (the collection's one lookup)."""
+    lookup = find_pool_host(_pool_hosts(session_hosts, "avd_pool_host"), _host_vars(host_vars, "avd_pool_host"))
+    return dict(lookup.entry) if lookup.entry is not None else None
+
+
+def avd_users(pool_entry: Any, facts: Any = None) -> int:
+    """The users on the host: the larger of the pool's session count and the host's own qwinsta."""
+    count: int = users_on_host(pool_entry if isinstance(pool_entry, Mapping) else None, facts)
+    return count
+
+
+def avd_host_users(facts: Any, fallback: Any = None) -> int | None:
+    """The users the host's own qwinsta lists (from the diagnosis' facts), or ``fallback`` when it was not read."""
+    count: int | None = host_users(facts)
+    if count is None and fallback is not None:
+        try:
+            return int(fallback)
+        except (TypeError, ValueError):
+            raise AnsibleFilterError(f"avd_host_users: the fallback must be a number; got {fallback!r}") from None
+    return count
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "avd_diagnose": avd_diagnose,
             "avd_remediation_plan": avd_remediation_plan,
             "avd_rollout_stop": avd_rollout_stop,
+            "avd_pool_host": avd_pool_host,
+            "avd_pool_host_lookup": avd_pool_host_lookup,
+            "avd_users": avd_users,
+            "avd_host_users": avd_host_users,
         }

@@ -272,14 +272,22 @@ def call(what: str, settings: AzureSettings, function: Callable[[], T]) -> T:
 def get_json(client: Any, settings: AzureSettings, what: str, path: str, api_version: str) -> Any:
     """GET an ARM path through the host pool client's own pipeline (credential, retries, endpoint, CA bundle), for
     the few reads of another provider (a VM's instance view) that need no SDK of their own."""
+    return send_json(client, settings, what, "GET", path, api_version)
+
+
+def send_json(
+    client: Any, settings: AzureSettings, what: str, method: str, path: str, api_version: str, body: Any = None
+) -> Any:
+    """One ARM request through the host pool client's pipeline (another provider's API: VM instance view, tags)."""
     from azure.core.rest import HttpRequest
 
-    def read() -> Any:
-        response = client._send_request(HttpRequest("GET", path, params={"api-version": api_version}))
+    def send() -> Any:
+        request = HttpRequest(method, path, params={"api-version": api_version}, json=body)
+        response = client._send_request(request)
         response.raise_for_status()
-        return response.json()
+        return response.json() if response.content else None
 
-    return call(what, settings, read)
+    return call(what, settings, send)
 
 
 # --- shapes --------------------------------------------------------------------------------

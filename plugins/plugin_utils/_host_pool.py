@@ -23,8 +23,9 @@ from ._azure import (
     get_json,
     iso,
     models,
-    short_name,
+    send_json,
 )
+from ._pool_host import names_match
 
 # registrationInfo.registrationTokenOperation values (not secrets)
 TOKEN_UPDATE, TOKEN_DELETE = "Update", "Delete"
@@ -182,15 +183,11 @@ def expiry_diff(pool_name: str, diff: dict[str, Any]) -> str:
 
 # --- session hosts -----------------------------------------------------------------------
 def match_session_host(names: list[str], wanted: str) -> str | None:
-    """The FQDN among ``names`` that is ``wanted`` (an FQDN or a computer name); error when ambiguous."""
-    lowered = wanted.lower()
-    exact = [n for n in names if fqdn(n).lower() == lowered]
-    if exact:
-        return fqdn(exact[0])
-    short = [n for n in names if short_name(n).lower() == lowered.split(".")[0] and "." not in lowered]
-    if len(short) > 1:
-        raise AzureError(f"session host {wanted!r} is ambiguous: {', '.join(fqdn(n) for n in short)}; give the FQDN")
-    return fqdn(short[0]) if short else None
+    """The FQDN among ``names`` that is ``wanted`` (an FQDN or a computer name, any case); error when ambiguous."""
+    matches = [n for n in names if names_match(n, wanted)]
+    if len(matches) > 1:
+        raise AzureError(f"session host {wanted!r} is ambiguous: {', '.join(fqdn(n) for n in matches)}; give the FQDN")
+    return fqdn(matches[0]) if matches else None
 
 
 def get_pool(client: Any, settings: AzureSettings, pool: PoolRef) -> Any:
@@ -263,3 +260,41 @@ def list_user_sessions(client: Any, settings: AzureSettings, pool: PoolRef, host
         }
         for s in sessions
     ]
+
+
+# --- tags at the host pool's scope (Microsoft.Resources Tags - Get / Update At Scope) --------------------------
+TAGS_API_VERSION = "2021-04-01"
+
+
+def pool_id(settings: AzureSettings, pool: PoolRef) -> str:
+    return (
+        f"/subscriptions/{settings.subscription_id}/resourceGroups/{pool.resource_group}/providers/"
+        f"Microsoft.DesktopVirtualization/hostPools/{pool.name}"
+    )
+
+
+def read_tags(client: Any, settings: AzureSettings, pool: PoolRef) -> dict[str, str]:
+    answer = send_json(
+        client,
+        settings,
+        pool.what("read the tags of"),
+        "GET",
+        f"{pool_id(settings, pool)}/providers/Microsoft.Resources/tags/default",
+        TAGS_API_VERSION,
+    )
+    tags = ((answer or {}).get("properties") or {}).get("tags") or {}
+    return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+
+
+def update_tags(client: Any, settings: AzureSettings, pool: PoolRef, operation: str, tags: dict[str, str]) -> None:
+    """Merge or Delete tags of the host pool (one request: other tags, other runs' markers included, stay)."""
+    send_json(
+        client,
+        settings,
+        pool.what(f"{operation.lower()} tags {', '.join(tags)} on")
+        + " (the identity needs Microsoft.Resources/tags/write on it, e.g. the Tag Contributor role)",
+        "PATCH",
+        f"{pool_id(settings, pool)}/providers/Microsoft.Resources/tags/default",
+        TAGS_API_VERSION,
+        {"operation": operation, "properties": {"tags": tags}},
+    )

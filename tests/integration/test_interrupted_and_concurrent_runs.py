@@ -1,0 +1,232 @@
+"""issue #18 items 3 and 5 on the lab: a write run interrupted after its drain (Ctrl-C, a cancelled CI job) leaves
+the drain on record, and the next run undoes it before deciding anything, leaving the admin's own drain alone; two
+runs at once never change one host together (the second is refused for that host, with who holds it).
+
+Seen before the fix: SIGINT or SIGTERM after the drain left allowNewSession=false for good, and the next run read
+"healthy -> healthy" and left it; two runs at once on one host both re-registered it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.conftest import BIN, REPO, ansible_env
+
+pytestmark = pytest.mark.lab
+
+PLAYBOOK = REPO / "playbooks" / "remediate.yml"
+SCENARIO = """
+host_pool: {name: hp-guard, max_session_limit: 4}
+hosts:
+  - {name: gd-01, sessions: 1, faults: [stack_listener_broken]}
+  - {name: gd-02, sessions: 1, faults: [stack_listener_broken]}
+  - {name: gd-03, faults: [invalid_registration_token]}
+  - {name: gd-04, faults: [invalid_registration_token]}
+  - {name: gd-05, faults: [invalid_registration_token]}
+"""
+QUICK = ("-e", "avd_settle_seconds=2", "-e", "registration_available_retries=5", "-e", "registration_available_delay=1")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_factory, tmp_path_factory):
+    scenario = tmp_path_factory.mktemp("guard") / "lab.yml"
+    scenario.write_text(SCENARIO)
+    return lab_factory("guard", "--scenario", str(scenario), "--first-address", "127.0.82.1")
+
+
+class Arm:
+    """The lab's ARM endpoint, read as any ARM client would (client credentials, the lab's CA)."""
+
+    def __init__(self, lab) -> None:
+        arm = lab.config["arm"]
+        self.base, self.arm = arm["url"], arm
+        self.context = ssl.create_default_context(cafile=lab.config["ca_cert"])
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": arm["client_id"],
+                "client_secret": arm["client_secret"],
+                "scope": f"{self.base}/.default",
+            }
+        ).encode()
+        answer = self._open(urllib.request.Request(f"{self.base}/{arm['tenant_id']}/oauth2/v2.0/token", data=form))
+        self.token = answer["access_token"]
+
+    def _open(self, request: urllib.request.Request) -> dict:
+        with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
+            return json.loads(response.read())
+
+    def get(self, path: str, version: str = "2024-04-03") -> dict:
+        pool = (
+            f"/subscriptions/{self.arm['subscription_id']}/resourceGroups/{self.arm['resource_group']}/providers/"
+            f"Microsoft.DesktopVirtualization/hostPools/{self.arm['host_pool']}"
+        )
+        request = urllib.request.Request(
+            f"{self.base}{pool}{path}?api-version={version}", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        return self._open(request)
+
+    def allow_new_session(self, name: str) -> bool:
+        return bool(self.get(f"/sessionHosts/{name}.lab.avd.test")["properties"]["allowNewSession"])
+
+    def tags(self) -> dict[str, str]:
+        return self.get("/providers/Microsoft.Resources/tags/default", "2021-04-01")["properties"]["tags"]
+
+    def drain(self, name: str) -> None:
+        body = json.dumps({"properties": {"allowNewSession": False}}).encode()
+        pool = self.arm
+        request = urllib.request.Request(
+            f"{self.base}/subscriptions/{pool['subscription_id']}/resourceGroups/{pool['resource_group']}/providers/"
+            f"Microsoft.DesktopVirtualization/hostPools/{pool['host_pool']}/sessionHosts/{name}.lab.avd.test"
+            "?api-version=2024-04-03",
+            data=body,
+            method="PATCH",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        self._open(request)
+
+
+def start(lab, *args: str) -> subprocess.Popen[str]:
+    """ansible-playbook in its own process group, as a terminal or a CI runner starts it."""
+    command = [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(PLAYBOOK), *args]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ansible_env(PYTHONUNBUFFERED="1"),
+        cwd=REPO,
+        start_new_session=True,
+    )
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 300) -> str:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"{marker!r} never came:\n{''.join(seen)[-4000:]}")
+
+
+def run(lab, *args: str) -> subprocess.CompletedProcess[str]:
+    return lab.playbook(PLAYBOOK, *args)
+
+
+@pytest.mark.parametrize(("sent", "host"), [(signal.SIGINT, "gd-01"), (signal.SIGTERM, "gd-02")])
+def test_an_interrupted_run_leaves_its_drain_on_record_and_the_next_run_undoes_it(lab, tmp_path, sent, host):
+    arm = Arm(lab)
+    journal = tmp_path / "drains.json"
+    # gd-04 is drained by its admin: no run of ours drained it, so it stays drained.
+    arm.drain("gd-04")
+    common = ("-e", f"target={host},gd-04", "-e", f"avd_journal={journal}", *QUICK)
+    waiting = ("-e", "avd_session_wait_retries=60", "-e", "avd_session_wait_delay=2")
+    process = start(lab, *common, *waiting, "-e", f"avd_report_dir={tmp_path / 'first'}")
+    try:
+        read_until(process, f"FAILED - RETRYING: [{host} -> localhost]: Wait (bounded) for the sessions")
+        assert arm.allow_new_session(host) is False  # drained by this run, users still on it
+        os.killpg(process.pid, sent)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    # On record where the next run finds it: the pool's marker and the controller's journal.
+    marker = arm.tags()[f"avdops-run-{host}"]
+    assert "drained=1" in marker and f":{process.pid}:" in marker
+    assert [entry["session_host"] for entry in json.loads(journal.read_text()).values()] == [f"{host}.lab.avd.test"]
+    assert arm.allow_new_session(host) is False
+    # The next run (any write playbook: remediate.yml here) undoes it before it decides anything.
+    rerun = run(
+        lab,
+        *common,
+        "-e",
+        "avd_session_wait_retries=1",
+        "-e",
+        "avd_session_wait_delay=1",
+        "-e",
+        f"avd_report_dir={tmp_path / 'second'}",
+    )
+    assert rerun.returncode in (0, 2), rerun.stdout[-4000:]
+    assert f"{host}: let new sessions in again: drained by run" in rerun.stdout
+    assert arm.allow_new_session(host) is True
+    assert arm.allow_new_session("gd-04") is False  # the admin's drain
+    assert f"avdops-run-{host}" not in arm.tags() and "avdops-run-gd-04" not in arm.tags()
+    assert json.loads(journal.read_text()) == {}
+    report = json.loads((tmp_path / "second" / "remediation.json").read_text())["hosts"]
+    assert report[host]["outcome"] == "skipped" and "avd_force=true" in report[host]["skipped"]
+
+
+def test_two_runs_at_once_never_change_one_host_together(lab, tmp_path):
+    arm = Arm(lab)
+    # Run A holds gd-03 (and waits on gd-01's user, consent given, so it is still running when B starts).
+    first = start(
+        lab,
+        "-e",
+        "target=gd-01,gd-03",
+        "-e",
+        "avd_force=true",
+        "-e",
+        "avd_session_wait_retries=15",
+        "-e",
+        "avd_session_wait_delay=2",
+        "-e",
+        f"avd_journal={tmp_path / 'a.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path / 'a'}",
+        *QUICK,
+    )
+    try:
+        read_until(first, "FAILED - RETRYING: [gd-01 -> localhost]: Wait (bounded) for the sessions")
+        holder = arm.tags()["avdops-run-gd-03"]
+        assert f":{first.pid}:" in holder
+        second = run(
+            lab,
+            "-e",
+            "target=gd-03,gd-05",
+            "-e",
+            f"avd_journal={tmp_path / 'b.json'}",
+            "-e",
+            f"avd_report_dir={tmp_path / 'b'}",
+            "-e",
+            "avd_session_wait_retries=1",
+            "-e",
+            "avd_session_wait_delay=1",
+            *QUICK,
+        )
+        out, _unused = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    assert first.returncode == 0, out[-4000:]
+    b = json.loads((tmp_path / "b" / "remediation.json").read_text())["hosts"]
+    assert b["gd-03"]["outcome"] == "skipped", (b["gd-03"], second.stdout[-4000:])
+    assert "another run holds this host" in b["gd-03"]["skipped"] and f":{first.pid}:" in b["gd-03"]["skipped"]
+    a = json.loads((tmp_path / "a" / "remediation.json").read_text())["hosts"]
+    assert a["gd-03"]["outcome"] == "fixed", a["gd-03"]
+    # The other host of run B went on; no lock is left behind.
+    assert b["gd-05"]["outcome"] == "fixed", b["gd-05"]
+    assert not [name for name in arm.tags() if name.startswith("avdops-run-")]
+
+
+def test_check_mode_takes_no_lock_and_writes_no_journal(lab, tmp_path):
+    arm = Arm(lab)
+    journal = tmp_path / "drains.json"
+    result = run(lab, "--check", "-e", f"avd_journal={journal}", "-e", f"avd_report_dir={tmp_path}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert not journal.exists() and not [n for n in arm.tags() if n.startswith("avdops-run-")]
