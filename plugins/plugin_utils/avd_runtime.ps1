@@ -1,5 +1,5 @@
 # Needs Windows PowerShell 5.1, as every Ansible Windows module does.
-# avdops.sessionhost runtime 1.2.0: the only PowerShell the collection runs on a session host.
+# avdops.sessionhost runtime 1.3.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
 # Input: $Request = {version, operations: [{id, op, ...arguments}]}, dictionaries parsed by the bootstrap
 # (no cmdlet ever binds a value of the request, so module logging can't record a secret it carries).
@@ -9,7 +9,7 @@ param([Parameter(Mandatory = $true)] $Request)
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$RuntimeVersion = '1.2.0'
+$RuntimeVersion = '1.3.0'
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $RegistryTypeNames = @{
@@ -32,7 +32,7 @@ $RegistryKinds = @{
 }
 # Values that are secrets: the runtime says whether they are set, never what they hold.
 $SecretValueNames = @('RegistrationToken')
-# MSI properties that are secrets: hidden from the installer's log (MsiHiddenProperties).
+# MSI properties that are secrets: refused while a machine policy makes Windows Installer log them.
 $SecretProperties = @('REGISTRATIONTOKEN')
 $RegistryRoots = @('HKEY_LOCAL_MACHINE', 'HKEY_USERS', 'HKEY_CURRENT_USER', 'HKEY_CLASSES_ROOT', 'HKEY_CURRENT_CONFIG')
 
@@ -159,10 +159,40 @@ function Invoke-RegistryWrite($Op) {
     [ordered]@{ changed = $changed }
 }
 
+# What registry_delete may delete (docs/runtime.md): the keys the agent's and the boot loader's uninstallers
+# leave (whole keys), and the policy values that stop the agent (DisableMSI; DisableCMD for the machine and
+# in each user hive, <hive>). Anything else is refused before anything is deleted.
+$RegistryDeletable = @(
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent'; name = $null }
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'; name = $null }
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer'; name = 'DisableMSI' }
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\System'; name = 'DisableCMD' }
+    @{ path = 'HKEY_USERS\<hive>\Software\Policies\Microsoft\Windows\System'; name = 'DisableCMD' }
+)
+
+function Test-RegistryDeletable([string] $Path, $Name) {
+    # Compared part by part, without case (as the registry names keys); an empty part is never a key the list names.
+    $parts = $Path.Split('\')
+    if (@($parts | Where-Object { $_.Trim().Length -eq 0 }).Count) { return $false }
+    if ($parts[0] -eq 'HKEY_USERS' -and $parts.Count -gt 2) { $parts[1] = '<hive>' }
+    $shape = $parts -join '\'
+    foreach ($allowed in $RegistryDeletable) {
+        if ($shape -eq $allowed.path -and (($null -eq $allowed.name -and $null -eq $Name) -or ($null -ne $allowed.name -and $Name -eq $allowed.name))) {
+            return $true
+        }
+    }
+    $false
+}
+
 function Invoke-RegistryDelete($Op) {
-    $path = "Registry::$(Get-RegistryPathArgument $Op)"
+    $keyName = Get-RegistryPathArgument $Op
+    $path = "Registry::$keyName"
     if ($null -ne $Op.name -and ($Op.name -isnot [string] -or $Op.name.Length -eq 0)) {
         throw "registry_delete: argument 'name' must be a value name, or absent to delete the whole key."
+    }
+    if (-not (Test-RegistryDeletable $keyName $Op.name)) {
+        $what = if ($null -eq $Op.name) { "key '$keyName'" } else { "value '$($Op.name)' of '$keyName'" }
+        throw "registry_delete: $what is not one the collection owns (the RDInfraAgent and RDAgentBootLoader keys, DisableMSI and DisableCMD policy values); nothing was deleted."
     }
     if (-not (Test-Path -LiteralPath $path)) { return [ordered]@{ changed = $false } }
     if ($null -eq $Op.name) {
@@ -317,21 +347,29 @@ function Invoke-Files($Op) {
 # download cache, and RDAgent_<version> folders in Microsoft RDInfra other than the ones the boot loader
 # names (DefaultAgent: the agent it loads; PreviousAgent: the one it rolls back to).
 function Get-CleanupScope {
+    # agents_known: the boot loader's DefaultAgent was read. When it cannot be (no key, no value, access
+    # denied), no RDAgent_* folder may go: unknown means keep.
     $windows = [Environment]::GetFolderPath('Windows')
     $inUse = @()
-    $bootLoader = 'Registry::HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'
-    if (Test-Path -LiteralPath $bootLoader) {
-        $key = Get-Item -LiteralPath $bootLoader
-        $inUse = @(foreach ($name in @('DefaultAgent', 'PreviousAgent')) {
-                $value = [string]$key.GetValue($name)
-                if ($value) { $value }
-            })
+    $known = $false
+    try {
+        $bootLoader = 'Registry::HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'
+        if (Test-Path -LiteralPath $bootLoader) {
+            $key = Get-Item -LiteralPath $bootLoader
+            $known = ([string]$key.GetValue('DefaultAgent')).Length -gt 0
+            $inUse = @(foreach ($name in @('DefaultAgent', 'PreviousAgent')) {
+                    $value = [string]$key.GetValue($name)
+                    if ($value) { $value }
+                })
+        }
     }
+    catch { $known = $false }
     [ordered]@{
         windows_temp            = Join-Path $windows 'Temp'
         windows_update_download = Join-Path $windows 'SoftwareDistribution\Download'
         agent_folders           = "$env:SystemDrive\Program Files\Microsoft RDInfra"
         agents_in_use           = $inUse
+        agents_known            = $known
     }
 }
 
@@ -383,18 +421,34 @@ function Invoke-CleanupCandidates($Op) {
         }
         [ordered]@{ location = $location; path = $folder; exists = $exists; items = $items }
     }
-    [ordered]@{ locations = @($locations); agents_in_use = @($scope.agents_in_use) }
+    [ordered]@{ locations = @($locations); agents_in_use = @($scope.agents_in_use); agents_known = $scope.agents_known }
+}
+
+function Get-CanonicalPath([string] $Path) {
+    # The path Windows opens for a text: a full path with . and .. resolved and trailing dots and spaces trimmed
+    # (Win32 path normalization, which [IO.Path]::GetFullPath applies). $null for what is not a local full path.
+    if ($Path -match '[*?"<>|]' -or $Path -notmatch '^[A-Za-z]:\\' -or $Path.IndexOf(':', 2) -ge 0) { return $null }
+    try { [IO.Path]::GetFullPath($Path) } catch { $null }
 }
 
 function Test-CleanupPath([string] $Path, $Scope) {
-    # The reason a path may not be deleted, or $null when it is inside a safe location.
-    if ($Path -match '[*?"<>|]' -or $Path -match '(^|\\)\.\.?(\\|$)' -or $Path -notmatch '^[A-Za-z]:\\.+[^\\]$') {
-        return 'is not a full path without wildcards or . and .. parts'
+    # The reason a path may not be deleted, or $null when it is a child of a safe location. The path must be the
+    # one Windows would open (canonical): 'C:\Windows\Temp\ ' or '...\Temp\x\..' name the location itself.
+    $full = Get-CanonicalPath $Path
+    if ($null -eq $full -or $Path -match '[. ](\\|$)') {
+        return 'is not a full local path without wildcards, streams or parts ending in a dot or a space'
     }
-    $parent = Split-Path -Path $Path -Parent
-    $name = Split-Path -Path $Path -Leaf
+    if (-not [string]::Equals($full, $Path, [StringComparison]::OrdinalIgnoreCase)) {
+        return "is not a canonical path (Windows opens it as '$full')"
+    }
+    $parent = Split-Path -Path $full -Parent
+    $name = Split-Path -Path $full -Leaf
+    foreach ($root in @($Scope.windows_temp, $Scope.windows_update_download, $Scope.agent_folders)) {
+        if ([string]::Equals($full.TrimEnd('\'), $root, [StringComparison]::OrdinalIgnoreCase)) { return 'is a location itself, not an item in it' }
+    }
     if ($parent -eq $Scope.windows_temp -or $parent -eq $Scope.windows_update_download) { return $null }
     if ($parent -eq $Scope.agent_folders -and $name -like 'RDAgent_*') {
+        if (-not $Scope.agents_known) { return "is an agent folder, and the boot loader's DefaultAgent could not be read (unknown means keep)" }
         if ($Scope.agents_in_use -contains $name) { return "is the agent the boot loader names (DefaultAgent or PreviousAgent)" }
         return $null
     }
@@ -492,6 +546,16 @@ function Initialize-WindowsInstaller {
 '@
 }
 
+function Get-InstallerLoggingPolicy {
+    # The machine's Windows Installer Logging (mode letters, e.g. voicewarmupx) and Debug policies: with either
+    # set, the installer writes logs of its own (MSI*.LOG in %TEMP% and, for the service, C:\Windows\Temp) with
+    # the command line and properties; Debug=7 writes the command line even for hidden properties.
+    $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SOFTWARE\Policies\Microsoft\Windows\Installer')
+    if ($null -eq $key) { return @{ logging = ''; debug = 0 } }
+    try { @{ logging = [string]$key.GetValue('Logging', ''); debug = [long]$key.GetValue('Debug', 0) } }
+    finally { $key.Close() }
+}
+
 function Invoke-Msiexec($Op) {
     # action install: package (+ properties); uninstall: product_code. Quiet, no restart, optional log.
     if (@('install', 'uninstall') -notcontains $Op.action) {
@@ -518,7 +582,14 @@ function Invoke-Msiexec($Op) {
             if ($SecretProperties -contains $name.ToUpperInvariant()) { $hidden += $name.ToUpperInvariant() }
         }
     }
-    if ($hidden.Count) { $properties += "MsiHiddenProperties=`"$($hidden -join ';')`"" }
+    if ($hidden.Count) {
+        # MsiHiddenProperties is a private property (a command line cannot set it) and Debug=7 logs the command
+        # line anyway: while a logging policy is set, a secret is never handed to Windows Installer.
+        $policy = Get-InstallerLoggingPolicy
+        if ($policy.logging -or $policy.debug) {
+            throw "msiexec: the Windows Installer policies in HKLM\SOFTWARE\Policies\Microsoft\Windows\Installer (Logging '$($policy.logging)', Debug $($policy.debug)) make the installer write its command line and properties into MSI*.LOG files, so $($hidden -join ', ') would be logged; nothing was installed. Write the secret to the registry instead (the collection installs the agent so), or remove the policies."
+        }
+    }
     Initialize-WindowsInstaller
     $null = [AvdOps.WindowsInstaller]::MsiSetInternalUI(2, [IntPtr]::Zero)  # INSTALLUILEVEL_NONE: /qn
     if ($Op.log) {
@@ -526,6 +597,7 @@ function Invoke-Msiexec($Op) {
         # common data; not action data, property dumps nor verbose, which print property values. 1: append.
         $null = [AvdOps.WindowsInstaller]::MsiEnableLog(0x9DF, [string]$Op.log, 1)
     }
+    elseif ($hidden.Count) { $null = [AvdOps.WindowsInstaller]::MsiEnableLog(0, $null, 0) }  # this process logs nothing
     if ($Op.action -eq 'install') { $code = [AvdOps.WindowsInstaller]::MsiInstallProduct($package, $properties -join ' ') }
     else { $code = [AvdOps.WindowsInstaller]::MsiConfigureProductEx($productCode, 0, 2, $properties -join ' ') }
     [ordered]@{ exit_code = [int]$code }

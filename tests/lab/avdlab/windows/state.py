@@ -61,6 +61,7 @@ class FileEntry:
     product: dict[str, str] | None = None  # for an installer: display_name, display_version, product_code, kind
     # SHA-256 of the content, for files written over the connection (put_file); the lab keeps no other bytes.
     sha256: str | None = None
+    text: str | None = None  # the content of a text file Windows writes (an installer's log)
 
 
 @dataclass
