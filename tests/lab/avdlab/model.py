@@ -46,6 +46,7 @@ class HostSpec:
     # letters (e.g. voicewarmupx; empty: not set) and Debug (0: not set; 7 logs the command line as given).
     msi_logging_policy: str = ""
     msi_debug_policy: int = 0
+    user_owned_cache: bool = False  # C:\ProgramData\avdops created beforehand by a standard user, who owns it
 
 
 @dataclass
@@ -126,6 +127,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "installation_seconds",
             "msi_logging_policy",
             "msi_debug_policy",
+            "user_owned_cache",
         }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
@@ -165,6 +167,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         debug = entry.get("msi_debug_policy", 0)
         if isinstance(debug, bool) or not isinstance(debug, int) or not 0 <= debug <= 7:
             raise ScenarioError(f"{where}: msi_debug_policy must be a whole number from 0 to 7")
+        user_owned_cache = entry.get("user_owned_cache", False)
+        if not isinstance(user_owned_cache, bool):
+            raise ScenarioError(f"{where}: user_owned_cache must be true or false")
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -183,6 +188,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 installation_seconds=float(installation),
                 msi_logging_policy=logging,
                 msi_debug_policy=debug,
+                user_owned_cache=user_owned_cache,
             )
         )
     return Scenario(
@@ -211,6 +217,15 @@ def set_installer_policies(state: HostState, spec: HostSpec) -> None:
         state.registry.set(k.INSTALLER_POLICY, "Logging", "REG_SZ", spec.msi_logging_policy)
     if spec.msi_debug_policy:
         state.registry.set(k.INSTALLER_POLICY, "Debug", "REG_DWORD", spec.msi_debug_policy)
+
+
+def user_owned_cache(state: HostState) -> None:
+    """``C:\\ProgramData\\avdops`` made by a standard user before the collection's first run: ProgramData lets
+    users create folders, and the creator owns what it creates (CREATOR OWNER)."""
+    folder = r"c:\programdata\avdops"
+    if folder not in state.directories:
+        state.directories.append(folder)
+    state.owners[folder] = f"{state.name.upper()}\\{k.STANDARD_USER}"
 
 
 class LabModel:
@@ -242,6 +257,8 @@ class LabModel:
         for spec in scenario.hosts:
             state = self.hosts[spec.name.lower()]
             set_installer_policies(state, spec)
+            if spec.user_owned_cache:
+                user_owned_cache(state)
             for name in spec.faults:
                 fault = fault_catalog.get(name)
                 if fault.before_boot:

@@ -435,7 +435,6 @@ async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, A
         package = text_argument(op, "package")
         if not package.lower().endswith(".msi"):
             raise ArgumentError(f"msiexec: package '{package}' is not an .msi file.")
-        check_package_hash(state, "msiexec", package, op.get("sha256"))
     else:
         product_code = text_argument(op, "product_code")
         if not PRODUCT_CODE.match(product_code):
@@ -460,6 +459,7 @@ async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, A
     # The runtime's command line: REBOOT=ReallySuppress, then the properties as given.
     command_line = {"REBOOT": "ReallySuppress", **{name: str(value) for name, value in properties.items()}}
     if action == "install":
+        check_package_hash(state, "msiexec", package, op.get("sha256"))
         code = ops.msiexec_install(state, avd, package, command_line)
     else:
         code = ops.msiexec_uninstall(state, product_code, command_line)
@@ -473,14 +473,21 @@ SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")
 
 
 def check_package_hash(state: HostState, op_name: str, path: str, expected: Any) -> None:
-    """The runtime hashes a package right before it runs it and refuses one that differs (nothing runs)."""
-    if expected is None:
-        return
-    if not isinstance(expected, str) or not SHA256_HEX.match(expected):
+    """The runtime's Open-Package: a package it or a folder above which a standard user owns never runs; with
+    ``expected``, it is hashed through the handle it stays open with (shared for reading only) while it runs,
+    and one that differs never runs."""
+    if expected is not None and (not isinstance(expected, str) or not SHA256_HEX.match(expected)):
         raise ArgumentError(f"{op_name}: argument 'sha256' must be 64 hexadecimal digits.")
     (found,) = ops.file_hashes(state, [path])
     if not found["exists"]:
+        if expected is None:
+            return  # Windows Installer answers 1619
         raise ops.OperationError(f"{op_name}: package '{path}' does not exist; nothing was run.")
+    why = ops.untrusted_owner(state, path)
+    if why:
+        raise ops.OperationError(f"{op_name}: package '{path}': {why}, who could swap it; nothing was run.")
+    if expected is None:
+        return
     if found["sha256"] != expected.lower():
         raise ops.OperationError(
             f"{op_name}: package '{path}' has SHA-256 {found['sha256']}, not the expected {expected.lower()}; "
@@ -502,7 +509,17 @@ async def make_directory(state: HostState, avd: Any, op: dict[str, Any]) -> dict
     for path in paths:
         if not re.match(r"^[A-Za-z]:\\", path):
             raise ArgumentError(f"make_directory: '{path}' is not an absolute folder path like C:\\folder.")
-    return ops.make_directories(state, paths, bool(op.get("check_mode")))
+    root = op.get("secure_root")
+    if root is not None:
+        full = _windows_full_path(root) if isinstance(root, str) else None
+        if full is None or full.lower() != root.lower() or CLEANUP_BAD_PATH.search(root):
+            raise ArgumentError(
+                f"make_directory: secure_root '{root}' is not a canonical absolute folder path like C:\\folder."
+            )
+        for path in paths:
+            if not (path.lower() == root.lower() or path.lower().startswith(root.lower() + "\\")):
+                raise ArgumentError(f"make_directory: '{path}' is not inside secure_root '{root}'.")
+    return ops.make_directories(state, paths, bool(op.get("check_mode")), root)
 
 
 async def dotnet_install(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:

@@ -238,20 +238,61 @@ def folder_exists(state: HostState, folder: str) -> bool:
     return any(path.startswith(wanted + "\\") for path in state.files)
 
 
-def make_directories(state: HostState, folders: list[str], check_mode: bool = False) -> dict[str, Any]:
-    """[IO.Directory]::CreateDirectory for each folder (with its parents); which ones did not exist."""
+def _create_folder(state: HostState, folder: str) -> None:
+    parts = full_path(folder).split("\\")
+    for depth in range(2, len(parts) + 1):
+        parent = "\\".join(parts[:depth]).lower()
+        if not folder_exists(state, parent):
+            state.directories.append(parent)
+
+
+def untrusted_owner(state: HostState, path: str, tree: bool = False) -> str | None:
+    """Why a path is not under administrators' control (None when it is): it or a folder above it is owned by
+    another account, or (``tree``) something below it is."""
+    parts = full_path(path).split("\\")
+    for depth in range(len(parts), 0, -1):
+        above = "\\".join(parts[:depth]).lower()
+        owner = state.owners.get(above)
+        if owner and (above in state.files or folder_exists(state, above)):
+            shown = "\\".join(parts[:depth])
+            return f"'{shown}' is owned by {owner}, not by an administrator"
+    if tree:
+        prefix = full_path(path).lower() + "\\"
+        for below, owner in sorted(state.owners.items()):
+            if below.startswith(prefix):
+                return f"'{below}' is owned by {owner}, not by an administrator"
+    return None
+
+
+def make_directories(
+    state: HostState, folders: list[str], check_mode: bool = False, secure_root: str | None = None
+) -> dict[str, Any]:
+    """[IO.Directory]::CreateDirectory for each folder (with its parents); which ones did not exist.
+
+    ``secure_root`` (the installer cache): refused when it, a folder above it or anything in it is owned by
+    someone other than an administrator; created (or reset) with admin-only permissions.
+    """
     for folder in folders:
         if not _ABSOLUTE_PATH.match(folder.rstrip("\\") + "\\x"):
             raise OperationError(f"make_directory: '{folder}' is not an absolute folder path like C:\\folder.")
+    secured = False
+    if secure_root is not None:
+        why = untrusted_owner(state, secure_root, tree=True)
+        if why:
+            raise OperationError(
+                f"make_directory: {why}, who could replace what the cache holds; nothing was created. Delete "
+                f"'{secure_root}' and what a standard user created above it (or take ownership and reset its "
+                "permissions), then run again."
+            )
+        secured = secure_root.lower() not in state.admin_only or not folder_exists(state, secure_root)
+        if secured and not check_mode:
+            _create_folder(state, secure_root)
+            state.admin_only.append(secure_root.lower())
     created = [folder for folder in folders if not folder_exists(state, folder)]
     if not check_mode:
         for folder in created:
-            parts = folder.rstrip("\\").split("\\")
-            for depth in range(2, len(parts) + 1):
-                parent = "\\".join(parts[:depth]).lower()
-                if not folder_exists(state, parent):
-                    state.directories.append(parent)
-    return {"changed": bool(created), "created": created}
+            _create_folder(state, folder)
+    return {"changed": bool(created) or secured, "created": created, "secured": secured}
 
 
 def write_file(state: HostState, path: str, data: bytes) -> None:
