@@ -25,7 +25,7 @@ from .windows.paths import full_path
 from .windows.state import STOPPED, FileEntry, HostState, UserSession
 
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
-LOCALES = ("en-US", "de-DE", "ja-JP")
+LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
 MSI_LOGGING_MODES = re.compile(r"^[voicewarmupx+!*]*$", re.I)  # msiexec /L's letters, as the Logging policy takes them
 KINDS = ("session_host", "image")  # image: a VM that builds a golden image, in no host pool and not registered
 
