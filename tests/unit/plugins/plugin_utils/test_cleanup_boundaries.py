@@ -48,6 +48,7 @@ def host_candidates() -> dict[str, Any]:
             {"location": "agent_folders", "items": [entry(rf"{RDINFRA}\RDAgent_1.0.1.0", 100 * MIB, WEEK, "folder")]},
         ],
         "agents_in_use": ["RDAgent_1.0.2.0"],
+        "agents_known": True,
     }
 
 
@@ -234,12 +235,22 @@ def test_only_files_and_folders_of_known_locations_and_agent_folders_not_in_use_
             },
         ],
         "agents_in_use": ["rdagent_1.0.2.0"],
+        "agents_known": True,
     }
     assert c.candidates(cleanup, NOW) == {
         "windows_update_download": [{"path": rf"{DOWNLOAD}\nosize", "size": 0}],
         "agent_folders": [{"path": rf"{RDINFRA}\RDAgent_1.0.1.0", "size": 1}],
     }
     assert c.candidates({}, NOW) == {}
+
+
+@pytest.mark.parametrize("known", [False, None, "true", 1])
+def test_agent_folders_stay_unless_the_boot_loaders_agents_were_read(known):
+    cleanup = host_candidates()
+    cleanup["agents_known"] = known
+    assert sorted(c.candidates(cleanup, NOW)) == ["windows_temp", "windows_update_download"]
+    del cleanup["agents_known"]
+    assert sorted(c.candidates(cleanup, NOW)) == ["windows_temp", "windows_update_download"]
 
 
 def test_nothing_to_delete_under_the_target_plans_nothing_and_no_verify():

@@ -177,20 +177,25 @@ def test_the_install_plan_whole_with_its_verify_step_and_facts():
     assert plan.facts == {"agent_installed": False, "bootloader_installed": False}
     assert plan.changes == [
         Change(
-            Operation(
-                "apply.agent",
-                "msiexec",
-                {
-                    "action": "install",
-                    "package": AGENT_MSI,
-                    "sha256": "ab" * 32,
-                    "properties": {"REGISTRATIONTOKEN": TOKEN},
-                },
-            ),
+            Operation("apply.agent", "msiexec", {"action": "install", "package": AGENT_MSI, "sha256": "ab" * 32}),
             "program Remote Desktop Services Infrastructure Agent",
             "not installed",
-            f"installed from {AGENT_MSI} with the registration key",
+            f"installed from {AGENT_MSI}",
             disruptive=True,
+        ),
+        Change(
+            Operation("apply.agent_is_registered", "registry_write",
+                      {"path": AGENT_KEY, "name": "IsRegistered", "type": "REG_DWORD", "data": 0}),
+            r"HKLM\SOFTWARE\Microsoft\RDInfraAgent\IsRegistered",
+            None,
+            0,
+        ),
+        Change(
+            Operation("apply.agent_token", "registry_write",
+                      {"path": AGENT_KEY, "name": "RegistrationToken", "type": "REG_SZ", "data": TOKEN}),
+            r"HKLM\SOFTWARE\Microsoft\RDInfraAgent\RegistrationToken",
+            None,
+            "(secret)",
         ),
         Change(
             Operation("apply.boot_loader", "msiexec", {"action": "install", "package": BOOT_MSI, "sha256": "cd" * 32}),
@@ -199,7 +204,7 @@ def test_the_install_plan_whole_with_its_verify_step_and_facts():
             f"installed from {BOOT_MSI}",
             disruptive=True,
         ),
-    ]
+    ]  # fmt: skip
     assert plan.verify == install_probe("verify") and plan.notes == []
 
 
@@ -207,7 +212,7 @@ def test_the_install_plan_whole_with_its_verify_step_and_facts():
     ("programs", "ids", "facts"),
     [
         ([AGENT], ["apply.boot_loader"], (True, False)),
-        ([BOOT], ["apply.agent"], (False, True)),
+        ([BOOT], ["apply.agent", "apply.agent_is_registered", "apply.agent_token"], (False, True)),
         ([AGENT, BOOT], [], (True, True)),
     ],
 )
@@ -219,10 +224,10 @@ def test_each_program_is_installed_only_when_missing_and_verified_only_then(prog
     assert plan.notes == ([] if ids else ["the agent and the boot loader are installed; nothing to install"])
 
 
-def test_check_mode_plans_the_agent_without_a_key_and_sends_an_empty_property():
+def test_check_mode_plans_the_agent_without_a_key():
     plan = r.plan_install(installed([]), AGENT_MSI, BOOT_MSI, None, check_mode=True)
-    assert plan.changes[0].operation.args == {"action": "install", "package": AGENT_MSI,
-                                              "properties": {"REGISTRATIONTOKEN": ""}}  # fmt: skip
+    assert plan.changes[0].operation.args == {"action": "install", "package": AGENT_MSI}
+    assert plan.changes[2].operation.args["data"] == ""
     with pytest.raises(PlanError, match="registration_token is required"):
         r.plan_install(installed([]), AGENT_MSI, BOOT_MSI, "", check_mode=False)
 
