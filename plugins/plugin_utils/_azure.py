@@ -285,7 +285,7 @@ def send_json(
         request = HttpRequest(method, path, params={"api-version": api_version}, json=body)
         response = client._send_request(request)
         response.raise_for_status()
-        return response.json() if response.content else None
+        return response.json()
 
     return call(what, settings, send)
 
