@@ -33,9 +33,41 @@ def ansible_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **extra}
 
 
+# Every Ansible output the tests produce, until the test that produced it ends (``no_unknown_error``).
+OUTPUTS: list[tuple[str, str]] = []
+# What Ansible says when a module or action plugin fails without a message: a failure that does not say what
+# happened nor what to do. No output of any playbook may carry it (issue 21).
+SILENT_FAILURE = "Unknown error"
+
+
+def record_output(command: str, *texts: str | None) -> None:
+    """Keep an Ansible command's output for the check at the end of the test (``no_unknown_error``)."""
+    OUTPUTS.append((command, "\n".join(text for text in texts if text)))
+
+
+def silent_failures(outputs: list[tuple[str, str]]) -> list[str]:
+    """The commands among ``outputs`` that printed Ansible's message-less failure, each with its line."""
+    found = []
+    for command, text in outputs:
+        lines = [line.strip() for line in text.splitlines() if SILENT_FAILURE in line]
+        if lines:
+            found.append(f"{command}: {lines[0]}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_unknown_error() -> Iterator[None]:
+    """Fail the test when an Ansible command it (or a fixture it uses) ran printed "Unknown error"."""
+    yield
+    found = silent_failures(OUTPUTS)
+    OUTPUTS.clear()
+    if found:
+        pytest.fail("A failure without a message (say what happened and what to do):\n" + "\n".join(found))
+
+
 def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ansible, ansible-playbook, ansible-doc or ansible-inventory from the venv, in the repository."""
-    return subprocess.run(
+    result = subprocess.run(
         [str(BIN / tool), *args],
         capture_output=True,
         text=True,
@@ -44,6 +76,8 @@ def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> sub
         cwd=REPO,
         check=False,
     )
+    record_output(" ".join([tool, *args]), result.stdout, result.stderr)
+    return result
 
 
 def avdlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, ansible_env, avdlab
+from tests.conftest import BIN, REPO, ansible_env, avdlab, record_output
 
 pytestmark = pytest.mark.lab
 
@@ -304,10 +304,13 @@ def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(poo
         time.sleep(0.05)
     avdlab("crash", "--dir", str(lab.directory), "rm-04", "--down", "40")
     output, _unused = run.communicate(timeout=600)
+    record_output("ansible-playbook remediate.yml", output)
     hosts = report(tmp_path / "a")["hosts"]
     assert hosts["rm-01"]["outcome"] == "fixed", output[-4000:]
     assert hosts["rm-04"]["outcome"] == "failed" and hosts["rm-04"]["after"]["state"] == "unreachable"
-    assert run.returncode != 0 and "1 failed: rm-04 (failed: " in output
+    shown = output.split("TASK [Show the summary]")[1].split("TASK [Fail when a host failed or was not fixed]")
+    assert "rm-04" in shown[0], output[-4000:]
+    assert run.returncode != 0 and "1 failed: rm-04 (failed: " in shown[1]
     deadline = time.monotonic() + 90
     while not json.loads(avdlab("status", "--dir", str(lab.directory)).stdout)["hosts"]["rm-04"]["up"]:
         assert time.monotonic() < deadline
