@@ -46,12 +46,16 @@ def record_output(command: str, *texts: str | None) -> None:
 
 
 def silent_failures(outputs: list[tuple[str, str]]) -> list[str]:
-    """The commands among ``outputs`` that printed Ansible's message-less failure, each with its line."""
+    """The commands among ``outputs`` that printed Ansible's message-less failure, each with its task and line."""
     found = []
     for command, text in outputs:
-        lines = [line.strip() for line in text.splitlines() if SILENT_FAILURE in line]
-        if lines:
-            found.append(f"{command}: {lines[0]}")
+        task = ""
+        for line in text.splitlines():
+            if line.startswith("TASK ["):
+                task = line.rstrip("* ")
+            elif SILENT_FAILURE in line:
+                found.append(f"{command}: {task}: {line.strip()}")
+                break
     return found
 
 
@@ -158,3 +162,31 @@ def lab_factory() -> Iterator:
 def pool_lab(lab_factory) -> RunningLab:
     """Fifty healthy hosts on 127.0.2.x, apart from the demo lab's 127.0.1.x."""
     return lab_factory("pool", "--hosts", "50", "--first-address", "127.0.2.1")
+
+
+# pytest-xdist (make test: -n N --dist loadgroup) keeps each group of tests on one worker. A test module is one
+# group (its module-scoped lab starts once, on its own addresses); the modules that share the session-scoped
+# pool_lab are one group, so that lab is not started twice on the same addresses.
+SHARED_LAB_FIXTURES = ("pool_lab",)
+# The groups that take longest go first, so no worker is left with a long one at the end.
+SLOW_FIRST = ("tests/integration/test_molecule_scenarios.py", "tests/integration/", "tests/lab/", "tests/unit/")
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The group an item runs in on the xdist workers (an explicit ``xdist_group`` mark wins)."""
+    marker = item.get_closest_marker("xdist_group")
+    if marker is not None:
+        return str(marker.kwargs.get("name", marker.args[0] if marker.args else item.nodeid))
+    shared = [name for name in SHARED_LAB_FIXTURES if name in getattr(item, "fixturenames", ())]
+    return shared[0] if shared else item.nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((index for index, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: within a rank, the collection order
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
