@@ -25,6 +25,7 @@ from .windows.state import STOPPED, HostState, UserSession
 
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
 LOCALES = ("en-US", "de-DE", "ja-JP")
+MSI_LOGGING_MODES = re.compile(r"^[voicewarmupx+!*]*$", re.I)  # msiexec /L's letters, as the Logging policy takes them
 KINDS = ("session_host", "image")  # image: a VM that builds a golden image, in no host pool and not registered
 
 
@@ -41,6 +42,11 @@ class HostSpec:
     kind: str = "session_host"
     pool: str = ""  # the host pool it is registered with (the scenario's first when empty)
     installation_seconds: float = 60.0  # how long another installation (the installer_busy fault) runs
+    # Windows Installer machine policies (HKLM\SOFTWARE\Policies\Microsoft\Windows\Installer): Logging's mode
+    # letters (e.g. voicewarmupx; empty: not set) and Debug (0: not set; 7 logs the command line as given).
+    msi_logging_policy: str = ""
+    msi_debug_policy: int = 0
+    user_owned_cache: bool = False  # C:\ProgramData\avdops created beforehand by a standard user, who owns it
 
 
 @dataclass
@@ -111,7 +117,18 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         where = f"{source}: hosts[{index}]"
         if not isinstance(entry, dict) or "name" not in entry:
             raise ScenarioError(f"{where}: each host needs a name")
-        extra = set(entry) - {"name", "faults", "sessions", "locale", "kind", "pool", "installation_seconds"}
+        extra = set(entry) - {
+            "name",
+            "faults",
+            "sessions",
+            "locale",
+            "kind",
+            "pool",
+            "installation_seconds",
+            "msi_logging_policy",
+            "msi_debug_policy",
+            "user_owned_cache",
+        }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
         name = str(entry["name"])
@@ -142,6 +159,17 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         installation = entry.get("installation_seconds", 60)
         if isinstance(installation, bool) or not isinstance(installation, int | float) or not 0 < installation <= 86400:
             raise ScenarioError(f"{where}: installation_seconds must be a number of seconds from 1 to 86400")
+        logging = entry.get("msi_logging_policy", "")
+        if not isinstance(logging, str) or not MSI_LOGGING_MODES.match(logging):
+            raise ScenarioError(
+                f"{where}: msi_logging_policy must be Windows Installer logging modes (e.g. voicewarmupx)"
+            )
+        debug = entry.get("msi_debug_policy", 0)
+        if isinstance(debug, bool) or not isinstance(debug, int) or not 0 <= debug <= 7:
+            raise ScenarioError(f"{where}: msi_debug_policy must be a whole number from 0 to 7")
+        user_owned_cache = entry.get("user_owned_cache", False)
+        if not isinstance(user_owned_cache, bool):
+            raise ScenarioError(f"{where}: user_owned_cache must be true or false")
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -158,6 +186,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 kind=kind,
                 pool=pool.name if kind == "session_host" else "",
                 installation_seconds=float(installation),
+                msi_logging_policy=logging,
+                msi_debug_policy=debug,
+                user_owned_cache=user_owned_cache,
             )
         )
     return Scenario(
@@ -178,6 +209,23 @@ def _parse_pool(pool: Any, where: str) -> PoolSpec:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", name):
         raise ScenarioError(f"{where}.name {name!r} is not a valid host pool name")
     return PoolSpec(name=name, max_session_limit=limit)
+
+
+def set_installer_policies(state: HostState, spec: HostSpec) -> None:
+    """The scenario's Windows Installer Logging and Debug machine policies, as Group Policy writes them."""
+    if spec.msi_logging_policy:
+        state.registry.set(k.INSTALLER_POLICY, "Logging", "REG_SZ", spec.msi_logging_policy)
+    if spec.msi_debug_policy:
+        state.registry.set(k.INSTALLER_POLICY, "Debug", "REG_DWORD", spec.msi_debug_policy)
+
+
+def user_owned_cache(state: HostState) -> None:
+    """``C:\\ProgramData\\avdops`` made by a standard user before the collection's first run: ProgramData lets
+    users create folders, and the creator owns what it creates (CREATOR OWNER)."""
+    folder = r"c:\programdata\avdops"
+    if folder not in state.directories:
+        state.directories.append(folder)
+    state.owners[folder] = f"{state.name.upper()}\\{k.STANDARD_USER}"
 
 
 class LabModel:
@@ -208,6 +256,9 @@ class LabModel:
             self.hosts[spec.name.lower()] = state
         for spec in scenario.hosts:
             state = self.hosts[spec.name.lower()]
+            set_installer_policies(state, spec)
+            if spec.user_owned_cache:
+                user_owned_cache(state)
             for name in spec.faults:
                 fault = fault_catalog.get(name)
                 if fault.before_boot:

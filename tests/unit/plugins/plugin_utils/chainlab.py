@@ -49,7 +49,11 @@ EDITIONS = [
     ("Enterprise", "Windows 11 Enterprise", "Client"),
     ("ServerDatacenter", "Windows Server 2022 Datacenter", "Server"),
     ("ServerStandard", "Windows Server 2019 Standard", "Server"),
+]
+# Server Core installations: the RD Session Host role is not in their image (Microsoft's Server Core docs)
+SERVER_CORE_EDITIONS = [
     ("ServerDatacenterACor", "Windows Server 2022 Datacenter", "Server Core"),
+    ("ServerStandard", "Windows Server 2025 Standard", "Server Core"),
 ]
 
 
