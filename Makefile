@@ -73,7 +73,7 @@ browser:
 
 # pytest runs every test and every molecule scenario of extensions/molecule (each scenario one test of
 # tests/integration/test_molecule_scenarios.py), TEST_WORKERS at a time (pytest-xdist; a test module or a
-# scenario runs whole on one worker, each on its own lab addresses: docs/testing.md). It exits non-zero on any
+# scenario runs whole on one worker, each on its own lab addresses: tests/conftest.py, docs/testing.md). It exits non-zero on any
 # failure and (exit 5) when no test was collected; the lab processes the tests start are stopped by their
 # fixtures, and stop_stray_labs.py stops any a killed run left behind.
 # The windows scenario needs a real Windows host: without AVD_MOLECULE_HOST, AVD_MOLECULE_USER and
@@ -84,7 +84,7 @@ MOLECULE_SKIP_MSG = SKIPPED molecule scenario windows: set AVD_MOLECULE_HOST, AV
 MOLECULE_SKIP_SAY = $(if $(MOLECULE_SKIP),echo "$(MOLECULE_SKIP_MSG)",true)
 
 test: setup lint sanity browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup; pytest=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope; pytest=$$?; \
 	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; exit $$pytest
 
 # All scenarios, or one: make molecule MOLECULE_SCENARIO=registration

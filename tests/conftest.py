@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,35 +159,51 @@ def lab_factory() -> Iterator:
         avdlab("down", "--dir", str(lab.directory), check=False)
 
 
-@pytest.fixture(scope="session")
-def pool_lab(lab_factory) -> RunningLab:
-    """Fifty healthy hosts on 127.0.2.x, apart from the demo lab's 127.0.1.x."""
-    return lab_factory("pool", "--hosts", "50", "--first-address", "127.0.2.1")
+# Each test module that asks for the fifty-host lab gets its own, on its own addresses (apart from the demo lab's
+# 127.0.1.x), so that pytest-xdist can run the modules on different workers at once.
+POOL_LABS = {"test_winrm_lab": "127.0.2.1", "test_psrp_lab": "127.0.5.1"}
 
 
-# pytest-xdist (make test: -n N --dist loadgroup) keeps each group of tests on one worker. A test module is one
-# group (its module-scoped lab starts once, on its own addresses); the modules that share the session-scoped
-# pool_lab are one group, so that lab is not started twice on the same addresses.
-SHARED_LAB_FIXTURES = ("pool_lab",)
-# The groups that take longest go first, so no worker is left with a long one at the end.
+@pytest.fixture(scope="module")
+def pool_lab(request: pytest.FixtureRequest, lab_factory) -> RunningLab:
+    """Fifty healthy hosts, started once for the module that asks (POOL_LABS names its address block)."""
+    module = request.module.__name__.rpartition(".")[2]
+    if module not in POOL_LABS:
+        raise AssertionError(f"{module} needs its own address block for the fifty-host lab: add it to POOL_LABS")
+    lab = lab_factory(f"pool-{module}", "--hosts", "50", "--first-address", POOL_LABS[module])
+    yield lab
+    avdlab("down", "--dir", str(lab.directory), check=False)
+
+
+# `make test` runs pytest with pytest-xdist (-n N --dist loadscope) and this scheduler: a test module runs whole on
+# one worker (its module-scoped lab starts once, on the module's own addresses), each molecule scenario is a unit
+# of its own (its lab has its own octet), and the units that take longest go first, in this order, so that no
+# worker is left with a long one at the end.
+SPLIT_BY_TEST = ("tests/integration/test_molecule_scenarios.py",)
 SLOW_FIRST = ("tests/integration/test_molecule_scenarios.py", "tests/integration/", "tests/lab/", "tests/unit/")
 
 
-def xdist_group(item: pytest.Item) -> str:
-    """The group an item runs in on the xdist workers (an explicit ``xdist_group`` mark wins)."""
-    marker = item.get_closest_marker("xdist_group")
-    if marker is not None:
-        return str(marker.kwargs.get("name", marker.args[0] if marker.args else item.nodeid))
-    shared = [name for name in SHARED_LAB_FIXTURES if name in getattr(item, "fixturenames", ())]
-    return shared[0] if shared else item.nodeid.split("::")[0]
+def work_unit(nodeid: str) -> str:
+    """The unit of work an xdist worker takes whole: the test's module, or the test itself (SPLIT_BY_TEST)."""
+    path = nodeid.split("::", maxsplit=1)[0]
+    return nodeid if path in SPLIT_BY_TEST else path
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::")[0]
-        return next((index for index, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+def slow_first(nodeid: str) -> int:
+    path = nodeid.split("::", maxsplit=1)[0]
+    return next((index for index, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
 
-    items.sort(key=rank)  # stable: within a rank, the collection order
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: slow_first(item.nodeid))  # stable: within a rank, the collection order
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep SLOW_FIRST's order, not the units' test counts
+    return ModuleScheduling(config, log)

@@ -21,9 +21,7 @@ def test_every_scenario_is_collected():
 
 
 @pytest.mark.molecule
-@pytest.mark.parametrize(
-    "scenario", [pytest.param(name, marks=pytest.mark.xdist_group(f"molecule-{name}")) for name in SCENARIOS]
-)
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario: str) -> None:
     if scenario == "windows" and not all(os.environ.get(name) for name in WINDOWS):
         pytest.skip(
