@@ -21,10 +21,11 @@ from .avd import AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
 from .windows.boot import boot
 from .windows.image import healthy_host, image_build_host
-from .windows.state import STOPPED, HostState, UserSession
+from .windows.paths import full_path
+from .windows.state import STOPPED, FileEntry, HostState, UserSession
 
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
-LOCALES = ("en-US", "de-DE", "ja-JP")
+LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
 MSI_LOGGING_MODES = re.compile(r"^[voicewarmupx+!*]*$", re.I)  # msiexec /L's letters, as the Logging policy takes them
 KINDS = ("session_host", "image")  # image: a VM that builds a golden image, in no host pool and not registered
 
@@ -47,6 +48,9 @@ class HostSpec:
     msi_logging_policy: str = ""
     msi_debug_policy: int = 0
     user_owned_cache: bool = False  # C:\ProgramData\avdops created beforehand by a standard user, who owns it
+    # A folder (e.g. C:\Windows\System32\config): a standard user's week-old junction to it in C:\Windows\Temp, and
+    # the user's own week-old folder there, which it may swap for a junction to it during a delete.
+    temp_junction: str = ""
 
 
 @dataclass
@@ -128,6 +132,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "msi_logging_policy",
             "msi_debug_policy",
             "user_owned_cache",
+            "temp_junction",
         }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
@@ -170,6 +175,11 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         user_owned_cache = entry.get("user_owned_cache", False)
         if not isinstance(user_owned_cache, bool):
             raise ScenarioError(f"{where}: user_owned_cache must be true or false")
+        junction = entry.get("temp_junction", "")
+        if not isinstance(junction, str) or (junction and not re.match(r"^[A-Za-z]:\\[^*?\"<>|]+$", junction)):
+            raise ScenarioError(f"{where}: temp_junction must be a folder path like C:\\Windows\\System32\\config")
+        if junction and full_path(junction).lower().startswith(k.WINDOWS_TEMP.lower()):
+            raise ScenarioError(f"{where}: temp_junction must be a folder outside {k.WINDOWS_TEMP}")
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -189,6 +199,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 msi_logging_policy=logging,
                 msi_debug_policy=debug,
                 user_owned_cache=user_owned_cache,
+                temp_junction=full_path(junction) if junction else "",
             )
         )
     return Scenario(
@@ -228,6 +239,33 @@ def user_owned_cache(state: HostState) -> None:
     state.owners[folder] = f"{state.name.upper()}\\{k.STANDARD_USER}"
 
 
+TEMP_LINK = "UserLink"  # the standard user's junction in C:\Windows\Temp
+TEMP_USER_FOLDER = "UserScratch"  # the standard user's own folder there, which it may swap for a junction
+
+
+def temp_junction(state: HostState, target: str, now: float) -> None:
+    """A standard user's week-old junction in ``C:\\Windows\\Temp`` to ``target`` (which holds files), and the
+    user's own week-old folder there: Users may create folders in Windows' temp folder and own what they create
+    (a junction needs no privilege: ``mklink /J``)."""
+    user = f"{state.name.upper()}\\{k.STANDARD_USER}"
+    week_ago = now - 8 * 86400
+    if not any(path.startswith(target.lower() + "\\") for path in state.files):
+        for index in range(1, 4):
+            path = f"{target}\\data-{index}.bin"
+            state.files[path.lower()] = FileEntry(path=path, size=1024**2, created=now - 30 * 86400)
+    link = f"{k.WINDOWS_TEMP}\\{TEMP_LINK}"
+    state.links[link.lower()] = {"path": link, "target": target, "owner": user, "created": week_ago}
+    state.owners[link.lower()] = user
+    folder = f"{k.WINDOWS_TEMP}\\{TEMP_USER_FOLDER}"
+    scratch = f"{folder}\\cache\\blob.bin"
+    state.files[scratch.lower()] = FileEntry(path=scratch, size=4 * 1024**2, created=week_ago - 86400)
+    for owned in (folder, f"{folder}\\cache"):
+        state.directories.append(owned.lower())
+        state.owners[owned.lower()] = user
+    state.owners[scratch.lower()] = user
+    state.junction_target = target
+
+
 class LabModel:
     def __init__(self, scenario: Scenario, state_dir: Path | None = None, now: float | None = None) -> None:
         start = time.time() if now is None else now
@@ -259,6 +297,8 @@ class LabModel:
             set_installer_policies(state, spec)
             if spec.user_owned_cache:
                 user_owned_cache(state)
+            if spec.temp_junction:
+                temp_junction(state, spec.temp_junction, start)
             for name in spec.faults:
                 fault = fault_catalog.get(name)
                 if fault.before_boot:

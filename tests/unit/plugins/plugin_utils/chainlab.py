@@ -70,16 +70,19 @@ def lab(
     hours_ago: float = 0,
     edition: tuple[str, str, str] | None = None,
     fresh: bool = False,
+    locale: str = "en-US",
 ) -> tuple[LabModel, Any]:
     """One lab host with these faults (and edition), booted ``hours_ago``, after its failing services stopped.
 
     Shared with other tests unless ``fresh``: do not change a shared host.
     """
-    key = (faults, sessions, hours_ago, edition)
+    key = (faults, sessions, hours_ago, edition, locale)
     if not fresh and key in _SHARED:
         return _SHARED[key]
     model = LabModel(
-        Scenario(max_session_limit=LIMIT, hosts=[HostSpec(HOST, faults=list(faults), sessions=sessions)]),
+        Scenario(
+            max_session_limit=LIMIT, hosts=[HostSpec(HOST, faults=list(faults), sessions=sessions, locale=locale)]
+        ),
         now=time.time() - hours_ago * 3600,
     )
     state = model.host(HOST)

@@ -42,6 +42,23 @@ def test_a_server_core_installation_is_an_unsupported_os(edition, product, insta
     assert "InstallationType Server Core" in found["UNSUPPORTED_OS"]["evidence"][0]
 
 
+@pytest.mark.parametrize("locale", ["de-DE", "ja-JP", "zh-CN", "ru-RU"])
+@pytest.mark.parametrize("sessions", [0, 2])
+def test_a_healthy_host_in_each_display_language_is_healthy(locale, sessions):
+    """qwinsta in the host's language (the lab renders the real captures' words): both listeners listen."""
+    facts = gather(*lab(sessions=sessions, locale=locale))
+    assert facts["stack"]["qwinsta"]["both_listening"] is True, facts["stack"]["qwinsta"]["raw"]
+    assert facts["sessions"]["total"] == sessions
+    diagnosis = r.diagnose(facts, POOL)
+    assert diagnosis["findings"] == [] and diagnosis["state"] == "healthy", diagnosis
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "ru-RU"])
+def test_a_broken_listener_in_another_language_is_found(locale):
+    facts = gather(*lab("stack_listener_broken", locale=locale))
+    assert "STACK_LISTENER_NOT_LISTENING" in roots(r.diagnose(facts, POOL))
+
+
 def test_the_facts_of_a_healthy_host_read_the_right_values():
     """The values a healthy host's rules rely on are read from the right names (not defaults that pass)."""
     model, state = lab(sessions=2)
