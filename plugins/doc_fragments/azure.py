@@ -48,7 +48,7 @@ options:
   x509_certificate_path:
     description:
       - A service principal's certificate (PEM with its private key), instead of O(secret).
-      - Defaults to C(AZURE_X509_CERTIFICATE_PATH).
+      - Defaults to C(AZURE_X509_CERTIFICATE_PATH) or C(AZURE_CLIENT_CERTIFICATE_PATH).
     type: path
   cloud_environment:
     description:
