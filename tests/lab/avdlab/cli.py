@@ -208,20 +208,21 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
     children: dict[str, Any] = {
         "avd_session_hosts": {
             "hosts": static_hosts,
-            # What a static inventory must say itself: the host pool and where it is, and its session limit
-            # (hostpool.avd.yml reads all of it, and the rest of the pool's view, from the lab's Azure).
-            "vars": {
-                "avd_host_pool": arm["host_pool"],
-                "avd_resource_group": arm["resource_group"],
-                "avd_subscription_id": arm["subscription_id"],
-                "avd_max_session_limit": config.scenario.get("max_session_limit", 4),
-            },
+            # hostpool.avd.yml reads the session limit, and the rest of the pool's view, from the lab's Azure
+            "vars": {"avd_max_session_limit": config.scenario.get("max_session_limit", 4)},
         }
     }
     if images:
         # VMs that build golden images: in no host pool (validate_image.yml runs on them).
         children["avd_image_builds"] = {"hosts": {h.name: None for h in config.hosts if h.name.lower() in images}}
-    _write_private(inventory_dir / "hosts.yml", header, {"all": {"children": children}})
+    # What a static inventory must say itself: the host pool and where it is (for its hosts and for plays on
+    # localhost that address the pool). Only with this file: hostpool.avd.yml alone has it from Azure.
+    where = {
+        "avd_host_pool": arm["host_pool"],
+        "avd_resource_group": arm["resource_group"],
+        "avd_subscription_id": arm["subscription_id"],
+    }
+    _write_private(inventory_dir / "hosts.yml", header, {"all": {"vars": where, "children": children}})
     _write_private(
         inventory_dir / "hostpool.avd.yml",
         header,

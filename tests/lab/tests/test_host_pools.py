@@ -168,9 +168,16 @@ def test_the_inventory_names_every_pool_and_each_hosts_own(tmp_path):
     assert set(plugin) == {"plugin", "host_pools", "ansible_host_source"}
     assert yaml.safe_load((tmp_path / "inv" / "host_vars" / "sh-03.yml").read_text()) == {"ansible_host": "127.0.0.3"}
     # the static inventory says what its user must: each host's pool, the resource group, the subscription
-    static = yaml.safe_load((tmp_path / "inv" / "hosts.yml").read_text())["all"]["children"]["avd_session_hosts"]
-    assert static["hosts"]["sh-03"] == {"avd_host_pool": "hp-b", "avd_max_session_limit": 6}
-    assert static["vars"]["avd_host_pool"] == "hp-a" and static["vars"]["avd_resource_group"] == "rg-avdlab"
+    static = yaml.safe_load((tmp_path / "inv" / "hosts.yml").read_text())["all"]
+    assert static["children"]["avd_session_hosts"]["hosts"]["sh-03"] == {
+        "avd_host_pool": "hp-b",
+        "avd_max_session_limit": 6,
+    }
+    assert static["vars"] == {
+        "avd_host_pool": "hp-a",
+        "avd_resource_group": "rg-avdlab",
+        "avd_subscription_id": SUBSCRIPTION,
+    }
     # the credentials a user keeps in ~/.azure/credentials (azure.azcollection's file), readable by them only
     credentials = write_azure_credentials(config)
     parser = configparser.ConfigParser(interpolation=None)
