@@ -21,10 +21,12 @@ from .avd import AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
 from .windows.boot import boot
 from .windows.image import healthy_host, image_build_host
-from .windows.state import STOPPED, HostState, UserSession
+from .windows.paths import full_path
+from .windows.state import STOPPED, FileEntry, HostState, UserSession
 
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
-LOCALES = ("en-US", "de-DE", "ja-JP")
+LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
+MSI_LOGGING_MODES = re.compile(r"^[voicewarmupx+!*]*$", re.I)  # msiexec /L's letters, as the Logging policy takes them
 KINDS = ("session_host", "image")  # image: a VM that builds a golden image, in no host pool and not registered
 
 
@@ -41,6 +43,14 @@ class HostSpec:
     kind: str = "session_host"
     pool: str = ""  # the host pool it is registered with (the scenario's first when empty)
     installation_seconds: float = 60.0  # how long another installation (the installer_busy fault) runs
+    # Windows Installer machine policies (HKLM\SOFTWARE\Policies\Microsoft\Windows\Installer): Logging's mode
+    # letters (e.g. voicewarmupx; empty: not set) and Debug (0: not set; 7 logs the command line as given).
+    msi_logging_policy: str = ""
+    msi_debug_policy: int = 0
+    user_owned_cache: bool = False  # C:\ProgramData\avdops created beforehand by a standard user, who owns it
+    # A folder (e.g. C:\Windows\System32\config): a standard user's week-old junction to it in C:\Windows\Temp, and
+    # the user's own week-old folder there, which it may swap for a junction to it during a delete.
+    temp_junction: str = ""
 
 
 @dataclass
@@ -111,7 +121,19 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         where = f"{source}: hosts[{index}]"
         if not isinstance(entry, dict) or "name" not in entry:
             raise ScenarioError(f"{where}: each host needs a name")
-        extra = set(entry) - {"name", "faults", "sessions", "locale", "kind", "pool", "installation_seconds"}
+        extra = set(entry) - {
+            "name",
+            "faults",
+            "sessions",
+            "locale",
+            "kind",
+            "pool",
+            "installation_seconds",
+            "msi_logging_policy",
+            "msi_debug_policy",
+            "user_owned_cache",
+            "temp_junction",
+        }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
         name = str(entry["name"])
@@ -142,6 +164,22 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         installation = entry.get("installation_seconds", 60)
         if isinstance(installation, bool) or not isinstance(installation, int | float) or not 0 < installation <= 86400:
             raise ScenarioError(f"{where}: installation_seconds must be a number of seconds from 1 to 86400")
+        logging = entry.get("msi_logging_policy", "")
+        if not isinstance(logging, str) or not MSI_LOGGING_MODES.match(logging):
+            raise ScenarioError(
+                f"{where}: msi_logging_policy must be Windows Installer logging modes (e.g. voicewarmupx)"
+            )
+        debug = entry.get("msi_debug_policy", 0)
+        if isinstance(debug, bool) or not isinstance(debug, int) or not 0 <= debug <= 7:
+            raise ScenarioError(f"{where}: msi_debug_policy must be a whole number from 0 to 7")
+        user_owned_cache = entry.get("user_owned_cache", False)
+        if not isinstance(user_owned_cache, bool):
+            raise ScenarioError(f"{where}: user_owned_cache must be true or false")
+        junction = entry.get("temp_junction", "")
+        if not isinstance(junction, str) or (junction and not re.match(r"^[A-Za-z]:\\[^*?\"<>|]+$", junction)):
+            raise ScenarioError(f"{where}: temp_junction must be a folder path like C:\\Windows\\System32\\config")
+        if junction and full_path(junction).lower().startswith(k.WINDOWS_TEMP.lower()):
+            raise ScenarioError(f"{where}: temp_junction must be a folder outside {k.WINDOWS_TEMP}")
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -158,6 +196,10 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 kind=kind,
                 pool=pool.name if kind == "session_host" else "",
                 installation_seconds=float(installation),
+                msi_logging_policy=logging,
+                msi_debug_policy=debug,
+                user_owned_cache=user_owned_cache,
+                temp_junction=full_path(junction) if junction else "",
             )
         )
     return Scenario(
@@ -178,6 +220,50 @@ def _parse_pool(pool: Any, where: str) -> PoolSpec:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", name):
         raise ScenarioError(f"{where}.name {name!r} is not a valid host pool name")
     return PoolSpec(name=name, max_session_limit=limit)
+
+
+def set_installer_policies(state: HostState, spec: HostSpec) -> None:
+    """The scenario's Windows Installer Logging and Debug machine policies, as Group Policy writes them."""
+    if spec.msi_logging_policy:
+        state.registry.set(k.INSTALLER_POLICY, "Logging", "REG_SZ", spec.msi_logging_policy)
+    if spec.msi_debug_policy:
+        state.registry.set(k.INSTALLER_POLICY, "Debug", "REG_DWORD", spec.msi_debug_policy)
+
+
+def user_owned_cache(state: HostState) -> None:
+    """``C:\\ProgramData\\avdops`` made by a standard user before the collection's first run: ProgramData lets
+    users create folders, and the creator owns what it creates (CREATOR OWNER)."""
+    folder = r"c:\programdata\avdops"
+    if folder not in state.directories:
+        state.directories.append(folder)
+    state.owners[folder] = f"{state.name.upper()}\\{k.STANDARD_USER}"
+
+
+TEMP_LINK = "UserLink"  # the standard user's junction in C:\Windows\Temp
+TEMP_USER_FOLDER = "UserScratch"  # the standard user's own folder there, which it may swap for a junction
+
+
+def temp_junction(state: HostState, target: str, now: float) -> None:
+    """A standard user's week-old junction in ``C:\\Windows\\Temp`` to ``target`` (which holds files), and the
+    user's own week-old folder there: Users may create folders in Windows' temp folder and own what they create
+    (a junction needs no privilege: ``mklink /J``)."""
+    user = f"{state.name.upper()}\\{k.STANDARD_USER}"
+    week_ago = now - 8 * 86400
+    if not any(path.startswith(target.lower() + "\\") for path in state.files):
+        for index in range(1, 4):
+            path = f"{target}\\data-{index}.bin"
+            state.files[path.lower()] = FileEntry(path=path, size=1024**2, created=now - 30 * 86400)
+    link = f"{k.WINDOWS_TEMP}\\{TEMP_LINK}"
+    state.links[link.lower()] = {"path": link, "target": target, "owner": user, "created": week_ago}
+    state.owners[link.lower()] = user
+    folder = f"{k.WINDOWS_TEMP}\\{TEMP_USER_FOLDER}"
+    scratch = f"{folder}\\cache\\blob.bin"
+    state.files[scratch.lower()] = FileEntry(path=scratch, size=4 * 1024**2, created=week_ago - 86400)
+    for owned in (folder, f"{folder}\\cache"):
+        state.directories.append(owned.lower())
+        state.owners[owned.lower()] = user
+    state.owners[scratch.lower()] = user
+    state.junction_target = target
 
 
 class LabModel:
@@ -208,6 +294,11 @@ class LabModel:
             self.hosts[spec.name.lower()] = state
         for spec in scenario.hosts:
             state = self.hosts[spec.name.lower()]
+            set_installer_policies(state, spec)
+            if spec.user_owned_cache:
+                user_owned_cache(state)
+            if spec.temp_junction:
+                temp_junction(state, spec.temp_junction, start)
             for name in spec.faults:
                 fault = fault_catalog.get(name)
                 if fault.before_boot:

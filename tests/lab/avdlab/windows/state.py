@@ -61,6 +61,7 @@ class FileEntry:
     product: dict[str, str] | None = None  # for an installer: display_name, display_version, product_code, kind
     # SHA-256 of the content, for files written over the connection (put_file); the lab keeps no other bytes.
     sha256: str | None = None
+    text: str | None = None  # the content of a text file Windows writes (an installer's log)
 
 
 @dataclass
@@ -128,6 +129,18 @@ class HostState:
     powered_off_at: float | None = None
     # The .NET Framework Release an installation wrote; it takes effect at the next restart.
     pending_dotnet_release: int | None = None
+    # Owners of files and folders that are not an administrator's (lower-case path -> account, e.g. a standard
+    # user's DOMAIN\user); everything else belongs to Administrators, SYSTEM or TrustedInstaller.
+    owners: dict[str, str] = field(default_factory=dict)
+    # Folders whose permissions are admin-only (owner Administrators, SYSTEM and Administrators full control,
+    # nothing inherited), as make_directory's secure_root sets them (lower-case paths).
+    admin_only: list[str] = field(default_factory=list)
+    # Directory junctions (reparse points): lower-case path -> {path, target, owner, created}. Deleting one removes
+    # the link; following it reaches the target's files.
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The folder a standard user points a junction at when it swaps a folder it owns during a delete
+    # (the temp_junction scenario key; empty: nobody does).
+    junction_target: str = ""
 
     # --- small queries ------------------------------------------------------
     def service(self, name: str) -> Service | None:
@@ -212,6 +225,10 @@ class HostState:
             agent_silent=raw.get("agent_silent", False),
             powered_off_at=raw.get("powered_off_at"),
             pending_dotnet_release=raw.get("pending_dotnet_release"),
+            owners=dict(raw.get("owners") or {}),
+            admin_only=list(raw.get("admin_only") or []),
+            links=dict(raw.get("links") or {}),
+            junction_target=raw.get("junction_target", ""),
         )
 
     def save(self, path: Path) -> None:
