@@ -20,7 +20,7 @@ from .image import install_product, uninstall_product
 from .listeners import qwinsta
 from .packages import read_package
 from .registry import RegistryError, normalize_path
-from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, STOPPED, FileEntry, HostState
+from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, START_PENDING, STOP_PENDING, STOPPED, FileEntry, HostState
 
 if TYPE_CHECKING:
     from ..avd import AvdService
@@ -110,21 +110,35 @@ def service_start(state: HostState, avd: AvdService, name: str) -> dict[str, Any
             f"Service '{service.display_name} ({service.name})' cannot be started due to the following error: "
             f"Cannot start service {service.name} on computer '.'."
         )
-    if service.state == RUNNING:
+    if service.state in (RUNNING, START_PENDING):
         return {"changed": False, **service_query(state, name)}
-    service.state = RUNNING
+    if service.state == STOP_PENDING:
+        # StartService: ERROR_SERVICE_ALREADY_RUNNING while the instance that is stopping still runs.
+        raise OperationError(f"Cannot start service {service.name} on computer '.'.")
+    now = time.time()
+    delay = state.service_delays.get(service.name.lower(), 0.0)
+    service.state = START_PENDING if delay > 0 else RUNNING
+    service.pending_until = now + delay if delay > 0 else None
     service.stop_at = None
     if service.name.lower() == k.BOOTLOADER_SERVICE.lower():
-        bootloader_started(state, avd, time.time())
+        bootloader_started(state, avd, now)  # the agent's work begins with the start request
     return {"changed": True, **service_query(state, name)}
 
 
 def service_stop(state: HostState, name: str) -> dict[str, Any]:
     state.settle()
     service = _require_service(state, name)
-    if service.state == STOPPED:
+    if service.state in (STOPPED, STOP_PENDING):
         return {"changed": False, **service_query(state, name)}
-    service.state = STOPPED
+    # A service reports StopPending while it shuts down: for its delay, or - hung - until the host restarts.
+    key = service.name.lower()
+    delay = state.service_delays.get(key, 0.0)
+    if key in state.service_hang:
+        service.state, service.pending_until = STOP_PENDING, None
+    elif delay > 0:
+        service.state, service.pending_until = STOP_PENDING, time.time() + delay
+    else:
+        service.state, service.pending_until = STOPPED, None
     service.stop_at = None
     if service.name.lower() == k.BOOTLOADER_SERVICE.lower():
         agent = state.service(k.AGENT_SERVICE)
@@ -381,6 +395,44 @@ def installer_mutex(state: HostState) -> dict[str, Any]:
 
 
 # --- Windows Installer ------------------------------------------------------------
+def restart_manager_shuts_down(state: HostState, properties: dict[str, str]) -> bool:
+    """Whether Windows Installer lets Restart Manager shut down what holds the files it replaces: yes in a silent
+    installation unless MSIRESTARTMANAGERCONTROL is Disable/DisableShutdown or the DisableAutomaticApplicationShutdown
+    policy is 1 or 2 (then files in use wait for a restart)."""
+    control = next((str(v) for n, v in properties.items() if n.upper() == "MSIRESTARTMANAGERCONTROL"), "")
+    if control.lower() in ("disable", "disableshutdown"):
+        return False
+    return (state.registry.get_data(k.INSTALLER_POLICY, "DisableAutomaticApplicationShutdown") or 0) not in (1, 2)
+
+
+def _restart_stack_holders(state: HostState, now: float) -> None:
+    """Restart Manager under a silent MSI that replaces the side-by-side stack's files: it shuts down Remote Desktop
+    Services and its UserMode Port Redirector, which hold them, and restarts them at the end; the users'
+    connections are cut and their sessions end."""
+    held = [s for name in k.STACK_FILE_HOLDERS if (s := state.service(name)) is not None and s.state == RUNNING]
+    if not held:
+        return
+    for service in held:
+        state.log_event(
+            k.SOURCE_SCM,
+            k.EVENT_SERVICE_STATE,
+            "Information",
+            f"The {service.display_name} service entered the stopped state.",
+            now,
+            log="System",
+        )
+    state.sessions = []
+    for service in held:
+        state.log_event(
+            k.SOURCE_SCM,
+            k.EVENT_SERVICE_STATE,
+            "Information",
+            f"The {service.display_name} service entered the running state.",
+            now,
+            log="System",
+        )
+
+
 def msiexec_install(state: HostState, avd: AvdService, package: str, properties: dict[str, str]) -> int:
     """``msiexec /i package PROP=value /quiet /norestart``: the exit code."""
     state.settle()
@@ -407,6 +459,9 @@ def msiexec_install(state: HostState, avd: AvdService, package: str, properties:
         if program.display_version == info["display_version"]:
             return k.MSI_SUCCESS  # already installed: a repair, nothing changes
     now = time.time()
+    touches_stack = info["kind"] == "sxs" or (info["kind"] == "agent" and not state.programs_named(k.SXS_PRODUCT))
+    if touches_stack and restart_manager_shuts_down(state, properties):
+        _restart_stack_holders(state, now)
     install_product(state, entry.path, info, now)
     state.log_event(
         k.SOURCE_MSI,
@@ -439,7 +494,7 @@ def _install_bundled(state: HostState, kind: str, display_name: str, now: float)
         install_product(state, newest.path, newest.product, now)
 
 
-def msiexec_uninstall(state: HostState, product_code: str) -> int:
+def msiexec_uninstall(state: HostState, product_code: str, properties: dict[str, str] | None = None) -> int:
     """``msiexec /x {ProductCode} /quiet /norestart``: the exit code."""
     state.settle()
     state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
@@ -448,6 +503,8 @@ def msiexec_uninstall(state: HostState, product_code: str) -> int:
     program = next((p for p in state.programs if p.product_code.lower() == product_code.lower()), None)
     if program is None:
         return k.MSI_UNKNOWN_PRODUCT
+    if program.display_name.lower() == k.SXS_PRODUCT.lower() and restart_manager_shuts_down(state, properties or {}):
+        _restart_stack_holders(state, time.time())
     uninstall_product(state, program)
     state.log_event(
         k.SOURCE_MSI, 11724, "Information", f"Product: {program.display_name} -- Removal completed successfully."

@@ -114,7 +114,10 @@ def test_uninstall_plans_one_msiexec_per_instance_by_product_code_and_keeps_the_
     plan = r.plan_uninstall(host("probe", PROGRAMS, True, True, True))
     ops = [c.operation for c in plan.changes]
     assert [op.op for op in ops] == ["msiexec"] * 5
-    assert ops[0].args == {"action": "uninstall", "product_code": "{A2D8C0E4-6B1F-4D3A-8E7C-5F9B1A3D2C40}"}
+    # No Restart Manager (it would shut Remote Desktop Services down under the stack's uninstall): the VM restarts.
+    assert ops[0].args == {"action": "uninstall", "product_code": "{A2D8C0E4-6B1F-4D3A-8E7C-5F9B1A3D2C40}",
+                           "properties": {"MSIRESTARTMANAGERCONTROL": "Disable"}}  # fmt: skip
+    assert all(op.args["properties"] == {"MSIRESTARTMANAGERCONTROL": "Disable"} for op in ops)
     assert all(c.disruptive for c in plan.changes)
     assert [op.op for op in plan.verify] == ["programs", "service_query", "registry_read", "registry_read"]
     assert "key HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent" in plan.facts["left"]
@@ -168,8 +171,12 @@ def test_install_hands_the_key_over_only_as_the_agents_property_and_shows_it_now
     plan = r.plan_install(install_probe([]), AGENT_MSI, BOOT_MSI, TOKEN, "a" * 64, None)
     agent, boot = (c.operation for c in plan.changes)
     assert agent.args == {"action": "install", "package": AGENT_MSI, "sha256": "a" * 64,
-                          "properties": {"REGISTRATIONTOKEN": TOKEN}}  # fmt: skip
-    assert boot.args == {"action": "install", "package": BOOT_MSI}
+                          "properties": {"MSIRESTARTMANAGERCONTROL": "Disable", "REGISTRATIONTOKEN": TOKEN}}  # fmt: skip
+    assert boot.args == {
+        "action": "install",
+        "package": BOOT_MSI,
+        "properties": {"MSIRESTARTMANAGERCONTROL": "Disable"},
+    }
     shown = json.dumps([plan.summary(), plan.diff(), plan.facts, plan.notes])
     assert TOKEN not in shown
     assert TOKEN not in json.dumps(scrub({"msg": f"failed with {TOKEN}"}, [TOKEN]))
