@@ -1,6 +1,7 @@
 """remediate.yml on a lab as slow as Windows: a registration that takes longer than the old 10 s check (the article:
 5-10 minutes for Available) is waited for with progress; a Windows Update service that hangs in StopPending while
-the disk is cleaned is reported by name, bounded, with BITS started again and the download cache left."""
+the disk is cleaned is reported by name, bounded, with BITS started again and the download cache left; the stack
+reinstall's MSIs keep Restart Manager from restarting Remote Desktop Services under the users."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ hosts:
   - {name: uk-01, faults: [invalid_registration_token], registration_seconds: 20}
   - {name: uk-02, faults: [disk_full], service_hang: [wuauserv]}
   - {name: uk-03, faults: [disk_full], service_delays: {wuauserv: 2, BITS: 1}}
+  - {name: uk-04, faults: [sxs_stack_missing], sessions: 2}
 """
+TARGET = ("-e", "target=uk-01:uk-02:uk-03")
 FAST = (
     "-e",
     "avd_settle_seconds=1",
@@ -50,7 +53,7 @@ def lab(lab_factory, tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(lab, tmp_path_factory):
     report_dir = tmp_path_factory.mktemp("report")
-    result = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={report_dir}", *FAST)
+    result = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={report_dir}", *TARGET, *FAST)
     hosts = json.loads((report_dir / "remediation.json").read_text())["hosts"]
     return result, hosts
 
@@ -83,3 +86,13 @@ def test_slow_services_within_the_bound_are_waited_for_and_the_host_fixed(run, l
     state = shown(lab, "uk-03")
     assert state["services"]["wuauserv"]["state"] == "Running" and state["services"]["bits"]["state"] == "Running"
     assert not any(p.startswith("c:\\windows\\softwaredistribution\\download\\") for p in state["files"])
+
+
+def test_the_stack_reinstall_keeps_restart_manager_off_remote_desktop_services(lab):
+    result = lab.ansible("uk-04", "-m", "avdops.sessionhost.sxs_stack", "-a", "allow_sessions=true")
+    assert result.returncode == 0, result.stdout[-3000:]
+    state = shown(lab, "uk-04")
+    assert [p["display_name"] for p in state["programs"]].count("Remote Desktop Services SxS Network Stack") == 1
+    # The users stay connected until the restart the role makes; Remote Desktop Services never stopped.
+    assert len(state["sessions"]) == 2
+    assert not [e for e in state["events"] if e["source"] == "Service Control Manager"]
