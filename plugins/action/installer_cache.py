@@ -15,6 +15,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._installers imp
     InstallerError,
     check_cache_dir,
     controller_file,
+    folders_to_change,
     host_path,
     load_manifest,
     make_folders,
@@ -61,15 +62,18 @@ class ActionModule(ActionBase):
         download_dir = Path(args["download_dir"]).expanduser()
         # Every file checked on the controller before the host is contacted: a bad one changes nothing anywhere.
         local = {i.name: controller_file(i, manifest.path.parent, download_dir, _open) for i in installers}
-        missing = to_copy(execute(self, probe_cache(cache_dir, installers)), cache_dir, installers)
+        probed = execute(self, [*make_folders(cache_dir, installers, check=True), *probe_cache(cache_dir, installers)])
+        secure = folders_to_change(probed)
+        missing = to_copy(probed, cache_dir, installers)
         answer: dict[str, Any] = {
-            "changed": bool(missing),
+            "changed": bool(missing) or secure,
             "copied": [i.name for i in missing],
+            "secured": secure,
             **summary(cache_dir, installers),
         }
-        if not missing or check_mode:
+        if not answer["changed"] or check_mode:
             return answer
-        folders = execute(self, make_folders(cache_dir, missing))["apply.folders"]
+        folders = execute(self, make_folders(cache_dir, installers))["apply.folders"]
         if not folders.ok:
             raise InstallerError(f"cannot create the cache folders on the host: {folders.error}")
         for installer in missing:

@@ -18,8 +18,15 @@ description:
   - Reads the host's cache in one command, copies only the files that are missing or differ over the
     host's own connection (C(put_file) of the C(winrm) or C(psrp) connection plugin) to
     C(<cache_dir>\<name>\<version>\<file>), then hashes the copies on the host.
+  - The cache belongs to administrators. O(cache_dir) is created (or, when it exists, reset) with owner
+    Administrators and permissions for SYSTEM and Administrators only, nothing inherited from
+    C(C:\ProgramData), where users may create folders and own what they create. A cache that a standard user
+    owns, or below a folder a standard user owns, or holding anything a standard user owns, fails the task
+    naming the owner, and nothing is copied into it; delete it (or take ownership and reset its permissions).
   - The runtime hashes a package once more right before it runs it (C(msiexec) and C(dotnet_install)
-    with C(sha256)), so a file changed in the cache after this task never runs.
+    with C(sha256)), through the handle it keeps the file open with (shared for reading only) until the
+    installer has run, so a file changed in the cache after this task never runs; it refuses a package in a
+    folder a standard user owns.
 version_added: 0.3.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
@@ -96,4 +103,9 @@ copied:
   returned: success
   type: list
   elements: str
+secured:
+  description: Whether the cache folder was created or its owner and permissions reset to admin-only (in check
+    mode, would be).
+  returned: success
+  type: bool
 """

@@ -11,7 +11,8 @@ enlarge the disk). Only locations whose content nothing needs are cleaned:
   BITS, which write there, are stopped while it is emptied and started again.
 - ``RDAgent_<version>`` folders in ``C:\\Program Files\\Microsoft RDInfra`` that
   the boot loader no longer names: not ``DefaultAgent`` (the agent it loads)
-  nor ``PreviousAgent`` (the one it rolls back to).
+  nor ``PreviousAgent`` (the one it rolls back to); none when ``DefaultAgent``
+  cannot be read (unknown means keep).
 The runtime refuses any other path itself (``cleanup_delete``).
 """
 
@@ -56,13 +57,15 @@ def candidates(
     cleanup: Mapping[str, Any], now: datetime.datetime, temp_min_age_days: float = k.TEMP_MIN_AGE_DAYS
 ) -> dict[str, list[dict[str, Any]]]:
     """What may go, per location: links are never followed; temp items only when a week old; agent folders
-    only when the boot loader names neither (the runtime checks that again)."""
+    only when the boot loader's DefaultAgent was read (``agents_known``: unknown means keep) and it names
+    neither (the runtime checks both again)."""
     in_use = {str(name).lower() for name in cleanup.get("agents_in_use") or []}
+    agents_known = cleanup.get("agents_known") is True
     oldest = now - datetime.timedelta(days=temp_min_age_days)
     chosen: dict[str, list[dict[str, Any]]] = {}
     for location in cleanup.get("locations") or []:
         name = str(location.get("location"))
-        if name not in k.CLEANUP_LOCATIONS:
+        if name not in k.CLEANUP_LOCATIONS or (name == "agent_folders" and not agents_known):
             continue
         items = []
         for item in location.get("items") or []:

@@ -315,14 +315,15 @@ def _os(answers: _Answers) -> dict[str, Any]:
     edition = p.registry_str(values.get("editionid"))
     product_name = p.registry_str(values.get("productname"))
     build = p.registry_str(values.get("currentbuild"))
-    supported, reason = p.edition_support(edition, product_name)
+    installation_type = p.registry_str(values.get("installationtype"))
+    supported, reason = p.edition_support(edition, product_name, installation_type)
     return {
         "edition": edition,
         "product_name": product_name,
         "product": p.windows_product(product_name, build),
         "build": build,
         "display_version": p.registry_str(values.get("displayversion")),
-        "installation_type": p.registry_str(values.get("installationtype")),
+        "installation_type": installation_type,
         "supports_sxs_stack": supported,
         "unsupported_reason": reason or None,
     }

@@ -265,9 +265,24 @@ def to_copy(results: Mapping[str, OperationResult], cache_dir: str, installers: 
     return [i for i in installers if found.get(host_path(cache_dir, i).lower()) != i.sha256]
 
 
-def make_folders(cache_dir: str, installers: list[Installer]) -> list[Operation]:
+def make_folders(cache_dir: str, installers: list[Installer], check: bool = False) -> list[Operation]:
+    """The cache's folders, the cache itself admin-only (``secure_root``: the runtime refuses a cache that a
+    standard user owns or has put something in, and creates or resets it with an admin-only owner and
+    permissions). ``check``: only what would change (the probe; nothing is created)."""
     folders = list(dict.fromkeys(host_folder(cache_dir, i) for i in installers))
-    return [Operation("apply.folders", "make_directory", {"paths": folders})]
+    args: dict[str, Any] = {"paths": folders, "secure_root": cache_dir}
+    if check:
+        return [Operation("probe.folders", "make_directory", {**args, "check_mode": True})]
+    return [Operation("apply.folders", "make_directory", args)]
+
+
+def folders_to_change(results: Mapping[str, OperationResult]) -> bool:
+    """Whether the cache's folders must be created or made admin-only; InstallerError (with the host's reason)
+    when the cache is not under administrators' control, so nothing is copied into it nor run from it."""
+    entry = results.get("probe.folders")
+    if entry is None or not entry.ok:
+        raise InstallerError(f"the installer cache on the host cannot be used: {entry.error if entry else 'no answer'}")
+    return bool((entry.result or {}).get("changed"))
 
 
 def verify_copies(results: Mapping[str, OperationResult], cache_dir: str, installers: list[Installer]) -> str | None:

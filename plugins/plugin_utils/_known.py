@@ -67,6 +67,8 @@ DOTNET_RELEASES = (  # (minimum Release, version name), newest first
 # editions but never activates. LTSC/LTSB and N editions: LTSC_EDITIONS and N_EDITIONS below.
 SXS_SUPPORTED_EDITION_PREFIXES = ("enterprise", "server")
 LTSC_PRODUCT_WORDS = ("LTSC", "LTSB")
+# InstallationType values of a Server without the Desktop Experience (Server Core docs: no RD Session Host role)
+SERVER_CORE_INSTALLATION_TYPES = ("server core", "nano server")
 WINDOWS_11_FIRST_BUILD = 22000  # Windows 11 still says "Windows 10 ..." in ProductName
 
 BROKER_HEALTH_SUFFIX = "api/health"

@@ -6,7 +6,7 @@ import base64
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import PureWindowsPath
 from typing import Any
 
@@ -14,15 +14,19 @@ from . import _known as k
 
 # qwinsta's header words, per display language (the first two columns and the state column's).
 # Real captures (tests/fixtures/realworld/SOURCES.md): English, German, Japanese (header translated,
-# state words left in English), Russian (ID headed "ИД"); French and Spanish after Windows' own strings.
+# state words left in English), Russian (ID headed "ИД"; Server 2022 heads it in Latin), Chinese (Simplified);
+# French and Spanish after Windows' own strings.
 QWINSTA_HEADERS = {
     "en": ("SESSIONNAME", "USERNAME", "STATE"),
+    "zh": ("会话名", "用户名", "状态"),
     "de": ("SITZUNGSNAME", "BENUTZERNAME", "STATUS"),
     "fr": ("NOMSESSION", "NOMUTILISATEUR", "ÉTAT"),
     "es": ("NOMBRESESIÓN", "NOMBREUSUARIO", "ESTADO"),
     "ja": ("セッション名", "ユーザー名", "状態"),
     "ru": ("ИМЯ_СЕАНСА", "ИМЯ_ПОЛЬЗОВАТЕЛЯ", "СОСТОЯНИЕ"),  # noqa: RUF001 (Cyrillic, as printed)
 }
+# Other header words of a language already listed (Windows Server 2022 in Russian prints these)
+QWINSTA_HEADER_VARIANTS = (("ru", ("СЕАНС", "ПОЛЬЗОВАТЕЛЬ", "СТАТУС")),)  # noqa: RUF001 (Cyrillic, as printed)
 # STATE words as qwinsta prints them (lower case, a trailing "." ignored) -> the WTS state they mean.
 # Localized words are cut to the STATE column's width (German "Abhör.", Russian "Прослуш").
 STATE_WORDS = {
@@ -51,10 +55,19 @@ STATE_WORDS = {
     "activo": "Active",
     "desc": "Disc",
     "escuchar": "Listen",
-    # Russian
+    # Russian: a parser's fixture and Windows Server 2022 (two header wordings)
     "активный": "Active",
     "разъедин": "Disc",
     "прослуш": "Listen",
+    "активно": "Active",
+    "диск": "Disc",
+    "подключено": "Conn",
+    "прием": "Listen",
+    # Chinese (Simplified)
+    "运行中": "Active",
+    "断开": "Disc",
+    "已连接": "Conn",
+    "侦听": "Listen",
 }
 QWINSTA_ID_HEADINGS = ("ID", "ИД")  # the Russian heading, in Cyrillic
 QWINSTA_USER_AND_ID_WIDTH = 22 + 5  # USERNAME's width and the right-aligned ID's, in every captured layout
@@ -111,7 +124,7 @@ def qwinsta_header(line: str) -> QwinstaHeader:
     """
     tokens = _tokens(line)
     words = [word.upper() for _unused, word in tokens]
-    for language, (name, user, state) in QWINSTA_HEADERS.items():
+    for language, (name, user, state) in (*QWINSTA_HEADERS.items(), *QWINSTA_HEADER_VARIANTS):
         if len(words) >= 4 and words[0] == name and words[1] == user and state in words:
             return QwinstaHeader(language, tokens[1][0])
     id_at = next((index for index in range(2, len(words)) if words[index] in QWINSTA_ID_HEADINGS), None)
@@ -188,7 +201,36 @@ def parse_qwinsta(text: str) -> list[QwinstaRow]:
     if not lines:
         raise ParseError("qwinsta printed nothing")
     header = qwinsta_header(lines[0])
-    return [parse_qwinsta_row(line, header.user_column) for line in lines[1:]]
+    return read_listen_by_structure([parse_qwinsta_row(line, header.user_column) for line in lines[1:]])
+
+
+def host_listen_word(rows: list[QwinstaRow]) -> str | None:
+    """The host's own word for Listen: the state the rdp-tcp listener row prints.
+
+    qwinsta lists a listener only when its WinStation is enabled, and rdp-tcp listens whenever it
+    is listed (unless its word is one known to mean something else): whatever the display language
+    (``Listen``, ``Abhör.``, ``侦听``, ``Прием``), a listener row printing the same word listens too.
+    """
+    tcp = next((row for row in rows if is_listener(row) and row.session_name.lower() == "rdp-tcp"), None)
+    known = STATE_WORDS.get(tcp.state.lower().removesuffix(".")) if tcp else None
+    if tcp is None or known not in (None, "Listen"):
+        return None  # no rdp-tcp row, or its word is known to mean another state (Down, Reset...)
+    return tcp.state
+
+
+def read_listen_by_structure(rows: list[QwinstaRow]) -> list[QwinstaRow]:
+    """Listener rows read against the rdp-tcp row's word; the word lists are only the fallback.
+
+    A listener row whose state is rdp-tcp's word listens (``Listen``); one with another word keeps
+    what the word lists say of it, or the printed word when they do not know it.
+    """
+    word = host_listen_word(rows)
+    if word is None:
+        return rows
+    return [
+        replace(row, state_normalized="Listen") if is_listener(row) and row.state.casefold() == word.casefold() else row
+        for row in rows
+    ]
 
 
 def is_listener(row: QwinstaRow) -> bool:
@@ -277,16 +319,25 @@ def dotnet_version(release: int | None) -> str | None:
     return next((name for minimum, name in k.DOTNET_RELEASES if release >= minimum), "earlier than 4.5")
 
 
-def edition_support(edition: str | None, product_name: str | None = None) -> tuple[bool, str]:
+def edition_support(
+    edition: str | None, product_name: str | None = None, installation_type: str | None = None
+) -> tuple[bool, str]:
     """Whether AVD supports this OS edition as a session host, and why not.
 
     Enterprise, Enterprise multi-session (``ServerRdsh`` on older builds) and Server SKUs are
-    supported; Pro, Home, Education, N editions and LTSC/LTSB (``EnterpriseS``) are not.
+    supported; Pro, Home, Education, N editions and LTSC/LTSB (``EnterpriseS``) are not, nor a
+    Server Core (or Nano Server) installation of any Server edition (``InstallationType``): the
+    Remote Desktop Session Host role is not in the Server Core image.
     """
     lowered = (edition or "").strip().lower()
     product = (product_name or "").upper()
     if not lowered:
         return False, "no EditionID"
+    installation = " ".join((installation_type or "").split())
+    if installation.lower() in k.SERVER_CORE_INSTALLATION_TYPES:
+        return False, (
+            f"a {installation} installation (InstallationType), whose image has no Remote Desktop Session Host role"
+        )
     if lowered in k.LTSC_EDITIONS or any(word in product.split() for word in k.LTSC_PRODUCT_WORDS):
         return False, "an LTSC/LTSB edition (long-term servicing channel), which AVD does not support"
     if lowered in k.N_EDITIONS:
@@ -296,8 +347,10 @@ def edition_support(edition: str | None, product_name: str | None = None) -> tup
     return False, "not an Enterprise or Server edition: the side-by-side stack installs but never activates"
 
 
-def edition_supports_sxs(edition: str | None, product_name: str | None = None) -> bool:
-    return edition_support(edition, product_name)[0]
+def edition_supports_sxs(
+    edition: str | None, product_name: str | None = None, installation_type: str | None = None
+) -> bool:
+    return edition_support(edition, product_name, installation_type)[0]
 
 
 def windows_product(product_name: str | None, build: str | None) -> str | None:

@@ -8,7 +8,12 @@
   sure to remove all of them"), then restarts the VM;
 - step 4 installs the agent with the registration key, then the boot loader
   (the agent brings the side-by-side stack and the Geneva agent along), and
-  restarts the VM.
+  restarts the VM. The key is not handed to Windows Installer: the agent is
+  installed without it and the key written where the agent reads it
+  (``RDInfraAgent\\RegistrationToken`` with ``IsRegistered=0``, the article's own
+  re-registration), because a machine ``Logging`` or ``Debug`` policy makes the
+  installer write its command line and properties into ``MSI*.LOG`` files and
+  ``MsiHiddenProperties``, a private property, cannot be set on a command line.
 
 Each program is removed by its product code (Windows Installer's
 ``MsiConfigureProductEx``, what ``msiexec /x {ProductCode}`` does) and each
@@ -22,8 +27,8 @@ is left, so the next registration starts from nothing.
 
 The plans follow ``_plans.py``: one probe command, one apply-and-verify
 command, nothing sent in check mode; the registration key only travels in
-the install operation's properties on the runtime's stdin, where the
-runtime hands it to Windows Installer as a hidden property.
+a ``registry_write`` on the runtime's stdin, which the runtime writes with
+``Registry.SetValue`` (no cmdlet parameter, no command line, no installer log).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 
 from . import _known as k
 from ._parsers import program_is
-from ._plans import Change, Plan, PlanError, answer, read_registry
+from ._plans import Change, Plan, PlanError, answer, read_registry, set_value
 from ._runtime import Operation, OperationResult
 
 # The article's order (step 1): boot loader first, so nothing starts the agent while it goes.
@@ -309,13 +314,20 @@ def plan_install(
             raise PlanError("registration_token is required to install the agent (a key from registration_token)")
         plan.changes.append(
             Change(
-                _msi_install("apply.agent", agent_package, agent_sha256, {"REGISTRATIONTOKEN": token or ""}),
+                _msi_install("apply.agent", agent_package, agent_sha256, None),
                 f"program {k.PROGRAM_AGENT}",
                 "not installed",
-                f"installed from {agent_package} with the registration key",
+                f"installed from {agent_package}",
                 disruptive=True,
             )
         )
+        # The registration key where the agent reads it, never through Windows Installer (see above).
+        for change in (
+            set_value("apply.agent_is_registered", k.RDINFRA_AGENT, "IsRegistered", "REG_DWORD", 0, None),
+            set_value("apply.agent_token", k.RDINFRA_AGENT, "RegistrationToken", "REG_SZ", token or "", None),
+        ):
+            if change is not None:
+                plan.changes.append(change)
     if k.PROGRAM_BOOTLOADER not in installed:
         plan.changes.append(
             Change(

@@ -29,6 +29,7 @@ ROLE_FOR: dict[str, str] = {
     "AGENT_NOT_INSTALLED": "reinstall",  # the article's last resort: uninstall, re-register, reinstall
     "INVALID_REGISTRATION_TOKEN": "registration",
     "EXPIRED_REGISTRATION_TOKEN": "registration",
+    "REGISTRATION_INCOMPLETE": "registration",
     "ENDPOINT_NOT_FOUND": "registration",
     "BOOTLOADER_NOT_RUNNING": "boot_loader",
     "HEARTBEAT_LOST": "boot_loader",  # restarted: a fresh agent heartbeats again

@@ -90,6 +90,8 @@ def host_entry(result: Mapping[str, Any] | None, pool: Mapping[str, Any] | None 
         "host_pool": used_pool,
         "details": _details(facts if isinstance(facts, Mapping) else None, used_pool),
     }
+    if isinstance(diagnosis.get("versions"), Mapping):  # what pool drift compares (README: per host)
+        entry["versions"] = dict(diagnosis["versions"])
     if state == "incomplete":
         entry["reason"] = incomplete_reason(unchecked)
     elif diagnosis.get("reason"):

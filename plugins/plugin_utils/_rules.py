@@ -78,6 +78,14 @@ CHECKS: dict[str, Check] = {
             "IsRegistered becomes 1 and the token is emptied.",
         ),
         Check(
+            "REGISTRATION_INCOMPLETE",
+            "The agent's registration never completed (IsRegistered and RegistrationToken disagree)",
+            "error-invalid_registration_token",
+            "Re-register the VM: generate a new registration key for the host pool, set IsRegistered=0 and "
+            "RegistrationToken=<key> under HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent, restart RDAgentBootLoader, and "
+            "check that IsRegistered becomes 1 and the token is emptied (role registration).",
+        ),
+        Check(
             "EXPIRED_REGISTRATION_TOKEN",
             "The agent's registration token has expired",
             "your-issue-isnt-listed-here-or-wasnt-resolved",
@@ -471,6 +479,27 @@ def registration_errors(host: Host) -> list[Finding]:
     return findings
 
 
+def registration_incomplete(host: Host) -> list[Finding]:
+    """Error: INVALID_REGISTRATION_TOKEN, the section's closing check: IsRegistered=1 and an empty
+    RegistrationToken: a registered host holds no token (the agent empties it). A token with IsRegistered
+    not 1 and no registration error logged since the last boot is a registration that never went through
+    (Microsoft's RDS-Templates deployment script logs "RegistrationToken in RD Infra registry is not empty"
+    for it); a token left beside IsRegistered=1 is a registration the agent did not finish cleaning up."""
+    agent = host.section("agent")
+    if agent is None or not agent.get("registration_token_set") or not agent.get("registry_present"):
+        return []
+    if host.events(*REGISTRATION_KINDS):
+        return []  # registration_errors names the documented error itself
+    registered = agent.get("is_registered") == 1
+    evidence = [registry_evidence(host)]
+    if registered:
+        evidence.append("the agent empties RegistrationToken once it registers: this token was left behind")
+    else:
+        evidence.append("no registration error (event 3277) since the last boot: the registration never went through")
+        evidence.append(registration_key_evidence(host))
+    return [Finding("REGISTRATION_INCOMPLETE", WARNING if registered else CRITICAL, evidence + pool_evidence(host))]
+
+
 def invalid_form(host: Host) -> list[Finding]:
     """Error: Agent cannot connect to broker with INVALID_FORM (and the broker health probed from the VM)."""
     events = host.events("INVALID_FORM")
@@ -707,13 +736,16 @@ def unsupported_os(host: Host) -> list[Finding]:
     reason = os_facts.get("unsupported_reason") or "not an Enterprise or Server edition"
     # Windows 11 still says "Windows 10 ..." in ProductName; its CurrentBuild (22000 and up) tells.
     windows_11 = str(os_facts.get("product") or "").startswith("Windows 11")
+    installation = os_facts.get("installation_type")
+    server_core = str(installation or "").lower() in k.SERVER_CORE_INSTALLATION_TYPES
     return [
         Finding(
             "UNSUPPORTED_OS",
             CRITICAL,
             [
                 f"EditionID={os_facts.get('edition')} (ProductName {os_facts.get('product_name')}, "
-                f"CurrentBuild {os_facts.get('build')}{': Windows 11' if windows_11 else ''}): {reason}; "
+                f"CurrentBuild {os_facts.get('build')}{': Windows 11' if windows_11 else ''}"
+                f"{f', InstallationType {installation}' if server_core else ''}): {reason}; "
                 "AVD session hosts need Windows Enterprise (multi-session) or Windows Server"
             ],
         )
@@ -788,8 +820,18 @@ def failed_health_checks(host: Host) -> dict[str, list[str]]:
     return failed
 
 
+# checks whose failure the agent's AgentHealthCheckReport can show: unchecked when the report cannot be read
+AGENT_REPORT_CHECKS = ("HEALTH_CHECK_FAILED", *HEALTH_CHECK_FINDINGS.values())
+
+
 def health_checks(host: Host) -> list[Finding]:
     """The service's session host health checks (troubleshoot-statuses-checks#health-check) and the agent's report."""
+    report_error = host.agent.get("health_report_error")
+    if report_error:  # what the agent reported cannot be read: those checks did not run (never silently passed)
+        host.unchecked.extend(
+            f"{check_id}: the agent's AgentHealthCheckReport could not be read ({report_error})"
+            for check_id in AGENT_REPORT_CHECKS
+        )
     failed = failed_health_checks(host)
     findings = []
     generic: dict[str, list[str]] = {}
@@ -871,6 +913,7 @@ RULES: tuple[Rule, ...] = (
     agent_not_installed,
     bootloader_not_running,
     registration_errors,
+    registration_incomplete,
     invalid_form,
     url_events,
     installation_health_check,
@@ -895,6 +938,7 @@ EXPLAINS: dict[str, tuple[str, ...]] = {
     ),
     "INVALID_REGISTRATION_TOKEN": ("BOOTLOADER_NOT_RUNNING",),
     "EXPIRED_REGISTRATION_TOKEN": ("BOOTLOADER_NOT_RUNNING",),
+    "REGISTRATION_INCOMPLETE": ("BOOTLOADER_NOT_RUNNING",),
     "NAME_ALREADY_REGISTERED": ("BOOTLOADER_NOT_RUNNING",),
     "ENDPOINT_NOT_FOUND": ("BOOTLOADER_NOT_RUNNING",),
     "INVALID_FORM": ("BOOTLOADER_NOT_RUNNING", "ENDPOINT_NOT_FOUND"),

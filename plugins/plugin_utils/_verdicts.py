@@ -27,6 +27,7 @@ SUBSET_NEEDS: dict[str, tuple[str, ...]] = {
     "AGENT_NOT_INSTALLED": ("agent", "services"),
     "INVALID_REGISTRATION_TOKEN": ("events",),
     "EXPIRED_REGISTRATION_TOKEN": ("events",),
+    "REGISTRATION_INCOMPLETE": ("agent", "events"),
     "INVALID_FORM": ("events", "network"),
     "GATEWAY_UNREACHABLE": ("events",),
     "WEBSOCKET_UNREACHABLE": ("events",),

@@ -1,5 +1,5 @@
 # Needs Windows PowerShell 5.1, as every Ansible Windows module does.
-# avdops.sessionhost runtime 1.3.0: the only PowerShell the collection runs on a session host.
+# avdops.sessionhost runtime 1.4.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
 # Input: $Request = {version, operations: [{id, op, ...arguments}]}, dictionaries parsed by the bootstrap
 # (no cmdlet ever binds a value of the request, so module logging can't record a secret it carries).
@@ -9,7 +9,7 @@ param([Parameter(Mandatory = $true)] $Request)
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$RuntimeVersion = '1.3.0'
+$RuntimeVersion = '1.4.0'
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $RegistryTypeNames = @{
@@ -32,7 +32,7 @@ $RegistryKinds = @{
 }
 # Values that are secrets: the runtime says whether they are set, never what they hold.
 $SecretValueNames = @('RegistrationToken')
-# MSI properties that are secrets: hidden from the installer's log (MsiHiddenProperties).
+# MSI properties that are secrets: refused while a machine policy makes Windows Installer log them.
 $SecretProperties = @('REGISTRATIONTOKEN')
 $RegistryRoots = @('HKEY_LOCAL_MACHINE', 'HKEY_USERS', 'HKEY_CURRENT_USER', 'HKEY_CLASSES_ROOT', 'HKEY_CURRENT_CONFIG')
 
@@ -159,10 +159,40 @@ function Invoke-RegistryWrite($Op) {
     [ordered]@{ changed = $changed }
 }
 
+# What registry_delete may delete (docs/runtime.md): the keys the agent's and the boot loader's uninstallers
+# leave (whole keys), and the policy values that stop the agent (DisableMSI; DisableCMD for the machine and
+# in each user hive, <hive>). Anything else is refused before anything is deleted.
+$RegistryDeletable = @(
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent'; name = $null }
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'; name = $null }
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer'; name = 'DisableMSI' }
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\System'; name = 'DisableCMD' }
+    @{ path = 'HKEY_USERS\<hive>\Software\Policies\Microsoft\Windows\System'; name = 'DisableCMD' }
+)
+
+function Test-RegistryDeletable([string] $Path, $Name) {
+    # Compared part by part, without case (as the registry names keys); an empty part is never a key the list names.
+    $parts = $Path.Split('\')
+    if (@($parts | Where-Object { $_.Trim().Length -eq 0 }).Count) { return $false }
+    if ($parts[0] -eq 'HKEY_USERS' -and $parts.Count -gt 2) { $parts[1] = '<hive>' }
+    $shape = $parts -join '\'
+    foreach ($allowed in $RegistryDeletable) {
+        if ($shape -eq $allowed.path -and (($null -eq $allowed.name -and $null -eq $Name) -or ($null -ne $allowed.name -and $Name -eq $allowed.name))) {
+            return $true
+        }
+    }
+    $false
+}
+
 function Invoke-RegistryDelete($Op) {
-    $path = "Registry::$(Get-RegistryPathArgument $Op)"
+    $keyName = Get-RegistryPathArgument $Op
+    $path = "Registry::$keyName"
     if ($null -ne $Op.name -and ($Op.name -isnot [string] -or $Op.name.Length -eq 0)) {
         throw "registry_delete: argument 'name' must be a value name, or absent to delete the whole key."
+    }
+    if (-not (Test-RegistryDeletable $keyName $Op.name)) {
+        $what = if ($null -eq $Op.name) { "key '$keyName'" } else { "value '$($Op.name)' of '$keyName'" }
+        throw "registry_delete: $what is not one the collection owns (the RDInfraAgent and RDAgentBootLoader keys, DisableMSI and DisableCMD policy values); nothing was deleted."
     }
     if (-not (Test-Path -LiteralPath $path)) { return [ordered]@{ changed = $false } }
     if ($null -eq $Op.name) {
@@ -337,21 +367,29 @@ function Invoke-Files($Op) {
 # download cache, and RDAgent_<version> folders in Microsoft RDInfra other than the ones the boot loader
 # names (DefaultAgent: the agent it loads; PreviousAgent: the one it rolls back to).
 function Get-CleanupScope {
+    # agents_known: the boot loader's DefaultAgent was read. When it cannot be (no key, no value, access
+    # denied), no RDAgent_* folder may go: unknown means keep.
     $windows = [Environment]::GetFolderPath('Windows')
     $inUse = @()
-    $bootLoader = 'Registry::HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'
-    if (Test-Path -LiteralPath $bootLoader) {
-        $key = Get-Item -LiteralPath $bootLoader
-        $inUse = @(foreach ($name in @('DefaultAgent', 'PreviousAgent')) {
-                $value = [string]$key.GetValue($name)
-                if ($value) { $value }
-            })
+    $known = $false
+    try {
+        $bootLoader = 'Registry::HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'
+        if (Test-Path -LiteralPath $bootLoader) {
+            $key = Get-Item -LiteralPath $bootLoader
+            $known = ([string]$key.GetValue('DefaultAgent')).Length -gt 0
+            $inUse = @(foreach ($name in @('DefaultAgent', 'PreviousAgent')) {
+                    $value = [string]$key.GetValue($name)
+                    if ($value) { $value }
+                })
+        }
     }
+    catch { $known = $false }
     [ordered]@{
         windows_temp            = Join-Path $windows 'Temp'
         windows_update_download = Join-Path $windows 'SoftwareDistribution\Download'
         agent_folders           = "$env:SystemDrive\Program Files\Microsoft RDInfra"
         agents_in_use           = $inUse
+        agents_known            = $known
     }
 }
 
@@ -403,18 +441,34 @@ function Invoke-CleanupCandidates($Op) {
         }
         [ordered]@{ location = $location; path = $folder; exists = $exists; items = $items }
     }
-    [ordered]@{ locations = @($locations); agents_in_use = @($scope.agents_in_use) }
+    [ordered]@{ locations = @($locations); agents_in_use = @($scope.agents_in_use); agents_known = $scope.agents_known }
+}
+
+function Get-CanonicalPath([string] $Path) {
+    # The path Windows opens for a text: a full path with . and .. resolved and trailing dots and spaces trimmed
+    # (Win32 path normalization, which [IO.Path]::GetFullPath applies). $null for what is not a local full path.
+    if ($Path -match '[*?"<>|]' -or $Path -notmatch '^[A-Za-z]:\\' -or $Path.IndexOf(':', 2) -ge 0) { return $null }
+    try { [IO.Path]::GetFullPath($Path) } catch { $null }
 }
 
 function Test-CleanupPath([string] $Path, $Scope) {
-    # The reason a path may not be deleted, or $null when it is inside a safe location.
-    if ($Path -match '[*?"<>|]' -or $Path -match '(^|\\)\.\.?(\\|$)' -or $Path -notmatch '^[A-Za-z]:\\.+[^\\]$') {
-        return 'is not a full path without wildcards or . and .. parts'
+    # The reason a path may not be deleted, or $null when it is a child of a safe location. The path must be the
+    # one Windows would open (canonical): 'C:\Windows\Temp\ ' or '...\Temp\x\..' name the location itself.
+    $full = Get-CanonicalPath $Path
+    if ($null -eq $full -or $Path -match '[. ](\\|$)') {
+        return 'is not a full local path without wildcards, streams or parts ending in a dot or a space'
     }
-    $parent = Split-Path -Path $Path -Parent
-    $name = Split-Path -Path $Path -Leaf
+    if (-not [string]::Equals($full, $Path, [StringComparison]::OrdinalIgnoreCase)) {
+        return "is not a canonical path (Windows opens it as '$full')"
+    }
+    $parent = Split-Path -Path $full -Parent
+    $name = Split-Path -Path $full -Leaf
+    foreach ($root in @($Scope.windows_temp, $Scope.windows_update_download, $Scope.agent_folders)) {
+        if ([string]::Equals($full.TrimEnd('\'), $root, [StringComparison]::OrdinalIgnoreCase)) { return 'is a location itself, not an item in it' }
+    }
     if ($parent -eq $Scope.windows_temp -or $parent -eq $Scope.windows_update_download) { return $null }
     if ($parent -eq $Scope.agent_folders -and $name -like 'RDAgent_*') {
+        if (-not $Scope.agents_known) { return "is an agent folder, and the boot loader's DefaultAgent could not be read (unknown means keep)" }
         if ($Scope.agents_in_use -contains $name) { return "is the agent the boot loader names (DefaultAgent or PreviousAgent)" }
         return $null
     }
@@ -474,30 +528,137 @@ function Invoke-FileHash($Op) {
     , @($entries)
 }
 
+# Owners only administrators control (docs/runtime.md): SYSTEM, Administrators, TrustedInstaller, and the
+# account the runtime runs as (an administrator). Anything owned by another account, a standard user above
+# all, can be changed or replaced by that account whatever its permissions say.
+$TrustedOwnerSids = @('S-1-5-18', 'S-1-5-32-544', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+
+function Get-UntrustedOwner([IO.FileSystemInfo] $Item) {
+    # The owner's name when it is not one of the trusted owners, else $null.
+    $sid = $Item.GetAccessControl([Security.AccessControl.AccessControlSections]::Owner).GetOwner([Security.Principal.SecurityIdentifier])
+    if ($TrustedOwnerSids -contains $sid.Value -or $sid.Value -eq [Security.Principal.WindowsIdentity]::GetCurrent().User.Value) { return $null }
+    try { $sid.Translate([Security.Principal.NTAccount]).Value } catch { $sid.Value }
+}
+
+function Find-UntrustedOwner([string] $Path, [bool] $Tree) {
+    # Why $Path is not under administrators' control, or $null: it or a folder above it (up to the drive's root)
+    # has another owner, or (with $Tree) an item below it has one or is a link.
+    $item = Get-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+    $current = $item
+    $above = $Path
+    while ($null -eq $current -and $above) {
+        $above = Split-Path -Path $above -Parent
+        if ($above) { $current = Get-Item -LiteralPath $above -Force -ErrorAction SilentlyContinue }
+    }
+    while ($null -ne $current) {
+        $owner = Get-UntrustedOwner $current
+        if ($owner) { return "'$($current.FullName)' is owned by $owner, not by an administrator" }
+        $current = if ($current -is [IO.FileInfo]) { $current.Directory } else { $current.Parent }
+    }
+    if ($Tree -and $item -is [IO.DirectoryInfo]) {
+        $pending = New-Object -TypeName 'System.Collections.Generic.Stack[IO.DirectoryInfo]'
+        $pending.Push($item)
+        while ($pending.Count) {
+            foreach ($entry in $pending.Pop().GetFileSystemInfos()) {
+                if ($entry.Attributes -band [IO.FileAttributes]::ReparsePoint) { return "'$($entry.FullName)' is a link (reparse point)" }
+                $owner = Get-UntrustedOwner $entry
+                if ($owner) { return "'$($entry.FullName)' is owned by $owner, not by an administrator" }
+                if ($entry -is [IO.DirectoryInfo]) { $pending.Push($entry) }
+            }
+        }
+    }
+    $null
+}
+
+function New-AdminOnlySecurity {
+    # Owner Administrators; SYSTEM and Administrators full control, inherited by everything below; nothing
+    # inherited from above (ProgramData lets users create folders there and own what they create).
+    $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
+    $security.SetOwner((New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'))
+    $security.SetAccessRuleProtection($true, $false)
+    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+        $identity = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $sid
+        $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $identity, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow'
+        $security.AddAccessRule($rule)
+    }
+    $security
+}
+
+function Test-AdminOnly([string] $Path) {
+    # Whether a folder has exactly New-AdminOnlySecurity's owner and rules.
+    $security = [IO.Directory]::GetAccessControl($Path)
+    $rules = @($security.GetAccessRules($true, $true, [Security.Principal.SecurityIdentifier]))
+    $other = @($rules | Where-Object {
+            $_.AccessControlType -ne 'Allow' -or @('S-1-5-18', 'S-1-5-32-544') -notcontains $_.IdentityReference.Value -or
+            $_.FileSystemRights -ne [Security.AccessControl.FileSystemRights]::FullControl
+        })
+    $security.AreAccessRulesProtected -and $rules.Count -eq 2 -and $other.Count -eq 0 -and
+    $security.GetOwner([Security.Principal.SecurityIdentifier]).Value -eq 'S-1-5-32-544'
+}
+
 function Invoke-MakeDirectory($Op) {
-    # A folder of the installer cache, created with its parents before put_file writes into it.
+    # A folder of the installer cache, created with its parents before put_file writes into it. secure_root:
+    # the cache itself, refused when it, a folder above it or an item in it is not under administrators'
+    # control; then created (or reset) admin-only. The paths must be inside it.
     $paths = @($Op.paths)
     foreach ($path in $paths) {
         if ($path -isnot [string] -or $path -notmatch '^[A-Za-z]:\\') { throw "make_directory: '$path' is not an absolute folder path like C:\folder." }
+    }
+    $root = $Op.secure_root
+    $secured = $false
+    if ($null -ne $root) {
+        $full = if ($root -is [string]) { Get-CanonicalPath $root } else { $null }
+        if ($null -eq $full -or -not [string]::Equals($full, $root, [StringComparison]::OrdinalIgnoreCase) -or $root -match '[. ](\\|$)') {
+            throw "make_directory: secure_root '$root' is not a canonical absolute folder path like C:\folder."
+        }
+        foreach ($path in $paths) {
+            if (-not ($path -eq $root -or $path.StartsWith("$root\", [StringComparison]::OrdinalIgnoreCase))) {
+                throw "make_directory: '$path' is not inside secure_root '$root'."
+            }
+        }
+        $untrusted = Find-UntrustedOwner $root $true
+        if ($untrusted) {
+            throw "make_directory: $untrusted, who could replace what the cache holds; nothing was created. Delete '$root' and what a standard user created above it (or take ownership and reset its permissions), then run again."
+        }
+        $missing = @()
+        for ($folder = $root; -not (Test-Path -LiteralPath $folder -PathType Container); $folder = Split-Path -Path $folder -Parent) { $missing += $folder }
+        $secured = ($missing.Count -gt 0) -or -not (Test-AdminOnly $root)
+        if ($secured -and -not $Op.check_mode) {
+            [array]::Reverse($missing)
+            foreach ($folder in $missing) { $null = [IO.Directory]::CreateDirectory($folder, (New-AdminOnlySecurity)) }
+            if (-not $missing.Count) { [IO.Directory]::SetAccessControl($root, (New-AdminOnlySecurity)) }
+        }
     }
     $created = @($paths | Where-Object { -not (Test-Path -LiteralPath $_ -PathType Container) })
     if (-not $Op.check_mode) {
         foreach ($path in $created) { $null = [IO.Directory]::CreateDirectory($path) }
     }
-    [ordered]@{ changed = $created.Count -gt 0; created = $created }
+    [ordered]@{ changed = $created.Count -gt 0 -or $secured; created = $created; secured = $secured }
 }
 
-function Assert-PackageHash([string] $OpName, [string] $Path, $Expected) {
-    # Hashed right before it runs: a package changed or damaged since it was copied and checked never runs.
-    if ($null -eq $Expected) { return }
-    if ($Expected -isnot [string] -or $Expected -notmatch '^[0-9A-Fa-f]{64}$') {
+function Open-Package([string] $OpName, [string] $Path, $Expected) {
+    # The package opened for reading, shared for reading only: until the handle is closed (after the installer
+    # ran) nobody can change, replace or delete it. Refused when it or a folder above it is not under
+    # administrators' control; with $Expected, hashed through that handle.
+    if ($null -ne $Expected -and ($Expected -isnot [string] -or $Expected -notmatch '^[0-9A-Fa-f]{64}$')) {
         throw "${OpName}: argument 'sha256' must be 64 hexadecimal digits."
     }
-    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { throw "${OpName}: package '$Path' does not exist; nothing was run." }
-    $actual = Get-Sha256 $Path
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) {
+        if ($null -eq $Expected) { return $null }  # Windows Installer answers 1619 (the package cannot be opened)
+        throw "${OpName}: package '$Path' does not exist; nothing was run."
+    }
+    $untrusted = Find-UntrustedOwner $Path $false
+    if ($untrusted) { throw "${OpName}: package '$Path': $untrusted, who could swap it; nothing was run." }
+    $stream = [IO.File]::Open($Path, [IO.FileMode]::Open, [IO.FileAccess]::Read, [IO.FileShare]::Read)
+    if ($null -eq $Expected) { return $stream }
+    $sha = [Security.Cryptography.SHA256]::Create()
+    try { $actual = ([BitConverter]::ToString($sha.ComputeHash($stream)) -replace '-', '').ToLowerInvariant() }
+    finally { $sha.Dispose() }
     if ($actual -ne $Expected.ToLowerInvariant()) {
+        $stream.Dispose()
         throw "${OpName}: package '$Path' has SHA-256 $actual, not the expected $($Expected.ToLowerInvariant()); nothing was run."
     }
+    $stream
 }
 
 function Initialize-WindowsInstaller {
@@ -512,6 +673,16 @@ function Initialize-WindowsInstaller {
 '@
 }
 
+function Get-InstallerLoggingPolicy {
+    # The machine's Windows Installer Logging (mode letters, e.g. voicewarmupx) and Debug policies: with either
+    # set, the installer writes logs of its own (MSI*.LOG in %TEMP% and, for the service, C:\Windows\Temp) with
+    # the command line and properties; Debug=7 writes the command line even for hidden properties.
+    $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SOFTWARE\Policies\Microsoft\Windows\Installer')
+    if ($null -eq $key) { return @{ logging = ''; debug = 0 } }
+    try { @{ logging = [string]$key.GetValue('Logging', ''); debug = [long]$key.GetValue('Debug', 0) } }
+    finally { $key.Close() }
+}
+
 function Invoke-Msiexec($Op) {
     # action install: package (+ properties); uninstall: product_code. Quiet, no restart, optional log.
     if (@('install', 'uninstall') -notcontains $Op.action) {
@@ -520,7 +691,6 @@ function Invoke-Msiexec($Op) {
     if ($Op.action -eq 'install') {
         $package = Get-TextArgument $Op 'package'
         if ($package -notlike '*.msi') { throw "msiexec: package '$package' is not an .msi file." }
-        Assert-PackageHash 'msiexec' $package $Op.sha256
     }
     else {
         $productCode = Get-TextArgument $Op 'product_code'
@@ -538,16 +708,29 @@ function Invoke-Msiexec($Op) {
             if ($SecretProperties -contains $name.ToUpperInvariant()) { $hidden += $name.ToUpperInvariant() }
         }
     }
-    if ($hidden.Count) { $properties += "MsiHiddenProperties=`"$($hidden -join ';')`"" }
-    Initialize-WindowsInstaller
-    $null = [AvdOps.WindowsInstaller]::MsiSetInternalUI(2, [IntPtr]::Zero)  # INSTALLUILEVEL_NONE: /qn
-    if ($Op.log) {
-        # INSTALLLOGMODE: fatal exit, error, warning, user, info, resolve source, out of disk space, action start,
-        # common data; not action data, property dumps nor verbose, which print property values. 1: append.
-        $null = [AvdOps.WindowsInstaller]::MsiEnableLog(0x9DF, [string]$Op.log, 1)
+    if ($hidden.Count) {
+        # MsiHiddenProperties is a private property (a command line cannot set it) and Debug=7 logs the command
+        # line anyway: while a logging policy is set, a secret is never handed to Windows Installer.
+        $policy = Get-InstallerLoggingPolicy
+        if ($policy.logging -or $policy.debug) {
+            throw "msiexec: the Windows Installer policies in HKLM\SOFTWARE\Policies\Microsoft\Windows\Installer (Logging '$($policy.logging)', Debug $($policy.debug)) make the installer write its command line and properties into MSI*.LOG files, so $($hidden -join ', ') would be logged; nothing was installed. Write the secret to the registry instead (the collection installs the agent so), or remove the policies."
+        }
     }
-    if ($Op.action -eq 'install') { $code = [AvdOps.WindowsInstaller]::MsiInstallProduct($package, $properties -join ' ') }
-    else { $code = [AvdOps.WindowsInstaller]::MsiConfigureProductEx($productCode, 0, 2, $properties -join ' ') }
+    $lock = $null
+    if ($Op.action -eq 'install') { $lock = Open-Package 'msiexec' $package $Op.sha256 }
+    try {
+        Initialize-WindowsInstaller
+        $null = [AvdOps.WindowsInstaller]::MsiSetInternalUI(2, [IntPtr]::Zero)  # INSTALLUILEVEL_NONE: /qn
+        if ($Op.log) {
+            # INSTALLLOGMODE: fatal exit, error, warning, user, info, resolve source, out of disk space, action
+            # start, common data; not action data, property dumps nor verbose, which print property values. 1: append.
+            $null = [AvdOps.WindowsInstaller]::MsiEnableLog(0x9DF, [string]$Op.log, 1)
+        }
+        elseif ($hidden.Count) { $null = [AvdOps.WindowsInstaller]::MsiEnableLog(0, $null, 0) }  # this process logs nothing
+        if ($Op.action -eq 'install') { $code = [AvdOps.WindowsInstaller]::MsiInstallProduct($package, $properties -join ' ') }
+        else { $code = [AvdOps.WindowsInstaller]::MsiConfigureProductEx($productCode, 0, 2, $properties -join ' ') }
+    }
+    finally { if ($null -ne $lock) { $lock.Dispose() } }
     [ordered]@{ exit_code = [int]$code }
 }
 
@@ -557,14 +740,17 @@ function Invoke-DotnetInstall($Op) {
     $path = Get-TextArgument $Op 'path'
     if ($path -notlike '*.exe') { throw "dotnet_install: path '$path' is not an .exe file." }
     if ($null -eq $Op.sha256) { throw "dotnet_install: argument 'sha256' is required (the installer's pinned SHA-256)." }
-    Assert-PackageHash 'dotnet_install' $path $Op.sha256
-    $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo
-    $start.FileName = $path
-    $start.Arguments = '/q /norestart'
-    $start.UseShellExecute = $false
-    $start.CreateNoWindow = $true
-    $process = [Diagnostics.Process]::Start($start)
-    $process.WaitForExit()
+    $lock = Open-Package 'dotnet_install' $path $Op.sha256
+    try {
+        $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+        $start.FileName = $path
+        $start.Arguments = '/q /norestart'
+        $start.UseShellExecute = $false
+        $start.CreateNoWindow = $true
+        $process = [Diagnostics.Process]::Start($start)
+        $process.WaitForExit()
+    }
+    finally { $lock.Dispose() }
     [ordered]@{ exit_code = $process.ExitCode }
 }
 

@@ -1,5 +1,6 @@
 """installer_cache against the lab: the files `avdlab up` provides reach a host over winrm and over psrp,
-checked by SHA-256 on both sides; check mode and a second run copy nothing; a bad file changes nothing."""
+checked by SHA-256 on both sides; check mode and a second run copy nothing; a bad file changes nothing; a cache
+a standard user created first is refused and nothing is copied into it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ host_pool: {name: hp-installers, max_session_limit: 4}
 hosts:
   - {name: ic-01}
   - {name: ic-02}
+  - {name: ic-03, user_owned_cache: true}
 """
 CACHE = "c:\\programdata\\avdops\\installers"
 
@@ -83,3 +85,21 @@ def test_a_file_that_does_not_match_the_manifest_changes_nothing(installers_lab,
     answer = cache(installers_lab, "ic-02", "-e", "ansible_connection=psrp", manifest_path=str(bad))
     assert answer["_status"] == "FAILED!" and f"not the manifest's {'0' * 64}" in answer["msg"]
     assert "installers.agent" in answer["msg"] and files(installers_lab, "ic-02") == before
+
+
+def test_a_cache_a_standard_user_created_first_is_refused_and_nothing_is_copied(installers_lab):
+    for check in ([], ["--check"]):
+        answer = cache(installers_lab, "ic-03", *check)
+        assert answer["_status"] == "FAILED!", answer
+        assert answer["msg"].startswith("the installer cache on the host cannot be used: make_directory:"), answer
+        assert "'C:\\ProgramData\\avdops' is owned by IC-03\\user01, not by an administrator" in answer["msg"]
+        assert "nothing was created" in answer["msg"]
+    state = json.loads((installers_lab.directory / "hosts" / "ic-03.json").read_text())
+    assert files(installers_lab, "ic-03") == {} and state["owners"] == {"c:\\programdata\\avdops": "IC-03\\user01"}
+    assert not [d for d in state["directories"] if d.startswith(CACHE)]
+
+
+def test_the_cache_is_made_admin_only(installers_lab):
+    cache(installers_lab, "ic-01")
+    state = json.loads((installers_lab.directory / "hosts" / "ic-01.json").read_text())
+    assert CACHE in state["admin_only"]

@@ -3,7 +3,8 @@
 Hosts with an expired token, an invalid token, no agent, a stack stuck Upgrading and one removed from the pool all
 end Available and clean; a healthy host is left alone (and reinstalled only when asked); a host with a user is
 left alone without consent; check mode and a second run change nothing; a host that drops right after the
-uninstall converges when the playbook simply runs again; the planted key is in no output, log or host file.
+uninstall converges when the playbook simply runs again; the planted key is in no output, log or host file, not
+even the MSI logs a machine Logging/Debug policy (re-03) makes Windows Installer write.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ host_pool: {name: hp-re, max_session_limit: 4}
 hosts:
   - {name: re-01, faults: [expired_registration_token]}
   - {name: re-02, faults: [invalid_registration_token]}
-  - {name: re-03, faults: [agent_not_installed]}
+  - {name: re-03, faults: [agent_not_installed], msi_logging_policy: voicewarmupx, msi_debug_policy: 7}
   - {name: re-04, faults: [sxs_stack_missing]}
   - {name: re-05, faults: [endpoint_not_found]}
   - {name: re-06, installation_seconds: 12}
@@ -232,8 +233,12 @@ def test_planted_token_is_in_no_output_log_or_host_file(lab, planted_token, chec
         assert planted_token not in text
         assert planted_token.split(".")[1][:24] not in text
     for data in first_run[1].values():  # no file holding it on any host: no MSI log, no answer file
-        assert not [f for f in data["files"].values() if f["path"].lower().endswith((".log", ".txt", ".token"))
+        assert not [f for f in data["files"].values() if planted_token in (f.get("text") or "")]
+        assert not [f for f in data["files"].values() if f["path"].lower().endswith((".txt", ".token"))
                     and "rdinfra" not in f["path"].lower()]  # fmt: skip
+    # re-03's Windows Installer Logging policy (voicewarmupx, Debug=7) logged every installation it ran there.
+    installs = [f for f in first_run[1]["re-03"]["files"].values() if f["path"].startswith("C:\\Windows\\Temp\\MSI")]
+    assert any("CommandLine: REBOOT=ReallySuppress" in (f.get("text") or "") for f in installs), installs
 
 
 def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_converges_on_a_rerun(

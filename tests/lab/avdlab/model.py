@@ -26,7 +26,8 @@ from .windows.state import HostState, UserSession
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.$-]{1,256}$")  # a service's short name (not its display name)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
-LOCALES = ("en-US", "de-DE", "ja-JP")
+LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
+MSI_LOGGING_MODES = re.compile(r"^[voicewarmupx+!*]*$", re.I)  # msiexec /L's letters, as the Logging policy takes them
 KINDS = ("session_host", "image")  # image: a VM that builds a golden image, in no host pool and not registered
 
 
@@ -43,6 +44,11 @@ class HostSpec:
     kind: str = "session_host"
     pool: str = ""  # the host pool it is registered with (the scenario's first when empty)
     installation_seconds: float = 60.0  # how long another installation (the installer_busy fault) runs
+    # Windows Installer machine policies (HKLM\SOFTWARE\Policies\Microsoft\Windows\Installer): Logging's mode
+    # letters (e.g. voicewarmupx; empty: not set) and Debug (0: not set; 7 logs the command line as given).
+    msi_logging_policy: str = ""
+    msi_debug_policy: int = 0
+    user_owned_cache: bool = False  # C:\ProgramData\avdops created beforehand by a standard user, who owns it
     registration_seconds: float = 0.0  # how long the agent takes to register (0: at once)
     service_delays: dict[str, float] = field(default_factory=dict)  # service -> seconds in StartPending/StopPending
     service_hang: list[str] = field(default_factory=list)  # services that hang in StopPending until a restart
@@ -124,6 +130,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "kind",
             "pool",
             "installation_seconds",
+            "msi_logging_policy",
+            "msi_debug_policy",
+            "user_owned_cache",
             "registration_seconds",
             "service_delays",
             "service_hang",
@@ -158,6 +167,17 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         installation = entry.get("installation_seconds", 60)
         if isinstance(installation, bool) or not isinstance(installation, int | float) or not 0 < installation <= 86400:
             raise ScenarioError(f"{where}: installation_seconds must be a number of seconds from 1 to 86400")
+        logging = entry.get("msi_logging_policy", "")
+        if not isinstance(logging, str) or not MSI_LOGGING_MODES.match(logging):
+            raise ScenarioError(
+                f"{where}: msi_logging_policy must be Windows Installer logging modes (e.g. voicewarmupx)"
+            )
+        debug = entry.get("msi_debug_policy", 0)
+        if isinstance(debug, bool) or not isinstance(debug, int) or not 0 <= debug <= 7:
+            raise ScenarioError(f"{where}: msi_debug_policy must be a whole number from 0 to 7")
+        user_owned_cache = entry.get("user_owned_cache", False)
+        if not isinstance(user_owned_cache, bool):
+            raise ScenarioError(f"{where}: user_owned_cache must be true or false")
         registration = entry.get("registration_seconds", 0)
         if isinstance(registration, bool) or not isinstance(registration, int | float) or not 0 <= registration <= 3600:
             raise ScenarioError(f"{where}: registration_seconds must be a number of seconds from 0 to 3600")
@@ -192,6 +212,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 kind=kind,
                 pool=pool.name if kind == "session_host" else "",
                 installation_seconds=float(installation),
+                msi_logging_policy=logging,
+                msi_debug_policy=debug,
+                user_owned_cache=user_owned_cache,
                 registration_seconds=float(registration),
                 service_delays={service: float(seconds) for service, seconds in delays.items()},
                 service_hang=list(hang),
@@ -215,6 +238,23 @@ def _parse_pool(pool: Any, where: str) -> PoolSpec:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", name):
         raise ScenarioError(f"{where}.name {name!r} is not a valid host pool name")
     return PoolSpec(name=name, max_session_limit=limit)
+
+
+def set_installer_policies(state: HostState, spec: HostSpec) -> None:
+    """The scenario's Windows Installer Logging and Debug machine policies, as Group Policy writes them."""
+    if spec.msi_logging_policy:
+        state.registry.set(k.INSTALLER_POLICY, "Logging", "REG_SZ", spec.msi_logging_policy)
+    if spec.msi_debug_policy:
+        state.registry.set(k.INSTALLER_POLICY, "Debug", "REG_DWORD", spec.msi_debug_policy)
+
+
+def user_owned_cache(state: HostState) -> None:
+    """``C:\\ProgramData\\avdops`` made by a standard user before the collection's first run: ProgramData lets
+    users create folders, and the creator owns what it creates (CREATOR OWNER)."""
+    folder = r"c:\programdata\avdops"
+    if folder not in state.directories:
+        state.directories.append(folder)
+    state.owners[folder] = f"{state.name.upper()}\\{k.STANDARD_USER}"
 
 
 class LabModel:
@@ -248,6 +288,9 @@ class LabModel:
             self.hosts[spec.name.lower()] = state
         for spec in scenario.hosts:
             state = self.hosts[spec.name.lower()]
+            set_installer_policies(state, spec)
+            if spec.user_owned_cache:
+                user_owned_cache(state)
             for name in spec.faults:
                 fault = fault_catalog.get(name)
                 if fault.before_boot:

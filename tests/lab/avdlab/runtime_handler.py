@@ -36,6 +36,7 @@ from .host import LabHost
 from .shells import CommandResult
 from .windows import operations as ops
 from .windows.agent import settle_registration
+from .windows.paths import full_path
 from .windows.registry import RegistryError
 from .windows.state import HostState
 
@@ -321,11 +322,43 @@ async def registry_write(state: HostState, avd: Any, op: dict[str, Any]) -> dict
     return {"changed": ops.registry_write(state, op["path"], op["name"], op["type"], data)["changed"]}
 
 
+# The runtime's $RegistryDeletable: whole keys (name None) and values registry_delete may delete; <hive> is any
+# one user hive under HKEY_USERS.
+REGISTRY_DELETABLE = (
+    (r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent", None),
+    (r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader", None),
+    (r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer", "DisableMSI"),
+    (r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\System", "DisableCMD"),
+    (r"HKEY_USERS\<hive>\Software\Policies\Microsoft\Windows\System", "DisableCMD"),
+)
+
+
+def registry_deletable(path: str, name: str | None) -> bool:
+    parts = path.split("\\")
+    if any(not part.strip() for part in parts):
+        return False
+    if parts[0].upper() == "HKEY_USERS" and len(parts) > 2:
+        parts[1] = "<hive>"
+    shape = "\\".join(parts).lower()
+    return any(
+        shape == allowed.lower()
+        and (name is None) == (allowed_name is None)
+        and (name or "").lower() == (allowed_name or "").lower()
+        for allowed, allowed_name in REGISTRY_DELETABLE
+    )
+
+
 async def registry_delete(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
     registry_path_argument(op)
     name = op.get("name")
     if name is not None and (not isinstance(name, str) or not name):
         raise ArgumentError("registry_delete: argument 'name' must be a value name, or absent to delete the whole key.")
+    if not registry_deletable(op["path"], name):
+        what = f"key '{op['path']}'" if name is None else f"value '{name}' of '{op['path']}'"
+        raise ArgumentError(
+            f"registry_delete: {what} is not one the collection owns (the RDInfraAgent and RDAgentBootLoader keys, "
+            "DisableMSI and DisableCMD policy values); nothing was deleted."
+        )
     if op.get("check_mode"):
         if name is None:
             return {"changed": state.registry.key_exists(op["path"])}
@@ -431,7 +464,6 @@ async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, A
         package = text_argument(op, "package")
         if not package.lower().endswith(".msi"):
             raise ArgumentError(f"msiexec: package '{package}' is not an .msi file.")
-        check_package_hash(state, "msiexec", package, op.get("sha256"))
     else:
         product_code = text_argument(op, "product_code")
         if not PRODUCT_CODE.match(product_code):
@@ -443,25 +475,48 @@ async def msiexec(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, A
     for name in properties:
         if not PROPERTY_NAME.match(name):
             raise ArgumentError(f"msiexec: '{name}' is not a property name.")
+    secrets = [name.upper() for name in properties if name.upper() in SECRET_PROPERTIES]
+    if secrets:
+        logging, debug = ops.installer_logging_policy(state)
+        if logging or debug:
+            raise ops.OperationError(
+                "msiexec: the Windows Installer policies in HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\Installer "
+                f"(Logging '{logging}', Debug {debug}) make the installer write its command line and properties into "
+                f"MSI*.LOG files, so {', '.join(secrets)} would be logged; nothing was installed. Write the secret to "
+                "the registry instead (the collection installs the agent so), or remove the policies."
+            )
+    # The runtime's command line: REBOOT=ReallySuppress, then the properties as given.
+    command_line = {"REBOOT": "ReallySuppress", **{name: str(value) for name, value in properties.items()}}
     if action == "install":
-        code = ops.msiexec_install(state, avd, package, {name: str(value) for name, value in properties.items()})
+        check_package_hash(state, "msiexec", package, op.get("sha256"))
+        code = ops.msiexec_install(state, avd, package, command_line)
     else:
-        code = ops.msiexec_uninstall(state, product_code, {name: str(value) for name, value in properties.items()})
+        code = ops.msiexec_uninstall(state, product_code, command_line)
     return {"exit_code": code}
+
+
+SECRET_PROPERTIES = {"REGISTRATIONTOKEN"}
 
 
 SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")
 
 
 def check_package_hash(state: HostState, op_name: str, path: str, expected: Any) -> None:
-    """The runtime hashes a package right before it runs it and refuses one that differs (nothing runs)."""
-    if expected is None:
-        return
-    if not isinstance(expected, str) or not SHA256_HEX.match(expected):
+    """The runtime's Open-Package: a package it or a folder above which a standard user owns never runs; with
+    ``expected``, it is hashed through the handle it stays open with (shared for reading only) while it runs,
+    and one that differs never runs."""
+    if expected is not None and (not isinstance(expected, str) or not SHA256_HEX.match(expected)):
         raise ArgumentError(f"{op_name}: argument 'sha256' must be 64 hexadecimal digits.")
     (found,) = ops.file_hashes(state, [path])
     if not found["exists"]:
+        if expected is None:
+            return  # Windows Installer answers 1619
         raise ops.OperationError(f"{op_name}: package '{path}' does not exist; nothing was run.")
+    why = ops.untrusted_owner(state, path)
+    if why:
+        raise ops.OperationError(f"{op_name}: package '{path}': {why}, who could swap it; nothing was run.")
+    if expected is None:
+        return
     if found["sha256"] != expected.lower():
         raise ops.OperationError(
             f"{op_name}: package '{path}' has SHA-256 {found['sha256']}, not the expected {expected.lower()}; "
@@ -483,7 +538,17 @@ async def make_directory(state: HostState, avd: Any, op: dict[str, Any]) -> dict
     for path in paths:
         if not re.match(r"^[A-Za-z]:\\", path):
             raise ArgumentError(f"make_directory: '{path}' is not an absolute folder path like C:\\folder.")
-    return ops.make_directories(state, paths, bool(op.get("check_mode")))
+    root = op.get("secure_root")
+    if root is not None:
+        full = _windows_full_path(root) if isinstance(root, str) else None
+        if full is None or full.lower() != root.lower() or CLEANUP_BAD_PATH.search(root):
+            raise ArgumentError(
+                f"make_directory: secure_root '{root}' is not a canonical absolute folder path like C:\\folder."
+            )
+        for path in paths:
+            if not (path.lower() == root.lower() or path.lower().startswith(root.lower() + "\\")):
+                raise ArgumentError(f"make_directory: '{path}' is not inside secure_root '{root}'.")
+    return ops.make_directories(state, paths, bool(op.get("check_mode")), root)
 
 
 async def dotnet_install(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
@@ -535,14 +600,15 @@ CLEANUP_FOLDERS = {
     "windows_update_download": r"C:\Windows\SoftwareDistribution\Download",
     "agent_folders": r"C:\Program Files\Microsoft RDInfra",
 }
-CLEANUP_BAD_PATH = re.compile(r'[*?"<>|]|(^|\\)\.\.?(\\|$)')
-CLEANUP_FULL_PATH = re.compile(r"^[A-Za-z]:\\.+[^\\]$")
+CLEANUP_BAD_PATH = re.compile(r'[*?"<>|]|[. ](\\|$)')
+DRIVE_FULL_PATH = re.compile(r"^[A-Za-z]:\\")
 
 
-def _agents_in_use(state: HostState) -> list[str]:
+def _agents_in_use(state: HostState) -> tuple[list[str], bool]:
+    """The agents the boot loader names, and whether its DefaultAgent could be read at all."""
     bootloader = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader"
     found = [state.registry.get_data(bootloader, name) for name in ("DefaultAgent", "PreviousAgent")]
-    return [str(value) for value in found if value]
+    return [str(value) for value in found if value], bool(found[0])
 
 
 async def cleanup_candidates(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
@@ -559,17 +625,33 @@ async def cleanup_candidates(state: HostState, avd: Any, op: dict[str, Any]) -> 
                 "items": [{**item, "modified": iso(item["modified"])} for item in items],
             }
         )
-    return {"locations": locations, "agents_in_use": _agents_in_use(state)}
+    in_use, known = _agents_in_use(state)
+    return {"locations": locations, "agents_in_use": in_use, "agents_known": known}
 
 
-def _cleanup_refusal(path: str, in_use: list[str]) -> str | None:
-    if CLEANUP_BAD_PATH.search(path) or not CLEANUP_FULL_PATH.match(path):
-        return "is not a full path without wildcards or . and .. parts"
-    parent, _sep, name = path.rpartition("\\")
+def _windows_full_path(path: str) -> str | None:
+    """[IO.Path]::GetFullPath of a local drive path (None for anything else: UNC, relative, a stream)."""
+    if not DRIVE_FULL_PATH.match(path) or ":" in path[2:]:
+        return None
+    full = full_path(path)
+    return full + "\\" if path.endswith("\\") and len(full) > 2 else full
+
+
+def _cleanup_refusal(path: str, in_use: list[str], known: bool) -> str | None:
+    full = _windows_full_path(path)
+    if full is None or CLEANUP_BAD_PATH.search(path):
+        return "is not a full local path without wildcards, streams or parts ending in a dot or a space"
+    if full.lower() != path.lower():
+        return f"is not a canonical path (Windows opens it as '{full}')"
     folders = {key: value.lower() for key, value in CLEANUP_FOLDERS.items()}
+    if full.rstrip("\\").lower() in folders.values():
+        return "is a location itself, not an item in it"
+    parent, _sep, name = full.rpartition("\\")
     if parent.lower() in (folders["windows_temp"], folders["windows_update_download"]):
         return None
     if parent.lower() == folders["agent_folders"] and fnmatch.fnmatch(name.lower(), "rdagent_*"):
+        if not known:
+            return "is an agent folder, and the boot loader's DefaultAgent could not be read (unknown means keep)"
         if name.lower() in (agent.lower() for agent in in_use):
             return "is the agent the boot loader names (DefaultAgent or PreviousAgent)"
         return None
@@ -583,9 +665,9 @@ async def cleanup_delete(state: HostState, avd: Any, op: dict[str, Any]) -> dict
     paths = op.get("paths")
     if not paths or not isinstance(paths, list) or any(not isinstance(p, str) or not p for p in paths):
         raise ArgumentError("cleanup_delete: argument 'paths' is required (a list of full paths).")
-    in_use = _agents_in_use(state)
+    in_use, known = _agents_in_use(state)
     for path in paths:
-        refused = _cleanup_refusal(path, in_use)
+        refused = _cleanup_refusal(path, in_use, known)
         if refused:
             raise ArgumentError(f"cleanup_delete: '{path}' {refused}; nothing was deleted.")
     deleted, freed = [], 0

@@ -183,11 +183,11 @@ def test_file_hash_and_make_directory(host):
     folder = f"{CACHE}\\agent\\{k.AGENT_VERSION}"
     path = f"{folder}\\agent.msi"
     (made_check,) = run(host, {"op": "make_directory", "paths": [folder], "check_mode": True})
-    assert made_check["result"] == {"changed": True, "created": [folder]}
+    assert made_check["result"] == {"changed": True, "created": [folder], "secured": False}
     with pytest.raises(ops.OperationError, match="Could not find a part of the path"):
         ops.write_file(host.state, path, data)  # check mode created nothing
     made, again = run(host, {"op": "make_directory", "paths": [folder]}, {"op": "make_directory", "paths": [folder]})
-    assert made["result"]["changed"] and again["result"] == {"changed": False, "created": []}
+    assert made["result"]["changed"] and again["result"] == {"changed": False, "created": [], "secured": False}
     ops.write_file(host.state, path, data)
     host.model.save(host.state)
     (hashes,) = run(host, {"op": "file_hash", "paths": [path.upper(), f"{folder}\\nope.msi"]})

@@ -159,9 +159,9 @@ def test_cleanup_candidates_lists_each_safe_location_with_sizes_and_the_agents_i
     ("path", "message"),
     [
         (r"C:\Windows\System32\config", "is outside the locations"),
-        (r"C:\Windows\Temp", "is outside the locations"),  # the location itself, not its content
-        (r"C:\Windows\Temp\..\System32", "not a full path without wildcards"),
-        (r"C:\Windows\Temp\*", "not a full path without wildcards"),
+        (r"C:\Windows\Temp", "is a location itself"),  # the location itself, not its content
+        (r"C:\Windows\Temp\..\System32", "parts ending in a dot or a space"),
+        (r"C:\Windows\Temp\*", "not a full local path without wildcards"),
         (rf"{k.RDINFRA_DIR}\RDAgent_{k.AGENT_PREVIOUS_VERSION}", "is the agent the boot loader names"),
         (rf"{k.RDINFRA_DIR}\SxSStack-{k.SXS_VERSION}.msi", "is outside the locations"),
     ],

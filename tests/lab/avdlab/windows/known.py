@@ -190,3 +190,7 @@ def dotnet48_release(build: int) -> int:
     if build >= 20348:
         return 528449  # Windows 11, Server 2022
     return 528049  # all others
+
+
+# A standard (non-administrator) local account of the session host: it owns what it creates.
+STANDARD_USER = "user01"

@@ -26,6 +26,8 @@ HEADERS = {
     "en-US": ("SESSIONNAME", "USERNAME", "ID", "STATE", "TYPE", "DEVICE"),
     "de-DE": ("SITZUNGSNAME", "BENUTZERNAME", "ID", "STATUS", "TYP", "GERÄT"),
     "ja-JP": ("セッション名", "ユーザー名", "ID", "状態", "種類", "デバイス"),
+    "zh-CN": ("会话名", "用户名", "ID", "状态", "类型", "设备"),
+    "ru-RU": ("СЕАНС", "ПОЛЬЗОВАТЕЛЬ", "ID", "СТАТУС", "ТИП", "УСТР-ВО"),  # noqa: RUF001 (Cyrillic, as printed)
 }
 ENGLISH_STATES = {"Listen": "Listen", "Active": "Active", "Disc": "Disc", "Conn": "Conn", "Down": "Down"}
 STATE_WORDS = {
@@ -33,6 +35,10 @@ STATE_WORDS = {
     # "Verb." and "Aus" are not in a capture (none shows a German Conn or Down row).
     "de-DE": {"Listen": "Abhör.", "Active": "Aktiv", "Disc": "Getr.", "Conn": "Verb.", "Down": "Aus"},
     "ja-JP": ENGLISH_STATES,
+    # Chinese (Simplified) and Russian (Windows Server 2022) as captured; no capture shows a Down listener in
+    # either language, so a Down listener prints the English word there.
+    "zh-CN": {"Listen": "侦听", "Active": "运行中", "Disc": "断开", "Conn": "已连接", "Down": "Down"},
+    "ru-RU": {"Listen": "Прием", "Active": "Активно", "Disc": "Диск", "Conn": "Подключено", "Down": "Down"},
 }
 
 
@@ -53,9 +59,9 @@ class Layout:
     pad: bool = False
 
 
-CLASSIC = Layout(name=18)  # German and Japanese captures
+CLASSIC = Layout(name=18)  # German, Japanese, Chinese and Russian (Server 2022) captures
 WIDE = Layout(name=26, pad=True)  # Windows 11 captures in English
-LAYOUTS = {"en-US": WIDE, "de-DE": CLASSIC, "ja-JP": CLASSIC}
+LAYOUTS = {"en-US": WIDE, "de-DE": CLASSIC, "ja-JP": CLASSIC, "zh-CN": CLASSIC, "ru-RU": CLASSIC}
 
 
 def display_width(text: str) -> int:

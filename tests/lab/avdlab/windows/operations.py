@@ -19,6 +19,7 @@ from .agent import bootloader_started, msi_policy_blocks
 from .image import install_product, uninstall_product
 from .listeners import qwinsta
 from .packages import read_package
+from .paths import full_path
 from .registry import RegistryError, normalize_path
 from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, START_PENDING, STOP_PENDING, STOPPED, FileEntry, HostState
 
@@ -245,26 +246,67 @@ BASE_FOLDERS = (
 
 
 def folder_exists(state: HostState, folder: str) -> bool:
-    wanted = folder.rstrip("\\").lower()
+    wanted = full_path(folder).lower()
     if wanted in BASE_FOLDERS or wanted in state.directories:
         return True
     return any(path.startswith(wanted + "\\") for path in state.files)
 
 
-def make_directories(state: HostState, folders: list[str], check_mode: bool = False) -> dict[str, Any]:
-    """[IO.Directory]::CreateDirectory for each folder (with its parents); which ones did not exist."""
+def _create_folder(state: HostState, folder: str) -> None:
+    parts = full_path(folder).split("\\")
+    for depth in range(2, len(parts) + 1):
+        parent = "\\".join(parts[:depth]).lower()
+        if not folder_exists(state, parent):
+            state.directories.append(parent)
+
+
+def untrusted_owner(state: HostState, path: str, tree: bool = False) -> str | None:
+    """Why a path is not under administrators' control (None when it is): it or a folder above it is owned by
+    another account, or (``tree``) something below it is."""
+    parts = full_path(path).split("\\")
+    for depth in range(len(parts), 0, -1):
+        above = "\\".join(parts[:depth]).lower()
+        owner = state.owners.get(above)
+        if owner and (above in state.files or folder_exists(state, above)):
+            shown = "\\".join(parts[:depth])
+            return f"'{shown}' is owned by {owner}, not by an administrator"
+    if tree:
+        prefix = full_path(path).lower() + "\\"
+        for below, owner in sorted(state.owners.items()):
+            if below.startswith(prefix):
+                return f"'{below}' is owned by {owner}, not by an administrator"
+    return None
+
+
+def make_directories(
+    state: HostState, folders: list[str], check_mode: bool = False, secure_root: str | None = None
+) -> dict[str, Any]:
+    """[IO.Directory]::CreateDirectory for each folder (with its parents); which ones did not exist.
+
+    ``secure_root`` (the installer cache): refused when it, a folder above it or anything in it is owned by
+    someone other than an administrator; created (or reset) with admin-only permissions.
+    """
     for folder in folders:
         if not _ABSOLUTE_PATH.match(folder.rstrip("\\") + "\\x"):
             raise OperationError(f"make_directory: '{folder}' is not an absolute folder path like C:\\folder.")
+    secured = False
+    if secure_root is not None:
+        why = untrusted_owner(state, secure_root, tree=True)
+        if why:
+            raise OperationError(
+                f"make_directory: {why}, who could replace what the cache holds; nothing was created. Delete "
+                f"'{secure_root}' and what a standard user created above it (or take ownership and reset its "
+                "permissions), then run again."
+            )
+        secured = secure_root.lower() not in state.admin_only or not folder_exists(state, secure_root)
+        if secured and not check_mode:
+            _create_folder(state, secure_root)
+            state.admin_only.append(secure_root.lower())
     created = [folder for folder in folders if not folder_exists(state, folder)]
     if not check_mode:
         for folder in created:
-            parts = folder.rstrip("\\").split("\\")
-            for depth in range(2, len(parts) + 1):
-                parent = "\\".join(parts[:depth]).lower()
-                if not folder_exists(state, parent):
-                    state.directories.append(parent)
-    return {"changed": bool(created), "created": created}
+            _create_folder(state, folder)
+    return {"changed": bool(created) or secured, "created": created, "secured": secured}
 
 
 def write_file(state: HostState, path: str, data: bytes) -> None:
@@ -305,7 +347,7 @@ def file_hashes(state: HostState, paths: list[str]) -> list[dict[str, Any]]:
 def folder_items(state: HostState, folder: str) -> list[dict[str, Any]]:
     """The children of a folder, each a file or a folder with the size of everything in it and when it last
     changed (a folder: its newest file), as ``Get-ChildItem -Force`` and a recursive sum would find them."""
-    prefix = folder.rstrip("\\").lower() + "\\"
+    prefix = full_path(folder).lower() + "\\"
     items: dict[str, dict[str, Any]] = {}
     for lowered, entry in state.files.items():
         if not lowered.startswith(prefix):
@@ -329,8 +371,9 @@ def folder_items(state: HostState, folder: str) -> list[dict[str, Any]]:
 
 def delete_item(state: HostState, path: str) -> int:
     """``Remove-Item -LiteralPath path -Recurse -Force``: a file, or a folder with everything in it; the bytes
-    freed on the disk. A missing path is an error, as Remove-Item's."""
-    lowered = path.rstrip("\\").lower()
+    freed on the disk. A missing path is an error, as Remove-Item's. The path is the one Windows opens
+    (``paths.full_path``): ``C:\\Windows\\Temp\\ `` is the temp folder itself, everything in it."""
+    lowered = full_path(path).lower()
     inside = [key for key in state.files if key == lowered or key.startswith(lowered + "\\")]
     folders = [d for d in state.directories if d == lowered or d.startswith(lowered + "\\")]
     if not inside and not folders:
@@ -433,8 +476,94 @@ def _restart_stack_holders(state: HostState, now: float) -> None:
         )
 
 
+HIDDEN_VALUE = "**********"
+
+
+def installer_logging_policy(state: HostState) -> tuple[str, int]:
+    """The machine policies ``Logging`` (mode letters, e.g. ``voicewarmupx``) and ``Debug`` under
+    ``HKLM\\Software\\Policies\\Microsoft\\Windows\\Installer``."""
+    logging = state.registry.get_data(k.INSTALLER_POLICY, "Logging")
+    debug = state.registry.get_data(k.INSTALLER_POLICY, "Debug")
+    return (str(logging) if logging else ""), (int(debug) if isinstance(debug, int) else 0)
+
+
+def _policy_log_text(
+    target: str, properties: dict[str, str], hidden: set[str], outcome: str, debug: int, modes: str, now: float
+) -> str:
+    """What the Windows Installer service writes under the Logging policy (docs/lab.md).
+
+    ``v`` (verbose): the RunEngine's command line and each property the command line adds; ``p`` (terminal
+    properties, also in ``*``): every property at the end. A property named in the package's own
+    MsiHiddenProperties shows ``**********`` - except on the command line when Debug is 7, which Windows
+    writes as given.
+    """
+    stamp = time.strftime("%m/%d/%Y  %H:%M:%S", time.gmtime(now))
+    verbose = "v" in modes
+    lines = [
+        f"=== {'Verbose logging' if verbose else 'Logging'} started: {stamp}  Build type: SHIP UNICODE 5.00.10011.00  Calling process: C:\\Windows\\system32\\msiexec.exe ==="
+    ]
+    if debug:
+        lines.append(f"MSI (s) (7C:48): Machine policy value 'Debug' is {debug}")
+    command_line = " ".join(
+        f'{name}="{value}"' if " " in value else f"{name}={value}" for name, value in properties.items()
+    )
+    if verbose or debug == 7:
+        shown = command_line if debug == 7 or not (hidden & set(properties)) else HIDDEN_VALUE
+        lines += [
+            "MSI (s) (7C:48): ******* RunEngine:",
+            f"           ******* Product: {target}",
+            "           ******* Action: ",
+            f"           ******* CommandLine: {shown}",
+        ]
+    if verbose:
+        lines += [
+            f"MSI (s) (7C:48): PROPERTY CHANGE: Adding {name} property. Its value is "
+            f"'{HIDDEN_VALUE if name in hidden else value}'."
+            for name, value in properties.items()
+        ]
+    lines.append(f"MSI (s) (7C:48): {outcome}")
+    if "p" in modes or "*" in modes:
+        lines += [
+            f"Property(S): {name} = {HIDDEN_VALUE if name in hidden else value}" for name, value in properties.items()
+        ]
+    lines.append(f"=== Logging stopped: {stamp} ===")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _write_policy_log(
+    state: HostState, target: str, properties: dict[str, str], hidden: set[str], outcome: str
+) -> None:
+    """An installation's log in C:\\Windows\\Temp (MSIxxxxx.LOG) when the Logging policy is set."""
+    modes, debug = installer_logging_policy(state)
+    if not modes:
+        return
+    now = time.time()
+    text = _policy_log_text(target, properties, hidden, outcome, debug, modes.lower(), now)
+    name = f"MSI{hashlib.sha256(f'{target}|{now}|{len(state.files)}'.encode()).hexdigest()[:5]}.LOG"
+    path = f"{k.WINDOWS_TEMP}\\{name}"
+    size = len(text.encode("utf-16-le"))
+    state.files[path.lower()] = FileEntry(path=path, size=size, created=now, text=text)
+    state.disk.free = max(0, state.disk.free - size)
+
+
 def msiexec_install(state: HostState, avd: AvdService, package: str, properties: dict[str, str]) -> int:
-    """``msiexec /i package PROP=value /quiet /norestart``: the exit code."""
+    """``msiexec /i package PROP=value /quiet /norestart``: the exit code; with the Logging policy set, the
+    installation's log in C:\\Windows\\Temp."""
+    code = _msiexec_install(state, avd, package, properties)
+    entry = state.files.get(package.lower())
+    product = entry.product if entry is not None and entry.product else {}
+    hidden = {name for name in str(product.get("hidden_properties") or "").split(";") if name}
+    _write_policy_log(
+        state,
+        package,
+        properties,
+        hidden,
+        f"Product: {product.get('display_name', package)} -- Installation ended with exit code {code}.",
+    )
+    return code
+
+
+def _msiexec_install(state: HostState, avd: AvdService, package: str, properties: dict[str, str]) -> int:
     state.settle()
     state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:
@@ -495,7 +624,19 @@ def _install_bundled(state: HostState, kind: str, display_name: str, now: float)
 
 
 def msiexec_uninstall(state: HostState, product_code: str, properties: dict[str, str] | None = None) -> int:
-    """``msiexec /x {ProductCode} /quiet /norestart``: the exit code."""
+    """``msiexec /x {ProductCode} /quiet /norestart``: the exit code (and the policy's log, as an install's)."""
+    code = _msiexec_uninstall(state, product_code, dict(properties or {}))
+    _write_policy_log(
+        state,
+        product_code,
+        dict(properties or {}),
+        set(),
+        f"Product: {product_code} -- Removal ended with exit code {code}.",
+    )
+    return code
+
+
+def _msiexec_uninstall(state: HostState, product_code: str, properties: dict[str, str]) -> int:
     state.settle()
     state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:

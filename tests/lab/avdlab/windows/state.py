@@ -75,6 +75,7 @@ class FileEntry:
     product: dict[str, str] | None = None  # for an installer: display_name, display_version, product_code, kind
     # SHA-256 of the content, for files written over the connection (put_file); the lab keeps no other bytes.
     sha256: str | None = None
+    text: str | None = None  # the content of a text file Windows writes (an installer's log)
 
 
 @dataclass
@@ -150,6 +151,12 @@ class HostState:
     # StopPending when asked to stop (service_hang); lower-case names.
     service_delays: dict[str, float] = field(default_factory=dict)
     service_hang: list[str] = field(default_factory=list)
+    # Owners of files and folders that are not an administrator's (lower-case path -> account, e.g. a standard
+    # user's DOMAIN\user); everything else belongs to Administrators, SYSTEM or TrustedInstaller.
+    owners: dict[str, str] = field(default_factory=dict)
+    # Folders whose permissions are admin-only (owner Administrators, SYSTEM and Administrators full control,
+    # nothing inherited), as make_directory's secure_root sets them (lower-case paths).
+    admin_only: list[str] = field(default_factory=list)
 
     # --- small queries ------------------------------------------------------
     def service(self, name: str) -> Service | None:
@@ -240,6 +247,8 @@ class HostState:
             registration_due=raw.get("registration_due"),
             service_delays=dict(raw.get("service_delays") or {}),
             service_hang=list(raw.get("service_hang") or []),
+            owners=dict(raw.get("owners") or {}),
+            admin_only=list(raw.get("admin_only") or []),
         )
 
     def save(self, path: Path) -> None:

@@ -49,7 +49,11 @@ EDITIONS = [
     ("Enterprise", "Windows 11 Enterprise", "Client"),
     ("ServerDatacenter", "Windows Server 2022 Datacenter", "Server"),
     ("ServerStandard", "Windows Server 2019 Standard", "Server"),
+]
+# Server Core installations: the RD Session Host role is not in their image (Microsoft's Server Core docs)
+SERVER_CORE_EDITIONS = [
     ("ServerDatacenterACor", "Windows Server 2022 Datacenter", "Server Core"),
+    ("ServerStandard", "Windows Server 2025 Standard", "Server Core"),
 ]
 
 
@@ -66,16 +70,19 @@ def lab(
     hours_ago: float = 0,
     edition: tuple[str, str, str] | None = None,
     fresh: bool = False,
+    locale: str = "en-US",
 ) -> tuple[LabModel, Any]:
     """One lab host with these faults (and edition), booted ``hours_ago``, after its failing services stopped.
 
     Shared with other tests unless ``fresh``: do not change a shared host.
     """
-    key = (faults, sessions, hours_ago, edition)
+    key = (faults, sessions, hours_ago, edition, locale)
     if not fresh and key in _SHARED:
         return _SHARED[key]
     model = LabModel(
-        Scenario(max_session_limit=LIMIT, hosts=[HostSpec(HOST, faults=list(faults), sessions=sessions)]),
+        Scenario(
+            max_session_limit=LIMIT, hosts=[HostSpec(HOST, faults=list(faults), sessions=sessions, locale=locale)]
+        ),
         now=time.time() - hours_ago * 3600,
     )
     state = model.host(HOST)

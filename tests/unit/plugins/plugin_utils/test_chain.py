@@ -11,9 +11,11 @@ import copy
 import time
 
 import pytest
-from chainlab import EDITIONS, FAULTS, LIMIT, POOL, ROOT_OF, gather, lab, roots
+from chainlab import EDITIONS, FAULTS, LIMIT, POOL, ROOT_OF, SERVER_CORE_EDITIONS, gather, lab, roots
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool import add_drift
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._reports import entries_from
 from avdlab.windows import known as lab_known
 from avdlab.windows import operations as lab_ops
 
@@ -28,6 +30,33 @@ def test_a_healthy_host_of_each_supported_edition_is_healthy(edition, product, i
     diagnosis = r.diagnose(facts, POOL)
     assert diagnosis["findings"] == [] and diagnosis["state"] == "healthy", diagnosis
     assert diagnosis["unchecked"] == []
+
+
+@pytest.mark.parametrize(("edition", "product", "installation"), SERVER_CORE_EDITIONS)
+def test_a_server_core_installation_is_an_unsupported_os(edition, product, installation):
+    model, state = lab(edition=(edition, product, installation))
+    facts = gather(model, state)
+    assert facts["os"]["installation_type"] == "Server Core" and facts["os"]["supports_sxs_stack"] is False
+    found = {x["id"]: x for x in r.diagnose(facts, POOL)["findings"]}
+    assert found["UNSUPPORTED_OS"]["severity"] == r.CRITICAL
+    assert "InstallationType Server Core" in found["UNSUPPORTED_OS"]["evidence"][0]
+
+
+@pytest.mark.parametrize("locale", ["de-DE", "ja-JP", "zh-CN", "ru-RU"])
+@pytest.mark.parametrize("sessions", [0, 2])
+def test_a_healthy_host_in_each_display_language_is_healthy(locale, sessions):
+    """qwinsta in the host's language (the lab renders the real captures' words): both listeners listen."""
+    facts = gather(*lab(sessions=sessions, locale=locale))
+    assert facts["stack"]["qwinsta"]["both_listening"] is True, facts["stack"]["qwinsta"]["raw"]
+    assert facts["sessions"]["total"] == sessions
+    diagnosis = r.diagnose(facts, POOL)
+    assert diagnosis["findings"] == [] and diagnosis["state"] == "healthy", diagnosis
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "ru-RU"])
+def test_a_broken_listener_in_another_language_is_found(locale):
+    facts = gather(*lab("stack_listener_broken", locale=locale))
+    assert "STACK_LISTENER_NOT_LISTENING" in roots(r.diagnose(facts, POOL))
 
 
 def test_the_facts_of_a_healthy_host_read_the_right_values():
@@ -116,3 +145,26 @@ def test_a_host_fixed_and_registered_again_keeps_its_old_3277_events_but_is_heal
     unreported = copy.deepcopy(facts)
     unreported["agent"]["health_last_checked"] = None
     assert "INVALID_REGISTRATION_TOKEN" in roots(r.diagnose(unreported, POOL))
+
+
+# --- diagnose -> diagnosis_report's entries -> pool drift ------------------------------------
+def test_report_entries_carry_versions_and_drift_fires_on_them():
+    """Drift is computed on the entries diagnosis_report builds from diagnose's results, not on hand-made ones."""
+    results = {}
+    for index in range(4):
+        facts = copy.deepcopy(gather(*lab()))
+        if index == 3:
+            facts["agent"]["version"] = lab_known.AGENT_PREVIOUS_VERSION
+        results[f"sh-{index}"] = {
+            "changed": False,
+            "diagnosis": r.diagnose(facts, POOL),
+            "ansible_facts": {"avd_session_host": facts},
+        }
+    entries = add_drift(entries_from(results, {name: dict(POOL) for name in results}))
+    for name, entry in entries.items():
+        assert entry["versions"] == results[name]["diagnosis"]["versions"]
+        assert entry["versions"]["agent"] and entry["versions"]["os_build"]
+    drift = [f for f in entries["sh-3"]["findings"] if f["id"] == "AGENT_VERSION_DRIFT"]
+    assert len(drift) == 1 and lab_known.AGENT_PREVIOUS_VERSION in drift[0]["evidence"][0]
+    assert drift[0]["severity"] == r.INFO
+    assert all(not entries[f"sh-{index}"]["findings"] for index in range(3))

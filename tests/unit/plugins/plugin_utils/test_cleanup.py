@@ -54,6 +54,7 @@ CANDIDATES = {
         },
     ],
     "agents_in_use": ["RDAgent_1.0.9742.1500", "RDAgent_1.0.10004.1300"],
+    "agents_known": True,
 }
 
 
@@ -86,6 +87,20 @@ def test_only_week_old_temp_items_the_download_cache_and_agents_the_boot_loader_
         rf"{DOWNLOAD}\3c1b3f8d0a8e4a4f9c2e5d7b1a6f0e21",
         rf"{RDINFRA}\RDAgent_1.0.9388.1600",
     ]
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        {"agents_in_use": [], "agents_known": False},  # no RDAgentBootLoader key, or DefaultAgent unreadable
+        {"agents_in_use": ["RDAgent_1.0.9742.1500"], "agents_known": False},  # PreviousAgent only
+        {"agents_in_use": []},  # an answer that does not say: unknown
+    ],
+)
+def test_no_agent_folder_qualifies_when_the_boot_loaders_default_agent_is_unknown(unknown):
+    answer = {key: value for key, value in CANDIDATES.items() if key != "agents_known"}
+    chosen = c.candidates({**answer, **unknown}, NOW)
+    assert "agent_folders" not in chosen and "windows_temp" in chosen
 
 
 def test_a_full_disk_plan_stops_windows_update_around_its_cache_and_says_what_it_frees():

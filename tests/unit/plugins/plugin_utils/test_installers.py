@@ -176,13 +176,27 @@ def test_only_missing_or_different_copies_are_planned(tmp_path):
     differs = result("probe.files", {agent_path: sha(b"old"), dotnet_path: None})
     assert inst.to_copy(differs, CACHE, [agent, dotnet]) == [agent, dotnet]
     (folders,) = inst.make_folders(CACHE, [agent, dotnet])
-    assert folders.args == {"paths": [f"{CACHE}\\agent\\1.0.10004.1300", f"{CACHE}\\dotnet48\\4.8"]}
+    paths = [f"{CACHE}\\agent\\1.0.10004.1300", f"{CACHE}\\dotnet48\\4.8"]
+    assert (folders.id, folders.args) == ("apply.folders", {"paths": paths, "secure_root": CACHE})
+    (check,) = inst.make_folders(CACHE, [agent, dotnet], check=True)
+    assert (check.id, check.args) == ("probe.folders", {"paths": paths, "secure_root": CACHE, "check_mode": True})
     assert inst.verify_copies(result("verify.files", {agent_path: sha(AGENT)}), CACHE, [agent]) is None
     problem = inst.verify_copies(result("verify.files", {agent_path: sha(b"x")}), CACHE, [agent])
     assert problem is not None and agent_path in problem and sha(AGENT) in problem
     failed = {"probe.files": OperationResult("probe.files", "file_hash", False, error="Access denied")}
     with pytest.raises(inst.InstallerError, match=r"probe.files failed on the host: Access denied"):
         inst.to_copy(failed, CACHE, [agent])
+
+
+def test_a_cache_a_standard_user_controls_is_refused_with_the_hosts_reason():
+    owned = "make_directory: 'C:\\ProgramData\\avdops' is owned by SH-01\\user01, not by an administrator, ..."
+    refused = {"probe.folders": OperationResult("probe.folders", "make_directory", False, error=owned)}
+    with pytest.raises(inst.InstallerError, match=r"cannot be used: make_directory: .* is owned by SH-01"):
+        inst.folders_to_change(refused)
+    fine = {"probe.folders": OperationResult("probe.folders", "make_directory", True, {"changed": False})}
+    assert inst.folders_to_change(fine) is False
+    reset = {"probe.folders": OperationResult("probe.folders", "make_directory", True, {"changed": True})}
+    assert inst.folders_to_change(reset) is True
 
 
 @pytest.mark.parametrize("folder", ["installers", "\\\\fs01\\share", "C:relative", "D:\\cache*"])

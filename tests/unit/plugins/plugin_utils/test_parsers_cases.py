@@ -257,10 +257,16 @@ def test_errors_quote_at_most_80_characters_of_the_line():
 
 
 def test_a_state_word_the_table_does_not_know_is_kept_as_printed():
-    (row,) = p.parse_qwinsta(
-        " SESSIONNAME       USERNAME                 ID  STATE   TYPE\n rdp-tcp   65536  Ascolto\n"
+    session, tcp, sxs = p.parse_qwinsta(
+        " SESSIONNAME       USERNAME                 ID  STATE   TYPE\n"
+        " rdp-tcp#1         utente                    2  Attivo\n"
+        " rdp-tcp                                 65536  Ascolto\n"
+        " rdp-sxs240705700                        65537  Giù\n"
     )
-    assert (row.state, row.state_normalized) == ("Ascolto", "Ascolto")
+    assert (session.state, session.state_normalized) == ("Attivo", "Attivo")
+    assert (sxs.state, sxs.state_normalized) == ("Giù", "Giù")
+    # a listed rdp-tcp listens: its word, whatever the language, is the host's word for Listen
+    assert (tcp.state, tcp.state_normalized) == ("Ascolto", "Listen")
     assert p.normalize_state("Abhör.") == "Listen" and p.normalize_state("Listen") == "Listen"
 
 

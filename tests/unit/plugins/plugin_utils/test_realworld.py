@@ -18,6 +18,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _facts a
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _known as k
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _parsers as p
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation import ROLE_FOR
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import OperationResult
 
 CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "realworld"
@@ -102,6 +103,35 @@ QWINSTA_CAPTURES = {
             ("rdp-tcp#0", "nigel.mills", 1, "Active", "Active", False),
             ("console", "", 2, "Conn", "Conn", False),
             ("rdp-tcp", "", 65536, "Listen", "Listen", False),
+        ],
+    ),
+    "zh-CN_query_session.txt": (
+        "zh",
+        [
+            ("services", "", 0, "断开", "Disc", False),
+            ("console", "", 1, "已连接", "Conn", False),
+            ("rdp-tcp#0", "Administrator", 2, "运行中", "Active", True),
+            ("rdp-tcp", "", 65536, "侦听", "Listen", False),
+        ],
+    ),
+    "zh-CN_wide_reconstructed.txt": (
+        "zh",
+        [
+            ("services", "", 0, "断开", "Disc", False),
+            ("console", "", 1, "已连接", "Conn", False),
+            ("rdp-tcp#0", "Administrator", 2, "运行中", "Active", True),
+            ("rdp-tcp", "", 65536, "侦听", "Listen", False),
+        ],
+    ),
+    "ru-RU_server2022_query_session.txt": (
+        "ru",
+        [
+            ("services", "", 0, "Диск", "Disc", False),
+            ("console", "", 1, "Подключено", "Conn", False),
+            ("rdp-tcp#0", "Администратор", 2, "Активно", "Active", True),
+            ("rdp-tcp#1", "Администратор", 3, "Активно", "Active", False),
+            ("31c5ce94259d4...", "", 65536, "Прием", "Listen", False),
+            ("rdp-tcp", "", 65537, "Прием", "Listen", False),
         ],
     ),
     "en-US_misaligned_user_column.txt": (
@@ -237,6 +267,58 @@ def test_event_wordings_are_classified(entry):
     assert p.classify_event(1000, entry["message"]) is None
 
 
+# --- listener state by structure: the rdp-tcp row's word is the host's word for Listen ------------------
+LOCALIZED_LISTEN = {
+    "zh-CN_query_session.txt": "侦听",
+    "zh-CN_wide_reconstructed.txt": "侦听",
+    "ru-RU_server2022_query_session.txt": "Прием",
+    "ru-RU_query_session.txt": "Прослуш",
+    "de-DE_query_session_w11.txt": "Abhör.",
+}
+
+
+def with_sxs_listener(text: str, state: str | None = None) -> str:
+    """The capture with an rdp-sxs listener row after its rdp-tcp row, in the same columns, printing
+    rdp-tcp's state word (or ``state``): what the same host shows once the SxS stack listens too."""
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line[1:].split()[:1] == ["rdp-tcp"])
+    tcp, name = lines[at], " rdp-sxs240705700"
+    assert tcp[len(" rdp-tcp") : len(name)].strip() == ""  # the name column is wide enough
+    _unused, listener_id, word = tcp.split()[:3]
+    row = name + tcp[len(name) :].replace(f"{listener_id}  {word}", f"{int(listener_id) + 1}  {state or word}", 1)
+    return "\n".join([*lines[: at + 1], row, *lines[at + 1 :]]) + "\n"
+
+
+@pytest.fixture
+def no_listen_words(monkeypatch):
+    """The word lists without any localized word for Listen: only the structure can tell."""
+    monkeypatch.setattr(p, "STATE_WORDS", {w: s for w, s in p.STATE_WORDS.items() if s != "Listen" or w == "listen"})
+
+
+@pytest.mark.parametrize("name", sorted(LOCALIZED_LISTEN))
+def test_listeners_read_by_structure_in_any_language(name, no_listen_words):
+    text = with_sxs_listener(capture(f"qwinsta/{name}"))
+    summary = p.listener_summary(p.parse_qwinsta(text))
+    assert summary["rdp_sxs"]["session_name"] == "rdp-sxs240705700"
+    assert summary["rdp_sxs"]["state"] == LOCALIZED_LISTEN[name]
+    assert summary["both_listening"] is True
+
+
+@pytest.mark.parametrize("name", sorted(LOCALIZED_LISTEN))
+def test_a_listener_printing_another_word_than_rdp_tcp_does_not_listen(name, no_listen_words):
+    text = with_sxs_listener(capture(f"qwinsta/{name}"), state="Down")
+    summary = p.listener_summary(p.parse_qwinsta(text))
+    assert summary["rdp_sxs"]["state_normalized"] == "Down" and summary["both_listening"] is False
+    unknown = with_sxs_listener(capture(f"qwinsta/{name}"), state="Xyz")
+    assert p.listener_summary(p.parse_qwinsta(unknown))["both_listening"] is False
+
+
+def test_without_an_rdp_tcp_row_the_word_lists_decide():
+    rows = p.parse_qwinsta(capture("qwinsta/ja-JP_query_session.txt").replace(" rdp-tcp ", " rdp-xyz "))
+    assert p.host_listen_word(rows) is None
+    assert [row.state_normalized for row in rows if p.is_listener(row)] == ["Listen"]
+
+
 # --- a healthy host, assembled from real outputs -------------------------------------------------
 def reg(values: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
@@ -307,7 +389,14 @@ def healthy_results(
         "components.programs": PROGRAMS,
         "components.sxs_msi": [{"name": "SxSStack-1.0.2407.05700.msi", "size": 1}],
         "os.version": reg(
-            {"EditionID": os_entry["edition"], "ProductName": os_entry["product"], "CurrentBuild": os_entry["build"]}
+            {
+                "EditionID": os_entry["edition"],
+                "ProductName": os_entry["product"],
+                "CurrentBuild": os_entry["build"],
+                "InstallationType": os_entry.get(
+                    "installation", "Server" if os_entry["windows"] == "server" else "Client"
+                ),
+            }
         ),
         "dotnet.ndp": reg({"Release": 528449}),
         "disk.system": {"drive": "C:", "size": 128 * 1024**3, "free": 80 * 1024**3},
@@ -341,6 +430,18 @@ def test_no_healthy_real_capture_raises_a_warning_or_critical(os_entry, body, sx
     result = r.diagnose(facts, POOL)
     assert [x for x in result["findings"] if x["severity"] in (r.CRITICAL, r.WARNING)] == []
     assert facts["errors"] == []
+
+
+@pytest.mark.parametrize("name", sorted(LOCALIZED_LISTEN))
+def test_no_localized_real_capture_raises_a_listener_finding(name):
+    """Chinese, Russian Server 2022, German, Russian: a healthy host's listeners in its own language."""
+    qwinsta = with_sxs_listener(capture(f"qwinsta/{name}"))
+    facts = facts_of(
+        healthy_results(qwinsta, capture("broker_health/rdbroker_raw_2022.json"), SXS_SHAPES[0], SUPPORTED_OS[0])
+    )
+    result = r.diagnose(facts, POOL)
+    assert [x for x in result["findings"] if x["severity"] in (r.CRITICAL, r.WARNING)] == []
+    assert facts["stack"]["qwinsta"]["both_listening"] is True
 
 
 @pytest.mark.parametrize("sxs", SXS_SHAPES, ids=lambda s: s["name"][:20])
@@ -380,6 +481,9 @@ def test_editions_and_windows_11(os_entry):
     assert bool(unsupported) is not os_entry["supported"]
     if unsupported and os_entry["edition"].startswith("EnterpriseS"):
         assert "LTSC/LTSB" in unsupported[0]["evidence"][0]
+    elif unsupported and os_entry.get("installation") == "Server Core":
+        assert "InstallationType Server Core" in unsupported[0]["evidence"][0]
+        assert "Remote Desktop Session Host role" in unsupported[0]["evidence"][0]
     elif unsupported and os_entry["edition"].endswith("N"):
         assert "N edition" in unsupported[0]["evidence"][0]
 
@@ -410,6 +514,65 @@ def test_each_documented_wording_gives_its_finding(entry):
     # On this healthy base the agent is present now: its load error alone is a warning (see test_rules_branches)
     assert found[finding]["severity"] == (r.WARNING if finding == "AGENT_NOT_INSTALLED" else r.CRITICAL)
     assert any(entry["message"] in line for line in found[finding]["evidence"])
+
+
+@pytest.mark.parametrize("report", ["agent_report_healthy.json", "agent_report_sxs_not_ready.json"])
+@pytest.mark.parametrize("cut", [0.5, 0.9, -1])
+def test_an_unreadable_agent_health_report_is_unchecked_never_healthy(report, cut):
+    """A truncated (or not JSON) AgentHealthCheckReport: the checks it carries did not run, the host is incomplete."""
+    text = capture(f"health_checks/{report}").strip()
+    broken = "{not json" if cut == -1 else text[: int(len(text) * cut)]
+    results = healthy_results(
+        HEALTHY_QWINSTA, capture("broker_health/rdbroker_raw_2022.json"), SXS_SHAPES[0], SUPPORTED_OS[0]
+    )
+    results["agent.health"] = OperationResult("agent.health", "x", True, reg({"AgentHealthCheckReport": broken}))
+    facts = facts_of(results)
+    assert facts["agent"]["health_report_error"]
+    diagnosis = r.diagnose(facts, POOL)
+    assert diagnosis["state"] == "incomplete", diagnosis
+    reasons = {line.split(":", 1)[0]: line for line in diagnosis["unchecked"]}
+    for check_id in ("HEALTH_CHECK_FAILED", "DOMAIN_TRUST_LOST", "FSLOGIX_UNHEALTHY"):
+        assert "AgentHealthCheckReport could not be read" in reasons[check_id]
+
+
+REGISTRATION_STATES = corpus_yaml("registry/rdinfra_registration.yml")
+
+
+@pytest.mark.parametrize("entry", REGISTRATION_STATES, ids=lambda e: e["name"])
+def test_registration_read_from_the_registry_on_its_own(entry):
+    """IsRegistered and RegistrationToken tell a registration that never went through, with or without a 3277."""
+    results = healthy_results(
+        HEALTHY_QWINSTA, capture("broker_health/rdbroker_raw_2022.json"), SXS_SHAPES[0], SUPPORTED_OS[0]
+    )
+    rdinfra = results["agent.rdinfra"].result
+    values = [v for v in rdinfra["values"] if v["name"] not in ("IsRegistered", "RegistrationToken")]
+    if entry["is_registered"] is not None:
+        values.append({"name": "IsRegistered", "type": "REG_DWORD", "data": entry["is_registered"]})
+    values.append(
+        {"name": "RegistrationToken", "type": "REG_SZ", "set": entry["token"], "length": 420 if entry["token"] else 0}
+    )
+    rdinfra["values"] = values
+    if entry["event_3277"]:
+        event = {
+            "id": 3277,
+            "source": "RDAgent",
+            "level": "Error",
+            "time": "2026-11-25T11:00:00.000Z",
+            "record_id": 1,
+            "message": "Registration failed with INVALID_REGISTRATION_TOKEN",
+        }
+        results["events.application"] = OperationResult("events.application", "x", True, [event])
+    found = {x["id"]: x for x in r.diagnose(facts_of(results), POOL)["findings"]}
+    if entry["finding"] is None:
+        assert found == {}
+        return
+    assert entry["finding"] in found, sorted(found)
+    assert found[entry["finding"]]["severity"] == entry["severity"]
+    evidence = " ".join(found[entry["finding"]]["evidence"])
+    assert "HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent: IsRegistered=" in evidence and "RegistrationToken set" in evidence
+    if entry["finding"] != "REGISTRATION_INCOMPLETE":
+        assert "REGISTRATION_INCOMPLETE" not in found  # the documented error names it; no second finding
+    assert ROLE_FOR[entry["finding"]] == "registration"
 
 
 def test_sources_name_every_file():

@@ -167,16 +167,27 @@ def install_probe(programs: list[dict[str, Any]], prefix: str = "probe", service
     )
 
 
-def test_install_hands_the_key_over_only_as_the_agents_property_and_shows_it_nowhere() -> None:
+def test_install_hands_the_key_over_through_the_registry_never_to_windows_installer_and_shows_it_nowhere() -> None:
+    # A machine Logging/Debug policy writes the installer's command line and properties into MSI*.LOG
+    # (MsiHiddenProperties is private: a command line cannot set it), so the key is no MSI property.
     plan = r.plan_install(install_probe([]), AGENT_MSI, BOOT_MSI, TOKEN, "a" * 64, None)
-    agent, boot = (c.operation for c in plan.changes)
+    agent, is_registered, token, boot = (c.operation for c in plan.changes)
     assert agent.args == {"action": "install", "package": AGENT_MSI, "sha256": "a" * 64,
-                          "properties": {"MSIRESTARTMANAGERCONTROL": "Disable", "REGISTRATIONTOKEN": TOKEN}}  # fmt: skip
+                          "properties": {"MSIRESTARTMANAGERCONTROL": "Disable"}}  # fmt: skip
+    assert (is_registered.op, is_registered.args) == (
+        "registry_write",
+        {"path": AGENT_KEY, "name": "IsRegistered", "type": "REG_DWORD", "data": 0},
+    )
+    assert (token.op, token.args) == (
+        "registry_write",
+        {"path": AGENT_KEY, "name": "RegistrationToken", "type": "REG_SZ", "data": TOKEN},
+    )
     assert boot.args == {
         "action": "install",
         "package": BOOT_MSI,
         "properties": {"MSIRESTARTMANAGERCONTROL": "Disable"},
     }
+    assert all(TOKEN not in json.dumps(c.operation.args) for c in plan.changes if c.operation.op == "msiexec")
     shown = json.dumps([plan.summary(), plan.diff(), plan.facts, plan.notes])
     assert TOKEN not in shown
     assert TOKEN not in json.dumps(scrub({"msg": f"failed with {TOKEN}"}, [TOKEN]))
