@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup browser demo demo-down test molecule lint sanity sanity-wheels changelog build clean mutation
+.PHONY: setup browser demo demo-down test molecule lint sanity sanity-wheels changelog build clean mutation mutation-sample
 
 setup: $(STAMP)
 
@@ -94,10 +94,15 @@ molecule: setup
 	@$(if $(MOLECULE_SCENARIO),true,$(MOLECULE_SKIP_SAY))
 	$(BIN)/molecule test $(if $(MOLECULE_SCENARIO),-s $(MOLECULE_SCENARIO),--all $(MOLECULE_SKIP))
 
-# Mutation testing of the core logic (_rules, _parsers, _facts, _reports, _plans) with the unit
-# tests; not part of `make test`: it takes tens of minutes on 2 cores (docs/testing.md).
+# Mutation testing of the core logic and the write-side planners with the unit tests, every target
+# or one (make mutation TARGET=_cleanup); not part of `make test` (docs/testing.md). MUTATION_JOBS
+# targets run at once; `make mutation-sample` draws simple mutants independently of mutmut.
+MUTATION_JOBS ?= 2
 mutation: setup
-	$(BIN)/python tests/mutation/mutation.py
+	nice -n 10 $(BIN)/python tests/mutation/mutation.py --jobs $(MUTATION_JOBS) $(foreach t,$(TARGET),--only $(t))
+
+mutation-sample: setup
+	nice -n 10 $(BIN)/python tests/mutation/sample.py $(foreach t,$(TARGET),--only $(t))
 
 # CHANGELOG.rst from changelogs/ (antsibull-changelog; `antsibull-changelog release` cuts a version)
 changelog: setup

@@ -20,7 +20,9 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
     InputError,
+    check_run_variables,
     pool_counts,
+    run_variable_pattern,
     validate_facts,
     validate_pool,
 )
@@ -71,10 +73,32 @@ def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_perce
     return reason
 
 
+def avd_check_variables(variables: Mapping[str, Any], playbook: str) -> list[str]:
+    """What is wrong with the variables a playbook of this collection reads (an empty list when nothing is)."""
+    if not isinstance(variables, Mapping):
+        raise AnsibleFilterError("avd_check_variables: expects a mapping of variable names to their values")
+    try:
+        problems: list[str] = check_run_variables(str(playbook), variables)
+    except InputError as exc:
+        raise AnsibleFilterError(f"avd_check_variables: {exc}") from None
+    return problems
+
+
+def avd_variable_pattern(playbook: str) -> str:
+    """The names of the variables a playbook of this collection reads, as a regular expression."""
+    try:
+        pattern: str = run_variable_pattern(str(playbook))
+    except InputError as exc:
+        raise AnsibleFilterError(f"avd_variable_pattern: {exc}") from None
+    return pattern
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
+            "avd_check_variables": avd_check_variables,
             "avd_diagnose": avd_diagnose,
             "avd_remediation_plan": avd_remediation_plan,
             "avd_rollout_stop": avd_rollout_stop,
+            "avd_variable_pattern": avd_variable_pattern,
         }

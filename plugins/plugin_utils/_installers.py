@@ -196,6 +196,8 @@ def controller_file(installer: Installer, manifest_dir: Path, download_dir: Path
     local = Path(installer.source).expanduser()
     if not local.is_absolute():
         local = manifest_dir / local
+    if local.is_dir():
+        raise InstallerError(f"{where}.source: {local} is a folder, not the installer file")
     if not local.is_file():
         raise InstallerError(f"{where}.source: {local} does not exist on the controller")
     found = sha256_of(local)

@@ -9,11 +9,18 @@ Fields not listed here are not checked (newer facts may carry more).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ._azure import MAX_EXPIRATION_HOURS, MIN_EXPIRATION_HOURS
 from ._facts import FACTS_SCHEMA_VERSION
+from ._image import AGENT_MODES as IMAGE_AGENT_MODES
+from ._installers import InstallerError, load_manifest
+from ._remediation import known_ids
 from ._verdicts import STATES
 
 NONE = type(None)
@@ -287,3 +294,359 @@ def validate_gather_options(options: Mapping[str, Any]) -> None:
     for index, url in enumerate(options.get("probe_urls") or []):
         if not str(url).lower().startswith(("http://", "https://")):
             raise InputError(f"probe_urls[{index}]: expected an http:// or https:// URL, got {_shown(url)}")
+
+
+# --- the playbooks' variables (-e avd_serial=..., group_vars) ------------------------------
+# Every playbook checks the variables it reads before it contacts any host or the host pool: each check
+# returns what is wrong with one value ('' when it is fine), in words naming what the variable accepts.
+BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "t", "f", "1", "0"})
+Check = Callable[[Any], str]
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _whole(value: Any) -> int | None:
+    """A whole number given as a number or as text (-e gives text), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def boolean() -> Check:
+    def check(value: Any) -> str:
+        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+            return ""
+        if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+            return ""
+        return "expected true or false (or yes/no)"
+
+    return check
+
+
+def whole(low: int, high: int | None = None, what: str = "") -> Check:
+    bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+
+    def check(value: Any) -> str:
+        number = _whole(value)
+        if number is None or number < low or (high is not None and number > high):
+            return f"expected a whole number {bounds}{what}"
+        return ""
+
+    return check
+
+
+def number(low: float, high: float) -> Check:
+    def check(value: Any) -> str:
+        got = _number(value)
+        if got is None or not low <= got <= high:
+            return f"expected a number from {low:g} to {high:g}"
+        return ""
+
+    return check
+
+
+def choice(*options: str) -> Check:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in options:
+            return f"expected one of {', '.join(options)}"
+        return ""
+
+    return check
+
+
+def fail_on(value: Any) -> str:
+    # _reports imports this module (its results checks), so its FAIL_ON is read when a value is checked
+    from ._reports import FAIL_ON  # noqa: PLC0415
+
+    return choice(*FAIL_ON)(value)
+
+
+def text(what: str = "a non-empty string") -> Check:
+    def check(value: Any) -> str:
+        return "" if _is_text(value) else f"expected {what}"
+
+    return check
+
+
+def serial(value: Any) -> str:
+    """Ansible's serial: a number of hosts per batch, a percentage of the play's hosts, or a list of them."""
+    items = value if isinstance(value, list) and value else [value]
+    for item in items:
+        number_ = _whole(item)
+        if number_ is not None and number_ >= 1:
+            continue
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", item) if isinstance(item, str) else None
+        if match and 0 < float(match.group(1)) <= 100:
+            continue
+        return "expected a whole number of hosts per batch, 1 or more, or a percentage of the hosts from 1% to 100%"
+    return ""
+
+
+def finding_list(known: Iterable[str]) -> Check:
+    names = set(known)
+
+    def check(value: Any) -> str:
+        if isinstance(value, str):
+            items = value.split(",")
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            items = list(value)
+        else:
+            return "expected finding ids separated by commas (e.g. INVALID_REGISTRATION_TOKEN,DISK_SPACE_LOW)"
+        ids = [item.strip().upper() for item in items if item.strip()]
+        unknown = sorted(set(ids) - names)
+        if unknown:
+            return f"unknown finding id(s) {', '.join(unknown)}; the finding ids are {', '.join(sorted(names))}"
+        return ""
+
+    return check
+
+
+def _first_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(path.anchor) if path.anchor else Path.cwd()
+
+
+def folder_to_write(value: Any) -> str:
+    """A folder the run writes to: created when missing, but never where a file is."""
+    if not _is_text(value):
+        return "expected the path of a folder (a non-empty string)"
+    path = Path(str(value)).expanduser()
+    if path.exists() and not path.is_dir():
+        return f"{path} is a file, not a folder"
+    existing = _first_existing(path)
+    if not existing.is_dir():
+        return f"{existing} is a file, so the folder {path} cannot be made"
+    return ""
+
+
+def existing_folder(value: Any) -> str:
+    if not _is_text(value):
+        return "expected the path of a folder (a non-empty string)"
+    path = Path(str(value)).expanduser()
+    if not path.exists():
+        return f"{path} does not exist"
+    if not path.is_dir():
+        return f"{path} is a file, not a folder"
+    return ""
+
+
+def existing_path(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ""
+    if not _is_text(value):
+        return "expected the path of a file or folder (a non-empty string)"
+    path = Path(str(value)).expanduser()
+    return "" if path.exists() else f"{path} does not exist"
+
+
+def installer_manifest(value: Any) -> str:
+    """An installer manifest that parses, whose controller-side sources are files (https sources are fetched later)."""
+    if value is None or value == "":
+        return ""
+    if not _is_text(value):
+        return "expected the path of an installer manifest (a YAML file)"
+    path = Path(str(value)).expanduser()
+    if path.is_dir():
+        return f"{path} is a folder, not an installer manifest file"
+    try:
+        manifest = load_manifest(path)
+    except InstallerError as exc:
+        return str(exc)
+    for installer in manifest.installers.values():
+        if installer.is_url:
+            continue
+        source = Path(installer.source).expanduser()
+        if not source.is_absolute():
+            source = path.parent / source
+        where = f"installers.{installer.name}.source"
+        if source.is_dir():
+            return f"{where}: {source} is a folder, not the installer file"
+        if not source.is_file():
+            return f"{where}: {source} does not exist on the controller"
+    return ""
+
+
+def reinstall_packages(value: Any) -> str:
+    if value is None or (isinstance(value, Mapping) and not value):
+        return ""
+    what = "expected a mapping {agent: PATH, boot_loader: PATH} (+ agent_sha256, boot_loader_sha256) on the host"
+    if not isinstance(value, Mapping):
+        return what
+    unknown = sorted(
+        str(key) for key in value if key not in ("agent", "boot_loader", "agent_sha256", "boot_loader_sha256")
+    )
+    if unknown or not all(_is_text(value.get(key)) for key in ("agent", "boot_loader")):
+        return what
+    for key in ("agent_sha256", "boot_loader_sha256"):
+        if key in value and not (isinstance(value[key], str) and re.fullmatch(r"[0-9a-fA-F]{64}", value[key])):
+            return f"{key}: expected 64 hexadecimal digits (the file's SHA-256)"
+    return ""
+
+
+def url_list(value: Any) -> str:
+    if not isinstance(value, list):
+        return "expected a list of http:// or https:// URLs"
+    for index, url in enumerate(value):
+        if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+            return f"item {index}: expected an http:// or https:// URL, got {_shown(url)}"
+    return ""
+
+
+TOKEN_HOURS = whole(MIN_EXPIRATION_HOURS, MAX_EXPIRATION_HOURS, " (hours: the service takes 1 hour to 27 days)")
+# variable -> its check; the playbooks below name the ones they read
+RUN_VARIABLES: dict[str, Check] = {
+    "target": text("a host pattern (a group, host names, a pattern)"),
+    "avd_report_dir": folder_to_write,
+    "avd_fail_on": fail_on,
+    "avd_fail_on_stopped": boolean(),
+    "avd_fail_on_incomplete": boolean(),
+    "avd_save_raw": folder_to_write,
+    "avd_replay": existing_path,
+    "avd_slice_dir": existing_folder,
+    "avd_force": boolean(),
+    "avd_serial": serial,
+    "avd_max_fail_percentage": whole(0, 100, " (percent)"),
+    "avd_only": finding_list(known_ids()),
+    "avd_skip": finding_list(known_ids()),
+    "avd_remove_local_policy": boolean(),
+    "avd_message_title": text(),
+    "avd_message_body": text(),
+    "avd_session_wait_retries": whole(0),
+    "avd_session_wait_delay": whole(0, what=" (seconds)"),
+    "avd_settle_seconds": whole(0, what=" (seconds)"),
+    "avd_reboot_timeout": whole(1, what=" (seconds)"),
+    "avd_available_retries": whole(0),
+    "avd_available_delay": whole(0, what=" (seconds)"),
+    "avd_installer_manifest": installer_manifest,
+    "avd_installer_cache_dir": text("a folder on the host, such as C:\\ProgramData\\avdops\\installers"),
+    "avd_installer_busy_retries": whole(0),
+    "avd_installer_busy_delay": whole(0, what=" (seconds)"),
+    "avd_reinstall_packages": reinstall_packages,
+    "avd_reinstall_healthy": boolean(),
+    "avd_reinstall_token_hours": TOKEN_HOURS,
+    "avd_target_pool": text("the name of the host pool to move the hosts to"),
+    "avd_target_resource_group": text("the resource group of the target host pool"),
+    "avd_move_token_hours": TOKEN_HOURS,
+    "avd_image_agent": choice(*IMAGE_AGENT_MODES),
+    "avd_image_check_urls": boolean(),
+    "avd_image_urls": url_list,
+    "avd_image_disk_min_free_mb": whole(0, what=" (MB)"),
+    "avd_image_disk_min_free_percent": number(0, 100),
+}
+WRITE_VARIABLES = (
+    "avd_force",
+    "avd_serial",
+    "avd_max_fail_percentage",
+    "avd_message_title",
+    "avd_message_body",
+    "avd_session_wait_retries",
+    "avd_session_wait_delay",
+    "avd_settle_seconds",
+    "avd_reboot_timeout",
+    "avd_available_retries",
+    "avd_available_delay",
+)
+PLAYBOOK_VARIABLES: dict[str, tuple[str, ...]] = {
+    "diagnose": (
+        "target",
+        "avd_report_dir",
+        "avd_fail_on",
+        "avd_fail_on_stopped",
+        "avd_fail_on_incomplete",
+        "avd_save_raw",
+        "avd_replay",
+    ),
+    "remediate": (
+        "target",
+        "avd_report_dir",
+        *WRITE_VARIABLES,
+        "avd_only",
+        "avd_skip",
+        "avd_remove_local_policy",
+        "avd_installer_manifest",
+        "avd_installer_cache_dir",
+        "avd_installer_busy_retries",
+        "avd_installer_busy_delay",
+        "avd_reinstall_packages",
+        "avd_reinstall_token_hours",
+    ),
+    "reinstall": (
+        "target",
+        *WRITE_VARIABLES,
+        "avd_installer_manifest",
+        "avd_installer_cache_dir",
+        "avd_installer_busy_retries",
+        "avd_installer_busy_delay",
+        "avd_reinstall_packages",
+        "avd_reinstall_healthy",
+        "avd_reinstall_token_hours",
+    ),
+    "move": ("target", *WRITE_VARIABLES, "avd_target_pool", "avd_target_resource_group", "avd_move_token_hours"),
+    "validate_image": (
+        "target",
+        "avd_report_dir",
+        "avd_fail_on",
+        "avd_image_agent",
+        "avd_image_check_urls",
+        "avd_image_urls",
+        "avd_image_disk_min_free_mb",
+        "avd_image_disk_min_free_percent",
+    ),
+    "merge_reports": ("avd_slice_dir", "avd_report_dir", "avd_fail_on"),
+}
+# Variables a playbook cannot run without (the others have defaults).
+REQUIRED_VARIABLES: dict[str, tuple[str, ...]] = {
+    "move": ("avd_target_pool",),
+    "merge_reports": ("avd_slice_dir",),
+}
+
+
+def run_variable_pattern(playbook: str) -> str:
+    """A regular expression matching the names of the variables ``playbook`` reads (for the varnames lookup)."""
+    if playbook not in PLAYBOOK_VARIABLES:
+        raise InputError(f"unknown playbook {playbook!r}; the playbooks are {', '.join(PLAYBOOK_VARIABLES)}")
+    return "^(" + "|".join(re.escape(name) for name in PLAYBOOK_VARIABLES[playbook]) + ")$"
+
+
+def check_run_variables(playbook: str, variables: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the variables ``playbook`` reads, one message per variable ([] when all are fine).
+
+    A variable that is not set keeps the playbook's default and is not checked (unless it is required).
+    """
+    if playbook not in PLAYBOOK_VARIABLES:
+        raise InputError(f"unknown playbook {playbook!r}; the playbooks are {', '.join(PLAYBOOK_VARIABLES)}")
+    problems: list[str] = []
+    for name in PLAYBOOK_VARIABLES[playbook]:
+        if name not in variables or variables[name] is None:
+            if name in REQUIRED_VARIABLES.get(playbook, ()):
+                problems.append(f"{name}: required by {playbook}.yml (-e {name}=...), not given")
+            continue
+        value = variables[name]
+        problem = RUN_VARIABLES[name](value)
+        if problem:
+            problems.append(f"{name}: {problem}, got {_shown(value)}")
+    return problems

@@ -496,21 +496,49 @@ function Invoke-CleanupDelete($Op) {
             $failed += [ordered]@{ path = $path; error = 'a link (reparse point): not followed, not deleted' }
             continue
         }
-        $before = (Get-CleanupItem $item).size
-        try {
-            # .NET's recursive delete removes a link inside a folder without following it.
-            if ($item -is [IO.DirectoryInfo]) { [IO.Directory]::Delete($item.FullName, $true) } else { [IO.File]::Delete($item.FullName) }
-            $deleted += [ordered]@{ path = $path; size = $before }
-            $freed += $before
+        $kept = New-Object -TypeName System.Collections.ArrayList
+        $size = Remove-CleanupTree $item $kept
+        $freed += $size
+        if ($kept.Count) {
+            $failed += [ordered]@{ path = $path; error = "$($kept.Count) item(s) kept: $($kept[0].path): $($kept[0].error)"; freed = $size }
         }
-        catch {
-            # A file in use stays; what could go went (a folder is measured again).
-            $left = if (Test-Path -LiteralPath $path) { (Get-CleanupItem (Get-Item -LiteralPath $path -Force)).size } else { 0 }
-            $freed += $before - $left
-            $failed += [ordered]@{ path = $path; error = $_.Exception.Message; freed = $before - $left }
-        }
+        else { $deleted += [ordered]@{ path = $path; size = $size } }
     }
     [ordered]@{ deleted = @($deleted); failed = @($failed); freed = $freed }
+}
+
+function Remove-CleanupTree([IO.FileSystemInfo] $Item, [Collections.ArrayList] $Kept) {
+    # Deletes an item item by item, never through a link, and returns the bytes it freed; what stays goes into
+    # $Kept with the reason. .NET's recursive delete reopens every subfolder by its path, so a standard user who
+    # owns a folder could swap it for a junction meanwhile and make this process delete elsewhere: an item that
+    # someone other than an administrator owns is kept with everything in it (only its owner could swap it), a
+    # link an administrator owns is removed itself (RemoveDirectory/DeleteFile on a reparse point do not follow it).
+    $freed = [long]0
+    try {
+        $owner = Get-UntrustedOwner $Item
+        if ($owner) {
+            $null = $Kept.Add([ordered]@{ path = $Item.FullName; error = "owned by $owner, not an administrator: kept (its owner could swap it for a link)" })
+            return [long]0
+        }
+        if ($Item.Attributes -band [IO.FileAttributes]::ReparsePoint) {
+            if ($Item -is [IO.DirectoryInfo]) { [IO.Directory]::Delete($Item.FullName, $false) } else { [IO.File]::Delete($Item.FullName) }
+            return [long]0
+        }
+        if ($Item -is [IO.FileInfo]) {
+            $size = [long]$Item.Length
+            [IO.File]::Delete($Item.FullName)
+            return $size
+        }
+        $before = $Kept.Count
+        foreach ($entry in $Item.GetFileSystemInfos()) { $freed += Remove-CleanupTree $entry $Kept }
+        if ($Kept.Count -eq $before) { [IO.Directory]::Delete($Item.FullName, $false) }
+        return $freed
+    }
+    catch {
+        # A file in use stays; what could go went (counted by the caller).
+        $null = $Kept.Add([ordered]@{ path = $Item.FullName; error = $_.Exception.Message })
+        $freed
+    }
 }
 
 function Get-Sha256([string] $Path) {

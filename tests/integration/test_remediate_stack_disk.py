@@ -1,6 +1,7 @@
 """remediate.yml on the side-by-side stack and a full disk (lab): the stack reinstalled and the VM restarted, space
 freed from the safe locations only; the finding gone, the pool Available; --check and a second run change nothing;
-the stack listener role hands over to the stack reinstall when its fix cannot work."""
+the stack listener role hands over to the stack reinstall when its fix cannot work; a standard user's junction and
+folder in C:\\Windows\\Temp (sd-04) leave the junction's target untouched."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ hosts:
   - {name: sd-01, faults: [sxs_stack_missing]}
   - {name: sd-02, faults: [disk_full]}
   - {name: sd-03, faults: [sxs_stack_missing]}
+  - {name: sd-04, faults: [disk_full], temp_junction: 'C:\\Windows\\System32\\config'}
 """
-TARGET = ("-e", "target=sd-01:sd-02")
+TARGET = ("-e", "target=sd-01:sd-02:sd-04")
 FAST = ("-e", "avd_settle_seconds=1", "-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1")
 GIB = 1024**3
 
@@ -34,7 +36,7 @@ def shown(lab, name: str) -> dict:
 def host_states(lab) -> dict[str, dict]:
     """Each host's registry, programs, services, files, free space and boot time (what the fixes change)."""
     states = {}
-    for name in ("sd-01", "sd-02", "sd-03"):
+    for name in ("sd-01", "sd-02", "sd-03", "sd-04"):
         state = shown(lab, name)
         states[name] = {
             "registry": state["registry"],
@@ -123,6 +125,21 @@ def test_the_stack_is_reinstalled_and_the_disk_freed_and_both_hosts_end_availabl
     assert after["sd-03"] == before["sd-03"]  # not targeted
     pool = {h["short_name"]: h for h in pool_hosts(lab, tmp_path)}
     assert pool["sd-01"]["status"] == "Available" and pool["sd-02"]["status"] == "Available"
+
+
+def test_a_users_junction_and_folder_in_temp_are_kept_and_the_junctions_target_untouched(runs, lab):
+    """sd-04: a standard user's week-old junction to C:\\Windows\\System32\\config and its own week-old folder in
+    C:\\Windows\\Temp (which it may swap for a junction mid-delete): neither is deleted nor followed."""
+    _result, out = runs["first"]
+    before, _unused, after, _unused2 = runs["states"]
+    host = report(out)["hosts"]["sd-04"]
+    assert host["outcome"] == "fixed" and host["after"]["state"] == "healthy", host
+    target = sorted(p for p in before["sd-04"]["files"] if p.startswith("c:\\windows\\system32\\config\\"))
+    assert len(target) == 3 and all(p in after["sd-04"]["files"] for p in target)
+    assert "c:\\windows\\temp\\userscratch\\cache\\blob.bin" in after["sd-04"]["files"]
+    state = shown(lab, "sd-04")
+    assert "c:\\windows\\temp\\userlink" in state["links"]
+    assert after["sd-04"]["free"] - before["sd-04"]["free"] > 6 * GIB  # the rest was freed
 
 
 def test_a_second_run_changes_nothing(runs):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_ansible
 
 pytestmark = pytest.mark.lab
 
@@ -35,8 +35,8 @@ def image_lab(lab_factory):
     return lab_factory("images", "--scenario", str(SCENARIO), "--first-address", "127.0.30.1")
 
 
-def validate(lab, report_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return lab.playbook(PLAYBOOK, "-e", "target=avd_image_builds", "-e", f"avd_report_dir={report_dir}", *extra)
+def validate(lab, report_dir: Path, *extra: str, target: str = "avd_image_builds") -> subprocess.CompletedProcess[str]:
+    return lab.playbook(PLAYBOOK, "-e", f"target={target}", "-e", f"avd_report_dir={report_dir}", *extra)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_a_clean_image_passes(image_lab, tmp_path):
 
 
 def test_agent_mode_present_fails_an_agentless_image(image_lab, tmp_path):
-    result = validate(image_lab, tmp_path, "--limit", "img-clean,img-noagent", "-e", "avd_image_agent=present")
+    result = validate(image_lab, tmp_path, "-e", "avd_image_agent=present", target="img-clean,img-noagent")
     assert result.returncode != 0
     report = json.loads((tmp_path / "image-validation.json").read_text())
     assert [f["id"] for f in report["hosts"]["img-noagent"]["findings"]] == ["IMAGE_AGENT_COMPONENTS"]
@@ -129,7 +129,7 @@ def test_agent_mode_present_fails_an_agentless_image(image_lab, tmp_path):
 
 
 def test_agent_mode_absent_fails_an_image_with_the_agent(image_lab, tmp_path):
-    result = validate(image_lab, tmp_path, "--limit", "img-clean,img-noagent", "-e", "avd_image_agent=absent")
+    result = validate(image_lab, tmp_path, "-e", "avd_image_agent=absent", target="img-clean,img-noagent")
     assert result.returncode != 0
     report = json.loads((tmp_path / "image-validation.json").read_text())
     assert [f["id"] for f in report["hosts"]["img-clean"]["findings"]] == ["IMAGE_AGENT_COMPONENTS"]
@@ -137,7 +137,7 @@ def test_agent_mode_absent_fails_an_image_with_the_agent(image_lab, tmp_path):
 
 
 def test_required_urls_when_asked(image_lab, tmp_path):
-    result = validate(image_lab, tmp_path, "--limit", "img-clean", "-e", "avd_image_check_urls=true")
+    result = validate(image_lab, tmp_path, "-e", "avd_image_check_urls=true", target="img-clean")
     assert result.returncode == 0, result.stdout[-3000:]
     report = json.loads((tmp_path / "image-validation.json").read_text())
     assert report["hosts"]["img-clean"]["unchecked"] == []
@@ -170,3 +170,32 @@ def test_the_ci_examples_publish_the_file_the_playbook_writes():
     assert publish["inputs"]["testResultsFiles"] == "examples/packer/reports/junit-image-validation.xml"
     packer = (REPO / "examples" / "packer" / "avd-image.pkr.hcl").read_text()
     assert "use_proxy     = false" in packer and "avd_report_dir=${path.root}/reports" in packer
+
+
+@pytest.mark.parametrize("target", ["img-cleen", "no_such_group", "img-zz*"])
+def test_a_run_that_checked_no_image_fails_and_rewrites_the_reports(image_lab, tmp_path, target):
+    """A typo in -e target or a pattern matching nothing fails like diagnose.yml, and leaves no stale pass."""
+    passing = validate(image_lab, tmp_path, target="img-clean")
+    assert passing.returncode == 0, passing.stdout[-3000:]
+    assert "img-clean" in (tmp_path / "junit-image-validation.xml").read_text()
+    result = validate(image_lab, tmp_path, target=target)
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "no host was diagnosed: the run had no hosts" in result.stdout
+    report = json.loads((tmp_path / "image-validation.json").read_text())
+    assert report["hosts"] == {} and report["summary"]["hosts"] == 0
+    assert "img-clean" not in (tmp_path / "junit-image-validation.xml").read_text()
+
+
+def test_an_empty_inventory_checks_no_image_and_fails(tmp_path):
+    inventory = tmp_path / "empty.yml"
+    inventory.write_text("all:\n  hosts: {}\n")
+    result = run_ansible("ansible-playbook", "-i", str(inventory), str(PLAYBOOK), "-e", f"avd_report_dir={tmp_path}")
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "no host was diagnosed: the run had no hosts" in result.stdout
+    assert json.loads((tmp_path / "image-validation.json").read_text())["summary"]["hosts"] == 0
+
+
+def test_a_limit_that_leaves_out_localhost_is_refused(image_lab, tmp_path):
+    result = validate(image_lab, tmp_path, "--limit", "img-clean")
+    assert result.returncode != 0
+    assert "use -e target=PATTERN instead" in result.stdout

@@ -3,14 +3,19 @@
 mutmut 3 names a mutant after the module path of its file and records which
 tests call each function by the module the tests import. The tests import the
 collection as ``ansible_collections.avdops.sessionhost...`` (through
-``.collections/``), so this script stages a copy whose file layout gives
-exactly that module path (``src/ansible_collections/avdops/sessionhost/plugins/...``,
-mutmut strips ``src.``), runs ``mutmut run`` there, and then reads mutmut's
-own result files to print, per target file: mutants, killed, survivors, and
-the score with string-only mutants of human wording set aside (see
-docs/testing.md for which survivors are accepted and why).
+``.collections/``), so this script stages, per target file, a copy whose file
+layout gives exactly that module path
+(``.mutation/mutmut/<file>/src/ansible_collections/avdops/sessionhost/plugins/...``,
+mutmut strips ``src.``), runs ``mutmut run`` there with only the unit test
+files that import the target (mutmut then runs, per mutant, only those of
+their tests that call the mutated function), runs up to ``--jobs`` targets at
+once, and then reads mutmut's own result files to print, per target file:
+mutants, killed, survivors, and the score with string-only mutants of human
+wording set aside (see docs/testing.md for which survivors are accepted and
+why). Each target keeps its own results: re-measuring one file leaves the
+others' last results in place for ``--report-only``.
 
-Usage: python tests/mutation/mutation.py [--max-children N] [--keep]
+Usage: python tests/mutation/mutation.py [--only _cleanup] [--jobs N] [--max-children N] [--report-only]
 """
 
 from __future__ import annotations
@@ -42,8 +47,16 @@ TARGETS = (
     "plugins/plugin_utils/_remediation.py",  # remediation: which role fixes what, outcomes before/after
     "plugins/plugin_utils/_verdicts.py",
     "plugins/plugin_utils/_validate.py",
+    # the write-side planners: what is deleted, installed, restarted or left on a host
+    "plugins/plugin_utils/_cleanup.py",
+    "plugins/plugin_utils/_reinstall.py",
+    "plugins/plugin_utils/_installers.py",
+    "plugins/plugin_utils/_sxs.py",
+    "plugins/plugin_utils/_dotnet.py",
+    "plugins/plugin_utils/_image.py",
 )
-TESTS = "tests/unit/plugins/plugin_utils"
+TESTS = "tests/unit/plugins/plugin_utils"  # hand.py's tests; mutation selects per target from UNIT
+UNIT = "tests/unit"
 GOAL = 90.0
 # mutmut's exit codes (mutmut.stats.status_by_exit_code)
 KILLED = {1, 3}
@@ -57,7 +70,7 @@ PYPROJECT = """\
 source_paths = ["src"]
 only_mutate = {only_mutate}
 also_copy = {also_copy}
-pytest_add_cli_args_test_selection = ["{tests}"]
+pytest_add_cli_args_test_selection = {tests}
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:timeout", "-q"]
 use_git_change_detection = false
 
@@ -68,7 +81,7 @@ addopts = "-p no:cacheprovider"
 """
 
 
-def stage(targets: tuple[str, ...], directory: Path = STAGE) -> None:
+def stage(targets: tuple[str, ...], directory: Path, tests: list[str] | None = None) -> None:
     """A copy of the collection laid out as its import path, with its tests beside it.
 
     The whole collection is copied (tests read files such as docs/runtime.md next to the code), and
@@ -97,16 +110,79 @@ def stage(targets: tuple[str, ...], directory: Path = STAGE) -> None:
     tops = sorted({name.split("/", 1)[0] for name in listed if "/" in name and (REPO / name).is_file()})
     also = json.dumps(["README.md", *(top for top in tops if top not in ("src", "tests"))])
     (directory / "pyproject.toml").write_text(
-        PYPROJECT.format(only_mutate=only, also_copy=also, tests=TESTS), encoding="utf-8"
+        PYPROJECT.format(only_mutate=only, also_copy=also, tests=json.dumps(tests or [TESTS])), encoding="utf-8"
     )
 
 
-def run_mutmut(max_children: int) -> None:
-    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children)]
+def stage_dir(target: str) -> Path:
+    return STAGE / Path(target).stem
+
+
+def tests_of(target: str) -> list[str]:
+    """The unit test files that can call the target: those that import it, or a module of the collection that
+    imports it (its callers, followed up), directly or through a helper module of the tests (``chainlab.py``).
+    Only these run against the target's mutants; mutmut then runs, per mutant, those of their tests that
+    call the mutated function."""
+    modules = {path.stem: path.read_text(encoding="utf-8") for path in (REPO / "plugins/plugin_utils").glob("_*.py")}
+    names = {Path(target).stem}
+    while True:
+        callers = {name for name, text in modules.items() if any(imports(text, module) for module in names)}
+        if callers <= names:
+            break
+        names |= callers
+    texts = {path: path.read_text(encoding="utf-8") for path in sorted((REPO / UNIT).rglob("*.py"))}
+    names |= {
+        p.stem for p, text in texts.items() if not p.name.startswith("test_") and any(mentions(text, n) for n in names)
+    }
+    return [
+        str(path.relative_to(REPO))
+        for path, text in texts.items()
+        if path.name.startswith("test_") and any(mentions(text, name) for name in names)
+    ]
+
+
+def imports(text: str, module: str) -> bool:
+    """Whether a module of plugin_utils imports ``module`` (``from ._x import`` or ``from . import _x``)."""
+    return (
+        re.search(rf"^from \.{re.escape(module)} import|^from \. import .*\b{re.escape(module)}\b", text, re.M)
+        is not None
+    )
+
+
+def mentions(text: str, module: str) -> bool:
+    return re.search(rf"\b{re.escape(module)}\b", text) is not None
+
+
+def run_mutmut(targets: tuple[str, ...], jobs: int, max_children: int) -> None:
+    """One mutmut run per target, each in its own staged copy, up to ``jobs`` at a time; each run's output
+    goes to ``.mutation/mutmut/<file>/mutmut.log``."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "ANSIBLE_CONFIG")}
-    done = subprocess.run(command, cwd=STAGE, env=env, check=False)
-    if done.returncode != 0:
-        sys.exit(f"mutmut run failed ({done.returncode}); see its output above")
+    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children)]
+    waiting = list(targets)
+    running: dict[str, tuple[subprocess.Popen[bytes], float]] = {}
+    failed = []
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            target = waiting.pop(0)
+            directory = stage_dir(target)
+            tests = tests_of(target)
+            stage((target,), directory, tests)
+            log = (directory / "mutmut.log").open("wb")
+            print(f"{Path(target).name}: mutmut with {len(tests)} test file(s), log {directory / 'mutmut.log'}")
+            process = subprocess.Popen(command, cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT)
+            running[target] = (process, time.monotonic())
+        time.sleep(1)
+        for target, (process, started) in list(running.items()):
+            if process.poll() is None:
+                continue
+            del running[target]
+            seconds = time.monotonic() - started
+            (stage_dir(target) / "seconds").write_text(f"{seconds:.0f}\n", encoding="utf-8")
+            print(f"{Path(target).name}: done in {seconds / 60:.1f} min (exit code {process.returncode})")
+            if process.returncode != 0:
+                failed.append(target)
+    if failed:
+        sys.exit(f"mutmut run failed for {', '.join(failed)}; see the mutmut.log of each under {STAGE}")
 
 
 # --- reading the results ---------------------------------------------------------------
@@ -155,6 +231,7 @@ def is_wording(original: str, mutant: str) -> bool:
 @dataclass
 class FileScore:
     target: str
+    minutes: float | None = None  # how long its last mutmut run took
     mutants: int = 0
     killed: int = 0
     timeouts: int = 0
@@ -176,19 +253,20 @@ class FileScore:
 def read_scores(targets: tuple[str, ...]) -> list[FileScore]:
     scores = []
     for target in targets:
-        path = PACKAGE / target
-        if not (STAGE / "mutants" / f"{path}.meta").is_file():
-            print(f"{target}: not in the last run")
+        path, mutants = PACKAGE / target, stage_dir(target) / "mutants"
+        if not (mutants / f"{path}.meta").is_file():
+            print(f"{target}: not measured yet (make mutation TARGET={Path(target).stem})")
             continue
-        meta = json.loads((STAGE / "mutants" / f"{path}.meta").read_text(encoding="utf-8"))
-        spans = json.loads((STAGE / "mutants" / f"{path}.spans").read_text(encoding="utf-8"))["spans"]
-        lines = (STAGE / "mutants" / path).read_text(encoding="utf-8").splitlines(keepends=True)
+        meta = json.loads((mutants / f"{path}.meta").read_text(encoding="utf-8"))
+        spans = json.loads((mutants / f"{path}.spans").read_text(encoding="utf-8"))["spans"]
+        lines = (mutants / path).read_text(encoding="utf-8").splitlines(keepends=True)
 
         def source(name: str, spans: dict[str, list[int]] = spans, lines: list[str] = lines) -> str:
             start, end = spans[name]
             return "".join(lines[start - 1 : end])
 
-        score = FileScore(target)
+        seconds = stage_dir(target) / "seconds"
+        score = FileScore(target, minutes=int(seconds.read_text()) / 60 if seconds.is_file() else None)
         for key, code in sorted(meta["exit_code_by_key"].items(), key=lambda item: natural(item[0])):
             score.mutants += 1
             if code in KILLED:
@@ -230,11 +308,15 @@ def natural(key: str) -> tuple[str, int]:
 
 def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
     print()
-    print(f"{'FILE':<34} {'MUTANTS':>7} {'KILLED':>7} {'WORDING':>8} {'SURVIVED':>9} {'NO TEST':>8} {'SCORE':>7}")
+    print(
+        f"{'FILE':<34} {'MUTANTS':>7} {'KILLED':>7} {'WORDING':>8} {'SURVIVED':>9} {'NO TEST':>8} {'SCORE':>7} "
+        f"{'MINUTES':>8}"
+    )
     for s in scores:
+        minutes = f"{s.minutes:>8.1f}" if s.minutes is not None else f"{'-':>8}"
         print(
             f"{s.target:<34} {s.mutants:>7} {s.killed + s.timeouts:>7} {len(s.wording):>8} {len(s.survivors):>9} "
-            f"{len(s.no_tests):>8} {s.score:>6.1f}%"
+            f"{len(s.no_tests):>8} {s.score:>6.1f}% {minutes}"
         )
     print(f"SCORE = killed / (mutants - wording-only survivors); the goal is {GOAL:.0f}% per file")
     for s in scores:
@@ -248,7 +330,8 @@ def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
             print(f"\n{s.target}: {title} ({len(keys)}), as mutant: mutated line(s)")
             for key in keys:
                 print(f"  {key.rpartition('.')[2]}: {s.changes.get(key, '')}")
-            print(f"  (the whole diff: cd .mutation/mutmut && ../../.venv/bin/mutmut show {module}.NAME)")
+            where = stage_dir(s.target).relative_to(REPO)
+            print(f"  (the whole diff: cd {where} && ../../../.venv/bin/mutmut show {module}.NAME)")
     accepted = sum(len(s.wording) for s in scores)
     print(f"\nwording-only survivors (accepted; --wording lists them): {accepted}")
     print(f"mutation run took {seconds / 60:.1f} min")
@@ -257,20 +340,25 @@ def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--report-only", action="store_true", help="read the last run's results again")
+    parser.add_argument("--jobs", type=int, default=2, help="targets measured at once (default 2)")
+    parser.add_argument(
+        "--max-children", type=int, default=None, help="mutmut's workers per target (default: CPUs / jobs, 1 or more)"
+    )
+    parser.add_argument("--report-only", action="store_true", help="read the last results again")
     parser.add_argument("--wording", action="store_true", help="also list the accepted wording-only survivors")
     parser.add_argument(
-        "--only", action="append", metavar="NAME", help="mutate only this target (e.g. _rules.py); repeatable"
+        "--only", action="append", metavar="NAME", help="mutate only this target (_rules or _rules.py); repeatable"
     )
     args = parser.parse_args()
-    targets = tuple(t for t in TARGETS if not args.only or Path(t).name in args.only)
-    if not targets:
-        parser.error(f"--only: choose from {', '.join(Path(t).name for t in TARGETS)}")
+    only = {name if name.endswith(".py") else f"{name}.py" for name in args.only or []}
+    targets = tuple(t for t in TARGETS if not only or Path(t).name in only)
+    if not targets or len(targets) < len(only):
+        parser.error(f"--only: choose from {', '.join(Path(t).stem for t in TARGETS)}")
+    jobs = max(1, min(args.jobs, len(targets)))
+    children = args.max_children or max(1, (os.cpu_count() or 2) // jobs)
     started = time.monotonic()
     if not args.report_only:
-        stage(targets)
-        run_mutmut(args.max_children)
+        run_mutmut(targets, jobs, children)
     ok = report(read_scores(targets), time.monotonic() - started, args.wording)
     sys.exit(0 if ok else 1)
 

@@ -22,7 +22,8 @@ from .windows import known as k
 from .windows.agent import settle_registration
 from .windows.boot import boot
 from .windows.image import healthy_host, image_build_host
-from .windows.state import HostState, UserSession
+from .windows.paths import full_path
+from .windows.state import FileEntry, HostState, UserSession
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.$-]{1,256}$")  # a service's short name (not its display name)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
@@ -49,6 +50,9 @@ class HostSpec:
     msi_logging_policy: str = ""
     msi_debug_policy: int = 0
     user_owned_cache: bool = False  # C:\ProgramData\avdops created beforehand by a standard user, who owns it
+    # A folder (e.g. C:\Windows\System32\config): a standard user's week-old junction to it in C:\Windows\Temp, and
+    # the user's own week-old folder there, which it may swap for a junction to it during a delete.
+    temp_junction: str = ""
     registration_seconds: float = 0.0  # how long the agent takes to register (0: at once)
     service_delays: dict[str, float] = field(default_factory=dict)  # service -> seconds in StartPending/StopPending
     service_hang: list[str] = field(default_factory=list)  # services that hang in StopPending until a restart
@@ -133,6 +137,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "msi_logging_policy",
             "msi_debug_policy",
             "user_owned_cache",
+            "temp_junction",
             "registration_seconds",
             "service_delays",
             "service_hang",
@@ -178,6 +183,11 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
         user_owned_cache = entry.get("user_owned_cache", False)
         if not isinstance(user_owned_cache, bool):
             raise ScenarioError(f"{where}: user_owned_cache must be true or false")
+        junction = entry.get("temp_junction", "")
+        if not isinstance(junction, str) or (junction and not re.match(r"^[A-Za-z]:\\[^*?\"<>|]+$", junction)):
+            raise ScenarioError(f"{where}: temp_junction must be a folder path like C:\\Windows\\System32\\config")
+        if junction and full_path(junction).lower().startswith(k.WINDOWS_TEMP.lower()):
+            raise ScenarioError(f"{where}: temp_junction must be a folder outside {k.WINDOWS_TEMP}")
         registration = entry.get("registration_seconds", 0)
         if isinstance(registration, bool) or not isinstance(registration, int | float) or not 0 <= registration <= 3600:
             raise ScenarioError(f"{where}: registration_seconds must be a number of seconds from 0 to 3600")
@@ -215,6 +225,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 msi_logging_policy=logging,
                 msi_debug_policy=debug,
                 user_owned_cache=user_owned_cache,
+                temp_junction=full_path(junction) if junction else "",
                 registration_seconds=float(registration),
                 service_delays={service: float(seconds) for service, seconds in delays.items()},
                 service_hang=list(hang),
@@ -257,6 +268,33 @@ def user_owned_cache(state: HostState) -> None:
     state.owners[folder] = f"{state.name.upper()}\\{k.STANDARD_USER}"
 
 
+TEMP_LINK = "UserLink"  # the standard user's junction in C:\Windows\Temp
+TEMP_USER_FOLDER = "UserScratch"  # the standard user's own folder there, which it may swap for a junction
+
+
+def temp_junction(state: HostState, target: str, now: float) -> None:
+    """A standard user's week-old junction in ``C:\\Windows\\Temp`` to ``target`` (which holds files), and the
+    user's own week-old folder there: Users may create folders in Windows' temp folder and own what they create
+    (a junction needs no privilege: ``mklink /J``)."""
+    user = f"{state.name.upper()}\\{k.STANDARD_USER}"
+    week_ago = now - 8 * 86400
+    if not any(path.startswith(target.lower() + "\\") for path in state.files):
+        for index in range(1, 4):
+            path = f"{target}\\data-{index}.bin"
+            state.files[path.lower()] = FileEntry(path=path, size=1024**2, created=now - 30 * 86400)
+    link = f"{k.WINDOWS_TEMP}\\{TEMP_LINK}"
+    state.links[link.lower()] = {"path": link, "target": target, "owner": user, "created": week_ago}
+    state.owners[link.lower()] = user
+    folder = f"{k.WINDOWS_TEMP}\\{TEMP_USER_FOLDER}"
+    scratch = f"{folder}\\cache\\blob.bin"
+    state.files[scratch.lower()] = FileEntry(path=scratch, size=4 * 1024**2, created=week_ago - 86400)
+    for owned in (folder, f"{folder}\\cache"):
+        state.directories.append(owned.lower())
+        state.owners[owned.lower()] = user
+    state.owners[scratch.lower()] = user
+    state.junction_target = target
+
+
 class LabModel:
     def __init__(self, scenario: Scenario, state_dir: Path | None = None, now: float | None = None) -> None:
         start = time.time() if now is None else now
@@ -291,6 +329,8 @@ class LabModel:
             set_installer_policies(state, spec)
             if spec.user_owned_cache:
                 user_owned_cache(state)
+            if spec.temp_junction:
+                temp_junction(state, spec.temp_junction, start)
             for name in spec.faults:
                 fault = fault_catalog.get(name)
                 if fault.before_boot:

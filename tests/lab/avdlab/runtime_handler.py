@@ -670,15 +670,25 @@ async def cleanup_delete(state: HostState, avd: Any, op: dict[str, Any]) -> dict
         refused = _cleanup_refusal(path, in_use, known)
         if refused:
             raise ArgumentError(f"cleanup_delete: '{path}' {refused}; nothing was deleted.")
-    deleted, freed = [], 0
+    deleted: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    freed = 0
     for path in paths:
-        try:
-            size = ops.delete_item(state, path)
-        except ops.OperationError:
+        if not ops.path_exists(state, path):
             continue  # gone already (Test-Path)
-        deleted.append({"path": path, "size": size})
+        if full_path(path).lower() in state.links:
+            failed.append({"path": path, "error": "a link (reparse point): not followed, not deleted"})
+            continue
+        size, kept = ops.delete_without_links(state, path)
         freed += size
-    return {"deleted": deleted, "failed": [], "freed": freed}
+        if kept:
+            first = kept[0]
+            failed.append(
+                {"path": path, "error": f"{len(kept)} item(s) kept: {first['path']}: {first['error']}", "freed": size}
+            )
+        else:
+            deleted.append({"path": path, "size": size})
+    return {"deleted": deleted, "failed": failed, "freed": freed}
 
 
 Operation = Callable[[HostState, Any, dict[str, Any]], Awaitable[Any]]

@@ -249,7 +249,7 @@ def folder_exists(state: HostState, folder: str) -> bool:
     wanted = full_path(folder).lower()
     if wanted in BASE_FOLDERS or wanted in state.directories:
         return True
-    return any(path.startswith(wanted + "\\") for path in state.files)
+    return any(path.startswith(wanted + "\\") for path in [*state.files, *state.directories, *state.links])
 
 
 def _create_folder(state: HostState, folder: str) -> None:
@@ -345,8 +345,9 @@ def file_hashes(state: HostState, paths: list[str]) -> list[dict[str, Any]]:
 
 # --- files and folders (Get-ChildItem, Remove-Item) ----------------------------------------
 def folder_items(state: HostState, folder: str) -> list[dict[str, Any]]:
-    """The children of a folder, each a file or a folder with the size of everything in it and when it last
-    changed (a folder: its newest file), as ``Get-ChildItem -Force`` and a recursive sum would find them."""
+    """The children of a folder, each a file, a folder with the size of everything in it and when it last
+    changed (a folder: its newest file), or a link (a junction: not followed, size 0), as ``Get-ChildItem -Force``
+    and a recursive sum that skips reparse points would find them."""
     prefix = full_path(folder).lower() + "\\"
     items: dict[str, dict[str, Any]] = {}
     for lowered, entry in state.files.items():
@@ -366,24 +367,90 @@ def folder_items(state: HostState, folder: str) -> list[dict[str, Any]]:
         )
         item["size"] += entry.size
         item["modified"] = max(item["modified"], entry.created)
+    for lowered, link in state.links.items():
+        if lowered.startswith(prefix) and "\\" not in lowered[len(prefix) :]:
+            name = link["path"][len(prefix) :]
+            items[name.lower()] = {
+                "name": name,
+                "path": link["path"],
+                "kind": "link",
+                "size": 0,
+                "modified": link["created"],
+            }
     return sorted(items.values(), key=lambda item: item["name"].lower())
 
 
-def delete_item(state: HostState, path: str) -> int:
-    """``Remove-Item -LiteralPath path -Recurse -Force``: a file, or a folder with everything in it; the bytes
-    freed on the disk. A missing path is an error, as Remove-Item's. The path is the one Windows opens
-    (``paths.full_path``): ``C:\\Windows\\Temp\\ `` is the temp folder itself, everything in it."""
-    lowered = full_path(path).lower()
-    inside = [key for key in state.files if key == lowered or key.startswith(lowered + "\\")]
-    folders = [d for d in state.directories if d == lowered or d.startswith(lowered + "\\")]
-    if not inside and not folders:
-        raise OperationError(f"Cannot find path '{path}' because it does not exist.")
-    state.directories = [d for d in state.directories if d not in folders]
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top + "\\")
+
+
+def _remove_files(state: HostState, keys: list[str]) -> int:
     freed = 0
-    for key in inside:
+    for key in keys:
         freed += state.files.pop(key).size
     state.disk.free = min(state.disk.total, state.disk.free + freed)
     return freed
+
+
+def delete_item(state: HostState, path: str) -> int:
+    """``[IO.Directory]::Delete(path, $true)`` (or ``Remove-Item -Recurse``): a file, or a folder with everything
+    in it; the bytes freed on the disk. A missing path is an error. The path is the one Windows opens
+    (``paths.full_path``): ``C:\\Windows\\Temp\\ `` is the temp folder itself, everything in it.
+
+    A link found inside is removed without being followed; but the recursive delete reopens each subfolder by
+    its path, so when a folder in the tree belongs to a standard user who swaps it for a junction meanwhile
+    (``junction_target``, the temp_junction scenario), the delete goes through the junction and the target's
+    files go too.
+    """
+    lowered = full_path(path).lower()
+    inside = [key for key in state.files if _under(key, lowered)]
+    folders = [d for d in state.directories if _under(d, lowered)]
+    links = [key for key in state.links if _under(key, lowered)]
+    if not inside and not folders and not links:
+        raise OperationError(f"Cannot find path '{path}' because it does not exist.")
+    target = state.junction_target.lower()
+    if target and any(_under(owned, lowered) and owned in state.directories for owned in state.owners):
+        inside += [key for key in state.files if _under(key, target) and key not in inside]
+    state.directories = [d for d in state.directories if d not in folders]
+    for key in links:
+        del state.links[key]
+    return _remove_files(state, inside)
+
+
+def delete_without_links(state: HostState, path: str) -> tuple[int, list[dict[str, str]]]:
+    """The runtime's cleanup delete of one item (docs/runtime.md): walked item by item, never through a link (a
+    link an administrator owns is removed itself); an item a standard user owns is kept with everything in it,
+    so a swap for a junction meanwhile reaches nothing. The bytes freed, and what was kept and why."""
+    top = full_path(path).lower()
+    owned = sorted(key for key in state.owners if _under(key, top))
+    user_links = sorted(key for key, link in state.links.items() if _under(key, top) and link.get("owner"))
+    kept_roots: list[str] = []
+    for key in sorted([*owned, *user_links]):
+        if not any(_under(key, root) for root in kept_roots):
+            kept_roots.append(key)
+    kept = [
+        {
+            "path": state.links[key]["path"] if key in state.links else key,
+            "error": f"owned by {state.links[key]['owner'] if key in state.links else state.owners[key]}, "
+            "not an administrator: kept (its owner could swap it for a link)",
+        }
+        for key in kept_roots
+    ]
+
+    def keeps(key: str) -> bool:
+        return any(_under(key, root) or _under(root, key) for root in kept_roots)
+
+    freed = _remove_files(state, [key for key in state.files if _under(key, top) and not keeps(key)])
+    state.directories = [d for d in state.directories if not _under(d, top) or keeps(d)]
+    for key in [key for key in state.links if _under(key, top) and not keeps(key)]:
+        del state.links[key]
+    return freed, kept
+
+
+def path_exists(state: HostState, path: str) -> bool:
+    """Test-Path: a file, a folder or a link."""
+    lowered = full_path(path).lower()
+    return lowered in state.files or lowered in state.links or folder_exists(state, lowered)
 
 
 def boot_time(state: HostState) -> float:

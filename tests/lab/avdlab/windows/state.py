@@ -157,6 +157,12 @@ class HostState:
     # Folders whose permissions are admin-only (owner Administrators, SYSTEM and Administrators full control,
     # nothing inherited), as make_directory's secure_root sets them (lower-case paths).
     admin_only: list[str] = field(default_factory=list)
+    # Directory junctions (reparse points): lower-case path -> {path, target, owner, created}. Deleting one removes
+    # the link; following it reaches the target's files.
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The folder a standard user points a junction at when it swaps a folder it owns during a delete
+    # (the temp_junction scenario key; empty: nobody does).
+    junction_target: str = ""
 
     # --- small queries ------------------------------------------------------
     def service(self, name: str) -> Service | None:
@@ -249,6 +255,8 @@ class HostState:
             service_hang=list(raw.get("service_hang") or []),
             owners=dict(raw.get("owners") or {}),
             admin_only=list(raw.get("admin_only") or []),
+            links=dict(raw.get("links") or {}),
+            junction_target=raw.get("junction_target", ""),
         )
 
     def save(self, path: Path) -> None:

@@ -121,6 +121,9 @@ def test_a_local_source_is_hashed_on_the_controller(tmp_path):
     (tmp_path / agent.file).unlink()
     with pytest.raises(inst.InstallerError, match=r"installers.agent.source: .* does not exist on the controller"):
         inst.controller_file(agent, tmp_path, tmp_path / "dl", never_called)
+    (tmp_path / agent.file).mkdir()  # a source that names a folder says so, not "does not exist"
+    with pytest.raises(inst.InstallerError, match=r"installers.agent.source: .* is a folder, not the installer file"):
+        inst.controller_file(agent, tmp_path, tmp_path / "dl", never_called)
 
 
 def never_called(url: str) -> io.BytesIO:
