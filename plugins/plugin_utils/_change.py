@@ -182,12 +182,13 @@ class ChangeAction(ActionBase):  # type: ignore[misc]
         started = time.monotonic()
         waited = 0.0
         seen = self.still_on_its_way(verification)
-        while seen and waited + args["poll_seconds"] <= args["wait_seconds"]:
+        while seen and waited < args["wait_seconds"]:
+            pause = min(args["poll_seconds"], args["wait_seconds"] - waited)
             Display().display(
-                f"{host}: {seen}; looking again in {args['poll_seconds']} s "
-                f"({waited:.0f} of wait_seconds {args['wait_seconds']} s waited)"
+                f"{host}: {seen}; looking again in {pause:.0f} s "
+                f"({waited:.0f} of wait_seconds {args['wait_seconds']} s)"
             )
-            time.sleep(args["poll_seconds"])
+            time.sleep(pause)
             waited = time.monotonic() - started
             verification, again = self.verify(execute(self, plan.verify), args)
             if again is None:

@@ -21,6 +21,7 @@ hosts:
   - {name: uk-02, faults: [disk_full], service_hang: [wuauserv]}
   - {name: uk-03, faults: [disk_full], service_delays: {wuauserv: 2, BITS: 1}}
   - {name: uk-04, faults: [sxs_stack_missing], sessions: 2}
+  - {name: uk-05, faults: [invalid_registration_token], registration_seconds: 900}
 """
 TARGET = ("-e", "target=uk-01:uk-02:uk-03")
 FAST = (
@@ -96,3 +97,24 @@ def test_the_stack_reinstall_keeps_restart_manager_off_remote_desktop_services(l
     # The users stay connected until the restart the role makes; Remote Desktop Services never stopped.
     assert len(state["sessions"]) == 2
     assert not [e for e in state["events"] if e["source"] == "Service Control Manager"]
+
+
+def test_a_registration_still_under_way_when_the_wait_ends_says_what_was_seen(lab, tmp_path):
+    result = lab.playbook(
+        PLAYBOOK,
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "-e",
+        "target=uk-05",
+        *FAST,
+        "-e",
+        "avd_registration_wait_seconds=6",
+    )
+    assert result.returncode != 0
+    error = json.loads((tmp_path / "remediation.json").read_text())["hosts"]["uk-05"]["error"]
+    assert (
+        "the agent did not register 1 s after the boot loader restart: IsRegistered=0, RegistrationToken still set, "
+        in error
+    )
+    assert "RDAgentBootLoader Running; the agent is still trying (Azure can take 5-10 minutes)" in error, error
+    assert "(still so after waiting 6 s; wait_seconds 6)" in error, error
