@@ -20,6 +20,7 @@ pytestmark = pytest.mark.lab
 
 BIN = Path(sys.executable).parent
 POOL_HOSTS = ["us-01", "us-02", "us-03"]
+EU_SUBSCRIPTION = "22222222-2222-2222-2222-222222222222"
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +29,15 @@ def user_lab(lab_factory, tmp_path_factory):
     scenario.write_text(
         yaml.safe_dump(
             {
-                "host_pool": {"name": "hp-user", "max_session_limit": 4},
+                # two pools, the second in another resource group and subscription
+                "host_pools": [
+                    {"name": "hp-user", "max_session_limit": 4},
+                    {"name": "hp-eu", "resource_group": "rg-avd-eu", "subscription": EU_SUBSCRIPTION},
+                ],
                 "hosts": [
                     {"name": "us-01"},
                     {"name": "us-02", "faults": ["bootloader_stopped"]},
-                    {"name": "us-03", "faults": ["invalid_registration_token"]},
+                    {"name": "us-03", "pool": "hp-eu", "faults": ["invalid_registration_token"]},
                     {"name": "img-01", "kind": "image"},
                 ],
             }
@@ -77,6 +82,7 @@ def user_dir(user_lab, tmp_path_factory):
         "plugin: avdops.sessionhost.host_pool\n"
         "host_pools:\n"
         f"  - name: hp-user\n    resource_group: {config['arm']['resource_group']}\n"
+        f"  - name: hp-eu\n    resource_group: rg-avd-eu\n    subscription_id: {EU_SUBSCRIPTION}\n"
     )
     # ... the image-build VM, in no host pool, in a static inventory ...
     (inventory / "images.yml").write_text("all:\n  hosts:\n    img-01:\n")
@@ -148,8 +154,9 @@ def test_a_new_user_diagnoses_remediates_and_validates_from_the_inventory_source
     stats = diagnosis.stdout[diagnosis.stdout.index("CUSTOM STATS") :]
     assert "avd_diagnosis" in stats and str(user_dir / "work" / "reports" / "diagnosis.json") in stats
 
-    # the write roles find the resource group and subscription in each host's inventory record, and the
-    # credentials where the inventory plugin found them: no avd_resource_group, no avd_azure
+    # the write roles find the resource group and subscription in each host's inventory record (us-03's pool is
+    # in rg-avd-eu of another subscription: its new registration key comes from there), and the credentials
+    # where the inventory plugin found them: no avd_resource_group, no avd_azure
     remedy = run(user_lab, user_dir, "avdops.sessionhost.remediate", "hostpool.avd.yml", *fast)
     output = remedy.stdout + remedy.stderr
     assert remedy.returncode == 0, output[-6000:]

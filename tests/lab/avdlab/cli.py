@@ -25,7 +25,7 @@ import yaml
 from . import faults as fault_catalog
 from . import pki
 from .arm import API_VERSION
-from .avd import RESOURCE_GROUP, SUBSCRIPTION
+from .avd import SUBSCRIPTION
 from .config import DAEMON_FILE, HTTP_PORT, HTTPS_PORT, LAB_FILE, HostConfig, LabConfig, host_addresses, host_names
 from .daemon import ERROR_FILE
 from .model import ScenarioError, default_scenario, parse_scenario
@@ -154,6 +154,16 @@ def write_azure_credentials(config: LabConfig) -> Path:
     return path
 
 
+def _pool_place(pool: dict[str, Any], arm: dict[str, Any]) -> dict[str, str]:
+    """A host's resource group and subscription in a static inventory, where its pool's differ from the first's."""
+    place = {}  # against the first pool's (the static inventory's all.vars)
+    if pool.get("resource_group", arm["resource_group"]) != arm["resource_group"]:
+        place["avd_resource_group"] = pool["resource_group"]
+    if pool.get("subscription", arm["subscription_id"]) != arm["subscription_id"]:
+        place["avd_subscription_id"] = pool["subscription"]
+    return place
+
+
 def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
     """The lab's inventory, as a real user's looks: the host_pool plugin's hostpool.avd.yml, a static hosts.yml,
     the WinRM/PSRP connection in group_vars/all.yml, and no Azure credentials (they are in the lab's credentials
@@ -203,7 +213,13 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
         # With several host pools, a static inventory names each host's own (and its session limit).
         pool = pools.get(str(specs.get(host.name.lower(), {}).get("pool") or "").lower())
         static_hosts[host.name] = (
-            {"avd_host_pool": pool["name"], "avd_max_session_limit": pool["max_session_limit"]} if pool else None
+            {
+                "avd_host_pool": pool["name"],
+                "avd_max_session_limit": pool["max_session_limit"],
+                **_pool_place(pool, arm),
+            }
+            if pool
+            else None
         )
     children: dict[str, Any] = {
         "avd_session_hosts": {
@@ -217,10 +233,11 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
         children["avd_image_builds"] = {"hosts": {h.name: None for h in config.hosts if h.name.lower() in images}}
     # What a static inventory must say itself: the host pool and where it is (for its hosts and for plays on
     # localhost that address the pool). Only with this file: hostpool.avd.yml alone has it from Azure.
+    first = (config.scenario.get("host_pools") or [{}])[0]
     where = {
         "avd_host_pool": arm["host_pool"],
-        "avd_resource_group": arm["resource_group"],
-        "avd_subscription_id": arm["subscription_id"],
+        "avd_resource_group": first.get("resource_group") or arm["resource_group"],
+        "avd_subscription_id": first.get("subscription") or arm["subscription_id"],
     }
     _write_private(inventory_dir / "hosts.yml", header, {"all": {"vars": where, "children": children}})
     _write_private(
@@ -230,7 +247,16 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             "plugin": "avdops.sessionhost.host_pool",
             # No credentials: the plugin finds them as the modules do (AZURE_CONFIG_DIR=<lab>/azure).
             "host_pools": [
-                {"name": name, "resource_group": arm["resource_group"]}
+                {
+                    "name": name,
+                    "resource_group": (pools.get(name.lower()) or {}).get("resource_group") or arm["resource_group"],
+                    # a pool in another subscription than the credentials' names its own
+                    **(
+                        {"subscription_id": pools[name.lower()]["subscription"]}
+                        if name.lower() in pools and pools[name.lower()]["subscription"] != arm["subscription_id"]
+                        else {}
+                    ),
+                }
                 for name in arm.get("host_pools") or [arm["host_pool"]]
             ],
             "ansible_host_source": "none",
@@ -293,7 +319,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         "reader_client_id": str(uuid.uuid4()),
         "reader_client_secret": secrets.token_urlsafe(24),
         "subscription_id": SUBSCRIPTION,
-        "resource_group": RESOURCE_GROUP,
+        "resource_group": scenario.pools[0].resource_group,  # the first host pool's
         "host_pool": scenario.host_pool,  # the first (default) host pool
         "host_pools": [pool.name for pool in scenario.pools],
         "api_version": API_VERSION,

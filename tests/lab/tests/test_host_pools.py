@@ -208,3 +208,57 @@ def test_the_inventory_names_every_pool_and_each_hosts_own(tmp_path):
         {"name": "hp-one", "resource_group": "rg-avdlab"}
     ]
     assert yaml.safe_load((tmp_path / "one" / "host_vars" / "sh-01.yml").read_text()) == {"ansible_host": "127.0.0.1"}
+
+
+ELSEWHERE = """
+host_pools:
+  - {name: hp-a}
+  - {name: hp-eu, resource_group: rg-avd-eu, subscription: 22222222-2222-2222-2222-222222222222}
+hosts:
+  - {name: sh-01}
+  - {name: sh-02, pool: hp-eu}
+"""
+
+
+def test_a_host_pool_lives_in_its_own_resource_group_and_subscription():
+    """ARM addresses a host pool by subscription, resource group and name: under another group or subscription it
+    is not found (resource group names are case-insensitive), and a subscription lists only its own pools."""
+    model = LabModel(parse_scenario(ELSEWHERE))
+    eu = arm_for(model, "hp-eu")
+    assert eu.pool.arm_id.startswith("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avd-eu/")
+    assert listed(eu) == [f"hp-eu/{fqdn('sh-02')}"]
+    status, answer = eu._send("GET", f"{eu.pool.arm_id.replace('rg-avd-eu', 'RG-AVD-EU')}?api-version={API_VERSION}")
+    assert status == 200 and answer["name"] == "hp-eu"
+    wrong_group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-avd-eu/providers/Microsoft.DesktopVirtualization"
+    status, answer = eu._send("GET", f"{wrong_group}/hostPools/hp-eu?api-version={API_VERSION}")
+    assert status == 404 and answer["error"]["code"] == "ResourceGroupNotFound"
+    status, answer = eu._send(
+        "GET",
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-avdlab/providers/Microsoft.DesktopVirtualization/"
+        f"hostPools/hp-eu?api-version={API_VERSION}",
+    )
+    assert status == 404 and answer["error"]["code"] == "ResourceNotFound"
+    status, answer = eu._send(
+        "GET",
+        f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.DesktopVirtualization/hostPools?api-version={API_VERSION}",
+    )
+    assert status == 200 and [p["name"] for p in answer["value"]] == ["hp-a"]
+    status, answer = eu._send(
+        "GET",
+        "/subscriptions/33333333-3333-3333-3333-333333333333/providers/Microsoft.DesktopVirtualization/hostPools"
+        f"?api-version={API_VERSION}",
+    )
+    assert status == 404 and answer["error"]["code"] == "SubscriptionNotFound"
+
+
+@pytest.mark.parametrize(
+    ("pool", "message"),
+    [
+        ("{name: hp-a, resource_group: 'rg.'}", "not a valid resource group name"),
+        ("{name: hp-a, subscription: nope}", "not a subscription id"),
+        ("{name: hp-a, region: westeurope}", "takes name, max_session_limit, resource_group and subscription"),
+    ],
+)
+def test_a_host_pools_place_is_checked(pool, message):
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario(f"host_pools: [{pool}]\nhosts: [{{name: a}}]")
