@@ -265,6 +265,37 @@ def verify_registration(results: Mapping[str, OperationResult]) -> dict[str, Any
     }
 
 
+def registration_seen(verification: Mapping[str, Any]) -> str:
+    return (
+        f"IsRegistered={verification['is_registered']}, "
+        f"RegistrationToken {'emptied' if verification['token_emptied'] else 'still set'}, "
+        f"RDAgentBootLoader {verification['bootloader']}"
+    )
+
+
+def registration_under_way(verification: Mapping[str, Any]) -> str | None:
+    """What a registration still under way shows (the agent running, not registered yet), or None when it is
+    done or has failed (the boot loader stops after a failed registration, the article says)."""
+    if verification["registered"] or verification["bootloader"] != "Running":
+        return None
+    return f"the agent has not registered yet ({registration_seen(verification)})"
+
+
+def registration_problem(verification: Mapping[str, Any], settle_seconds: int) -> str | None:
+    """Why the re-registration did not hold, in words, or None when it did."""
+    if verification["registered"]:
+        return None
+    if verification["bootloader"] != "Running":
+        why = "the boot loader stopped: the agent's event 3277 in the Application log says why (run diagnose)"
+    else:
+        why = (
+            "the agent is still trying (Azure can take 5-10 minutes): run again later, or give it longer "
+            "(wait_seconds; -e avd_registration_wait_seconds=N in the roles)"
+        )
+    seen = registration_seen(verification)
+    return f"the agent did not register {settle_seconds} s after the boot loader restart: {seen}; {why}"
+
+
 # --- the stack listener (article: Stack listener isn't working) ------------------------------
 def probe_stack_listener() -> list[Operation]:
     return [
@@ -300,6 +331,9 @@ def stack_winstation(qwinsta_sxs: str | None, listener: str | None, winstations:
     )
 
 
+STACK_FLAGS = ("fReverseConnectMode", "fEnableWinStation")
+
+
 def plan_stack_listener(results: Mapping[str, OperationResult]) -> Plan:
     """fReverseConnectMode=1 and fEnableWinStation=1 on the rdp-sxs WinStation, then a restart.
 
@@ -327,11 +361,27 @@ def plan_stack_listener(results: Mapping[str, OperationResult]) -> Plan:
     )
     path = rf"{k.WINSTATIONS}\{name}"
     values = {"values": subkey_values[name], "exists": True}
-    for flag in ("fReverseConnectMode", "fEnableWinStation"):
+    for flag in STACK_FLAGS:
         change = set_value(f"apply.{flag}", path, flag, "REG_DWORD", 1, current_value(values, flag))
         if change is not None:
             plan.changes.append(Change(change.operation, change.target, change.before, change.after, disruptive=True))
+    if plan.changes:
+        plan.verify = [read_registry("verify.winstation", path, list(STACK_FLAGS))]
     return plan
+
+
+def verify_stack_listener(results: Mapping[str, OperationResult]) -> tuple[dict[str, Any], str | None]:
+    """The two flags read back from the WinStation right after the writes (the listener itself listens only
+    after the restart that follows); the problem when either is not 1."""
+    read = answer(results, "verify.winstation")
+    verification = {flag: current_value(read, flag) for flag in STACK_FLAGS}
+    wrong = [f"{flag}={value}" for flag, value in verification.items() if value != 1]
+    if wrong:
+        return verification, (
+            f"the rdp-sxs WinStation's flags read {', '.join(wrong)} right after they were set to 1: something "
+            "resets them (a Group Policy or a configuration tool); find it, or reinstall the side-by-side stack"
+        )
+    return verification, None
 
 
 # --- local policies (InstallMsiException, Win32Exception) -------------------------------------
