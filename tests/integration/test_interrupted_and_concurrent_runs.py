@@ -103,7 +103,7 @@ def start(lab, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=ansible_env(PYTHONUNBUFFERED="1"),
+        env=ansible_env(PYTHONUNBUFFERED="1", **lab.azure_env),
         cwd=REPO,
         start_new_session=True,
     )
