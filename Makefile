@@ -24,10 +24,11 @@ $(STAMP): requirements-dev.txt tests/lab/pyproject.toml
 demo: setup
 	$(BIN)/avdlab down --dir .lab
 	$(BIN)/avdlab up --scenario $(DEMO_SCENARIO) --dir .lab --inventory inventories/lab
-	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml -i inventories/lab/hostpool.avd.yml playbooks/diagnose.yml
+	AZURE_CONFIG_DIR=$(CURDIR)/.lab/azure $(BIN)/ansible-playbook -i inventories/lab/hosts.yml -i inventories/lab/hostpool.avd.yml playbooks/diagnose.yml
 	@echo
 	@echo "HTML report: file://$(CURDIR)/reports/diagnosis.html (also reports/diagnosis.json, reports/junit-diagnosis.xml)"
 	@echo "The lab keeps running: $(BIN)/avdlab status | show HOST | inject HOST FAULT; 'make demo-down' stops it."
+	@echo "Its Azure credentials: export AZURE_CONFIG_DIR=$(CURDIR)/.lab/azure (before ansible-playbook or ansible-inventory)."
 
 demo-down: setup
 	$(BIN)/avdlab down --dir .lab

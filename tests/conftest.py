@@ -33,14 +33,29 @@ def ansible_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **extra}
 
 
+def lab_azure_env(*args: str) -> dict[str, str]:
+    """The Azure credentials a user of the test lab named in ``args`` (an inventory under LAB_BASE) has: its
+    credentials file (``avdlab up`` writes DIR/azure/credentials), found through AZURE_CONFIG_DIR as ~/.azure."""
+    for arg in args:
+        try:
+            relative = Path(arg).resolve().relative_to(LAB_BASE)
+        except ValueError:
+            continue
+        if relative.parts:
+            return {"AZURE_CONFIG_DIR": str(LAB_BASE / relative.parts[0] / "azure")}
+    return {}
+
+
 def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ansible, ansible-playbook, ansible-doc or ansible-inventory from the venv, in the repository."""
+    """Run ansible, ansible-playbook, ansible-doc or ansible-inventory from the venv, in the repository; with a
+    test lab's inventory, with that lab's Azure credentials (unless ``env`` names others)."""
+    env = env or ansible_env()
     return subprocess.run(
         [str(BIN / tool), *args],
         capture_output=True,
         text=True,
         timeout=900,
-        env=env or ansible_env(),
+        env={**lab_azure_env(*args), **env} if "AZURE_CONFIG_DIR" not in env else env,
         cwd=REPO,
         check=False,
     )
@@ -78,8 +93,19 @@ class RunningLab:
     def reset_stats(self) -> None:
         self.control("/stats/reset", method="POST")
 
+    @property
+    def azure_env(self) -> dict[str, str]:
+        """The environment of a user whose Azure credentials are the lab's (its credentials file)."""
+        return {"AZURE_CONFIG_DIR": str(self.directory / "azure")}
+
     def ansible(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return run_ansible("ansible", "-i", str(self.inventory / "hosts.yml"), *args, env=ansible_env(**(env or {})))
+        return run_ansible(
+            "ansible",
+            "-i",
+            str(self.inventory / "hosts.yml"),
+            *args,
+            env=ansible_env(**{**self.azure_env, **(env or {})}),
+        )
 
     def playbook(
         self,
@@ -89,7 +115,9 @@ class RunningLab:
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         sources = [arg for name in inventories for arg in ("-i", str(self.inventory / name))]
-        return run_ansible("ansible-playbook", *sources, str(playbook), *args, env=ansible_env(**(env or {})))
+        return run_ansible(
+            "ansible-playbook", *sources, str(playbook), *args, env=ansible_env(**{**self.azure_env, **(env or {})})
+        )
 
 
 def start_lab(name: str, *args: str) -> RunningLab:

@@ -12,6 +12,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._plans import (
     Plan,
     plan_stack_listener,
     probe_stack_listener,
+    verify_stack_listener,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import Operation, OperationResult
 
@@ -38,4 +39,6 @@ class ActionModule(ChangeAction):
         return plan_stack_listener(results)
 
     def verify(self, results: Mapping[str, OperationResult], args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        return {}, None
+        verification: dict[str, Any]
+        verification, problem = verify_stack_listener(results)
+        return verification, problem

@@ -10,14 +10,15 @@ description:
   - Step 4 of the article's last resort - installs the agent with the
     registration key, then the boot loader (the agent brings the SxS stack and
     the Geneva agent along), each only when it is not installed.
-  - The key is handed over the way the agent's installer documents it, as its
-    C(REGISTRATIONTOKEN) property, through the Windows Installer API inside the
-    runtime's PowerShell process (C(MsiInstallProduct)) with
-    C(MsiHiddenProperties=REGISTRATIONTOKEN). It travels on the command's stdin,
-    never on a command line (no C(msiexec.exe) process is started, so no process
-    listing shows it), Windows Installer leaves it out of any log, and no file
-    holding it is written on the host. This module hides it from its result, its
-    diff and its errors.
+  - The key is never handed to Windows Installer, whose machine C(Logging) and
+    C(Debug) policies would write it into C(MSI*.LOG) files (C(MsiHiddenProperties)
+    cannot be set on a command line, and C(Debug=7) logs the command line anyway).
+    The agent is installed without it, and in the same command the key is written
+    where the agent reads it, C(HKLM\SOFTWARE\Microsoft\RDInfraAgent\RegistrationToken)
+    with C(IsRegistered=0) (the article's re-registration), before the boot loader is
+    installed. It travels on the command's stdin, never on a command line, and no
+    file holding it is written on the host. This module hides it from its result,
+    its diff and its errors.
   - The packages must already be on the host (M(avdops.sessionhost.installer_cache)
     puts them there, checked against their sha256). With O(agent_sha256) and
     O(boot_loader_sha256) the runtime checks each file's hash on the host before

@@ -74,4 +74,10 @@ reboot_required:
   description: Whether the VM must restart for the listener to start.
   returned: always
   type: bool
+verification:
+  description: The two flags read back from the WinStation right after they were set (the listener itself starts
+    listening after the restart); the task fails when either is not 1.
+  returned: changed and not check mode
+  type: dict
+  sample: {fReverseConnectMode: 1, fEnableWinStation: 1}
 """

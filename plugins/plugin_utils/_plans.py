@@ -300,6 +300,9 @@ def stack_winstation(qwinsta_sxs: str | None, listener: str | None, winstations:
     )
 
 
+STACK_FLAGS = ("fReverseConnectMode", "fEnableWinStation")
+
+
 def plan_stack_listener(results: Mapping[str, OperationResult]) -> Plan:
     """fReverseConnectMode=1 and fEnableWinStation=1 on the rdp-sxs WinStation, then a restart.
 
@@ -327,11 +330,27 @@ def plan_stack_listener(results: Mapping[str, OperationResult]) -> Plan:
     )
     path = rf"{k.WINSTATIONS}\{name}"
     values = {"values": subkey_values[name], "exists": True}
-    for flag in ("fReverseConnectMode", "fEnableWinStation"):
+    for flag in STACK_FLAGS:
         change = set_value(f"apply.{flag}", path, flag, "REG_DWORD", 1, current_value(values, flag))
         if change is not None:
             plan.changes.append(Change(change.operation, change.target, change.before, change.after, disruptive=True))
+    if plan.changes:
+        plan.verify = [read_registry("verify.winstation", path, list(STACK_FLAGS))]
     return plan
+
+
+def verify_stack_listener(results: Mapping[str, OperationResult]) -> tuple[dict[str, Any], str | None]:
+    """The two flags read back from the WinStation right after the writes (the listener itself listens only
+    after the restart that follows); the problem when either is not 1."""
+    read = answer(results, "verify.winstation")
+    verification = {flag: current_value(read, flag) for flag in STACK_FLAGS}
+    wrong = [f"{flag}={value}" for flag, value in verification.items() if value != 1]
+    if wrong:
+        return verification, (
+            f"the rdp-sxs WinStation's flags read {', '.join(wrong)} right after they were set to 1: something "
+            "resets them (a Group Policy or a configuration tool); find it, or reinstall the side-by-side stack"
+        )
+    return verification, None
 
 
 # --- local policies (InstallMsiException, Win32Exception) -------------------------------------

@@ -564,7 +564,7 @@ function Find-UntrustedOwner([string] $Path, [bool] $Tree) {
         $current = if ($current -is [IO.FileInfo]) { $current.Directory } else { $current.Parent }
     }
     if ($Tree -and $item -is [IO.DirectoryInfo]) {
-        $pending = New-Object -TypeName 'System.Collections.Generic.Stack[IO.DirectoryInfo]'
+        $pending = New-Object -TypeName 'System.Collections.Generic.Stack[System.IO.DirectoryInfo]'
         $pending.Push($item)
         while ($pending.Count) {
             foreach ($entry in $pending.Pop().GetFileSystemInfos()) {

@@ -448,3 +448,148 @@ def test_a_limit_without_localhost_is_refused_not_a_silent_green_run(demo_lab, t
     limited = run_diagnose(demo_lab, "--limit", "avd-21,localhost", report_dir=tmp_path)
     assert limited.returncode == 0, limited.stdout[-2000:]
     assert list(json.loads((tmp_path / "diagnosis.json").read_text())["hosts"]) == ["avd-21"]
+
+
+# --- the contract: every field and finding id README promises, from the real playbooks ---------------------
+README = (REPO / "README.md").read_text(encoding="utf-8")
+DIAGNOSED = ("healthy", "unhealthy", "incomplete")
+
+
+def documented_diagnosis_json() -> dict[str, list[str]]:
+    """The fields README's report table promises in diagnosis.json (read from README, so the two cannot part)."""
+    line = next(x for x in README.splitlines() if x.startswith("| `diagnosis.json` |"))
+
+    def names(pattern: str) -> list[str]:
+        match = re.search(pattern, line)
+        assert match, pattern
+        return [name.strip(' "') for name in match.group(1).split(",") if name.strip()]
+
+    host = re.search(r'"<host>": \{(.*)\}\}, "summary"', line)
+    assert host
+    return {
+        "run": names(r'"run": \{([^}]*)\}'),
+        "host": re.findall(r'"(\w+)"', re.sub(r"\[\{[^]]*\]|\{[^}]*\}", "", host.group(1))),
+        "finding": names(r'"findings": \[\{([^}]*)\}\]'),
+        "versions": names(r'"versions": \{([^}]*)\}'),
+        "summary": [
+            field
+            for name in names(r'"summary": \{([^}]*)\}')
+            for field in ((*DIAGNOSED, "stopped", "unreachable", "failed") if name == "<count per state>" else (name,))
+        ],
+    }
+
+
+def documented_finding_ids() -> set[str]:
+    """Every finding id README names in backticks (the article's, the service's signals, drift)."""
+    return {x for x in re.findall(r"`([A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)`", README) if x in CHECKS}
+
+
+def test_diagnosis_json_has_every_documented_field(diagnosis):
+    report, _unused1, _unused2 = diagnosis
+    contract = documented_diagnosis_json()
+    assert set(contract["host"]) >= {"state", "reason", "findings", "unchecked", "details", "versions"}
+    assert set(contract["versions"]) == {"agent", "sxs_stack", "os_build", "dotnet_release"}
+    assert {"generated", "run", "hosts", "summary"} <= set(report)
+    assert set(contract["run"]) <= set(report["run"])
+    assert set(contract["summary"]) <= set(report["summary"]), set(contract["summary"]) - set(report["summary"])
+    for name, entry in report["hosts"].items():
+        if entry["state"] not in DIAGNOSED:
+            assert entry.get("reason"), name  # unreachable, failed, stopped: always why
+            continue
+        missing = [field for field in contract["host"] if field not in entry and field != "reason"]
+        assert missing == [], (name, missing)
+        if entry["state"] == "incomplete":
+            assert entry["reason"], name
+        assert set(entry["versions"]) == set(contract["versions"]), name
+        for finding in entry["findings"]:
+            assert set(contract["finding"]) <= set(finding), (name, finding["id"])
+            assert finding["id"] in CHECKS and finding["title"] and finding["remediation"] and finding["doc"]
+            assert finding["severity"] in ("critical", "warning", "info") and isinstance(finding["evidence"], list)
+
+
+def test_every_finding_id_in_the_report_is_documented(diagnosis):
+    report, _unused1, _unused2 = diagnosis
+    documented = documented_finding_ids()
+    assert set(CHECKS) <= documented, set(CHECKS) - documented  # README names every id the collection can raise
+    found = {f["id"] for entry in report["hosts"].values() for f in entry["findings"]}
+    assert found <= documented
+
+
+def test_versions_per_host_are_the_hosts_and_the_older_agent_drifts(diagnosis):
+    """README: diagnosis.json carries versions per host; hosts off the pool's majority agent carry AGENT_VERSION_DRIFT,
+    linked to the root cause that kept the agent from updating when one is found on the host."""
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool import DRIFT_EXPLAINED_BY
+
+    report, _unused1, _unused2 = diagnosis
+    diagnosed = {n: e for n, e in report["hosts"].items() if e["state"] in DIAGNOSED}
+    agents = {n: e["versions"]["agent"] for n, e in diagnosed.items() if e["versions"]["agent"]}
+    assert len(agents) >= 20 and all(re.fullmatch(r"1\.0\.\d+\.\d+", v) for v in agents.values())
+    assert all(e["versions"]["os_build"] and e["versions"]["dotnet_release"] for e in diagnosed.values())
+    majority = max(set(agents.values()), key=list(agents.values()).count)
+    behind = sorted(n for n, v in agents.items() if v != majority)
+    assert behind, "the demo lab runs two agent versions"
+    for name, entry in diagnosed.items():
+        drift = [f for f in entry["findings"] if f["id"] == "AGENT_VERSION_DRIFT"]
+        assert bool(drift) == (name in behind), name
+        if drift:
+            assert drift[0]["severity"] == "info" and agents[name] in drift[0]["evidence"][0]
+            # the update failure found on the host, or the root cause that failure itself is explained by
+            causes = [f for f in entry["findings"] if f["id"] in DRIFT_EXPLAINED_BY["AGENT_VERSION_DRIFT"]]
+            expected = {f["explained_by"] or f["id"] for f in causes} or {None}
+            assert drift[0]["explained_by"] in expected, (name, drift[0]["explained_by"], expected)
+    assert report["summary"]["by_finding"]["AGENT_VERSION_DRIFT"] == len(behind)
+    html = (REPORTS / "diagnosis.html").read_text()
+    assert all(version in html for version in set(agents.values()))  # the grid's agent column
+    junit = (REPORTS / "junit-diagnosis.xml").read_text()
+    assert all(f'classname="{name}"' in junit or name in junit for name in behind)
+
+
+def test_merged_slices_keep_versions_and_drift(demo_lab, diagnosis, tmp_path):
+    """merge_reports.yml over two slices of the same run gives the same hosts, versions and drift."""
+    report, _unused1, _unused2 = diagnosis
+    names = sorted(report["hosts"])
+    for index, part in enumerate((names[::2], names[1::2])):
+        directory = tmp_path / "slices" / str(index)
+        directory.mkdir(parents=True)
+        piece = {**report, "hosts": {n: report["hosts"][n] for n in part}}
+        (directory / "diagnosis.json").write_text(json.dumps(piece))
+    result = run_ansible(
+        "ansible-playbook",
+        str(REPO / "playbooks" / "merge_reports.yml"),
+        "-e",
+        f"avd_slice_dir={tmp_path / 'slices'}",
+        "-e",
+        f"avd_report_dir={tmp_path / 'pool'}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    merged = json.loads((tmp_path / "pool" / "diagnosis.json").read_text())
+    assert sorted(merged["hosts"]) == names
+    for name in names:
+        assert merged["hosts"][name].get("versions") == report["hosts"][name].get("versions"), name
+        if report["hosts"][name]["state"] in DIAGNOSED:
+            assert merged["hosts"][name]["versions"]["agent"] or name == "avd-02", name  # avd-02: no agent
+        drift = lambda e: sorted(f["id"] for f in e["findings"] if f["id"].endswith("_DRIFT"))  # noqa: E731
+        assert drift(merged["hosts"][name]) == drift(report["hosts"][name]), name
+
+
+def test_the_live_host_pool_wins_over_a_static_one_and_the_run_says_so(demo_lab, tmp_path):
+    """A static avd_host_pool (after a move, or a user's own vars) beside the host_pool inventory: the diagnosis names
+    the pool Azure lists the host in (avd_host_pool_id) and says which static value disagrees."""
+    static = {"all": {"hosts": {"avd-23": {"avd_host_pool": "hp-old-static", "avd_resource_group": "rg-old-static"}}}}
+    (demo_lab.inventory / "static-moved.yml").write_text(yaml.safe_dump(static))
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "--limit",
+        "avd-23,localhost",
+        inventories=("hosts.yml", "hostpool.avd.yml", "static-moved.yml"),  # the static file last: it outranks
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    entry = json.loads((tmp_path / "diagnosis.json").read_text())["hosts"]["avd-23"]
+    assert entry["host_pool"]["host_pool"] == "hp-demo" and entry["details"]["host_pool"] == "hp-demo"
+    notes = " ".join(entry["host_pool"]["static_disagrees"])
+    assert "avd_host_pool=hp-old-static disagrees" in notes and "using hp-demo" in notes
+    assert "avd_resource_group=rg-old-static disagrees" in notes
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "avd_host_pool=hp-old-static disagrees with the host pool's live data" in output

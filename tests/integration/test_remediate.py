@@ -50,7 +50,6 @@ def play(directory: Path, name: str, hosts: str, tasks: list[dict]) -> Path:
     return path
 
 
-AZURE = {"module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"}}
 POOL = {"host_pool": "{{ avd_host_pool }}", "resource_group": "{{ avd_resource_group }}"}
 
 
@@ -62,7 +61,6 @@ def pool_view(lab, directory: Path) -> dict[str, dict]:
             "name": "Pool",
             "avdops.sessionhost.host_pool_info": {"name": POOL["host_pool"], "resource_group": POOL["resource_group"]},
             "register": "pool",
-            **AZURE,
         },
         {"name": "Keep", "ansible.builtin.copy": {"content": "{{ pool.session_hosts | to_json }}", "dest": str(out)}},
     ]
@@ -111,13 +109,11 @@ def pool(lab_factory, tmp_path_factory):
         {
             "name": "Drain",
             "avdops.sessionhost.session_host": {"name": "rm-08", "allow_new_session": False, **POOL},
-            **AZURE,
         },
         {
             "name": "Key",
             "avdops.sessionhost.registration_token": {**POOL, "expiration_hours": 6},
             "register": "key",
-            **AZURE,
         },
         {
             "name": "Keep",
@@ -292,7 +288,7 @@ def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(poo
             "target=rm-01:rm-04",
             *FAST,
         ],
-        env=ansible_env(),
+        env=ansible_env(**lab.azure_env),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

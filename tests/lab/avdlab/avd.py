@@ -58,11 +58,13 @@ class HostPool:
     token: str | None = None
     token_expiry: float | None = None
     records: dict[str, SessionHostRecord] = field(default_factory=dict)  # lower-case host name -> record
+    resource_group: str = RESOURCE_GROUP
+    subscription: str = SUBSCRIPTION
 
     @property
     def arm_id(self) -> str:
         return (
-            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/"
             f"Microsoft.DesktopVirtualization/hostPools/{self.name}"
         )
 

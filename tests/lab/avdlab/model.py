@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import faults as fault_catalog
-from .avd import AvdService, HostPool, SessionHostRecord, fqdn
+from .avd import RESOURCE_GROUP, SUBSCRIPTION, AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
 from .windows.boot import boot
 from .windows.image import healthy_host, image_build_host
@@ -57,6 +57,8 @@ class HostSpec:
 class PoolSpec:
     name: str = "hp-lab"
     max_session_limit: int = 4
+    resource_group: str = RESOURCE_GROUP  # where the host pool resource is: a pool of another team, region...
+    subscription: str = SUBSCRIPTION
 
 
 @dataclass
@@ -211,15 +213,22 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
 
 
 def _parse_pool(pool: Any, where: str) -> PoolSpec:
-    if not isinstance(pool, dict) or set(pool) - {"name", "max_session_limit"}:
-        raise ScenarioError(f"{where}: a host pool takes name and max_session_limit")
+    if not isinstance(pool, dict) or set(pool) - {"name", "max_session_limit", "resource_group", "subscription"}:
+        raise ScenarioError(f"{where}: a host pool takes name, max_session_limit, resource_group and subscription")
+    group = str(pool.get("resource_group", RESOURCE_GROUP))
+    # ARM: 1 to 90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period
+    if not re.match(r"^[-\w._()]{1,90}$", group) or group.endswith("."):
+        raise ScenarioError(f"{where}.resource_group {group!r} is not a valid resource group name")
+    subscription = str(pool.get("subscription", SUBSCRIPTION)).lower()
+    if not re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", subscription):
+        raise ScenarioError(f"{where}.subscription {subscription!r} is not a subscription id (a GUID)")
     limit = pool.get("max_session_limit", 4)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 999999:
         raise ScenarioError(f"{where}.max_session_limit must be a whole number from 1 to 999999")
     name = str(pool.get("name", "hp-lab"))
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", name):
         raise ScenarioError(f"{where}.name {name!r} is not a valid host pool name")
-    return PoolSpec(name=name, max_session_limit=limit)
+    return PoolSpec(name=name, max_session_limit=limit, resource_group=group, subscription=subscription)
 
 
 def set_installer_policies(state: HostState, spec: HostSpec) -> None:
@@ -271,7 +280,15 @@ class LabModel:
         start = time.time() if now is None else now
         self.scenario = scenario
         self.state_dir = state_dir
-        self.pools = [HostPool(name=p.name, max_session_limit=p.max_session_limit) for p in scenario.pools]
+        self.pools = [
+            HostPool(
+                name=p.name,
+                max_session_limit=p.max_session_limit,
+                resource_group=p.resource_group,
+                subscription=p.subscription,
+            )
+            for p in scenario.pools
+        ]
         self.pool = self.pools[0]  # the default host pool
         self.avd = AvdService(self.pools)
         self.hosts: dict[str, HostState] = {}
