@@ -44,7 +44,6 @@ def pools(lab, tmp_path: Path) -> dict[str, dict[str, bool]]:
             "name": "Read the pools",
             "hosts": "localhost",
             "gather_facts": False,
-            "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
             "tasks": [
                 {
                     "name": "Pool",
