@@ -180,3 +180,17 @@ def test_verify_copies_names_every_copy_that_differs():
 @pytest.mark.parametrize(("folder", "kept"), [("D:\\", "D:"), ("D:\\c\\\\", "D:\\c"), ("d:\\x y", "d:\\x y")])
 def test_a_cache_folder_loses_its_trailing_separators(folder, kept):
     assert inst.check_cache_dir(folder) == kept
+
+
+def test_the_cache_probe_in_check_mode_is_the_same_operation_without_creating():
+    installers = [inst.Installer("agent", "a.msi", "1.0", "ab" * 32, "a.msi", CODE)]
+    assert inst.make_folders(CACHE, installers, check=True) == [
+        Operation(
+            "probe.folders",
+            "make_directory",
+            {"paths": [rf"{CACHE}\agent\1.0"], "secure_root": CACHE, "check_mode": True},
+        )
+    ]
+    with pytest.raises(inst.InstallerError) as caught:
+        inst.folders_to_change({})
+    assert str(caught.value) == "the installer cache on the host cannot be used: no answer"
