@@ -211,3 +211,7 @@ def test_an_entry_of_a_wrong_name_shape_or_fields_names_what_is_allowed():
         with pytest.raises(inst.InstallerError) as caught:
             inst.parse_entry(name, entry, WHERE)
         assert str(caught.value) == message
+
+
+def test_only_separators_are_stripped_from_the_cache_folder():
+    assert inst.check_cache_dir("D:\\cacheX\\") == "D:\\cacheX"
