@@ -229,3 +229,14 @@ def test_dotnet_472_boundary_whole(release, status):
         "evidence": [f"NDP\\v4\\Full Release={release} (.NET {shown})"],
         "reason": "" if status == "passed" else "the agent needs Release 461808 (4.7.2) or later",
     }
+
+
+@pytest.mark.parametrize(("free_percent", "status"), [(4.96, "failed"), (5.0, "passed")])
+def test_disk_percent_boundary_to_the_hundredth(free_percent, status):
+    size = 100 * 1024**3
+    facts = {"disk": {"drive": "C:", "size_bytes": size, "free_bytes": int(size * free_percent / 100)}}
+    found = im.disk(facts, im.Options(disk_min_free_mb=0))
+    assert found.status == status
+    assert found.evidence == [
+        f"C: has {int(size * free_percent / 100) / 1024**2:.0f} MB free of 100.0 GB ({free_percent}%)"
+    ]
