@@ -2,7 +2,9 @@
 # marketplace image, your provisioners customise it, and avdops.sessionhost's validate_image
 # playbook fails the build (before sysprep) when VMs made from it would be broken session hosts.
 #
-#   ansible-galaxy collection install avdops.sessionhost   # on the machine that runs packer
+#   # on the machine that runs packer, in a checkout of the collection (it is not on Galaxy):
+#   ansible-galaxy collection build --force --output-path build
+#   ansible-galaxy collection install build/avdops-sessionhost-*.tar.gz
 #   packer init . && packer build -var subscription_id=... -var resource_group=... .
 #
 # The ansible provisioner connects straight to the build VM over WinRM (use_proxy = false): the

@@ -79,6 +79,8 @@ class ActionModule(ActionBase):
         diagnosis = diagnose(facts, pool)
         diagnosis["host_pool"] = pool
         answer = {**result, "changed": False, "diagnosis": diagnosis, "ansible_facts": {"avd_session_host": facts}}
+        if pool and pool.get("static_disagrees"):  # the live host pool was used; say what the static vars claim
+            answer["warnings"] = [*answer.get("warnings", []), *pool["static_disagrees"]]
         if args["return_capture"] and document is not None:
             answer["capture"] = document  # the remediation modules read it instead of probing again
         return answer

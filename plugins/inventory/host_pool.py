@@ -24,7 +24,9 @@ description:
     C(avd_max_session_limit), C(avd_registration_expiration_time),
     C(avd_registration_key_checked), C(avd_registration_key_error),
     C(avd_vm_id), C(avd_resource_id), C(avd_power_state) (the VM's, see
-    O(power_state)), C(avd_session_host_name) (the FQDN).
+    O(power_state)), C(avd_session_host_name) (the FQDN), and where its host
+    pool is - C(avd_resource_group) and C(avd_subscription_id), which the
+    write roles and playbooks use, so each host is changed in its own pool.
   - The registration key's expiry comes from the host pool's
     C(listRegistrationTokens) action (a host pool GET on recent API versions
     carries no registration info); an identity without that action (a
@@ -34,9 +36,9 @@ description:
     C(avd_status_unavailable), ...) and by host pool (C(avd_host_pool_<name>)).
   - The diagnosis (M(avdops.sessionhost.diagnose)) uses these variables for
     the rules that need the host pool (session limit, status).
-  - Uses the same credentials as the host pool modules (azure.azcollection
-    conventions and C(AZURE_*) variables). Files must end in C(.avd.yml) or
-    C(.avd.yaml).
+  - Finds credentials as the host pool modules do (azure.azcollection's
+    O(auth_source) order, C(~/.azure/credentials) profiles, C(AZURE_*)
+    variables, C(az login)). Files must end in C(.avd.yml) or C(.avd.yaml).
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -60,6 +62,9 @@ options:
         description: Its resource group.
         type: str
         required: true
+      subscription_id:
+        description: Its subscription, when not the one of O(subscription_id) or the credentials.
+        type: str
   hostname_source:
     description: The inventory name of each host - its computer name (C(short)) or its FQDN (C(fqdn)).
     type: str
@@ -74,51 +79,60 @@ options:
     default: fqdn
     choices: [fqdn, short, none]
   auth_source:
-    description: How to authenticate (C(credential) for a service principal, C(cli), C(msi), C(env), or C(auto)).
+    description:
+      - Where the Azure credentials come from, as in azure.azcollection - C(auto),
+        C(cli), C(env), C(credential_file), C(msi), or C(credential) (a service principal
+        from these options and the environment). Without it, C(ANSIBLE_AZURE_AUTH_SOURCE), else C(auto).
+      - The modules find credentials the same way, so a playbook run from this
+        inventory needs no Azure settings of its own. See the modules' O(auth_source).
     type: str
-    default: auto
-    choices: [auto, cli, env, msi, credential]
+    choices: [auto, cli, env, credential_file, msi, credential]
+  profile:
+    description: A profile of C(~/.azure/credentials) (C($AZURE_CONFIG_DIR/credentials)). Defaults to C(AZURE_PROFILE).
+    type: str
   subscription_id:
-    description: Subscription of the host pools.
+    description:
+      - The subscription of the host pools that do not name their own. Defaults to
+        C(AZURE_SUBSCRIPTION_ID), the credentials profile's, or the Azure CLI's default subscription.
     type: str
-    env:
-      - name: AZURE_SUBSCRIPTION_ID
   client_id:
-    description: Service principal application (client) id.
+    description: Service principal application (client) id. Defaults to C(AZURE_CLIENT_ID).
     type: str
-    env:
-      - name: AZURE_CLIENT_ID
   secret:
-    description: Service principal secret.
+    description: Service principal secret. Defaults to C(AZURE_SECRET) or C(AZURE_CLIENT_SECRET).
     type: str
-    env:
-      - name: AZURE_SECRET
-      - name: AZURE_CLIENT_SECRET
   tenant:
-    description: Tenant (directory) id.
+    description: Tenant (directory) id. Defaults to C(AZURE_TENANT) or C(AZURE_TENANT_ID).
     type: str
-    env:
-      - name: AZURE_TENANT
-      - name: AZURE_TENANT_ID
-  cloud_environment:
-    description: C(AzureCloud), C(AzureUSGovernment), C(AzureChinaCloud), or an ARM endpoint URL.
-    type: str
-    default: AzureCloud
-  arm_endpoint:
-    description: The Azure Resource Manager endpoint, when not the cloud's default.
-    type: str
-    env:
-      - name: AZURE_ARM_ENDPOINT
-  authority:
-    description: The Microsoft Entra ID authority host, when not the cloud's default.
-    type: str
-    env:
-      - name: AZURE_AUTHORITY_HOST
-  ca_bundle:
-    description: A CA bundle to trust for Azure's TLS certificates (private CAs, inspection proxies).
+  x509_certificate_path:
+    description:
+      - A service principal's certificate (PEM with its private key).
+      - Defaults to C(AZURE_X509_CERTIFICATE_PATH) or C(AZURE_CLIENT_CERTIFICATE_PATH).
     type: path
-    env:
-      - name: AZURE_CA_BUNDLE
+  cloud_environment:
+    description:
+      - C(AzureCloud), C(AzureUSGovernment), C(AzureChinaCloud), or an ARM endpoint URL.
+      - Defaults to C(AZURE_CLOUD_ENVIRONMENT) or the credentials profile's, else C(AzureCloud).
+    type: str
+  cert_validation_mode:
+    description:
+      - C(ignore) turns off TLS certificate validation.
+      - Defaults to C(AZURE_CERT_VALIDATION_MODE), else C(validate).
+    type: str
+    choices: [validate, ignore]
+  arm_endpoint:
+    description: The Azure Resource Manager endpoint, when not the cloud's default. Defaults to C(AZURE_ARM_ENDPOINT).
+    type: str
+  authority:
+    description:
+      - The Microsoft Entra ID authority host, when not the cloud's default.
+      - Defaults to C(AZURE_AUTHORITY_HOST).
+    type: str
+  ca_bundle:
+    description:
+      - A CA bundle to trust for Azure's TLS certificates (private CAs, inspection proxies).
+      - Defaults to C(AZURE_CA_BUNDLE).
+    type: path
   retries:
     description: Retries of throttled (429, honouring Retry-After) and failed requests.
     type: int
@@ -143,7 +157,11 @@ plugin: avdops.sessionhost.host_pool
 host_pools:
   - name: hp-finance
     resource_group: rg-avd-prod
-# Credentials from AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID, AZURE_SECRET, AZURE_TENANT
+  - name: hp-eu
+    resource_group: rg-avd-eu
+    subscription_id: 22222222-2222-2222-2222-222222222222
+# Credentials as azure.azcollection finds them: AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID,
+# AZURE_SECRET, AZURE_TENANT; or a ~/.azure/credentials profile; or az login
 keyed_groups:
   - key: avd_agent_version
     prefix: agent
@@ -211,11 +229,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
         except InventoryConfigError as exc:
             raise AnsibleParserError(f"avdops.sessionhost.host_pool: {exc}") from None
         try:
-            settings = settings_from(options)
-            sdk = client(settings)
+            clients: dict[str | None, tuple[Any, Any]] = {}
             pools = []
-            for resource_group, name in entries:
-                ref = PoolRef(resource_group, name)
+            for entry in entries:
+                if entry.subscription_id not in clients:  # one client per subscription, the same credentials
+                    subscription = entry.subscription_id or options.get("subscription_id")
+                    settings = settings_from({**options, "subscription_id": subscription})
+                    clients[entry.subscription_id] = (settings, client(settings))
+                settings, sdk = clients[entry.subscription_id]
+                ref = PoolRef(entry.resource_group, entry.name)
                 hosts = [session_host_dict(h) for h in list_session_hosts(sdk, settings, ref)]
                 if self.get_option("power_state"):
                     for host in hosts:
@@ -224,6 +246,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
                     {
                         "host_pool": host_pool_dict(get_pool(sdk, settings, ref), registration_key(sdk, settings, ref)),
                         "session_hosts": hosts,
+                        "resource_group": entry.resource_group,
+                        "subscription_id": settings.subscription_id,
                         "read_at": datetime.datetime.now(datetime.UTC)
                         .isoformat(timespec="seconds")
                         .replace("+00:00", "Z"),

@@ -15,8 +15,14 @@ description:
     cache, downloaded again when needed; C(wuauserv) and C(BITS) are stopped while
     it is emptied and started again when they were running (they do not serve users);
   - C(RDAgent_<version>) folders of C(C:\Program Files\Microsoft RDInfra) that the
-    boot loader names neither as C(DefaultAgent) nor as C(PreviousAgent).
-  - The runtime refuses any path outside these locations itself.
+    boot loader names neither as C(DefaultAgent) nor as C(PreviousAgent); none when
+    C(DefaultAgent) cannot be read (unknown means keep).
+  - The runtime refuses any path outside these locations itself, compared as the
+    canonical full path Windows opens (never a location itself).
+  - Items are deleted one by one, never through a link (junction or symbolic link)
+    at any depth; anything a standard user owns is kept with what is in it (its
+    owner could swap a folder for a junction during the delete) and reported in
+    RV(verification) as not deleted.
   - Does nothing while the system drive has the target free - O(min_free_percent)
     of its size and O(min_free_mb), the diagnosis's thresholds.
   - Fails naming the remaining shortfall when cleaning is not enough (in check
@@ -51,6 +57,16 @@ options:
     description: Seconds to wait after that restart before reading the result (0 to 300).
     type: int
     default: 10
+  service_wait_seconds:
+    description:
+      - How long each stop and each start of wuauserv and BITS may take (1 to 600). A service goes through the
+        Service Control Manager's C(StopPending)/C(StartPending) states; one that hangs stays C(StopPending) until
+        Windows restarts.
+      - A service still C(StopPending) after this fails the task with the service named; the Windows Update download
+        cache is then left as it was (it is emptied only after both services stopped), the other locations are
+        still cleaned, and each service that did stop is started again in the same command.
+    type: int
+    default: 30
 attributes:
   check_mode:
     support: full
@@ -93,7 +109,7 @@ facts:
     would_free: 7170162688
     shortfall: 0
 verification:
-  description: Free bytes after, bytes freed, items deleted, items that could not be deleted (in use) and the shortfall.
+  description: Free bytes after, bytes freed, items deleted, items that could not be deleted (in use, or kept because a standard user owns them) and the shortfall.
   returned: when something was deleted
   type: dict
 """

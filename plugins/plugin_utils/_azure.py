@@ -1,21 +1,27 @@
 """The collection's one Azure client: credentials, the ARM endpoint, retries, and errors a person can act on.
 
-Used by every host pool module and the host_pool inventory plugin. The
-options follow azure.azcollection's conventions (``auth_source``,
-``subscription_id``, ``client_id``, ``secret``, ``tenant``,
-``cloud_environment`` and their ``AZURE_*`` environment variables), plus
-``arm_endpoint``/``authority`` for sovereign clouds and test endpoints and
-``ca_bundle`` for private certificate authorities.
+Used by every host pool module and the host_pool inventory plugin. Credentials are found the way
+azure.azcollection finds them (its ``plugins/module_utils/azure_rm_common.py``): ``auth_source``
+``auto|cli|env|credential_file|msi`` (``ANSIBLE_AZURE_AUTH_SOURCE`` when not given), the ``profile`` of
+``~/.azure/credentials``, the same ``AZURE_*`` environment variables, ``cloud_environment`` and
+``cert_validation_mode``; plus ``credential`` (a service principal from the options, then the environment),
+``arm_endpoint``/``authority`` for sovereign clouds and test endpoints and ``ca_bundle`` for private
+certificate authorities.
 """
 
 from __future__ import annotations
 
+import configparser
 import datetime
+import json
 import os
 import re
+import shutil
 import ssl
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 API_VERSION = "2024-04-03"
@@ -27,27 +33,40 @@ CLOUDS = {
 MIN_EXPIRATION_HOURS = 1
 MAX_EXPIRATION_HOURS = 27 * 24  # the article: no less than an hour, no longer than 27 days
 
+AUTH_SOURCES = ["auto", "cli", "env", "credential_file", "msi", "credential"]
 AUTH_OPTIONS: dict[str, Any] = {
-    "auth_source": {"type": "str", "default": "auto", "choices": ["auto", "cli", "env", "msi", "credential"]},
+    # no defaults where an environment variable or a credentials profile may give the value
+    "auth_source": {"type": "str", "choices": AUTH_SOURCES},
+    "profile": {"type": "str"},
     "subscription_id": {"type": "str"},
     "client_id": {"type": "str"},
     "secret": {"type": "str", "no_log": True},
     "tenant": {"type": "str"},
-    "cloud_environment": {"type": "str", "default": "AzureCloud"},
+    "x509_certificate_path": {"type": "path"},
+    "cloud_environment": {"type": "str"},
+    "cert_validation_mode": {"type": "str", "choices": ["validate", "ignore"]},
     "arm_endpoint": {"type": "str"},
     "authority": {"type": "str"},
     "ca_bundle": {"type": "path"},
     "retries": {"type": "int", "default": 4},
 }
-ENV_FALLBACKS = {
+# azure.azcollection's AZURE_CREDENTIAL_ENV_MAPPING, plus azure-identity's names of the same values and this
+# collection's endpoint and CA settings; the keys are also the keys of a ~/.azure/credentials profile.
+ENV_VARIABLES: dict[str, tuple[str, ...]] = {
+    "profile": ("AZURE_PROFILE",),
     "subscription_id": ("AZURE_SUBSCRIPTION_ID",),
     "client_id": ("AZURE_CLIENT_ID",),
     "secret": ("AZURE_SECRET", "AZURE_CLIENT_SECRET"),
     "tenant": ("AZURE_TENANT", "AZURE_TENANT_ID"),
+    "x509_certificate_path": ("AZURE_X509_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PATH"),
+    "cloud_environment": ("AZURE_CLOUD_ENVIRONMENT",),
+    "cert_validation_mode": ("AZURE_CERT_VALIDATION_MODE",),
     "arm_endpoint": ("AZURE_ARM_ENDPOINT",),
     "authority": ("AZURE_AUTHORITY_HOST",),
     "ca_bundle": ("AZURE_CA_BUNDLE",),
 }
+CLI_LOGIN = "the Azure CLI login (az login)"
+PROFILE_KEYS = tuple(name for name in ENV_VARIABLES if name != "profile")
 
 
 class AzureError(Exception):
@@ -64,7 +83,7 @@ class PartialChange(AzureError):
 
 @dataclass(frozen=True)
 class AzureSettings:
-    auth_source: str
+    auth_source: str  # the credential used: credential (client secret), certificate, cli or msi
     subscription_id: str
     client_id: str | None
     secret: str | None
@@ -73,19 +92,127 @@ class AzureSettings:
     authority: str
     ca_bundle: str | None
     retries: int
+    found_in: str = "the module options"  # where the credentials came from, for error messages
+    x509_certificate_path: str | None = None
+    verify: bool = True  # cert_validation_mode=ignore turns TLS verification off
 
     @property
     def audience(self) -> str:
         return self.arm_endpoint.rstrip("/")
 
 
-def settings_from(options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AzureSettings:
-    """Resolve options, then AZURE_* variables, then the cloud's defaults; fail on what is missing."""
+def credentials_file(environ: Mapping[str, str]) -> Path:
+    """``~/.azure/credentials``; the Azure CLI's AZURE_CONFIG_DIR moves ``~/.azure`` and this file with it."""
+    directory = environ.get("AZURE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".azure")
+    return Path(directory) / "credentials"
+
+
+def read_profile(path: Path, profile: str) -> dict[str, str] | None:
+    """A profile of an azure.azcollection credentials file (INI), or None when it has none with a subscription_id."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise AzureError(f"cannot read the Azure credentials file {path}: {exc}") from None
+    if not parser.has_section(profile):
+        return None
+    values = {key: parser.get(profile, key) for key in PROFILE_KEYS if parser.has_option(profile, key)}
+    return values if values.get("subscription_id") else None
+
+
+def cli_subscription() -> str | None:
+    """The Azure CLI's default subscription (``az account show``), or None without a logged-in CLI."""
+    az = shutil.which("az")
+    if not az:
+        return None
+    try:
+        output = subprocess.run(  # noqa: S603 - the az found on PATH, fixed arguments
+            [az, "account", "show", "--output", "json"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        subscription = json.loads(output).get("id")
+    except (OSError, subprocess.SubprocessError, ValueError, AttributeError):
+        return None
+    return str(subscription) if subscription else None
+
+
+def _environment_values(env: Mapping[str, str]) -> dict[str, str]:
+    found = {name: next((env[v] for v in names if env.get(v)), "") for name, names in ENV_VARIABLES.items()}
+    return {name: value for name, value in found.items() if value}
+
+
+def _find_credentials(source: str, options: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """Where the credentials come from and their values, in azure.azcollection's order for ``auto``:
+    the profile option, a client_id option, the environment (AZURE_PROFILE or AZURE_SUBSCRIPTION_ID), the
+    default profile of the credentials file, the Azure CLI."""
+    path = credentials_file(env)
+    given = {name: options[name] for name in ENV_VARIABLES if options.get(name)}
+    from_env = _environment_values(env)
+
+    def profile(name: str) -> tuple[str, dict[str, Any]]:
+        values = read_profile(path, name)
+        if values is None:
+            raise AzureError(
+                f"the Azure credentials file {path} has no profile [{name}] with a subscription_id; write one "
+                f"(subscription_id, client_id, secret, tenant) or choose another auth_source"
+            )
+        return f"profile [{name}] of {path}", values
+
+    def environment(service_principal: bool) -> tuple[str, dict[str, Any]] | None:
+        if from_env.get("profile"):
+            return profile(from_env["profile"])
+        if from_env.get("subscription_id") and (from_env.get("client_id") or not service_principal):
+            return "the AZURE_* environment variables", from_env
+        return None
+
+    if source == "msi":
+        return "a managed identity", {**from_env, **given}
+    if source == "cli":
+        return CLI_LOGIN, {**from_env, **given}
+    if source == "credential":
+        return "the module options and AZURE_* environment variables", {**from_env, **given}
+    if source == "env":
+        found = environment(service_principal=False)
+        if found is None:
+            raise AzureError(
+                "auth_source=env found neither AZURE_SUBSCRIPTION_ID nor AZURE_PROFILE in the environment; export "
+                "AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID, AZURE_SECRET and AZURE_TENANT"
+            )
+        return found
+    if source == "credential_file":
+        return profile(str(given.get("profile") or "default"))
+    # auto
+    if given.get("profile"):
+        return profile(str(given["profile"]))
+    if given.get("client_id"):
+        return "the module options", given
+    # AZURE_SUBSCRIPTION_ID alone (no AZURE_CLIENT_ID) is no service principal: on to the default profile, then
+    # az login in that subscription (azure.azcollection would stop here, asking for client_id)
+    found = environment(service_principal=True)
+    if found is not None:
+        return found
+    if read_profile(path, "default") is not None:
+        return profile("default")
+    return CLI_LOGIN, {"subscription_id": from_env.get("subscription_id")}
+
+
+def settings_from(
+    options: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    cli_default_subscription: Callable[[], str | None] = cli_subscription,
+) -> AzureSettings:
+    """Resolve the credentials (azure.azcollection's sources and order), the cloud and the subscription.
+
+    A ``subscription_id`` option (the host pool's own, from the host_pool inventory) names the subscription
+    whatever the credentials' source; without it the source's subscription counts.
+    """
     env = os.environ if environ is None else environ
-    values = dict(options)
-    for name, variables in ENV_FALLBACKS.items():
-        if not values.get(name):
-            values[name] = next((env[v] for v in variables if env.get(v)), None)
+    source = options.get("auth_source") or env.get("ANSIBLE_AZURE_AUTH_SOURCE") or "auto"
+    if source not in AUTH_SOURCES:
+        raise AzureError(f"auth_source {source!r} (ANSIBLE_AZURE_AUTH_SOURCE?) is not one of {', '.join(AUTH_SOURCES)}")
+    found_in, values = _find_credentials(source, options, env)
+    # options the credentials do not carry: the module's, then the credentials', then the environment's
+    for name in ("cloud_environment", "cert_validation_mode", "arm_endpoint", "authority", "ca_bundle"):
+        values[name] = options.get(name) or values.get(name) or _environment_values(env).get(name)
     cloud = values.get("cloud_environment") or "AzureCloud"
     if cloud in CLOUDS:
         arm, login = CLOUDS[cloud]
@@ -93,23 +220,44 @@ def settings_from(options: Mapping[str, Any], environ: Mapping[str, str] | None 
         arm, login = str(cloud), CLOUDS["AzureCloud"][1]
     else:
         raise AzureError(f"cloud_environment {cloud!r} is not one of {', '.join(CLOUDS)} or an https:// ARM endpoint")
-    if not values.get("subscription_id"):
-        raise AzureError("subscription_id is required (or set AZURE_SUBSCRIPTION_ID)")
-    source = values.get("auth_source") or "auto"
-    if source == "auto" and values.get("client_id") and values.get("secret") and values.get("tenant"):
-        source = "credential"
-    if source == "credential":
+    mode = values.get("cert_validation_mode") or "validate"
+    if mode not in ("validate", "ignore"):
+        raise AzureError(f"cert_validation_mode {mode!r} is neither validate nor ignore")
+
+    if source == "msi":
+        kind = "msi"
+    elif found_in == CLI_LOGIN:
+        kind = "cli"
+    elif values.get("client_id") and values.get("tenant") and values.get("secret"):
+        kind = "credential"
+    elif values.get("client_id") and values.get("tenant") and values.get("x509_certificate_path"):
+        kind = "certificate"
+    elif source == "credential":
         missing = [n for n in ("client_id", "secret", "tenant") if not values.get(n)]
-        if missing:
-            raise AzureError(
-                f"auth_source=credential needs {', '.join(missing)} (or AZURE_CLIENT_ID, AZURE_SECRET, AZURE_TENANT)"
-            )
-    retries = int(values["retries"]) if values.get("retries") is not None else 4
+        raise AzureError(
+            f"auth_source=credential needs {', '.join(missing)} (or AZURE_CLIENT_ID, AZURE_SECRET, AZURE_TENANT)"
+        )
+    else:
+        missing = [n for n in ("client_id", "tenant", "secret") if not values.get(n)]
+        raise AzureError(
+            f"the credentials from {found_in} are incomplete: a service principal needs client_id, tenant and "
+            f"secret (or x509_certificate_path); {', '.join(missing)} missing"
+        )
+    subscription = options.get("subscription_id") or values.get("subscription_id")
+    if not subscription and kind == "cli":
+        subscription = cli_default_subscription()
+    if not subscription:
+        raise AzureError(
+            f"subscription_id is required: set it (or AZURE_SUBSCRIPTION_ID, a credentials profile's "
+            f"subscription_id, or the Azure CLI's default subscription with az account set); credentials from "
+            f"{found_in}"
+        )
+    retries = int(options["retries"]) if options.get("retries") is not None else 4
     if retries < 0:
         raise AzureError("retries must not be negative")
     return AzureSettings(
-        auth_source=source,
-        subscription_id=str(values["subscription_id"]),
+        auth_source=kind,
+        subscription_id=str(subscription),
         client_id=values.get("client_id"),
         secret=values.get("secret"),
         tenant=values.get("tenant"),
@@ -117,12 +265,17 @@ def settings_from(options: Mapping[str, Any], environ: Mapping[str, str] | None 
         authority=str(values.get("authority") or login).rstrip("/"),
         ca_bundle=values.get("ca_bundle"),
         retries=retries,
+        found_in=found_in,
+        x509_certificate_path=values.get("x509_certificate_path"),
+        verify=mode == "validate",
     )
 
 
 def _transport_kwargs(settings: AzureSettings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"retry_total": settings.retries}
-    if settings.ca_bundle:
+    if not settings.verify:
+        kwargs["connection_verify"] = False
+    elif settings.ca_bundle:
         kwargs["connection_verify"] = settings.ca_bundle
     return kwargs
 
@@ -160,15 +313,18 @@ def credential(settings: AzureSettings) -> Any:
             disable_instance_discovery=custom_authority,
             **kwargs,
         )
+    if settings.auth_source == "certificate":
+        return identity.CertificateCredential(
+            str(settings.tenant),
+            str(settings.client_id),
+            str(settings.x509_certificate_path),
+            authority=settings.authority,
+            disable_instance_discovery=custom_authority,
+            **kwargs,
+        )
     if settings.auth_source == "cli":
         return identity.AzureCliCredential(tenant_id=settings.tenant or "")
-    if settings.auth_source == "msi":
-        return identity.ManagedIdentityCredential(client_id=settings.client_id, **kwargs)
-    if settings.auth_source == "env":
-        return identity.EnvironmentCredential(authority=settings.authority, **kwargs)
-    return identity.DefaultAzureCredential(
-        authority=settings.authority, exclude_interactive_browser_credential=True, **kwargs
-    )
+    return identity.ManagedIdentityCredential(client_id=settings.client_id, **kwargs)
 
 
 def client(settings: AzureSettings) -> Any:
@@ -235,8 +391,9 @@ def describe_error(exc: Exception, what: str, settings: AzureSettings | None = N
             f"(or AZURE_CA_BUNDLE), e.g. for a TLS-inspecting proxy"
         )
     if isinstance(exc, core.ClientAuthenticationError) and status in (None, 401):
+        where = f" (credentials from {settings.found_in})" if settings else ""
         return (
-            f"{what}: authentication failed ({detail}); check the service principal's client_id, secret and "
+            f"{what}: authentication failed{where} ({detail}); check the service principal's client_id, secret and "
             f"tenant, or the identity behind auth_source"
         )
     if status == 401:

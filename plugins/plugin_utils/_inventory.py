@@ -4,37 +4,52 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 POOL_KEYS = ("name", "resource_group")
+OPTIONAL_POOL_KEYS = ("subscription_id",)
 
 
 class InventoryConfigError(ValueError):
     """The inventory file's options are not what the plugin reads."""
 
 
-def pool_entries(value: Any) -> list[tuple[str, str]]:
-    """``host_pools`` as (resource group, name) pairs; refuses anything else, naming the entry and key."""
+@dataclass(frozen=True)
+class PoolEntry:
+    resource_group: str
+    name: str
+    subscription_id: str | None = None  # None: the credentials' subscription
+
+
+def pool_entries(value: Any) -> list[PoolEntry]:
+    """``host_pools`` as entries; refuses anything else, naming the entry and key."""
     example = "host_pools: [{name: hp-finance, resource_group: rg-avd-prod}]"
     if not isinstance(value, list) or not value:
         raise InventoryConfigError(f"host_pools must be a list of host pools, e.g. {example}; got {value!r}")
-    pairs = []
+    entries = []
     for index, entry in enumerate(value):
         where = f"host_pools[{index}]"
         if not isinstance(entry, Mapping):
             raise InventoryConfigError(
                 f"{where} must be a mapping with name and resource_group, e.g. {example}; got {entry!r}"
             )
-        unknown = sorted(set(entry) - set(POOL_KEYS))
+        unknown = sorted(set(entry) - set(POOL_KEYS) - set(OPTIONAL_POOL_KEYS))
         if unknown:
             raise InventoryConfigError(
-                f"{where} has unknown key(s) {', '.join(map(str, unknown))}; it takes name and resource_group"
+                f"{where} has unknown key(s) {', '.join(map(str, unknown))}; it takes name, resource_group and "
+                f"subscription_id"
             )
         for key in POOL_KEYS:
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise InventoryConfigError(f"{where} needs {key} (a non-empty string); got {entry.get(key)!r}")
-        pairs.append((entry["resource_group"], entry["name"]))
-    return pairs
+        subscription = entry.get("subscription_id")
+        if subscription is not None and (not isinstance(subscription, str) or not subscription.strip()):
+            raise InventoryConfigError(
+                f"{where}.subscription_id must be a subscription id (a non-empty string); got {subscription!r}"
+            )
+        entries.append(PoolEntry(entry["resource_group"], entry["name"], subscription))
+    return entries
 
 
 def group_name(*parts: str) -> str:
@@ -74,6 +89,11 @@ def host_records(
                 variables["avd_power_state"] = host["power_state"]
             if host.get("power_state_error"):
                 variables["avd_power_state_error"] = host["power_state_error"]
+            # where the host pool is (the write roles and playbooks address it with these); a cache written
+            # before they were recorded has neither
+            for key in ("resource_group", "subscription_id"):
+                if pool.get(key):
+                    variables[f"avd_{key}"] = pool[key]
             if pool.get("read_at"):  # when Azure was asked: a cached inventory's heartbeats are that old
                 variables["avd_pool_read_at"] = pool["read_at"]
             if ansible_host_source == "fqdn":

@@ -12,6 +12,7 @@ installation of the agent since, are stale and raise nothing on their own.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -1002,6 +1003,35 @@ def host_versions(facts: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+HOST_POOL_ID = re.compile(
+    r"^/subscriptions/(?P<subscription_id>[^/]+)/resourceGroups/(?P<resource_group>[^/]+)"
+    r"/providers/Microsoft\.DesktopVirtualization/hostPools/(?P<host_pool>[^/]+)$",
+    re.IGNORECASE,
+)
+
+
+def live_pool_identity(variables: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The host pool the host_pool inventory read from Azure (its ``avd_host_pool_id``), and what disagrees with it.
+
+    Static ``host_vars``/``group_vars`` outrank what an inventory plugin sets, so after a move (or with a user's
+    own static ``avd_host_pool``) the merged ``avd_host_pool`` can name another pool than the one Azure lists
+    the host in: the ARM id the inventory read is the live truth, and a static value that differs is named.
+    """
+    match = HOST_POOL_ID.match(str(variables.get("avd_host_pool_id") or "").strip())
+    if not match:
+        return {}, []
+    live = match.groupdict()
+    notes = []
+    for key in ("host_pool", "resource_group", "subscription_id"):
+        static = variables.get(f"avd_{key}")
+        if static not in (None, "") and str(static).strip().lower() != live[key].lower():
+            notes.append(
+                f"avd_{key}={static} disagrees with the host pool's live data (avd_host_pool_id names "
+                f"{live[key]}): using {live[key]}; remove or correct the static value"
+            )
+    return live, notes
+
+
 def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
     """The host pool's view of a host, from the host_pool inventory plugin's variables (None without them)."""
     names = {
@@ -1022,6 +1052,12 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
         "health_checks": "avd_health_checks",
     }
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
+    live, disagreements = live_pool_identity(variables)
+    if live and pool.get("status") is not None:  # the inventory's live view of this host is there: it wins
+        pool["host_pool"] = live["host_pool"]
+        pool["resource_group"] = live["resource_group"]
+        if disagreements:
+            pool["static_disagrees"] = disagreements
     if pool and "avd_registration_expiration_time" in variables:
         # None is "no key" only when Azure was asked and said so (avd_registration_key_checked).
         pool["registration_expiration_time"] = variables["avd_registration_expiration_time"]

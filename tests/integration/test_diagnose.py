@@ -570,3 +570,26 @@ def test_merged_slices_keep_versions_and_drift(demo_lab, diagnosis, tmp_path):
             assert merged["hosts"][name]["versions"]["agent"] or name == "avd-02", name  # avd-02: no agent
         drift = lambda e: sorted(f["id"] for f in e["findings"] if f["id"].endswith("_DRIFT"))  # noqa: E731
         assert drift(merged["hosts"][name]) == drift(report["hosts"][name]), name
+
+
+def test_the_live_host_pool_wins_over_a_static_one_and_the_run_says_so(demo_lab, tmp_path):
+    """A static avd_host_pool (after a move, or a user's own vars) beside the host_pool inventory: the diagnosis names
+    the pool Azure lists the host in (avd_host_pool_id) and says which static value disagrees."""
+    static = {"all": {"hosts": {"avd-23": {"avd_host_pool": "hp-old-static", "avd_resource_group": "rg-old-static"}}}}
+    (demo_lab.inventory / "static-moved.yml").write_text(yaml.safe_dump(static))
+    result = demo_lab.playbook(
+        REPO / "playbooks" / "diagnose.yml",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "--limit",
+        "avd-23,localhost",
+        inventories=("hosts.yml", "hostpool.avd.yml", "static-moved.yml"),  # the static file last: it outranks
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    entry = json.loads((tmp_path / "diagnosis.json").read_text())["hosts"]["avd-23"]
+    assert entry["host_pool"]["host_pool"] == "hp-demo" and entry["details"]["host_pool"] == "hp-demo"
+    notes = " ".join(entry["host_pool"]["static_disagrees"])
+    assert "avd_host_pool=hp-old-static disagrees" in notes and "using hp-demo" in notes
+    assert "avd_resource_group=rg-old-static disagrees" in notes
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "avd_host_pool=hp-old-static disagrees with the host pool's live data" in output

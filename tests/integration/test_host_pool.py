@@ -277,7 +277,18 @@ def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
 def test_a_reader_inventory_says_the_key_could_not_be_checked_not_that_there_is_none(arm_lab, tmp_path):
     arm = arm_lab.config["arm"]
     config = yaml.safe_load((arm_lab.inventory / "hostpool.avd.yml").read_text())
-    config.update({"client_id": arm["reader_client_id"], "secret": arm["reader_client_secret"]})
+    # the reader service principal in the inventory file, with where the lab's Azure is
+    config.update(
+        {
+            "client_id": arm["reader_client_id"],
+            "secret": arm["reader_client_secret"],
+            "tenant": arm["tenant_id"],
+            "subscription_id": arm["subscription_id"],
+            "arm_endpoint": arm["url"],
+            "authority": arm["url"],
+            "ca_bundle": arm_lab.config["ca_cert"],
+        }
+    )
     source = arm_lab.inventory / "reader.avd.yml"
     source.write_text(yaml.safe_dump(config))
     writer = run_ansible("ansible-inventory", "-i", str(arm_lab.inventory / "hostpool.avd.yml"), "--list")

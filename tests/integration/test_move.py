@@ -47,7 +47,6 @@ def local_play(lab, tmp_path: Path, tasks: list[dict]) -> None:
                     "name": "Lab",
                     "hosts": "localhost",
                     "gather_facts": False,
-                    "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
                     "tasks": tasks,
                 }
             ]

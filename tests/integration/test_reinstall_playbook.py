@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, ansible_env
+from tests.conftest import BIN, REPO, ansible_env, record_output
 
 pytestmark = pytest.mark.lab
 
@@ -72,7 +72,6 @@ def local_play(lab, tmp_path: Path, tasks: list[dict]) -> None:
         "name": "Lab",
         "hosts": "localhost",
         "gather_facts": False,
-        "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
         "tasks": tasks,
     }
     path.write_text(yaml.safe_dump([play]))
@@ -251,7 +250,7 @@ def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_con
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(REPO / "playbooks" / "reinstall.yml"),
          *FAST, "-e", "avd_reinstall_healthy=true", "-e", "avd_reboot_timeout=15", "-e", "avd_installer_busy_delay=2",
          "-e", "target=re-06"],
-        env=ansible_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=ansible_env(**lab.azure_env), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 240
     try:
@@ -260,6 +259,7 @@ def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_con
             time.sleep(0.05)
         lab.control("/hosts/re-06/power?state=off", method="POST")
         output, _unused = run.communicate(timeout=300)
+        record_output("ansible-playbook reinstall.yml", output)
     finally:
         lab.control("/hosts/re-06/power?state=on", method="POST")
     assert run.returncode != 0

@@ -24,7 +24,6 @@ hosts:
 """
 NDP = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 CACHE = "c:\\programdata\\avdops\\installers\\dotnet48"
-AZURE = {"module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"}}
 POOL = {"host_pool": "{{ avd_host_pool }}", "resource_group": "{{ avd_resource_group }}"}
 
 
@@ -53,7 +52,6 @@ def dotnet_lab(lab_factory, tmp_path_factory):
             "name": "Key",
             "avdops.sessionhost.registration_token": {**POOL, "expiration_hours": 6},
             "register": "key",
-            **AZURE,
         },
         {
             "name": "Keep",

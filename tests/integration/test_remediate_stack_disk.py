@@ -160,7 +160,6 @@ def pool_hosts(lab, directory: Path) -> list[dict]:
                 "name": "{{ avd_host_pool }}",
                 "resource_group": "{{ avd_resource_group }}",
             },
-            "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
             "register": "pool",
         },
         {"name": "Keep", "ansible.builtin.copy": {"content": "{{ pool.session_hosts | to_json }}", "dest": str(out)}},

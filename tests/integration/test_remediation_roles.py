@@ -90,7 +90,6 @@ def planted_token(roles_lab, tmp_path_factory) -> str:
                 "resource_group": "{{ avd_resource_group }}",
                 "expiration_hours": 6,
             },
-            "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
             "register": "key",
             "no_log": True,
         },
@@ -144,7 +143,6 @@ def test_each_host_is_fixed_registered_and_available(roles_lab, first_run, tmp_p
                 "name": "{{ avd_host_pool }}",
                 "resource_group": "{{ avd_resource_group }}",
             },
-            "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
             "register": "pool",
         },
         {

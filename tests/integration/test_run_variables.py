@@ -43,7 +43,6 @@ def pool_hosts(lab, tmp_path: Path) -> dict[str, bool]:
             "name": "Read the pool",
             "hosts": "localhost",
             "gather_facts": False,
-            "module_defaults": {"group/avdops.sessionhost.azure": "{{ avd_azure }}"},
             "tasks": [
                 {
                     "name": "Pool",

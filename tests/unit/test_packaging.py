@@ -70,6 +70,8 @@ def test_the_tarball_ships_what_an_execution_environment_needs_and_no_lab_only_c
         )
     ]
     assert lab_only == []
+    assert not [n for n in names if n.startswith("changelogs/fragments")], "changelog fragments are build input"
+    assert "changelogs/changelog.yaml" in names
 
 
 def test_license_is_the_gpl_galaxy_names():
@@ -92,8 +94,13 @@ def test_introspection_reads_the_collections_dependencies(installed):
     assert "ca-certificates [platform:dpkg platform:rpm]" in out
 
 
-def test_ansible_builder_create_writes_the_build_context(tmp_path):
-    definition = REPO / "examples" / "awx" / "execution-environment.yml"
+def test_ansible_builder_create_builds_from_the_tarball_with_kerberos(tarball, tmp_path):
+    """The EE example installs the built collection (it is not on Galaxy) and carries Kerberos for WinRM/PSRP."""
+    definition = tmp_path / "examples" / "awx" / "execution-environment.yml"  # where make build's output is beside
+    definition.parent.mkdir(parents=True)
+    definition.write_text((REPO / "examples" / "awx" / "execution-environment.yml").read_text())
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / tarball.name).write_bytes(tarball.read_bytes())
     context = tmp_path / "context"
     result = run(
         str(BIN / "ansible-builder"),
@@ -109,8 +116,15 @@ def test_ansible_builder_create_writes_the_build_context(tmp_path):
     containerfile = (context / "Containerfile").read_text()
     assert "ansible-galaxy" in containerfile and "introspect" in containerfile
     assert "quay.io/centos/centos:stream9" in containerfile
+    assert "COPY _build/collections/ /build/collections/" in containerfile
+    assert (context / "_build" / "collections" / tarball.name).read_bytes() == tarball.read_bytes()
     galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
-    assert {"avdops.sessionhost", "ansible.windows"} <= {c["name"] for c in galaxy["collections"]}
+    assert {"name": f"/build/collections/{tarball.name}", "type": "file"} in galaxy["collections"]
+    assert "ansible.windows" in {c["name"] for c in galaxy["collections"]}
+    python = (context / "_build" / "requirements.txt").read_text()
+    assert "pywinrm[kerberos]" in python and "pypsrp[kerberos]" in python
+    system = (context / "_build" / "bindep.txt").read_text()
+    assert all(package in system for package in ("krb5-workstation", "krb5-libs", "krb5-devel"))
 
 
 def test_dependencies_are_exactly_what_the_content_uses():
@@ -164,12 +178,16 @@ def test_the_host_pool_is_named_host_pool_everywhere_with_the_old_name_as_alias(
     assert docs["avdops.sessionhost.host_pool_info"]["doc"]["options"]["host_pool"]["aliases"] == ["name"]
 
 
-def test_the_inventory_plugin_documents_every_variable_the_modules_read():
-    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import ENV_FALLBACKS
+def test_the_inventory_plugin_and_the_modules_document_every_variable_they_read():
+    """The plugin and the modules resolve credentials in one place (_azure.settings_from, azure.azcollection's
+    order), not through Ansible's option env entries: each variable it reads is named in both documentations."""
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import ENV_VARIABLES
 
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
     result = run(str(BIN / "ansible-doc"), "-t", "inventory", "--json", "avdops.sessionhost.host_pool", env=env)
-    options = json.loads(result.stdout)["avdops.sessionhost.host_pool"]["doc"]["options"]
-    documented = {e["name"] for option in options.values() for e in option.get("env") or []}
-    wanted = {name for names in ENV_FALLBACKS.values() for name in names}
-    assert wanted <= documented, wanted - documented
+    plugin = json.dumps(json.loads(result.stdout)["avdops.sessionhost.host_pool"]["doc"]["options"])
+    result = run(str(BIN / "ansible-doc"), "--json", "avdops.sessionhost.host_pool_info", env=env)
+    module = json.dumps(json.loads(result.stdout)["avdops.sessionhost.host_pool_info"]["doc"]["options"])
+    wanted = {name for names in ENV_VARIABLES.values() for name in names} | {"ANSIBLE_AZURE_AUTH_SOURCE"}
+    for documentation in (plugin, module):
+        assert not {name for name in wanted if f"C({name})" not in documentation}

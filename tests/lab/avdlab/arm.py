@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, RESOURCE_GROUP, SUBSCRIPTION, HostPool, fqdn
+from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, SUBSCRIPTION, HostPool, fqdn
 from .model import LabModel
 from .server import ConnectionState, HttpRequest, HttpResponse
 from .windows import known as k
@@ -191,18 +191,25 @@ class ArmApi:
         # /subscriptions/{s}/providers/Microsoft.DesktopVirtualization/hostPools
         if len(parts) == 5 and parts[0] == "subscriptions" and parts[2] == "providers" and parts[4] == "hostPools":
             self._check_subscription(parts[1])
-            return _json(200, {"value": [self._pool_json(p) for p in self.model.pools], "nextLink": None})
+            pools = [p for p in self.model.pools if p.subscription.lower() == parts[1].lower()]
+            return _json(200, {"value": [self._pool_json(p) for p in pools], "nextLink": None})
         if len(parts) < 7 or parts[0] != "subscriptions" or parts[2] != "resourceGroups" or parts[4] != "providers":
             raise ArmError(404, "NotFound", f"No route for {request.method} {url.path}")
         self._check_subscription(parts[1])
-        if parts[3].lower() != RESOURCE_GROUP.lower():
+        # a resource group exists in a subscription when a host pool is in it (names are case-insensitive)
+        in_group = [
+            p
+            for p in self.model.pools
+            if p.subscription.lower() == parts[1].lower() and p.resource_group.lower() == parts[3].lower()
+        ]
+        if not in_group:
             raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found.")
         rest = parts[6:]
         if parts[5].lower() != PROVIDER.lower() or rest[:1] != ["hostPools"]:
             raise ArmError(404, "NotFound", f"No route for {request.method} {url.path}")
         if len(rest) == 1 and request.method == "GET":
-            return _json(200, {"value": [self._pool_json(p) for p in self.model.pools], "nextLink": None})
-        pool = self._check_pool(rest[1])
+            return _json(200, {"value": [self._pool_json(p) for p in in_group], "nextLink": None})
+        pool = self._check_pool(rest[1], in_group, parts[3])
         sub = rest[2:]
         method = request.method
         if not sub:
@@ -310,18 +317,20 @@ class ArmApi:
         )
         return _json(200, {"value": items[skip:rest], "nextLink": link})
 
-    @staticmethod
-    def _check_subscription(subscription: str) -> None:
-        if subscription.lower() != SUBSCRIPTION:
+    def _check_subscription(self, subscription: str) -> None:
+        """The lab's subscriptions: the VMs' and each host pool's (the lab's service principal may use all)."""
+        known = {SUBSCRIPTION} | {p.subscription.lower() for p in self.model.pools}
+        if subscription.lower() not in known:
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
 
-    def _check_pool(self, name: str) -> HostPool:
-        pool = self.model.avd.find_pool(name)
+    @staticmethod
+    def _check_pool(name: str, in_group: list[HostPool], group: str) -> HostPool:
+        pool = next((p for p in in_group if p.name.lower() == name.lower()), None)
         if pool is None:
             raise ArmError(
                 404,
                 "ResourceNotFound",
-                f"The Resource '{PROVIDER}/hostPools/{name}' under resource group '{RESOURCE_GROUP}' was not found.",
+                f"The Resource '{PROVIDER}/hostPools/{name}' under resource group '{group}' was not found.",
             )
         return pool
 

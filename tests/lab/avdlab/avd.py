@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .windows import known as k
+from .windows.agent import settle_registration
 from .windows.state import RUNNING, HostState
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000a1ab"
@@ -58,11 +59,13 @@ class HostPool:
     token: str | None = None
     token_expiry: float | None = None
     records: dict[str, SessionHostRecord] = field(default_factory=dict)  # lower-case host name -> record
+    resource_group: str = RESOURCE_GROUP
+    subscription: str = SUBSCRIPTION
 
     @property
     def arm_id(self) -> str:
         return (
-            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/"
             f"Microsoft.DesktopVirtualization/hostPools/{self.name}"
         )
 
@@ -255,6 +258,7 @@ class AvdService:
                 **identity,
                 "sessionHostHealthCheckResults": report,
             }
+        settle_registration(state, self, now)
         state.settle(now)
         bootloader = state.service(k.BOOTLOADER_SERVICE)
         agent_running = bootloader is not None and bootloader.state == RUNNING and bootloader.stop_at is None

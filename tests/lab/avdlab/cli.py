@@ -25,7 +25,7 @@ import yaml
 from . import faults as fault_catalog
 from . import pki
 from .arm import API_VERSION
-from .avd import RESOURCE_GROUP, SUBSCRIPTION
+from .avd import SUBSCRIPTION
 from .config import DAEMON_FILE, HTTP_PORT, HTTPS_PORT, LAB_FILE, HostConfig, LabConfig, host_addresses, host_names
 from .daemon import ERROR_FILE
 from .model import ScenarioError, default_scenario, parse_scenario
@@ -127,11 +127,51 @@ def installers_manifest(config: LabConfig) -> Path:
     return Path(config.directory) / "installers" / "manifest.yml"
 
 
-def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
-    """The lab's inventory: static hosts.yml, the host_pool plugin's hostpool.avd.yml, and their shared vars.
+def azure_config_dir(config: LabConfig) -> Path:
+    """Where the lab keeps its Azure credentials file: ``AZURE_CONFIG_DIR=<this>`` stands for ``~/.azure``."""
+    return Path(config.directory) / "azure"
 
-    Both files name hosts by computer name; host_vars/ gives each its loopback address
-    (the lab's stand-in for DNS), group_vars/all.yml the winrm and psrp connections.
+
+def write_azure_credentials(config: LabConfig) -> Path:
+    """The lab's service principal as a real user keeps one: a ``[default]`` profile of an azure.azcollection
+    credentials file (``~/.azure/credentials``), plus where the lab's Azure answers (its ARM endpoint, which also
+    issues tokens, and the CA that signed its certificate)."""
+    arm = config.arm
+    path = azure_config_dir(config) / "credentials"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# Written by `avdlab up --dir {config.directory}`: use it with AZURE_CONFIG_DIR={path.parent}\n"
+        "[default]\n"
+        f"subscription_id = {arm['subscription_id']}\n"
+        f"client_id = {arm['client_id']}\n"
+        f"secret = {arm['client_secret']}\n"
+        f"tenant = {arm['tenant_id']}\n"
+        f"arm_endpoint = {arm['url']}\n"
+        f"authority = {arm['url']}\n"
+        f"ca_bundle = {config.ca_cert}\n"
+    )
+    path.chmod(0o600)
+    return path
+
+
+def _pool_place(pool: dict[str, Any], arm: dict[str, Any]) -> dict[str, str]:
+    """A host's resource group and subscription in a static inventory, where its pool's differ from the first's."""
+    place = {}  # against the first pool's (the static inventory's all.vars)
+    if pool.get("resource_group", arm["resource_group"]) != arm["resource_group"]:
+        place["avd_resource_group"] = pool["resource_group"]
+    if pool.get("subscription", arm["subscription_id"]) != arm["subscription_id"]:
+        place["avd_subscription_id"] = pool["subscription"]
+    return place
+
+
+def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
+    """The lab's inventory, as a real user's looks: the host_pool plugin's hostpool.avd.yml, a static hosts.yml,
+    the WinRM/PSRP connection in group_vars/all.yml, and no Azure credentials (they are in the lab's credentials
+    file, see write_azure_credentials).
+
+    Both inventories name hosts by computer name; host_vars/ gives each its loopback address (the lab's stand-in
+    for DNS). The host pool of each host comes from the plugin (from the lab's Azure) or, in the static
+    hosts.yml, from the variables a user of a static inventory writes there.
     """
     header = f"# Written by `avdlab up --dir {config.directory}`; rewritten on every up. Do not edit.\n"
     inventory_dir.mkdir(parents=True, exist_ok=True)
@@ -155,68 +195,68 @@ def write_inventory(config: LabConfig, inventory_dir: Path) -> Path:
             "ansible_psrp_ca_cert": config.ca_cert,
             "ansible_user": config.username,
             "ansible_password": config.password,
-            # The host pool the hosts belong to, and how the host pool modules reach the lab's Azure
-            # endpoint (module_defaults group/avdops.sessionhost.azure in the remediation playbooks).
-            # The installers the remediation roles copy to the hosts (`avdlab up` writes them and their sha256).
+            # The installers the remediation roles copy to the hosts (`avdlab up` writes them and their sha256),
+            # given as README tells a user to give theirs.
             "avd_installer_manifest": str(installers_manifest(config)),
-            "avd_host_pool": config.arm["host_pool"],
-            "avd_resource_group": config.arm["resource_group"],
-            "avd_azure": {
-                "auth_source": "credential",
-                "subscription_id": config.arm["subscription_id"],
-                "tenant": config.arm["tenant_id"],
-                "client_id": config.arm["client_id"],
-                "secret": config.arm["client_secret"],
-                "arm_endpoint": config.arm["url"],
-                "authority": config.arm["url"],
-                "ca_bundle": config.ca_cert,
-            },
         },
     )
-    # With several host pools, each session host names its own (and its session limit); group_vars/all.yml
-    # names the first.
-    pools = {str(p["name"]).lower(): p for p in config.scenario.get("host_pools") or []}
     for host in config.hosts:
-        host_vars: dict[str, Any] = {"ansible_host": host.address}
-        spec: dict[str, Any] = next(
-            (h for h in config.scenario.get("hosts") or [] if str(h.get("name")).lower() == host.name.lower()), {}
+        _write_private(inventory_dir / "host_vars" / f"{host.name}.yml", header, {"ansible_host": host.address})
+    arm = config.arm
+    pools = {str(p["name"]).lower(): p for p in config.scenario.get("host_pools") or []}
+    specs = {str(h.get("name")).lower(): h for h in config.scenario.get("hosts") or []}
+    images = {name for name, spec in specs.items() if spec.get("kind") == "image"}
+    static_hosts: dict[str, Any] = {}
+    for host in config.hosts:
+        if host.name.lower() in images:
+            continue
+        # With several host pools, a static inventory names each host's own (and its session limit).
+        pool = pools.get(str(specs.get(host.name.lower(), {}).get("pool") or "").lower())
+        static_hosts[host.name] = (
+            {
+                "avd_host_pool": pool["name"],
+                "avd_max_session_limit": pool["max_session_limit"],
+                **_pool_place(pool, arm),
+            }
+            if pool
+            else None
         )
-        pool = pools.get(str(spec.get("pool") or "").lower())
-        if pool is not None:
-            host_vars["avd_host_pool"] = pool["name"]
-            host_vars["avd_max_session_limit"] = pool["max_session_limit"]
-        _write_private(inventory_dir / "host_vars" / f"{host.name}.yml", header, host_vars)
-    images = {
-        str(entry.get("name")).lower() for entry in config.scenario.get("hosts") or [] if entry.get("kind") == "image"
-    }
     children: dict[str, Any] = {
         "avd_session_hosts": {
-            "hosts": {host.name: None for host in config.hosts if host.name.lower() not in images},
-            # The host pool's session limit, for the rules that need it; hostpool.avd.yml
-            # reads it (and the rest of the pool's view) from the lab's Azure endpoint.
+            "hosts": static_hosts,
+            # hostpool.avd.yml reads the session limit, and the rest of the pool's view, from the lab's Azure
             "vars": {"avd_max_session_limit": config.scenario.get("max_session_limit", 4)},
         }
     }
     if images:
         # VMs that build golden images: in no host pool (validate_image.yml runs on them).
         children["avd_image_builds"] = {"hosts": {h.name: None for h in config.hosts if h.name.lower() in images}}
-    _write_private(inventory_dir / "hosts.yml", header, {"all": {"children": children}})
-    arm = config.arm
+    # What a static inventory must say itself: the host pool and where it is (for its hosts and for plays on
+    # localhost that address the pool). Only with this file: hostpool.avd.yml alone has it from Azure.
+    first = (config.scenario.get("host_pools") or [{}])[0]
+    where = {
+        "avd_host_pool": arm["host_pool"],
+        "avd_resource_group": first.get("resource_group") or arm["resource_group"],
+        "avd_subscription_id": first.get("subscription") or arm["subscription_id"],
+    }
+    _write_private(inventory_dir / "hosts.yml", header, {"all": {"vars": where, "children": children}})
     _write_private(
         inventory_dir / "hostpool.avd.yml",
         header,
         {
             "plugin": "avdops.sessionhost.host_pool",
-            "auth_source": "credential",
-            "subscription_id": arm["subscription_id"],
-            "tenant": arm["tenant_id"],
-            "client_id": arm["client_id"],
-            "secret": arm["client_secret"],
-            "arm_endpoint": arm["url"],
-            "authority": arm["url"],
-            "ca_bundle": config.ca_cert,
+            # No credentials: the plugin finds them as the modules do (AZURE_CONFIG_DIR=<lab>/azure).
             "host_pools": [
-                {"name": name, "resource_group": arm["resource_group"]}
+                {
+                    "name": name,
+                    "resource_group": (pools.get(name.lower()) or {}).get("resource_group") or arm["resource_group"],
+                    # a pool in another subscription than the credentials' names its own
+                    **(
+                        {"subscription_id": pools[name.lower()]["subscription"]}
+                        if name.lower() in pools and pools[name.lower()]["subscription"] != arm["subscription_id"]
+                        else {}
+                    ),
+                }
                 for name in arm.get("host_pools") or [arm["host_pool"]]
             ],
             "ansible_host_source": "none",
@@ -279,7 +319,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         "reader_client_id": str(uuid.uuid4()),
         "reader_client_secret": secrets.token_urlsafe(24),
         "subscription_id": SUBSCRIPTION,
-        "resource_group": RESOURCE_GROUP,
+        "resource_group": scenario.pools[0].resource_group,  # the first host pool's
         "host_pool": scenario.host_pool,  # the first (default) host pool
         "host_pools": [pool.name for pool in scenario.pools],
         "api_version": API_VERSION,
@@ -330,6 +370,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise LabError("lab hosts did not answer: " + "; ".join(problems[:5]))
     write_installers(installers_manifest(config).parent)
     inventory = write_inventory(config, inventory_dir)
+    credentials = write_azure_credentials(config)
     print(
         f"avdlab: {len(hosts)} session hosts answering WinRM (http {HTTP_PORT}, https {HTTPS_PORT}) "
         f"on {hosts[0].address}..{hosts[-1].address}"
@@ -341,6 +382,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(
         f"avdlab: Azure endpoint (host pool{'s' if len(pools) > 1 else ''} {', '.join(pools)}) at {config.arm['url']}"
     )
+    print(f"avdlab: Azure credentials in {credentials}: export AZURE_CONFIG_DIR={credentials.parent}")
     return 0
 
 

@@ -17,13 +17,15 @@ from typing import Any
 import yaml
 
 from . import faults as fault_catalog
-from .avd import AvdService, HostPool, SessionHostRecord, fqdn
+from .avd import RESOURCE_GROUP, SUBSCRIPTION, AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
+from .windows.agent import settle_registration
 from .windows.boot import boot
 from .windows.image import healthy_host, image_build_host
 from .windows.paths import full_path
-from .windows.state import STOPPED, FileEntry, HostState, UserSession
+from .windows.state import FileEntry, HostState, UserSession
 
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.$-]{1,256}$")  # a service's short name (not its display name)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
 LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
 MSI_LOGGING_MODES = re.compile(r"^[voicewarmupx+!*]*$", re.I)  # msiexec /L's letters, as the Logging policy takes them
@@ -51,12 +53,17 @@ class HostSpec:
     # A folder (e.g. C:\Windows\System32\config): a standard user's week-old junction to it in C:\Windows\Temp, and
     # the user's own week-old folder there, which it may swap for a junction to it during a delete.
     temp_junction: str = ""
+    registration_seconds: float = 0.0  # how long the agent takes to register (0: at once)
+    service_delays: dict[str, float] = field(default_factory=dict)  # service -> seconds in StartPending/StopPending
+    service_hang: list[str] = field(default_factory=list)  # services that hang in StopPending until a restart
 
 
 @dataclass
 class PoolSpec:
     name: str = "hp-lab"
     max_session_limit: int = 4
+    resource_group: str = RESOURCE_GROUP  # where the host pool resource is: a pool of another team, region...
+    subscription: str = SUBSCRIPTION
 
 
 @dataclass
@@ -133,6 +140,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "msi_debug_policy",
             "user_owned_cache",
             "temp_junction",
+            "registration_seconds",
+            "service_delays",
+            "service_hang",
         }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
@@ -180,6 +190,24 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             raise ScenarioError(f"{where}: temp_junction must be a folder path like C:\\Windows\\System32\\config")
         if junction and full_path(junction).lower().startswith(k.WINDOWS_TEMP.lower()):
             raise ScenarioError(f"{where}: temp_junction must be a folder outside {k.WINDOWS_TEMP}")
+        registration = entry.get("registration_seconds", 0)
+        if isinstance(registration, bool) or not isinstance(registration, int | float) or not 0 <= registration <= 3600:
+            raise ScenarioError(f"{where}: registration_seconds must be a number of seconds from 0 to 3600")
+        delays = entry.get("service_delays") or {}
+        if not isinstance(delays, dict) or not all(
+            isinstance(service, str)
+            and SERVICE_NAME.match(service)
+            and not isinstance(seconds, bool)
+            and isinstance(seconds, int | float)
+            and 0 < seconds <= 600
+            for service, seconds in delays.items()
+        ):
+            raise ScenarioError(f"{where}: service_delays must map service names to seconds from 1 to 600")
+        hang = entry.get("service_hang") or []
+        if not isinstance(hang, list) or not all(
+            isinstance(service, str) and SERVICE_NAME.match(service) for service in hang
+        ):
+            raise ScenarioError(f"{where}: service_hang must be a list of service names")
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -200,6 +228,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 msi_debug_policy=debug,
                 user_owned_cache=user_owned_cache,
                 temp_junction=full_path(junction) if junction else "",
+                registration_seconds=float(registration),
+                service_delays={service: float(seconds) for service, seconds in delays.items()},
+                service_hang=list(hang),
             )
         )
     return Scenario(
@@ -211,15 +242,22 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
 
 
 def _parse_pool(pool: Any, where: str) -> PoolSpec:
-    if not isinstance(pool, dict) or set(pool) - {"name", "max_session_limit"}:
-        raise ScenarioError(f"{where}: a host pool takes name and max_session_limit")
+    if not isinstance(pool, dict) or set(pool) - {"name", "max_session_limit", "resource_group", "subscription"}:
+        raise ScenarioError(f"{where}: a host pool takes name, max_session_limit, resource_group and subscription")
+    group = str(pool.get("resource_group", RESOURCE_GROUP))
+    # ARM: 1 to 90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period
+    if not re.match(r"^[-\w._()]{1,90}$", group) or group.endswith("."):
+        raise ScenarioError(f"{where}.resource_group {group!r} is not a valid resource group name")
+    subscription = str(pool.get("subscription", SUBSCRIPTION)).lower()
+    if not re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", subscription):
+        raise ScenarioError(f"{where}.subscription {subscription!r} is not a subscription id (a GUID)")
     limit = pool.get("max_session_limit", 4)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 999999:
         raise ScenarioError(f"{where}.max_session_limit must be a whole number from 1 to 999999")
     name = str(pool.get("name", "hp-lab"))
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$", name):
         raise ScenarioError(f"{where}.name {name!r} is not a valid host pool name")
-    return PoolSpec(name=name, max_session_limit=limit)
+    return PoolSpec(name=name, max_session_limit=limit, resource_group=group, subscription=subscription)
 
 
 def set_installer_policies(state: HostState, spec: HostSpec) -> None:
@@ -271,7 +309,15 @@ class LabModel:
         start = time.time() if now is None else now
         self.scenario = scenario
         self.state_dir = state_dir
-        self.pools = [HostPool(name=p.name, max_session_limit=p.max_session_limit) for p in scenario.pools]
+        self.pools = [
+            HostPool(
+                name=p.name,
+                max_session_limit=p.max_session_limit,
+                resource_group=p.resource_group,
+                subscription=p.subscription,
+            )
+            for p in scenario.pools
+        ]
         self.pool = self.pools[0]  # the default host pool
         self.avd = AvdService(self.pools)
         self.hosts: dict[str, HostState] = {}
@@ -285,6 +331,9 @@ class LabModel:
             state = healthy_host(spec.name, pool.arm_id, image_time=start - 7 * 86400)
             state.locale = spec.locale
             state.installation_seconds = spec.installation_seconds
+            state.registration_seconds = spec.registration_seconds
+            state.service_delays = {service.lower(): seconds for service, seconds in spec.service_delays.items()}
+            state.service_hang = [service.lower() for service in spec.service_hang]
             pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
                 name=fqdn(spec.name),
                 vm_id=state.vm_id,
@@ -354,8 +403,7 @@ class LabModel:
             state.shutdown_at = None
             state.sessions = []
             for service in state.services.values():
-                service.state = STOPPED
-                service.stop_at = None
+                service.reset()
             self.save(state)
         return state
 
@@ -366,6 +414,7 @@ class LabModel:
     def show(self, name: str) -> dict[str, Any]:
         """The host's state as JSON, with the registration token redacted."""
         state = self.host(name)
+        settle_registration(state, self.avd)
         state.settle()
         data = state.to_json()
         for value in data["registry"].get(k.RDINFRA_AGENT, []):

@@ -3,13 +3,15 @@ as the service does it (the article's NAME_ALREADY_REGISTERED while the old pool
 
 from __future__ import annotations
 
+import configparser
+
 import pytest
 import yaml
 from labworld import Arm, error_events, later
 
 from avdlab.arm import API_VERSION
 from avdlab.avd import SUBSCRIPTION, fqdn
-from avdlab.cli import write_inventory
+from avdlab.cli import write_azure_credentials, write_inventory
 from avdlab.config import HostConfig, LabConfig
 from avdlab.model import LabModel, ScenarioError, parse_scenario
 from avdlab.windows import known as k
@@ -160,9 +162,36 @@ def test_the_inventory_names_every_pool_and_each_hosts_own(tmp_path):
         {"name": "hp-a", "resource_group": "rg-avdlab"},
         {"name": "hp-b", "resource_group": "rg-avdlab"},
     ]
-    assert yaml.safe_load((tmp_path / "inv" / "group_vars" / "all.yml").read_text())["avd_host_pool"] == "hp-a"
-    sh03 = yaml.safe_load((tmp_path / "inv" / "host_vars" / "sh-03.yml").read_text())
-    assert sh03 == {"ansible_host": "127.0.0.3", "avd_host_pool": "hp-b", "avd_max_session_limit": 6}
+    # a real user's layout: no host pool, resource group or credentials where the plugin's hosts would see them
+    group_vars = yaml.safe_load((tmp_path / "inv" / "group_vars" / "all.yml").read_text())
+    assert not {"avd_host_pool", "avd_resource_group", "avd_azure"} & set(group_vars)
+    assert set(plugin) == {"plugin", "host_pools", "ansible_host_source"}
+    assert yaml.safe_load((tmp_path / "inv" / "host_vars" / "sh-03.yml").read_text()) == {"ansible_host": "127.0.0.3"}
+    # the static inventory says what its user must: each host's pool, the resource group, the subscription
+    static = yaml.safe_load((tmp_path / "inv" / "hosts.yml").read_text())["all"]
+    assert static["children"]["avd_session_hosts"]["hosts"]["sh-03"] == {
+        "avd_host_pool": "hp-b",
+        "avd_max_session_limit": 6,
+    }
+    assert static["vars"] == {
+        "avd_host_pool": "hp-a",
+        "avd_resource_group": "rg-avdlab",
+        "avd_subscription_id": SUBSCRIPTION,
+    }
+    # the credentials a user keeps in ~/.azure/credentials (azure.azcollection's file), readable by them only
+    credentials = write_azure_credentials(config)
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(credentials)
+    assert dict(parser["default"]) == {
+        "subscription_id": SUBSCRIPTION,
+        "client_id": "c",
+        "secret": "s",
+        "tenant": "t",
+        "arm_endpoint": "https://127.0.0.1:1",
+        "authority": "https://127.0.0.1:1",
+        "ca_bundle": "ca",
+    }
+    assert credentials == tmp_path / "azure" / "credentials" and credentials.stat().st_mode & 0o077 == 0
     # host_pool alone: the inventory it always wrote (one pool, no per-host pool).
     single = parse_scenario("host_pool: {name: hp-one}\nhosts: [{name: sh-01}]")
     config = LabConfig(
@@ -179,3 +208,57 @@ def test_the_inventory_names_every_pool_and_each_hosts_own(tmp_path):
         {"name": "hp-one", "resource_group": "rg-avdlab"}
     ]
     assert yaml.safe_load((tmp_path / "one" / "host_vars" / "sh-01.yml").read_text()) == {"ansible_host": "127.0.0.1"}
+
+
+ELSEWHERE = """
+host_pools:
+  - {name: hp-a}
+  - {name: hp-eu, resource_group: rg-avd-eu, subscription: 22222222-2222-2222-2222-222222222222}
+hosts:
+  - {name: sh-01}
+  - {name: sh-02, pool: hp-eu}
+"""
+
+
+def test_a_host_pool_lives_in_its_own_resource_group_and_subscription():
+    """ARM addresses a host pool by subscription, resource group and name: under another group or subscription it
+    is not found (resource group names are case-insensitive), and a subscription lists only its own pools."""
+    model = LabModel(parse_scenario(ELSEWHERE))
+    eu = arm_for(model, "hp-eu")
+    assert eu.pool.arm_id.startswith("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avd-eu/")
+    assert listed(eu) == [f"hp-eu/{fqdn('sh-02')}"]
+    status, answer = eu._send("GET", f"{eu.pool.arm_id.replace('rg-avd-eu', 'RG-AVD-EU')}?api-version={API_VERSION}")
+    assert status == 200 and answer["name"] == "hp-eu"
+    wrong_group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-avd-eu/providers/Microsoft.DesktopVirtualization"
+    status, answer = eu._send("GET", f"{wrong_group}/hostPools/hp-eu?api-version={API_VERSION}")
+    assert status == 404 and answer["error"]["code"] == "ResourceGroupNotFound"
+    status, answer = eu._send(
+        "GET",
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-avdlab/providers/Microsoft.DesktopVirtualization/"
+        f"hostPools/hp-eu?api-version={API_VERSION}",
+    )
+    assert status == 404 and answer["error"]["code"] == "ResourceNotFound"
+    status, answer = eu._send(
+        "GET",
+        f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.DesktopVirtualization/hostPools?api-version={API_VERSION}",
+    )
+    assert status == 200 and [p["name"] for p in answer["value"]] == ["hp-a"]
+    status, answer = eu._send(
+        "GET",
+        "/subscriptions/33333333-3333-3333-3333-333333333333/providers/Microsoft.DesktopVirtualization/hostPools"
+        f"?api-version={API_VERSION}",
+    )
+    assert status == 404 and answer["error"]["code"] == "SubscriptionNotFound"
+
+
+@pytest.mark.parametrize(
+    ("pool", "message"),
+    [
+        ("{name: hp-a, resource_group: 'rg.'}", "not a valid resource group name"),
+        ("{name: hp-a, subscription: nope}", "not a subscription id"),
+        ("{name: hp-a, region: westeurope}", "takes name, max_session_limit, resource_group and subscription"),
+    ],
+)
+def test_a_host_pools_place_is_checked(pool, message):
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario(f"host_pools: [{pool}]\nhosts: [{{name: a}}]")
