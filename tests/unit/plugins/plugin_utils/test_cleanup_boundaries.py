@@ -125,13 +125,15 @@ def test_the_whole_plan_stops_both_update_services_deletes_then_starts_them_agai
     plan = c.plan_disk_cleanup(results(TARGET - 1), NOW)
     assert plan.changes == [
         Change(
-            Operation("apply.stop.wuauserv", "service_control", {"name": "wuauserv", "state": "stopped"}),
+            Operation(
+                "apply.stop.wuauserv", "service_control", {"name": "wuauserv", "state": "stopped", "wait_seconds": 30}
+            ),
             "service wuauserv",
             "Running",
             "Stopped (started again after the cleanup)",
         ),
         Change(
-            Operation("apply.stop.BITS", "service_control", {"name": "BITS", "state": "stopped"}),
+            Operation("apply.stop.BITS", "service_control", {"name": "BITS", "state": "stopped", "wait_seconds": 30}),
             "service BITS",
             "Running",
             "Stopped (started again after the cleanup)",
@@ -143,7 +145,11 @@ def test_the_whole_plan_stops_both_update_services_deletes_then_starts_them_agai
             {},
         ),
         Change(
-            Operation("apply.delete.windows_update_download", "cleanup_delete", {"paths": [rf"{DOWNLOAD}\kb"]}),
+            Operation(
+                "apply.delete.windows_update_download",
+                "cleanup_delete",
+                {"paths": [rf"{DOWNLOAD}\kb"], "after_ok": ["apply.stop.wuauserv", "apply.stop.BITS"]},
+            ),
             "windows_update_download",
             {rf"{DOWNLOAD}\kb": 700 * MIB},
             {},
@@ -155,13 +161,21 @@ def test_the_whole_plan_stops_both_update_services_deletes_then_starts_them_agai
             {},
         ),
         Change(
-            Operation("apply.start.wuauserv", "service_control", {"name": "wuauserv", "state": "started"}),
+            Operation(
+                "apply.start.wuauserv",
+                "service_control",
+                {"name": "wuauserv", "state": "started", "wait_seconds": 30, "after_ok": ["apply.stop.wuauserv"]},
+            ),
             "service wuauserv again",
             "Stopped",
             "Running",
         ),
         Change(
-            Operation("apply.start.BITS", "service_control", {"name": "BITS", "state": "started"}),
+            Operation(
+                "apply.start.BITS",
+                "service_control",
+                {"name": "BITS", "state": "started", "wait_seconds": 30, "after_ok": ["apply.stop.BITS"]},
+            ),
             "service BITS again",
             "Stopped",
             "Running",

@@ -26,6 +26,9 @@ SXS_OLD = {"display_name": "Remote Desktop Services SxS Network Stack", "display
 SXS_NEW = {**SXS_OLD, "display_version": "1.0.2407.05700", "product_code": "{E1F3A5C7-9B2D-4F6A-8C0E-2B4D6F8A0C13}"}
 
 
+NO_RESTART_MANAGER = {"MSIRESTARTMANAGERCONTROL": "Disable"}  # Restart Manager off: the roles restart the VM
+
+
 def ok(op_id: str, result: Any, op: str = "x") -> tuple[str, OperationResult]:
     return op_id, OperationResult(id=op_id, op=op, ok=True, result=result)
 
@@ -77,7 +80,11 @@ def test_the_uninstall_plan_whole_with_its_verify_step():
     label = "{display_name} {display_version} {product_code}"
     assert plan.changes == [
         Change(
-            Operation(f"apply.uninstall{index}", "msiexec", {"action": "uninstall", "product_code": p["product_code"]}),
+            Operation(
+                f"apply.uninstall{index}",
+                "msiexec",
+                {"action": "uninstall", "product_code": p["product_code"], "properties": NO_RESTART_MANAGER},
+            ),
             f"program {label.format(**p)}",
             "installed",
             "uninstalled",
@@ -177,7 +184,7 @@ def test_the_install_plan_whole_with_its_verify_step_and_facts():
     assert plan.facts == {"agent_installed": False, "bootloader_installed": False}
     assert plan.changes == [
         Change(
-            Operation("apply.agent", "msiexec", {"action": "install", "package": AGENT_MSI, "sha256": "ab" * 32}),
+            Operation("apply.agent", "msiexec", {"action": "install", "package": AGENT_MSI, "sha256": "ab" * 32, "properties": NO_RESTART_MANAGER}),
             "program Remote Desktop Services Infrastructure Agent",
             "not installed",
             f"installed from {AGENT_MSI}",
@@ -198,7 +205,7 @@ def test_the_install_plan_whole_with_its_verify_step_and_facts():
             "(secret)",
         ),
         Change(
-            Operation("apply.boot_loader", "msiexec", {"action": "install", "package": BOOT_MSI, "sha256": "cd" * 32}),
+            Operation("apply.boot_loader", "msiexec", {"action": "install", "package": BOOT_MSI, "sha256": "cd" * 32, "properties": NO_RESTART_MANAGER}),
             "program Remote Desktop Agent Boot Loader",
             "not installed",
             f"installed from {BOOT_MSI}",
@@ -226,7 +233,11 @@ def test_each_program_is_installed_only_when_missing_and_verified_only_then(prog
 
 def test_check_mode_plans_the_agent_without_a_key():
     plan = r.plan_install(installed([]), AGENT_MSI, BOOT_MSI, None, check_mode=True)
-    assert plan.changes[0].operation.args == {"action": "install", "package": AGENT_MSI}
+    assert plan.changes[0].operation.args == {
+        "action": "install",
+        "package": AGENT_MSI,
+        "properties": NO_RESTART_MANAGER,
+    }
     assert plan.changes[2].operation.args["data"] == ""
     with pytest.raises(PlanError, match="registration_token is required"):
         r.plan_install(installed([]), AGENT_MSI, BOOT_MSI, "", check_mode=False)

@@ -41,6 +41,9 @@ PROBE_WINSTATIONS = Operation(
 )
 
 
+NO_RESTART_MANAGER = {"MSIRESTARTMANAGERCONTROL": "Disable"}  # Restart Manager off: the role restarts the VM
+
+
 def ok(op_id: str, result: Any, op: str = "x") -> tuple[str, OperationResult]:
     return op_id, OperationResult(id=op_id, op=op, ok=True, result=result)
 
@@ -115,7 +118,11 @@ def test_a_listener_that_is_down_reinstalls_the_whole_way_with_its_verify_step()
         ),
         *(
             Change(
-                Operation(f"apply.uninstall{i}", "msiexec", {"action": "uninstall", "product_code": p["product_code"]}),
+                Operation(
+                    f"apply.uninstall{i}",
+                    "msiexec",
+                    {"action": "uninstall", "product_code": p["product_code"], "properties": NO_RESTART_MANAGER},
+                ),
                 f"program {SXS} {p['display_version']} {p['product_code']}",
                 "installed",
                 "absent",
@@ -127,7 +134,12 @@ def test_a_listener_that_is_down_reinstalls_the_whole_way_with_its_verify_step()
             Operation(
                 "apply.install",
                 "msiexec",
-                {"action": "install", "package": MSI["path"], "log": rf"{RDINFRA}\SXSStackInstall.txt"},
+                {
+                    "action": "install",
+                    "package": MSI["path"],
+                    "log": rf"{RDINFRA}\SXSStackInstall.txt",
+                    "properties": NO_RESTART_MANAGER,
+                },
             ),
             f"program {SXS}",
             "absent",
