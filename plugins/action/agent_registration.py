@@ -7,13 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._change import ChangeAction
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._change import ChangeAction, check_wait
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._plans import (
     ARTICLE_SETTLE_SECONDS,
     Plan,
     PlanError,
     plan_registration,
     probe_registration,
+    registration_problem,
+    registration_under_way,
     verify_registration,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import Operation, OperationResult
@@ -21,6 +23,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import
 
 class ActionModule(ChangeAction):
     READS_CAPTURE = True  # capture: the caller's diagnosis, read instead of probing again
+    WAITS = True  # registering takes minutes on Azure: wait_seconds, poll_seconds
     OPTIONS: ClassVar[dict[str, Any]] = {
         "registration_token": {"type": "str", "no_log": True},
         "reregister": {"type": "bool", "default": False},
@@ -29,6 +32,7 @@ class ActionModule(ChangeAction):
     SECRET_OPTIONS = ("registration_token",)
 
     def check_arguments(self, args: dict[str, Any]) -> None:
+        check_wait(args)
         if not 0 <= args["settle_seconds"] <= 300:
             raise PlanError(f"settle_seconds must be between 0 and 300, got {args['settle_seconds']}")
         token = args["registration_token"]
@@ -45,11 +49,8 @@ class ActionModule(ChangeAction):
 
     def verify(self, results: Mapping[str, OperationResult], args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         verification = verify_registration(results)
-        if verification["registered"]:
-            return verification, None
-        return verification, (
-            f"the agent did not register within {args['settle_seconds']} s: "
-            f"IsRegistered={verification['is_registered']}, "
-            f"RegistrationToken {'emptied' if verification['token_emptied'] else 'still set'}, "
-            f"RDAgentBootLoader {verification['bootloader']}; the agent's event 3277 says why (run diagnose)"
-        )
+        return verification, registration_problem(verification, args["settle_seconds"])
+
+    def still_on_its_way(self, verification: dict[str, Any]) -> str | None:
+        seen: str | None = registration_under_way(verification)
+        return seen

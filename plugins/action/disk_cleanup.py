@@ -12,6 +12,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _known a
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._change import ChangeAction
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._cleanup import (
     MIB,
+    cleanup_failure,
     plan_disk_cleanup,
     probe_disk_cleanup,
     shortfall_message,
@@ -29,6 +30,7 @@ class ActionModule(ChangeAction):
         "temp_min_age_days": {"type": "float", "default": float(k.TEMP_MIN_AGE_DAYS)},
         "restart_agent": {"type": "bool", "default": False},
         "settle_seconds": {"type": "int", "default": ARTICLE_SETTLE_SECONDS},
+        "service_wait_seconds": {"type": "int", "default": 30},
     }
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -50,6 +52,8 @@ class ActionModule(ChangeAction):
             raise PlanError(f"min_free_percent must be from 0 to 99, got {args['min_free_percent']}")
         if not 0 <= args["settle_seconds"] <= 300:
             raise PlanError(f"settle_seconds must be between 0 and 300, got {args['settle_seconds']}")
+        if not 1 <= args["service_wait_seconds"] <= 600:
+            raise PlanError(f"service_wait_seconds must be between 1 and 600, got {args['service_wait_seconds']}")
         if args["min_free_mb"] < 0:
             raise PlanError(f"min_free_mb must not be negative, got {args['min_free_mb']}")
         if args["temp_min_age_days"] < 1:
@@ -70,7 +74,12 @@ class ActionModule(ChangeAction):
             args["min_free_mb"],
             args["temp_min_age_days"],
             args["settle_seconds"] if args["restart_agent"] else None,
+            args["service_wait_seconds"],
         )
+
+    def explain_failure(self, applied: Mapping[str, OperationResult]) -> str:
+        message: str = cleanup_failure(applied)
+        return message
 
     def verify(self, results: Mapping[str, OperationResult], args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         disk = results.get("verify.disk")

@@ -12,8 +12,12 @@ description:
     C(IsRegistered=0) and C(RegistrationToken) under
     C(HKLM\SOFTWARE\Microsoft\RDInfraAgent), restart RDAgentBootLoader, wait
     O(settle_seconds), then check that the agent registered - C(IsRegistered=1),
-    the token emptied by the agent, the boot loader running. Fails with what it
-    saw when it did not.
+    the token emptied by the agent, the boot loader running.
+  - Registering takes minutes on Azure (the article waits 5-10 minutes for
+    C(Available)). While the agent runs but has not registered yet, the module
+    reads again every O(poll_seconds) up to O(wait_seconds), printing what it
+    sees each time. Fails with what it saw when the agent did not register -
+    at once when the boot loader stopped (a failed registration, event 3277).
   - Does nothing when the agent says it is registered (C(IsRegistered=1)),
     unless O(reregister) - a session host removed from its host pool still says
     so.
@@ -21,8 +25,8 @@ description:
     runtime's stdin, never on a command line; the option is C(no_log), and
     results, diffs and errors show C((secret)).
   - One WinRM command reads the agent's state; a second one, only when it
-    re-registers, writes, restarts, waits and reads back. Nothing is sent in
-    check mode.
+    re-registers, writes, restarts, waits and reads back (and one more for each
+    look while it waits). Nothing is sent in check mode.
 version_added: 0.2.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
@@ -43,6 +47,16 @@ options:
     default: false
   settle_seconds:
     description: Seconds to wait after restarting the boot loader before checking the registration (0 to 300).
+    type: int
+    default: 10
+  wait_seconds:
+    description:
+      - How long to keep looking while the agent runs but has not registered yet (0 to 3600; 0 looks once).
+      - The default is the article's 10 minutes.
+    type: int
+    default: 600
+  poll_seconds:
+    description: Seconds between two looks while waiting (1 to 300).
     type: int
     default: 10
 attributes:
@@ -90,7 +104,7 @@ facts:
   type: dict
   sample: {is_registered_before: 0, token_set_before: true}
 verification:
-  description: The agent's state after O(settle_seconds).
+  description: The agent's state after O(settle_seconds), or at the last look while it waited.
   returned: changed and not check mode
   type: dict
   sample: {registered: true, is_registered: 1, token_emptied: true, bootloader: Running}

@@ -57,6 +57,16 @@ options:
     description: Seconds to wait after that restart before reading the result (0 to 300).
     type: int
     default: 10
+  service_wait_seconds:
+    description:
+      - How long each stop and each start of wuauserv and BITS may take (1 to 600). A service goes through the
+        Service Control Manager's C(StopPending)/C(StartPending) states; one that hangs stays C(StopPending) until
+        Windows restarts.
+      - A service still C(StopPending) after this fails the task with the service named; the Windows Update download
+        cache is then left as it was (it is emptied only after both services stopped), the other locations are
+        still cleaned, and each service that did stop is started again in the same command.
+    type: int
+    default: 30
 attributes:
   check_mode:
     support: full

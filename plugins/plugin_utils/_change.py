@@ -12,11 +12,13 @@ returns, whatever the host said.
 from __future__ import annotations
 
 import datetime
+import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ._plans import SECRET, Plan, PlanError
 from ._replay import CAPTURE_FORMAT
@@ -27,6 +29,21 @@ CAPTURE_OPTIONS: dict[str, Any] = {
     "capture": {"type": "dict"},
     "capture_max_age": {"type": "int", "default": 120},
 }
+
+
+# The options of a module that waits for Windows to complete a change (WAITS).
+WAIT_OPTIONS: dict[str, Any] = {
+    "wait_seconds": {"type": "int", "default": 600},
+    "poll_seconds": {"type": "int", "default": 10},
+}
+
+
+def check_wait(args: dict[str, Any]) -> None:
+    """wait_seconds from 0 to an hour, poll_seconds from 1 to 300 (PlanError otherwise)."""
+    if not 0 <= args["wait_seconds"] <= 3600:
+        raise PlanError(f"wait_seconds must be between 0 and 3600, got {args['wait_seconds']}")
+    if not 1 <= args["poll_seconds"] <= 300:
+        raise PlanError(f"poll_seconds must be between 1 and 300, got {args['poll_seconds']}")
 
 
 def _same_read(probe: Operation, gathered: Mapping[str, Any]) -> bool:
@@ -104,12 +121,19 @@ class ChangeAction(ActionBase):  # type: ignore[misc]
     OPTIONS: ClassVar[dict[str, Any]] = {}
     SECRET_OPTIONS: ClassVar[tuple[str, ...]] = ()
     READS_CAPTURE: ClassVar[bool] = False  # takes capture/capture_max_age (CAPTURE_OPTIONS)
+    # Takes wait_seconds/poll_seconds (WAIT_OPTIONS): verify looks again while still_on_its_way says so.
+    WAITS: ClassVar[bool] = False
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         # ActionBase supports check mode and refuses async by default; its run() reads no task_vars
         # (tmp is deprecated and ignored)
         result = super().run(task_vars=task_vars)
-        spec = {**CAPTURE_OPTIONS, **self.OPTIONS} if self.READS_CAPTURE else self.OPTIONS
+        spec = {
+            **(CAPTURE_OPTIONS if self.READS_CAPTURE else {}),
+            **(WAIT_OPTIONS if self.WAITS else {}),
+            **self.OPTIONS,
+        }
+        host = str((task_vars or {}).get("inventory_hostname", ""))
         _validation, args = self.validate_argument_spec(argument_spec=spec)
         secrets = [str(args[name]) for name in self.SECRET_OPTIONS if args.get(name)]
         check_mode = bool(self._task.check_mode)
@@ -137,9 +161,11 @@ class ChangeAction(ActionBase):  # type: ignore[misc]
                 failed = [r for r in applied.values() if r.id.startswith("apply.") and not r.ok]
                 if failed:
                     answer["failed"] = True
-                    answer["msg"] = "; ".join(f"{r.id} failed on the host: {r.error}" for r in failed)
+                    answer["msg"] = self.explain_failure(applied)
                 else:
                     verification, problem = self.verify(applied, args)
+                    if problem and self.WAITS:
+                        verification, problem = self.wait(host, plan, verification, problem, args)
                     answer["verification"] = verification
                     if problem:
                         answer["failed"] = True
@@ -147,6 +173,41 @@ class ChangeAction(ActionBase):  # type: ignore[misc]
         except (PlanError, RuntimeCallError) as exc:
             answer = {"changed": False, "failed": True, "msg": str(exc)}
         return {**result, **scrub(answer, secrets)}
+
+    def wait(
+        self, host: str, plan: Plan, verification: dict[str, Any], problem: str, args: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
+        """Read the plan's verification again every poll_seconds while the host is still on its way (a change
+        Windows completes in its own time), up to wait_seconds, saying each time what it sees."""
+        started = time.monotonic()
+        waited = 0.0
+        seen = self.still_on_its_way(verification)
+        while seen and waited < args["wait_seconds"]:
+            pause = min(args["poll_seconds"], args["wait_seconds"] - waited)
+            Display().display(
+                f"{host}: {seen}; looking again in {pause:.0f} s "
+                f"({waited:.0f} of wait_seconds {args['wait_seconds']} s)"
+            )
+            time.sleep(pause)
+            waited = time.monotonic() - started
+            verification, again = self.verify(execute(self, plan.verify), args)
+            if again is None:
+                return verification, None
+            problem = again
+            seen = self.still_on_its_way(verification)
+        if seen:
+            problem = f"{problem} (still so after waiting {waited:.0f} s; wait_seconds {args['wait_seconds']})"
+        return verification, problem
+
+    def explain_failure(self, applied: Mapping[str, OperationResult]) -> str:
+        """The message of an apply command in which a change failed (each failure, with the host's words)."""
+        failed = [r for r in applied.values() if r.id.startswith("apply.") and not r.ok]
+        return "; ".join(f"{r.id} failed on the host: {r.error}" for r in failed)
+
+    def still_on_its_way(self, verification: dict[str, Any]) -> str | None:
+        """What the host shows while the change is still taking effect (then it is read again), or None when
+        what verify saw is final."""
+        return None
 
     def check_arguments(self, args: dict[str, Any]) -> None:
         """Refuse bad input before anything reaches the host (raise PlanError)."""

@@ -28,6 +28,7 @@ from ._plans import Change, Plan, answer, control_service
 from ._runtime import Operation, OperationResult
 
 MIB = 1024**2
+WU_LOCATION = "windows_update_download"  # emptied only while wuauserv and BITS are stopped
 
 
 def probe_disk_cleanup() -> list[Operation]:
@@ -89,11 +90,14 @@ def plan_disk_cleanup(
     min_free_mb: int = k.DISK_MSI_BYTES // MIB,
     temp_min_age_days: float = k.TEMP_MIN_AGE_DAYS,
     restart_agent_settle: int | None = None,
+    service_wait_seconds: int = 30,
 ) -> Plan:
     """Delete what the safe locations hold when the system drive has less free than the target.
 
     ``restart_agent_settle``: after deleting, restart RDAgentBootLoader in the same command and wait that many
     seconds, so the agent retries the update that had no room (None: leave it).
+    ``service_wait_seconds``: how long each stop and start of wuauserv/BITS may take; the download cache is
+    emptied only after every one of them stopped (``after_ok``), and each is started again only if it stopped.
     """
     disk = answer(results, "probe.disk")
     cleanup = answer(results, "probe.cleanup")
@@ -123,13 +127,17 @@ def plan_disk_cleanup(
     plan.facts["would_free"] = would_free
     plan.facts["shortfall"] = max(0, target - free - would_free)
     stop = []
-    if "windows_update_download" in chosen:
+    if WU_LOCATION in chosen:
         services = [answer(results, f"probe.service.{name}") for name in k.WINDOWS_UPDATE_SERVICES]
         stop = [s["name"] for s in services if s.get("exists") and s.get("state") != "Stopped"]
     for name in stop:
         plan.changes.append(
             Change(
-                Operation(f"apply.stop.{name}", "service_control", {"name": name, "state": "stopped"}),
+                Operation(
+                    f"apply.stop.{name}",
+                    "service_control",
+                    {"name": name, "state": "stopped", "wait_seconds": service_wait_seconds},
+                ),
                 f"service {name}",
                 "Running",
                 "Stopped (started again after the cleanup)",
@@ -140,7 +148,16 @@ def plan_disk_cleanup(
         if items:
             plan.changes.append(
                 Change(
-                    Operation(f"apply.delete.{location}", "cleanup_delete", {"paths": [i["path"] for i in items]}),
+                    Operation(
+                        f"apply.delete.{location}",
+                        "cleanup_delete",
+                        {"paths": [i["path"] for i in items]}
+                        | (
+                            {"after_ok": [f"apply.stop.{name}" for name in stop]}
+                            if location == WU_LOCATION and stop
+                            else {}
+                        ),
+                    ),
                     location,
                     {i["path"]: i["size"] for i in items},
                     {},
@@ -149,7 +166,16 @@ def plan_disk_cleanup(
     for name in stop:
         plan.changes.append(
             Change(
-                Operation(f"apply.start.{name}", "service_control", {"name": name, "state": "started"}),
+                Operation(
+                    f"apply.start.{name}",
+                    "service_control",
+                    {
+                        "name": name,
+                        "state": "started",
+                        "wait_seconds": service_wait_seconds,
+                        "after_ok": [f"apply.stop.{name}"],
+                    },
+                ),
                 f"service {name} again",
                 "Stopped",
                 "Running",
@@ -193,3 +219,25 @@ def verify_disk_cleanup(results: Mapping[str, OperationResult], target: int) -> 
     if free < target:
         return verification, shortfall_message(disk.get("drive"), free, target, freed)
     return verification, None
+
+
+def cleanup_failure(applied: Mapping[str, OperationResult]) -> str:
+    """What went wrong in a cleanup's apply command and what was still done, in words: a service that did not
+    stop (hung in StopPending) named, what was left as it was for it, the services started again, what was freed."""
+    failed = [r for r in applied.values() if r.id.startswith("apply.") and not r.ok]
+    stopped_not = [r for r in failed if r.id.startswith("apply.stop.")]
+    waited = [r for r in failed if str(r.error or "").startswith("not run:")]
+    others = [r for r in failed if r not in stopped_not and r not in waited]
+    parts = [f"{r.id.removeprefix('apply.stop.')} did not stop: {r.error}" for r in stopped_not]
+    if stopped_not:
+        parts.append("restart the VM (drain it first) to end it, then run again")
+    parts += [f"{r.id} failed on the host: {r.error}" for r in others]
+    left = [r.id.removeprefix("apply.delete.") for r in waited if r.id.startswith("apply.delete.")]
+    if left:
+        parts.append(f"left as it was: {', '.join(left)}")
+    restored = [r.id.removeprefix("apply.start.") for r in applied.values() if r.id.startswith("apply.start.") and r.ok]
+    if restored:
+        parts.append(f"started again: {', '.join(restored)}")
+    freed = sum(int((r.result or {}).get("freed") or 0) for r in applied.values() if r.op == "cleanup_delete" and r.ok)
+    parts.append(f"freed {freed // MIB} MB")
+    return "; ".join(parts)

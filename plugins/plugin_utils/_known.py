@@ -122,6 +122,11 @@ REQUIRED_URLS = (
     "https://wvdportalstorageblob.blob.core.windows.net/",
 )
 
+# Every msiexec of the agent's programs: a silent installation lets Restart Manager shut down what holds the files
+# it replaces - for the side-by-side stack Remote Desktop Services and its UserMode Port Redirector, cutting every
+# user's connection (the article: uninstalling the stack asks to close them). This property turns Restart Manager
+# off for the package (learn.microsoft.com/windows/win32/msi/msirestartmanagercontrol); the roles restart the VM.
+MSI_NO_RESTART_MANAGER = {"MSIRESTARTMANAGERCONTROL": "Disable"}
 # The side-by-side stack reinstall (article: Session host VMs are stuck in Unavailable or Upgrading state):
 # the Windows Installer log the facts page names beside the installers.
 SXS_INSTALL_LOG = RDINFRA_DIR + r"\SXSStackInstall.txt"

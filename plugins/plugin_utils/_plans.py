@@ -265,6 +265,37 @@ def verify_registration(results: Mapping[str, OperationResult]) -> dict[str, Any
     }
 
 
+def registration_seen(verification: Mapping[str, Any]) -> str:
+    return (
+        f"IsRegistered={verification['is_registered']}, "
+        f"RegistrationToken {'emptied' if verification['token_emptied'] else 'still set'}, "
+        f"RDAgentBootLoader {verification['bootloader']}"
+    )
+
+
+def registration_under_way(verification: Mapping[str, Any]) -> str | None:
+    """What a registration still under way shows (the agent running, not registered yet), or None when it is
+    done or has failed (the boot loader stops after a failed registration, the article says)."""
+    if verification["registered"] or verification["bootloader"] != "Running":
+        return None
+    return f"the agent has not registered yet ({registration_seen(verification)})"
+
+
+def registration_problem(verification: Mapping[str, Any], settle_seconds: int) -> str | None:
+    """Why the re-registration did not hold, in words, or None when it did."""
+    if verification["registered"]:
+        return None
+    if verification["bootloader"] != "Running":
+        why = "the boot loader stopped: the agent's event 3277 in the Application log says why (run diagnose)"
+    else:
+        why = (
+            "the agent is still trying (Azure can take 5-10 minutes): run again later, or give it longer "
+            "(wait_seconds; -e avd_registration_wait_seconds=N in the roles)"
+        )
+    seen = registration_seen(verification)
+    return f"the agent did not register {settle_seconds} s after the boot loader restart: {seen}; {why}"
+
+
 # --- the stack listener (article: Stack listener isn't working) ------------------------------
 def probe_stack_listener() -> list[Operation]:
     return [

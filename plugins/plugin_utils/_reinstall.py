@@ -205,7 +205,13 @@ def plan_uninstall(results: Mapping[str, OperationResult]) -> Plan:
         plan.changes.append(
             Change(
                 Operation(
-                    f"apply.uninstall{index}", "msiexec", {"action": "uninstall", "product_code": product.product_code}
+                    f"apply.uninstall{index}",
+                    "msiexec",
+                    {
+                        "action": "uninstall",
+                        "product_code": product.product_code,
+                        "properties": dict(k.MSI_NO_RESTART_MANAGER),
+                    },
                 ),
                 f"program {product.label}",
                 "installed",
@@ -306,8 +312,7 @@ def _msi_install(op_id: str, package: str, sha256: str | None, properties: dict[
     args: dict[str, Any] = {"action": "install", "package": package}
     if sha256:
         args["sha256"] = sha256.lower()
-    if properties:
-        args["properties"] = properties
+    args["properties"] = {**k.MSI_NO_RESTART_MANAGER, **(properties or {})}
     return Operation(op_id, "msiexec", args)
 
 

@@ -25,7 +25,12 @@ CAPTURE_FORMAT_VERSION = 1
 CAPTURE_OPTIONS = ("gather_subset", "events_max_age", "events_max_count", "probe_timeout", "probe_urls")
 # Answers of these runtime versions are read by this controller (the live one, and older ones whose
 # result shapes it still reads the same way).
-READABLE_VERSIONS = (RUNTIME_VERSION, "1.2.0", "1.1.0")  # 1.2.0 added operations, 1.3.0 changed write ones
+READABLE_VERSIONS = (
+    RUNTIME_VERSION,
+    "1.3.0",
+    "1.2.0",
+    "1.1.0",
+)  # 1.2.0 added operations, 1.3.0 and 1.4.0 changed write ones
 SECRET_VALUE_NAMES = ("registrationtoken",)
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

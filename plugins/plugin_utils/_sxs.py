@@ -143,7 +143,11 @@ def plan_sxs_stack(
                 Operation(
                     f"apply.uninstall{index}",
                     "msiexec",
-                    {"action": "uninstall", "product_code": program["product_code"]},
+                    {
+                        "action": "uninstall",
+                        "product_code": program["product_code"],
+                        "properties": dict(k.MSI_NO_RESTART_MANAGER),  # no Restart Manager: the VM restarts after
+                    },
                 ),
                 f"program {k.PROGRAM_SXS} {program['version']} {program['product_code']}",
                 "installed",
@@ -154,7 +158,14 @@ def plan_sxs_stack(
     plan.changes.append(
         Change(
             Operation(
-                "apply.install", "msiexec", {"action": "install", "package": newest["path"], "log": k.SXS_INSTALL_LOG}
+                "apply.install",
+                "msiexec",
+                {
+                    "action": "install",
+                    "package": newest["path"],
+                    "log": k.SXS_INSTALL_LOG,
+                    "properties": dict(k.MSI_NO_RESTART_MANAGER),
+                },
             ),
             f"program {k.PROGRAM_SXS}",
             "absent",

@@ -1,5 +1,5 @@
 # Needs Windows PowerShell 5.1, as every Ansible Windows module does.
-# avdops.sessionhost runtime 1.3.0: the only PowerShell the collection runs on a session host.
+# avdops.sessionhost runtime 1.4.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
 # Input: $Request = {version, operations: [{id, op, ...arguments}]}, dictionaries parsed by the bootstrap
 # (no cmdlet ever binds a value of the request, so module logging can't record a secret it carries).
@@ -9,7 +9,7 @@ param([Parameter(Mandatory = $true)] $Request)
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$RuntimeVersion = '1.3.0'
+$RuntimeVersion = '1.4.0'
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $RegistryTypeNames = @{
@@ -218,9 +218,19 @@ function Get-ServiceEntry([string] $Name) {
 
 function Invoke-ServiceQuery($Op) { Get-ServiceEntry $Op.name }
 
+function Wait-ServiceStatus($Service, [string] $Wanted, [double] $Seconds) {
+    # ServiceController.WaitForStatus polls the Service Control Manager and throws
+    # System.ServiceProcess.TimeoutException when the state is not reached in time.
+    try { $Service.WaitForStatus($Wanted, [TimeSpan]::FromSeconds($Seconds)); $true }
+    catch [System.ServiceProcess.TimeoutException] { $Service.Refresh(); $false }
+}
+
 function Invoke-ServiceControl($Op) {
-    # state: started | stopped | restarted. Waits up to wait_seconds (default 30) for the state, then
-    # settle_seconds more, and reports the state after that (a boot loader that fails registration stops again).
+    # state: started | stopped | restarted. The control is sent with ServiceController.Stop/Start, which return once
+    # the Service Control Manager has it (Start-/Stop-/Restart-Service would wait without bound), then the state is
+    # awaited up to wait_seconds (default 30): a service still StopPending/StartPending then is an error naming it,
+    # and nothing more is done to it. Then settle_seconds more, and the state after that is reported
+    # (a boot loader that fails registration stops again).
     $name = Get-TextArgument $Op 'name'
     if (@('started', 'stopped', 'restarted') -notcontains $Op.state) {
         throw "service_control: state '$($Op.state)' is not one of started, stopped, restarted."
@@ -232,10 +242,20 @@ function Invoke-ServiceControl($Op) {
     $wanted = if ($Op.state -eq 'stopped') { 'Stopped' } else { 'Running' }
     $changed = ($Op.state -eq 'restarted') -or ($before -ne $wanted)
     if ($changed -and -not $Op.check_mode) {
-        if ($Op.state -eq 'restarted') { Restart-Service -InputObject $service -Force }
-        elseif ($wanted -eq 'Running') { Start-Service -InputObject $service }
-        else { Stop-Service -InputObject $service -Force }
-        $service.WaitForStatus($wanted, [TimeSpan]::FromSeconds($wait))
+        if ($before -eq 'StopPending' -or ($Op.state -ne 'started' -and $before -ne 'Stopped')) {
+            if ($before -ne 'StopPending') { $service.Stop() }
+            if (-not (Wait-ServiceStatus $service 'Stopped' $wait)) {
+                throw ("service_control: $name is $($service.Status), not Stopped, $wait s after the stop request " +
+                    '(a service that hangs stopping stays so until Windows restarts).')
+            }
+        }
+        if ($wanted -eq 'Running') {
+            $service.Refresh()
+            if ([string]$service.Status -ne 'StartPending') { $service.Start() }
+            if (-not (Wait-ServiceStatus $service 'Running' $wait)) {
+                throw "service_control: $name is $($service.Status), not Running, $wait s after the start request."
+            }
+        }
         if ($settle -gt 0) { Start-Sleep -Milliseconds ([int]($settle * 1000)) }
     }
     $after = Get-ServiceEntry $name
@@ -874,9 +894,13 @@ if ([string]$Request.version -ne $RuntimeVersion) {
     [ordered]@{ version = $RuntimeVersion; error = $mismatch; results = @() } | ConvertTo-Json -Compress
     exit 1
 }
+$failedIds = @{}
 $results = foreach ($op in @($Request.operations)) {
     $entry = [ordered]@{ id = $op.id; op = $op.op }
+    # after_ok: ids of earlier operations this one runs only after (a folder emptied only once its writers stopped).
+    $unmet = @(@($op.after_ok) | Where-Object { $null -ne $_ -and $failedIds.ContainsKey([string]$_) })
     try {
+        if ($unmet.Count) { throw "not run: $($unmet -join ', ') did not succeed." }
         $function = $Operations[[string]$op.op]
         if ($null -eq $function) { throw "Unknown operation '$($op.op)'." }
         $entry.result = & $function $op
@@ -885,6 +909,7 @@ $results = foreach ($op in @($Request.operations)) {
     catch {
         $entry.ok = $false
         $entry.error = $_.Exception.Message
+        $failedIds[[string]$op.id] = $true
     }
     $entry
 }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .windows import known as k
+from .windows.agent import settle_registration
 from .windows.state import RUNNING, HostState
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000a1ab"
@@ -257,6 +258,7 @@ class AvdService:
                 **identity,
                 "sessionHostHealthCheckResults": report,
             }
+        settle_registration(state, self, now)
         state.settle(now)
         bootloader = state.service(k.BOOTLOADER_SERVICE)
         agent_running = bootloader is not None and bootloader.state == RUNNING and bootloader.stop_at is None

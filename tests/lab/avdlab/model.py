@@ -19,11 +19,13 @@ import yaml
 from . import faults as fault_catalog
 from .avd import RESOURCE_GROUP, SUBSCRIPTION, AvdService, HostPool, SessionHostRecord, fqdn
 from .windows import known as k
+from .windows.agent import settle_registration
 from .windows.boot import boot
 from .windows.image import healthy_host, image_build_host
 from .windows.paths import full_path
-from .windows.state import STOPPED, FileEntry, HostState, UserSession
+from .windows.state import FileEntry, HostState, UserSession
 
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.$-]{1,256}$")  # a service's short name (not its display name)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
 LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
 MSI_LOGGING_MODES = re.compile(r"^[voicewarmupx+!*]*$", re.I)  # msiexec /L's letters, as the Logging policy takes them
@@ -51,6 +53,9 @@ class HostSpec:
     # A folder (e.g. C:\Windows\System32\config): a standard user's week-old junction to it in C:\Windows\Temp, and
     # the user's own week-old folder there, which it may swap for a junction to it during a delete.
     temp_junction: str = ""
+    registration_seconds: float = 0.0  # how long the agent takes to register (0: at once)
+    service_delays: dict[str, float] = field(default_factory=dict)  # service -> seconds in StartPending/StopPending
+    service_hang: list[str] = field(default_factory=list)  # services that hang in StopPending until a restart
 
 
 @dataclass
@@ -135,6 +140,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "msi_debug_policy",
             "user_owned_cache",
             "temp_junction",
+            "registration_seconds",
+            "service_delays",
+            "service_hang",
         }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
@@ -182,6 +190,24 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             raise ScenarioError(f"{where}: temp_junction must be a folder path like C:\\Windows\\System32\\config")
         if junction and full_path(junction).lower().startswith(k.WINDOWS_TEMP.lower()):
             raise ScenarioError(f"{where}: temp_junction must be a folder outside {k.WINDOWS_TEMP}")
+        registration = entry.get("registration_seconds", 0)
+        if isinstance(registration, bool) or not isinstance(registration, int | float) or not 0 <= registration <= 3600:
+            raise ScenarioError(f"{where}: registration_seconds must be a number of seconds from 0 to 3600")
+        delays = entry.get("service_delays") or {}
+        if not isinstance(delays, dict) or not all(
+            isinstance(service, str)
+            and SERVICE_NAME.match(service)
+            and not isinstance(seconds, bool)
+            and isinstance(seconds, int | float)
+            and 0 < seconds <= 600
+            for service, seconds in delays.items()
+        ):
+            raise ScenarioError(f"{where}: service_delays must map service names to seconds from 1 to 600")
+        hang = entry.get("service_hang") or []
+        if not isinstance(hang, list) or not all(
+            isinstance(service, str) and SERVICE_NAME.match(service) for service in hang
+        ):
+            raise ScenarioError(f"{where}: service_hang must be a list of service names")
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -202,6 +228,9 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 msi_debug_policy=debug,
                 user_owned_cache=user_owned_cache,
                 temp_junction=full_path(junction) if junction else "",
+                registration_seconds=float(registration),
+                service_delays={service: float(seconds) for service, seconds in delays.items()},
+                service_hang=list(hang),
             )
         )
     return Scenario(
@@ -302,6 +331,9 @@ class LabModel:
             state = healthy_host(spec.name, pool.arm_id, image_time=start - 7 * 86400)
             state.locale = spec.locale
             state.installation_seconds = spec.installation_seconds
+            state.registration_seconds = spec.registration_seconds
+            state.service_delays = {service.lower(): seconds for service, seconds in spec.service_delays.items()}
+            state.service_hang = [service.lower() for service in spec.service_hang]
             pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
                 name=fqdn(spec.name),
                 vm_id=state.vm_id,
@@ -371,8 +403,7 @@ class LabModel:
             state.shutdown_at = None
             state.sessions = []
             for service in state.services.values():
-                service.state = STOPPED
-                service.stop_at = None
+                service.reset()
             self.save(state)
         return state
 
@@ -383,6 +414,7 @@ class LabModel:
     def show(self, name: str) -> dict[str, Any]:
         """The host's state as JSON, with the registration token redacted."""
         state = self.host(name)
+        settle_registration(state, self.avd)
         state.settle()
         data = state.to_json()
         for value in data["registry"].get(k.RDINFRA_AGENT, []):

@@ -25,6 +25,7 @@ import fnmatch
 import json
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from .handlers import CommandContext
 from .host import LabHost
 from .shells import CommandResult
 from .windows import operations as ops
+from .windows.agent import settle_registration
 from .windows.paths import full_path
 from .windows.registry import RegistryError
 from .windows.state import HostState
@@ -176,9 +178,15 @@ class CollectionRuntime:
         state = host.state
         assert host.model is not None
         results = []
+        failed_ids: set[str] = set()
         for op in request.get("operations") or []:
             entry: dict[str, Any] = {"id": op.get("id"), "op": op.get("op")}
+            settle_registration(state, host.model.avd)  # time passes between operations (settle_seconds)
+            # after_ok: ids of earlier operations this one runs only after.
+            unmet = [str(i) for i in op.get("after_ok") or [] if i is not None and str(i) in failed_ids]
             try:
+                if unmet:
+                    raise ops.OperationError(f"not run: {', '.join(unmet)} did not succeed.")
                 handler = OPERATIONS.get(str(op.get("op")))
                 if handler is None:
                     raise ops.OperationError(f"Unknown operation '{op.get('op')}'.")
@@ -187,6 +195,7 @@ class CollectionRuntime:
             except (ops.OperationError, RegistryError, ArgumentError, KeyError, TypeError, ValueError) as exc:
                 entry["ok"] = False
                 entry["error"] = str(exc) or type(exc).__name__
+                failed_ids.add(str(op.get("id")))
             results.append(entry)
         host.model.save(state)
         body = {"version": self.scripts.version, "results": results}
@@ -367,29 +376,49 @@ async def service_query(state: HostState, avd: Any, op: dict[str, Any]) -> dict[
     return ops.service_query(state, op["name"])
 
 
+async def _wait_for_status(state: HostState, name: str, wanted: str, seconds: float) -> bool:
+    """ServiceController.WaitForStatus: True once the service is ``wanted``, False after ``seconds`` without it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        service = ops.service_query(state, name)  # settles pending states whose time has come
+        if service["state"] == wanted:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(left, 0.25))
+
+
 async def service_control(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:
-    text_argument(op, "name")
+    name = text_argument(op, "name")
     wanted_state = op.get("state")
     if wanted_state not in ("started", "stopped", "restarted"):
         raise ArgumentError(f"service_control: state '{wanted_state}' is not one of started, stopped, restarted.")
-    number_argument(op, "wait_seconds", 30, 1, 600)
+    wait = number_argument(op, "wait_seconds", 30, 1, 600)
     settle = number_argument(op, "settle_seconds", 0, 0, 300)
-    before = ops.service_query(state, op["name"])
+    before = ops.service_query(state, name)
     if not before["exists"]:
-        raise ops.OperationError(f"Cannot find any service with service name '{op['name']}'.")
+        raise ops.OperationError(f"Cannot find any service with service name '{name}'.")
     wanted = "Stopped" if wanted_state == "stopped" else "Running"
     changed = wanted_state == "restarted" or before["state"] != wanted
     if changed and not op.get("check_mode"):
-        if wanted_state == "restarted":
-            ops.service_stop(state, op["name"])
-            ops.service_start(state, avd, op["name"])
-        elif wanted == "Running":
-            ops.service_start(state, avd, op["name"])
-        else:
-            ops.service_stop(state, op["name"])
+        if before["state"] == "StopPending" or (wanted_state != "started" and before["state"] != "Stopped"):
+            ops.service_stop(state, name)  # sends the stop control (a service StopPending already is left to it)
+            if not await _wait_for_status(state, name, "Stopped", wait):
+                raise ops.OperationError(
+                    f"service_control: {name} is {ops.service_query(state, name)['state']}, not Stopped, "
+                    f"{wait:g} s after the stop request (a service that hangs stopping stays so until Windows restarts)."
+                )
+        if wanted == "Running":
+            ops.service_start(state, avd, name)
+            if not await _wait_for_status(state, name, "Running", wait):
+                raise ops.OperationError(
+                    f"service_control: {name} is {ops.service_query(state, name)['state']}, not Running, "
+                    f"{wait:g} s after the start request."
+                )
         if settle:
             await asyncio.sleep(settle)
-    after = ops.service_query(state, op["name"])
+    after = ops.service_query(state, name)
     return {**after, "changed": changed, "state_before": before["state"]}
 
 

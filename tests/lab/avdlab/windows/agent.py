@@ -22,7 +22,7 @@ from . import known as k
 from .image import install_product, msi_products, set_agent_registry, uninstall_product
 from .listeners import sxs_listening
 from .registry import REG_DWORD, REG_SZ
-from .state import RUNNING, STOPPED, HostState
+from .state import RUNNING, START_PENDING, STOPPED, HostState
 
 if TYPE_CHECKING:
     from ..avd import AvdService
@@ -108,8 +108,34 @@ def bootloader_started(state: HostState, avd: AvdService, now: float | None = No
         _stop_after_failure(state, moment)
         return
 
+    if registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1 and state.registration_seconds > 0:
+        # Registering takes minutes on Azure (the article: wait 5-10 minutes for Available): the agent runs,
+        # IsRegistered stays 0 and the key stays set until the broker has answered (settle_registration).
+        state.registration_due = moment + state.registration_seconds
+        return
+    _register(state, avd, moment)
+
+
+def settle_registration(state: HostState, avd: AvdService, now: float | None = None) -> None:
+    """Let time pass for a registration under way: once its time has come the agent has registered (or failed,
+    as it would have at once), if its boot loader still runs; a stopped boot loader abandons it."""
+    due = state.registration_due
+    if due is None:
+        return
+    moment = time.time() if now is None else now
+    bootloader = state.service(k.BOOTLOADER_SERVICE)
+    if bootloader is None or bootloader.state not in (RUNNING, START_PENDING):
+        state.registration_due = None
+    elif moment >= due:
+        state.registration_due = None
+        _register(state, avd, due)
+
+
+def _register(state: HostState, avd: AvdService, moment: float) -> None:
+    """The agent meets the broker: registers (or connects), applies a pending update, runs its health checks."""
     from ..avd import RegistrationError
 
+    registry = state.registry
     try:
         if registry.get_data(k.RDINFRA_AGENT, "IsRegistered") != 1:
             token = str(registry.get_data(k.RDINFRA_AGENT, "RegistrationToken", "") or "")

@@ -8,7 +8,7 @@ from . import known as k
 from .agent import bootloader_started
 from .listeners import snapshot
 from .registry import REG_DWORD, REG_SZ
-from .state import AUTOMATIC, RUNNING, STOPPED, HostState
+from .state import AUTOMATIC, RUNNING, HostState
 
 if TYPE_CHECKING:
     from ..avd import AvdService
@@ -34,8 +34,7 @@ def boot(state: HostState, avd: AvdService, now: float) -> None:
         state.pending_dotnet_release = None
     state.sessions = []  # a restart signs every user out
     for service in state.services.values():
-        service.state = STOPPED
-        service.stop_at = None
+        service.reset()
     # Listener settings (WinStations flags, installed stacks) take effect now.
     state.active_listeners = snapshot(state)
     order = {name.lower(): index for index, name in enumerate(START_ORDER)}

@@ -46,6 +46,11 @@ BOOTLOADER_SERVICE = "RDAgentBootLoader"
 BOOTLOADER_DISPLAY = "Remote Desktop Agent Loader"
 AGENT_SERVICE = "RDAgent"
 TERMSERVICE = "TermService"
+# The services that hold the side-by-side stack's files (the article: uninstalling the stack asks to close
+# "Remote Desktop Services" and "Remote Desktop Services UserMode Port Redirector").
+STACK_FILE_HOLDERS = (TERMSERVICE, "UmRdpService")
+SOURCE_SCM = "Service Control Manager"
+EVENT_SERVICE_STATE = 7036  # "The %1 service entered the %2 state." (System log)
 # Windows Update and the transfer service that downloads its payloads into SoftwareDistribution\Download
 WUAUSERV = "wuauserv"
 WUAUSERV_DISPLAY = "Windows Update"

@@ -21,7 +21,7 @@ from .listeners import qwinsta
 from .packages import read_package
 from .paths import full_path
 from .registry import RegistryError, normalize_path
-from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, STOPPED, FileEntry, HostState
+from .state import AUTOMATIC, DISABLED, MANUAL, RUNNING, START_PENDING, STOP_PENDING, STOPPED, FileEntry, HostState
 
 if TYPE_CHECKING:
     from ..avd import AvdService
@@ -111,21 +111,35 @@ def service_start(state: HostState, avd: AvdService, name: str) -> dict[str, Any
             f"Service '{service.display_name} ({service.name})' cannot be started due to the following error: "
             f"Cannot start service {service.name} on computer '.'."
         )
-    if service.state == RUNNING:
+    if service.state in (RUNNING, START_PENDING):
         return {"changed": False, **service_query(state, name)}
-    service.state = RUNNING
+    if service.state == STOP_PENDING:
+        # StartService: ERROR_SERVICE_ALREADY_RUNNING while the instance that is stopping still runs.
+        raise OperationError(f"Cannot start service {service.name} on computer '.'.")
+    now = time.time()
+    delay = state.service_delays.get(service.name.lower(), 0.0)
+    service.state = START_PENDING if delay > 0 else RUNNING
+    service.pending_until = now + delay if delay > 0 else None
     service.stop_at = None
     if service.name.lower() == k.BOOTLOADER_SERVICE.lower():
-        bootloader_started(state, avd, time.time())
+        bootloader_started(state, avd, now)  # the agent's work begins with the start request
     return {"changed": True, **service_query(state, name)}
 
 
 def service_stop(state: HostState, name: str) -> dict[str, Any]:
     state.settle()
     service = _require_service(state, name)
-    if service.state == STOPPED:
+    if service.state in (STOPPED, STOP_PENDING):
         return {"changed": False, **service_query(state, name)}
-    service.state = STOPPED
+    # A service reports StopPending while it shuts down: for its delay, or - hung - until the host restarts.
+    key = service.name.lower()
+    delay = state.service_delays.get(key, 0.0)
+    if key in state.service_hang:
+        service.state, service.pending_until = STOP_PENDING, None
+    elif delay > 0:
+        service.state, service.pending_until = STOP_PENDING, time.time() + delay
+    else:
+        service.state, service.pending_until = STOPPED, None
     service.stop_at = None
     if service.name.lower() == k.BOOTLOADER_SERVICE.lower():
         agent = state.service(k.AGENT_SERVICE)
@@ -491,6 +505,44 @@ def installer_mutex(state: HostState) -> dict[str, Any]:
 
 
 # --- Windows Installer ------------------------------------------------------------
+def restart_manager_shuts_down(state: HostState, properties: dict[str, str]) -> bool:
+    """Whether Windows Installer lets Restart Manager shut down what holds the files it replaces: yes in a silent
+    installation unless MSIRESTARTMANAGERCONTROL is Disable/DisableShutdown or the DisableAutomaticApplicationShutdown
+    policy is 1 or 2 (then files in use wait for a restart)."""
+    control = next((str(v) for n, v in properties.items() if n.upper() == "MSIRESTARTMANAGERCONTROL"), "")
+    if control.lower() in ("disable", "disableshutdown"):
+        return False
+    return (state.registry.get_data(k.INSTALLER_POLICY, "DisableAutomaticApplicationShutdown") or 0) not in (1, 2)
+
+
+def _restart_stack_holders(state: HostState, now: float) -> None:
+    """Restart Manager under a silent MSI that replaces the side-by-side stack's files: it shuts down Remote Desktop
+    Services and its UserMode Port Redirector, which hold them, and restarts them at the end; the users'
+    connections are cut and their sessions end."""
+    held = [s for name in k.STACK_FILE_HOLDERS if (s := state.service(name)) is not None and s.state == RUNNING]
+    if not held:
+        return
+    for service in held:
+        state.log_event(
+            k.SOURCE_SCM,
+            k.EVENT_SERVICE_STATE,
+            "Information",
+            f"The {service.display_name} service entered the stopped state.",
+            now,
+            log="System",
+        )
+    state.sessions = []
+    for service in held:
+        state.log_event(
+            k.SOURCE_SCM,
+            k.EVENT_SERVICE_STATE,
+            "Information",
+            f"The {service.display_name} service entered the running state.",
+            now,
+            log="System",
+        )
+
+
 HIDDEN_VALUE = "**********"
 
 
@@ -603,6 +655,9 @@ def _msiexec_install(state: HostState, avd: AvdService, package: str, properties
         if program.display_version == info["display_version"]:
             return k.MSI_SUCCESS  # already installed: a repair, nothing changes
     now = time.time()
+    touches_stack = info["kind"] == "sxs" or (info["kind"] == "agent" and not state.programs_named(k.SXS_PRODUCT))
+    if touches_stack and restart_manager_shuts_down(state, properties):
+        _restart_stack_holders(state, now)
     install_product(state, entry.path, info, now)
     state.log_event(
         k.SOURCE_MSI,
@@ -637,7 +692,7 @@ def _install_bundled(state: HostState, kind: str, display_name: str, now: float)
 
 def msiexec_uninstall(state: HostState, product_code: str, properties: dict[str, str] | None = None) -> int:
     """``msiexec /x {ProductCode} /quiet /norestart``: the exit code (and the policy's log, as an install's)."""
-    code = _msiexec_uninstall(state, product_code)
+    code = _msiexec_uninstall(state, product_code, dict(properties or {}))
     _write_policy_log(
         state,
         product_code,
@@ -648,7 +703,7 @@ def msiexec_uninstall(state: HostState, product_code: str, properties: dict[str,
     return code
 
 
-def _msiexec_uninstall(state: HostState, product_code: str) -> int:
+def _msiexec_uninstall(state: HostState, product_code: str, properties: dict[str, str]) -> int:
     state.settle()
     state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:
@@ -656,6 +711,8 @@ def _msiexec_uninstall(state: HostState, product_code: str) -> int:
     program = next((p for p in state.programs if p.product_code.lower() == product_code.lower()), None)
     if program is None:
         return k.MSI_UNKNOWN_PRODUCT
+    if program.display_name.lower() == k.SXS_PRODUCT.lower() and restart_manager_shuts_down(state, properties or {}):
+        _restart_stack_holders(state, time.time())
     uninstall_product(state, program)
     state.log_event(
         k.SOURCE_MSI, 11724, "Information", f"Product: {program.display_name} -- Removal completed successfully."

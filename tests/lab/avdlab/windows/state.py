@@ -22,6 +22,9 @@ from .registry import Registry
 
 RUNNING = "Running"
 STOPPED = "Stopped"
+# The Service Control Manager's pending states: a service reports them while it starts or stops.
+START_PENDING = "StartPending"
+STOP_PENDING = "StopPending"
 AUTOMATIC = "Automatic"
 MANUAL = "Manual"
 DISABLED = "Disabled"
@@ -34,11 +37,22 @@ class Service:
     state: str = STOPPED
     start_type: str = AUTOMATIC
     stop_at: float | None = None  # a running service that is about to stop by itself
+    # A service in StartPending/StopPending reaches Running/Stopped then (None: it hangs until the host restarts).
+    pending_until: float | None = None
 
     def settle(self, now: float) -> None:
         if self.state == RUNNING and self.stop_at is not None and now >= self.stop_at:
             self.state = STOPPED
             self.stop_at = None
+        if self.state in (START_PENDING, STOP_PENDING) and self.pending_until is not None and now >= self.pending_until:
+            self.state = RUNNING if self.state == START_PENDING else STOPPED
+            self.pending_until = None
+
+    def reset(self) -> None:
+        """Stopped, as at a shutdown: nothing pending any more (a hung service ends with the host)."""
+        self.state = STOPPED
+        self.stop_at = None
+        self.pending_until = None
 
 
 @dataclass
@@ -129,6 +143,14 @@ class HostState:
     powered_off_at: float | None = None
     # The .NET Framework Release an installation wrote; it takes effect at the next restart.
     pending_dotnet_release: int | None = None
+    # How long the agent takes from the boot loader starting with a key until it has registered (the scenario's
+    # registration_seconds; 0: at once), and when a registration under way completes.
+    registration_seconds: float = 0.0
+    registration_due: float | None = None
+    # Services that take this long to start or stop (the scenario's service_delays), and services that hang in
+    # StopPending when asked to stop (service_hang); lower-case names.
+    service_delays: dict[str, float] = field(default_factory=dict)
+    service_hang: list[str] = field(default_factory=list)
     # Owners of files and folders that are not an administrator's (lower-case path -> account, e.g. a standard
     # user's DOMAIN\user); everything else belongs to Administrators, SYSTEM or TrustedInstaller.
     owners: dict[str, str] = field(default_factory=dict)
@@ -171,10 +193,12 @@ class HostState:
         host = (urlsplit(url).hostname or "").lower()
         return not any(fnmatch.fnmatch(host, pattern.lower()) for pattern in self.blocked_hosts)
 
-    def log_event(self, source: str, event_id: int, level: str, message: str, when: float | None = None) -> Event:
+    def log_event(
+        self, source: str, event_id: int, level: str, message: str, when: float | None = None, log: str = "Application"
+    ) -> Event:
         event = Event(
             record_id=self.next_record_id,
-            log="Application",
+            log=log,
             source=source,
             event_id=event_id,
             level=level,
@@ -225,6 +249,10 @@ class HostState:
             agent_silent=raw.get("agent_silent", False),
             powered_off_at=raw.get("powered_off_at"),
             pending_dotnet_release=raw.get("pending_dotnet_release"),
+            registration_seconds=raw.get("registration_seconds", 0.0),
+            registration_due=raw.get("registration_due"),
+            service_delays=dict(raw.get("service_delays") or {}),
+            service_hang=list(raw.get("service_hang") or []),
             owners=dict(raw.get("owners") or {}),
             admin_only=list(raw.get("admin_only") or []),
             links=dict(raw.get("links") or {}),

@@ -166,3 +166,46 @@ def test_the_agent_restart_rides_in_the_same_command_after_the_deletions():
     assert ops[-2].args == {"name": "RDAgentBootLoader", "state": "restarted", "settle_seconds": 10}
     assert plan.disruptive  # a service restart
     assert not c.plan_disk_cleanup(probe(7 * GIB), NOW, restart_agent_settle=10).changed  # nothing to free: no restart
+
+
+def test_the_download_cache_is_emptied_only_after_its_writers_stopped_and_each_is_started_only_if_it_stopped():
+    plan = c.plan_disk_cleanup(probe(40 * MIB), NOW, service_wait_seconds=45)
+    ops = {o.id: o.args for o in plan.operations()}
+    assert ops["apply.stop.wuauserv"] == {"name": "wuauserv", "state": "stopped", "wait_seconds": 45}
+    assert ops["apply.delete.windows_update_download"]["after_ok"] == ["apply.stop.wuauserv"]
+    assert "after_ok" not in ops["apply.delete.windows_temp"] and "after_ok" not in ops["apply.delete.agent_folders"]
+    assert ops["apply.start.wuauserv"] == {
+        "name": "wuauserv",
+        "state": "started",
+        "wait_seconds": 45,
+        "after_ok": ["apply.stop.wuauserv"],
+    }
+
+
+def failed(op_id: str, op: str, error: str) -> tuple[str, OperationResult]:
+    return op_id, OperationResult(id=op_id, op=op, ok=False, result=None, error=error)
+
+
+def test_a_hung_service_is_named_with_what_was_left_restored_and_freed():
+    hung = (
+        "service_control: wuauserv is StopPending, not Stopped, 30 s after the stop request "
+        "(a service that hangs stopping stays so until Windows restarts)."
+    )
+    applied = dict(
+        [
+            failed("apply.stop.wuauserv", "service_control", hung),
+            ok("apply.stop.BITS", {"name": "BITS", "state": "Stopped"}, "service_control"),
+            ok("apply.delete.windows_temp", {"deleted": [], "failed": [], "freed": 1_901 * MIB}, "cleanup_delete"),
+            failed(
+                "apply.delete.windows_update_download",
+                "cleanup_delete",
+                "not run: apply.stop.wuauserv did not succeed.",
+            ),
+            failed("apply.start.wuauserv", "service_control", "not run: apply.stop.wuauserv did not succeed."),
+            ok("apply.start.BITS", {"name": "BITS", "state": "Running"}, "service_control"),
+        ]
+    )
+    assert c.cleanup_failure(applied) == (
+        f"wuauserv did not stop: {hung}; restart the VM (drain it first) to end it, then run again; "
+        "left as it was: windows_update_download; started again: BITS; freed 1901 MB"
+    )

@@ -125,13 +125,15 @@ def test_the_whole_plan_stops_both_update_services_deletes_then_starts_them_agai
     plan = c.plan_disk_cleanup(results(TARGET - 1), NOW)
     assert plan.changes == [
         Change(
-            Operation("apply.stop.wuauserv", "service_control", {"name": "wuauserv", "state": "stopped"}),
+            Operation(
+                "apply.stop.wuauserv", "service_control", {"name": "wuauserv", "state": "stopped", "wait_seconds": 30}
+            ),
             "service wuauserv",
             "Running",
             "Stopped (started again after the cleanup)",
         ),
         Change(
-            Operation("apply.stop.BITS", "service_control", {"name": "BITS", "state": "stopped"}),
+            Operation("apply.stop.BITS", "service_control", {"name": "BITS", "state": "stopped", "wait_seconds": 30}),
             "service BITS",
             "Running",
             "Stopped (started again after the cleanup)",
@@ -143,7 +145,11 @@ def test_the_whole_plan_stops_both_update_services_deletes_then_starts_them_agai
             {},
         ),
         Change(
-            Operation("apply.delete.windows_update_download", "cleanup_delete", {"paths": [rf"{DOWNLOAD}\kb"]}),
+            Operation(
+                "apply.delete.windows_update_download",
+                "cleanup_delete",
+                {"paths": [rf"{DOWNLOAD}\kb"], "after_ok": ["apply.stop.wuauserv", "apply.stop.BITS"]},
+            ),
             "windows_update_download",
             {rf"{DOWNLOAD}\kb": 700 * MIB},
             {},
@@ -155,13 +161,21 @@ def test_the_whole_plan_stops_both_update_services_deletes_then_starts_them_agai
             {},
         ),
         Change(
-            Operation("apply.start.wuauserv", "service_control", {"name": "wuauserv", "state": "started"}),
+            Operation(
+                "apply.start.wuauserv",
+                "service_control",
+                {"name": "wuauserv", "state": "started", "wait_seconds": 30, "after_ok": ["apply.stop.wuauserv"]},
+            ),
             "service wuauserv again",
             "Stopped",
             "Running",
         ),
         Change(
-            Operation("apply.start.BITS", "service_control", {"name": "BITS", "state": "started"}),
+            Operation(
+                "apply.start.BITS",
+                "service_control",
+                {"name": "BITS", "state": "started", "wait_seconds": 30, "after_ok": ["apply.stop.BITS"]},
+            ),
             "service BITS again",
             "Stopped",
             "Running",
@@ -342,3 +356,15 @@ def test_verify_without_a_free_reading_reads_zero():
     verification, problem = c.verify_disk_cleanup(found, 10)
     assert verification == {"free": 0, "freed": 0, "deleted": 0, "not_deleted": [], "shortfall": 10}
     assert problem is not None and problem.startswith("D: has 0 MB free after freeing 0 MB")
+
+
+def test_a_young_temp_item_is_skipped_not_the_ones_after_it():
+    items = [entry(rf"{TEMP}\young", 1, WEEK - SECOND), entry(rf"{TEMP}\old", 2, WEEK)]
+    assert c.candidates({"locations": [{"location": "windows_temp", "items": items}]}, NOW) == {
+        "windows_temp": [{"path": rf"{TEMP}\old", "size": 2}]
+    }
+
+
+def test_what_a_location_holds_counts_an_item_without_size_as_zero():
+    cleanup = {"locations": [{"location": "windows_temp", "items": [entry(rf"{TEMP}\a", None, WEEK)]}]}
+    assert c.plan_disk_cleanup(results(TARGET, cleanup=cleanup), NOW).facts["held"] == {"windows_temp": 0}

@@ -114,7 +114,10 @@ def test_uninstall_plans_one_msiexec_per_instance_by_product_code_and_keeps_the_
     plan = r.plan_uninstall(host("probe", PROGRAMS, True, True, True))
     ops = [c.operation for c in plan.changes]
     assert [op.op for op in ops] == ["msiexec"] * 5
-    assert ops[0].args == {"action": "uninstall", "product_code": "{A2D8C0E4-6B1F-4D3A-8E7C-5F9B1A3D2C40}"}
+    # No Restart Manager (it would shut Remote Desktop Services down under the stack's uninstall): the VM restarts.
+    assert ops[0].args == {"action": "uninstall", "product_code": "{A2D8C0E4-6B1F-4D3A-8E7C-5F9B1A3D2C40}",
+                           "properties": {"MSIRESTARTMANAGERCONTROL": "Disable"}}  # fmt: skip
+    assert all(op.args["properties"] == {"MSIRESTARTMANAGERCONTROL": "Disable"} for op in ops)
     assert all(c.disruptive for c in plan.changes)
     assert [op.op for op in plan.verify] == ["programs", "service_query", "registry_read", "registry_read"]
     assert "key HKLM\\SOFTWARE\\Microsoft\\RDInfraAgent" in plan.facts["left"]
@@ -169,7 +172,8 @@ def test_install_hands_the_key_over_through_the_registry_never_to_windows_instal
     # (MsiHiddenProperties is private: a command line cannot set it), so the key is no MSI property.
     plan = r.plan_install(install_probe([]), AGENT_MSI, BOOT_MSI, TOKEN, "a" * 64, None)
     agent, is_registered, token, boot = (c.operation for c in plan.changes)
-    assert agent.args == {"action": "install", "package": AGENT_MSI, "sha256": "a" * 64}
+    assert agent.args == {"action": "install", "package": AGENT_MSI, "sha256": "a" * 64,
+                          "properties": {"MSIRESTARTMANAGERCONTROL": "Disable"}}  # fmt: skip
     assert (is_registered.op, is_registered.args) == (
         "registry_write",
         {"path": AGENT_KEY, "name": "IsRegistered", "type": "REG_DWORD", "data": 0},
@@ -178,7 +182,11 @@ def test_install_hands_the_key_over_through_the_registry_never_to_windows_instal
         "registry_write",
         {"path": AGENT_KEY, "name": "RegistrationToken", "type": "REG_SZ", "data": TOKEN},
     )
-    assert boot.args == {"action": "install", "package": BOOT_MSI}
+    assert boot.args == {
+        "action": "install",
+        "package": BOOT_MSI,
+        "properties": {"MSIRESTARTMANAGERCONTROL": "Disable"},
+    }
     assert all(TOKEN not in json.dumps(c.operation.args) for c in plan.changes if c.operation.op == "msiexec")
     shown = json.dumps([plan.summary(), plan.diff(), plan.facts, plan.notes])
     assert TOKEN not in shown

@@ -26,6 +26,9 @@ SXS_OLD = {"display_name": "Remote Desktop Services SxS Network Stack", "display
 SXS_NEW = {**SXS_OLD, "display_version": "1.0.2407.05700", "product_code": "{E1F3A5C7-9B2D-4F6A-8C0E-2B4D6F8A0C13}"}
 
 
+NO_RESTART_MANAGER = {"MSIRESTARTMANAGERCONTROL": "Disable"}  # Restart Manager off: the roles restart the VM
+
+
 def ok(op_id: str, result: Any, op: str = "x") -> tuple[str, OperationResult]:
     return op_id, OperationResult(id=op_id, op=op, ok=True, result=result)
 
@@ -77,7 +80,11 @@ def test_the_uninstall_plan_whole_with_its_verify_step():
     label = "{display_name} {display_version} {product_code}"
     assert plan.changes == [
         Change(
-            Operation(f"apply.uninstall{index}", "msiexec", {"action": "uninstall", "product_code": p["product_code"]}),
+            Operation(
+                f"apply.uninstall{index}",
+                "msiexec",
+                {"action": "uninstall", "product_code": p["product_code"], "properties": NO_RESTART_MANAGER},
+            ),
             f"program {label.format(**p)}",
             "installed",
             "uninstalled",
@@ -177,7 +184,7 @@ def test_the_install_plan_whole_with_its_verify_step_and_facts():
     assert plan.facts == {"agent_installed": False, "bootloader_installed": False}
     assert plan.changes == [
         Change(
-            Operation("apply.agent", "msiexec", {"action": "install", "package": AGENT_MSI, "sha256": "ab" * 32}),
+            Operation("apply.agent", "msiexec", {"action": "install", "package": AGENT_MSI, "sha256": "ab" * 32, "properties": NO_RESTART_MANAGER}),
             "program Remote Desktop Services Infrastructure Agent",
             "not installed",
             f"installed from {AGENT_MSI}",
@@ -198,7 +205,7 @@ def test_the_install_plan_whole_with_its_verify_step_and_facts():
             "(secret)",
         ),
         Change(
-            Operation("apply.boot_loader", "msiexec", {"action": "install", "package": BOOT_MSI, "sha256": "cd" * 32}),
+            Operation("apply.boot_loader", "msiexec", {"action": "install", "package": BOOT_MSI, "sha256": "cd" * 32, "properties": NO_RESTART_MANAGER}),
             "program Remote Desktop Agent Boot Loader",
             "not installed",
             f"installed from {BOOT_MSI}",
@@ -226,7 +233,11 @@ def test_each_program_is_installed_only_when_missing_and_verified_only_then(prog
 
 def test_check_mode_plans_the_agent_without_a_key():
     plan = r.plan_install(installed([]), AGENT_MSI, BOOT_MSI, None, check_mode=True)
-    assert plan.changes[0].operation.args == {"action": "install", "package": AGENT_MSI}
+    assert plan.changes[0].operation.args == {
+        "action": "install",
+        "package": AGENT_MSI,
+        "properties": NO_RESTART_MANAGER,
+    }
     assert plan.changes[2].operation.args["data"] == ""
     with pytest.raises(PlanError, match="registration_token is required"):
         r.plan_install(installed([]), AGENT_MSI, BOOT_MSI, "", check_mode=False)
@@ -269,8 +280,10 @@ def test_verify_install_reads_a_missing_exit_code_as_a_failure():
     assert summary["exit_codes"] == {"agent": -1} and summary["agent_key"] is False
     assert problem == "install failed: agent: exit code -1, Windows Installer error -1"
     _summary, problem = r.verify_install(install_results({"exit_code": 1603}, {"exit_code": 1619}, [], False, False))
-    assert (
-        problem is not None and problem.count("; ") == 1 and problem.startswith("install failed: agent: exit code 1603")
+    assert problem == (
+        "install failed: agent: exit code 1603, a fatal error during installation (the MsiInstaller events in the "
+        "Application log say which action failed); boot_loader: exit code 1619, the installation package could not "
+        "be opened (missing, or not a Windows Installer package)"
     )
 
 
@@ -306,3 +319,15 @@ def test_a_checksum_is_64_hex_digits_of_either_case():
     for bad in ("g" * 64, "a" * 63, "a" * 65):
         with pytest.raises(PlanError, match="SHA-256"):
             r.check_sha256("s", bad)
+
+
+def test_an_instance_listed_twice_is_skipped_not_the_ones_after_it():
+    twice = {**AGENT, "product_code": AGENT["product_code"].lower()}
+    products, _unused = r.products_to_uninstall([AGENT, twice, BOOT])
+    assert [p.display_name for p in products] == [BOOT["display_name"], AGENT["display_name"]]
+
+
+def test_two_failed_uninstalls_are_named_apart():
+    _summary, problem = r.verify_uninstall(verify_results({"apply.uninstall0": 1603, "apply.uninstall1": 1625}, []))
+    assert problem is not None
+    assert problem.split("; ")[1].startswith("apply.uninstall1: exit code 1625, the installation is forbidden")

@@ -110,6 +110,8 @@ def test_a_listed_stack_without_its_winstation_is_reinstalled_every_instance_out
     ]
     assert [o.args["product_code"] for o in ops[1:3]] == [p["product_code"] for p in PROGRAMS]
     assert ops[3].args["package"] == MSIS[0]["path"] and ops[3].args["log"].endswith("SXSStackInstall.txt")
+    # Restart Manager kept out of every msiexec (it would restart Remote Desktop Services under the users).
+    assert all(o.args["properties"] == {"MSIRESTARTMANAGERCONTROL": "Disable"} for o in ops[1:4])
     assert plan.facts["installer_version"] == "1.0.2505.08650"
     assert "ReverseConnectionListener=rdp-sxs250508650 names a WinStation that does not exist" in plan.facts["problems"]
     assert plan.disruptive and [o.id for o in plan.verify] == ["verify.programs", "verify.winstations"]

@@ -41,6 +41,9 @@ PROBE_WINSTATIONS = Operation(
 )
 
 
+NO_RESTART_MANAGER = {"MSIRESTARTMANAGERCONTROL": "Disable"}  # Restart Manager off: the role restarts the VM
+
+
 def ok(op_id: str, result: Any, op: str = "x") -> tuple[str, OperationResult]:
     return op_id, OperationResult(id=op_id, op=op, ok=True, result=result)
 
@@ -115,7 +118,11 @@ def test_a_listener_that_is_down_reinstalls_the_whole_way_with_its_verify_step()
         ),
         *(
             Change(
-                Operation(f"apply.uninstall{i}", "msiexec", {"action": "uninstall", "product_code": p["product_code"]}),
+                Operation(
+                    f"apply.uninstall{i}",
+                    "msiexec",
+                    {"action": "uninstall", "product_code": p["product_code"], "properties": NO_RESTART_MANAGER},
+                ),
                 f"program {SXS} {p['display_version']} {p['product_code']}",
                 "installed",
                 "absent",
@@ -127,7 +134,12 @@ def test_a_listener_that_is_down_reinstalls_the_whole_way_with_its_verify_step()
             Operation(
                 "apply.install",
                 "msiexec",
-                {"action": "install", "package": MSI["path"], "log": rf"{RDINFRA}\SXSStackInstall.txt"},
+                {
+                    "action": "install",
+                    "package": MSI["path"],
+                    "log": rf"{RDINFRA}\SXSStackInstall.txt",
+                    "properties": NO_RESTART_MANAGER,
+                },
             ),
             f"program {SXS}",
             "absent",
@@ -245,3 +257,10 @@ def test_verify_fails_when_the_program_or_its_winstation_is_missing(programs, li
         f"(programs: {len(programs)}, ReverseConnectionListener={listener}); see {RDINFRA}\\SXSStackInstall.txt"
     )
     assert verification["winstation_created"] is (listener == "rdp-sxs1" and keys == ("rdp-sxs1",))
+
+
+def test_every_problem_is_named_in_the_note_apart():
+    plan = s.plan_sxs_stack(probe(programs=[], qwinsta=DOWN))
+    assert plan.notes == [
+        f"reinstalling the side-by-side stack: program '{SXS}' is not installed; qwinsta: rdp-sxs250508650 is Down"
+    ]
