@@ -228,11 +228,17 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def root_causes(entry: Mapping[str, Any]) -> list[str]:
+    """Every root-cause finding of a host (a symptom another finding explains and information are not), in order."""
+    roots = [str(f["id"]) for f in entry["findings"] if not f.get("explained_by") and f["severity"] != "info"]
+    return list(dict.fromkeys(roots))
+
+
 def _root_cause(entry: Mapping[str, Any]) -> tuple[str, bool]:
-    """What the grid shows as a host's cause: its first root-cause finding, or why it was not (fully) checked."""
-    roots = [f["id"] for f in entry["findings"] if not f.get("explained_by") and f["severity"] != "info"]
+    """What the grid shows as a host's cause: every root-cause finding, or why it was not (fully) checked."""
+    roots = root_causes(entry)
     if roots:
-        return roots[0], True
+        return ", ".join(roots), True
     state = entry["state"]
     if state == "unreachable":
         return UNREACHABLE_LABELS.get(str(entry.get("reason_class")), "could not connect"), False
@@ -257,6 +263,7 @@ def grid_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "state_rank": STATE_ORDER.get(entry["state"], 9),
                 "root_cause": cause,
                 "root_is_finding": is_finding,
+                "root_causes": root_causes(entry),
                 "findings": sorted({f["id"] for f in entry["findings"]}),
                 "pool": details.get("host_pool") or "",
                 "status": details.get("status") or "",
@@ -361,9 +368,23 @@ def render_junit(
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -> list[str]:
-    """A short table for the end of the run."""
-    lines = [f"{'HOST':<24} {'STATE':<12} FINDINGS (root cause first)"]
+# validate_image.yml's summary speaks of an image and its checks, not of a session host's diagnosis.
+IMAGE_STATE_WORDS = {
+    "healthy": "passed",
+    "unhealthy": "failed",
+    "incomplete": "incomplete",
+    "stopped": "stopped",
+    "unreachable": "unreachable",
+    "failed": "not checked",
+}
+
+
+def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "", image: bool = False) -> list[str]:
+    """A short table for the end of the run (``image``: validate_image.yml's, in an image's words)."""
+    if image:
+        lines = [f"{'IMAGE VM':<24} {'RESULT':<12} FAILED CHECKS"]
+    else:
+        lines = [f"{'HOST':<24} {'STATE':<12} FINDINGS (root cause first)"]
     for name, entry in ordered_hosts(report):
         if entry["state"] == "unreachable":
             kind = entry.get("reason_class", "other")
@@ -382,8 +403,17 @@ def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -
                 detail = f"{detail}; not checked: " + ", ".join(
                     line.partition(":")[0] for line in entry.get("unchecked", [])
                 )
-        lines.append(f"{name:<24} {entry['state']:<12} {detail}")
+        state = IMAGE_STATE_WORDS.get(entry["state"], entry["state"]) if image else entry["state"]
+        lines.append(f"{name:<24} {state:<12} {detail}")
     summary = report["summary"]
+    if image:
+        lines.append(
+            f"{summary['hosts']} image VM(s), {summary['diagnosed']} checked: {summary['healthy']} passed, "
+            f"{summary['unhealthy']} failed a check, {summary['incomplete']} incomplete, {summary['stopped']} "
+            f"stopped, {summary['unreachable']} unreachable, {summary['failed']} not checked (an error)"
+        )
+        lines.append(f"Reports: {report_dir}/{files}")
+        return lines
     lines.append(
         f"{summary['hosts']} hosts, {summary['diagnosed']} diagnosed: {summary['healthy']} healthy, "
         f"{summary['unhealthy']} unhealthy, {summary['incomplete']} incomplete, {summary['stopped']} stopped, "

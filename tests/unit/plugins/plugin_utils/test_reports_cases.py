@@ -355,6 +355,28 @@ def test_the_terminal_table_for_unreachable_and_incomplete_hosts():
     assert part.split(None, 2)[2] == "-; not checked: DISK_SPACE_LOW, DOTNET_OUTDATED"
 
 
+def test_the_image_table_speaks_of_images_and_checks():
+    """Issue 21: validate_image.yml's summary said healthy/unhealthy and 'diagnosed' of an image VM."""
+    entries = {
+        "img-clean": rep.host_entry(diagnosed()),
+        "img-reboot": rep.host_entry(
+            diagnosed({**finding("UNSUPPORTED_OS"), "id": "IMAGE_NO_PENDING_REBOOT", "title": "a reboot is pending"})
+        ),
+        "img-gone": rep.host_entry({"unreachable": True, "msg": "timed out"}),
+    }
+    lines = rep.summary_lines(rep.build_report(entries, NOW), "r", "image-validation.json", image=True)
+    assert lines[0] == f"{'IMAGE VM':<24} {'RESULT':<12} FAILED CHECKS"
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in lines[1:-2]}
+    assert rows["img-clean"] == ["passed", "-"] and rows["img-reboot"] == ["failed", "IMAGE_NO_PENDING_REBOOT"]
+    assert rows["img-gone"][0] == "unreachable"
+    assert lines[-2] == (
+        "3 image VM(s), 2 checked: 1 passed, 1 failed a check, 0 incomplete, 0 stopped, 1 unreachable, "
+        "0 not checked (an error)"
+    )
+    assert lines[-1] == "Reports: r/image-validation.json"
+    assert not [line for line in lines if "healthy" in line or "diagnosed" in line]
+
+
 def test_a_long_failure_reason_is_cut_in_the_table():
     entries = {"f": rep.host_entry({"failed": True, "msg": "w" * 300})}
     line = rep.summary_lines(rep.build_report(entries, NOW), "r")[1]
@@ -399,6 +421,7 @@ def test_the_grid_shows_each_hosts_root_cause_or_why_it_was_not_checked():
     rows = {row["name"]: row for row in rep.grid_rows(rep.build_report(entries, NOW))}
     assert (rows["sh-01"]["root_cause"], rows["sh-01"]["root_is_finding"]) == ("INVALID_REGISTRATION_TOKEN", True)
     assert rows["sh-01"]["findings"] == ["BOOTLOADER_NOT_RUNNING", "INVALID_REGISTRATION_TOKEN"]
+    assert rows["sh-01"]["root_causes"] == ["INVALID_REGISTRATION_TOKEN"]
     assert (rows["sh-02"]["root_cause"], rows["sh-02"]["root_is_finding"]) == ("", False)
     assert (rows["sh-03"]["root_cause"], rows["sh-03"]["root_is_finding"]) == (rep.UNREACHABLE_LABELS["timeout"], False)
     assert rows["sh-04"]["root_cause"] == "could not connect"
@@ -481,3 +504,23 @@ def test_a_run_where_no_host_was_diagnosed_quotes_each_reason_cut_to_200():
         f"no host was diagnosed: 0 unreachable, 2 failed, 0 stopped of 2 ({rep.short_reason(reason, 200)}; boom)"
     )
     assert rep.short_reason(reason, 200) != rep.short_reason(reason, 201)
+
+
+def test_the_grid_lists_every_root_cause_of_a_host():
+    """Issue 21: a host with two root causes showed only the first in the grid."""
+    entry = rep.host_entry(
+        diagnosed(
+            finding("DOTNET_OUTDATED"),
+            finding("GATEWAY_UNREACHABLE"),
+            finding("BOOTLOADER_NOT_RUNNING", explained_by="DOTNET_OUTDATED"),
+            finding("AGENT_VERSION_DRIFT", "info"),
+        ),
+        POOL_VIEW,
+    )
+    report = rep.build_report({"sh-01": entry}, NOW)
+    (row,) = rep.grid_rows(report)
+    assert row["root_causes"] == ["DOTNET_OUTDATED", "GATEWAY_UNREACHABLE"] and row["root_is_finding"]
+    assert row["root_cause"] == "DOTNET_OUTDATED, GATEWAY_UNREACHABLE"  # what the column sorts by
+    cell = rep.render_html(report).split('data-host="sh-01"')[1].split("</tr>")[0].split("<td>")[3]
+    assert '<span class="id">DOTNET_OUTDATED</span><br><span class="id">GATEWAY_UNREACHABLE</span>' in cell
+    assert "BOOTLOADER_NOT_RUNNING" not in cell and "AGENT_VERSION_DRIFT" not in cell
