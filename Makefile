@@ -72,23 +72,21 @@ browser:
 	  echo "Installing Debian's chromium for the HTML report test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# molecule runs every scenario of extensions/molecule, each on its own lab (docs/testing.md); pytest
-# runs every other test and exits non-zero on any failure and (exit 5) when no test was
-# collected. Both run; the lab processes the tests start are stopped by their
+# pytest runs every test and every molecule scenario of extensions/molecule (each scenario one test of
+# tests/integration/test_molecule_scenarios.py), TEST_WORKERS at a time (pytest-xdist; a test module or a
+# scenario runs whole on one worker, each on its own lab addresses: tests/conftest.py, docs/testing.md). It exits non-zero on any
+# failure and (exit 5) when no test was collected; the lab processes the tests start are stopped by their
 # fixtures, and stop_stray_labs.py stops any a killed run left behind.
 # The windows scenario needs a real Windows host: without AVD_MOLECULE_HOST, AVD_MOLECULE_USER and
-# AVD_MOLECULE_PASSWORD it is left out, and the run says so.
+# AVD_MOLECULE_PASSWORD it is skipped, and the run says so.
+TEST_WORKERS ?= 4
 MOLECULE_SKIP = $(if $(and $(AVD_MOLECULE_HOST),$(AVD_MOLECULE_USER),$(AVD_MOLECULE_PASSWORD)),,--exclude windows)
 MOLECULE_SKIP_MSG = SKIPPED molecule scenario windows: set AVD_MOLECULE_HOST, AVD_MOLECULE_USER and AVD_MOLECULE_PASSWORD to run it against a real Windows host (docs/testing.md)
 MOLECULE_SKIP_SAY = $(if $(MOLECULE_SKIP),echo "$(MOLECULE_SKIP_MSG)",true)
 
 test: setup lint sanity browser
-	@$(MOLECULE_SKIP_SAY)
-	$(BIN)/molecule test --all $(MOLECULE_SKIP); molecule=$$?; \
-	  $(BIN)/python -m pytest; pytest=$$?; \
-	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
-	  if [ $$molecule -ne 0 ]; then echo "molecule test failed ($$molecule)"; fi; \
-	  if [ $$pytest -ne 0 ]; then exit $$pytest; fi; exit $$molecule
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope; pytest=$$?; \
+	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; exit $$pytest
 
 # All scenarios, or one: make molecule MOLECULE_SCENARIO=registration
 molecule: setup

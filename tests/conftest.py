@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,11 +47,47 @@ def lab_azure_env(*args: str) -> dict[str, str]:
     return {}
 
 
+# Every Ansible output the tests produce, until the test that produced it ends (``no_unknown_error``).
+OUTPUTS: list[tuple[str, str]] = []
+# What Ansible says when a module or action plugin fails without a message: a failure that does not say what
+# happened nor what to do. No output of any playbook may carry it (issue 21).
+SILENT_FAILURE = "Unknown error"
+
+
+def record_output(command: str, *texts: str | None) -> None:
+    """Keep an Ansible command's output for the check at the end of the test (``no_unknown_error``)."""
+    OUTPUTS.append((command, "\n".join(text for text in texts if text)))
+
+
+def silent_failures(outputs: list[tuple[str, str]]) -> list[str]:
+    """The commands among ``outputs`` that printed Ansible's message-less failure, each with its task and line."""
+    found = []
+    for command, text in outputs:
+        task = ""
+        for line in text.splitlines():
+            if line.startswith("TASK ["):
+                task = line.rstrip("* ")
+            elif SILENT_FAILURE in line:
+                found.append(f"{command}: {task}: {line.strip()}")
+                break
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_unknown_error() -> Iterator[None]:
+    """Fail the test when an Ansible command it (or a fixture it uses) ran printed "Unknown error"."""
+    yield
+    found = silent_failures(OUTPUTS)
+    OUTPUTS.clear()
+    if found:
+        pytest.fail("A failure without a message (say what happened and what to do):\n" + "\n".join(found))
+
+
 def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ansible, ansible-playbook, ansible-doc or ansible-inventory from the venv, in the repository; with a
     test lab's inventory, with that lab's Azure credentials (unless ``env`` names others)."""
     env = env or ansible_env()
-    return subprocess.run(
+    result = subprocess.run(
         [str(BIN / tool), *args],
         capture_output=True,
         text=True,
@@ -59,6 +96,8 @@ def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> sub
         cwd=REPO,
         check=False,
     )
+    record_output(" ".join([tool, *args]), result.stdout, result.stderr)
+    return result
 
 
 def avdlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -148,7 +187,51 @@ def lab_factory() -> Iterator:
         avdlab("down", "--dir", str(lab.directory), check=False)
 
 
-@pytest.fixture(scope="session")
-def pool_lab(lab_factory) -> RunningLab:
-    """Fifty healthy hosts on 127.0.2.x, apart from the demo lab's 127.0.1.x."""
-    return lab_factory("pool", "--hosts", "50", "--first-address", "127.0.2.1")
+# Each test module that asks for the fifty-host lab gets its own, on its own addresses (apart from the demo lab's
+# 127.0.1.x), so that pytest-xdist can run the modules on different workers at once.
+POOL_LABS = {"test_winrm_lab": "127.0.2.1", "test_psrp_lab": "127.0.5.1"}
+
+
+@pytest.fixture(scope="module")
+def pool_lab(request: pytest.FixtureRequest, lab_factory) -> RunningLab:
+    """Fifty healthy hosts, started once for the module that asks (POOL_LABS names its address block)."""
+    module = request.module.__name__.rpartition(".")[2]
+    if module not in POOL_LABS:
+        raise AssertionError(f"{module} needs its own address block for the fifty-host lab: add it to POOL_LABS")
+    lab = lab_factory(f"pool-{module}", "--hosts", "50", "--first-address", POOL_LABS[module])
+    yield lab
+    avdlab("down", "--dir", str(lab.directory), check=False)
+
+
+# `make test` runs pytest with pytest-xdist (-n N --dist loadscope) and this scheduler: a test module runs whole on
+# one worker (its module-scoped lab starts once, on the module's own addresses), each molecule scenario is a unit
+# of its own (its lab has its own octet), and the units that take longest go first, in this order, so that no
+# worker is left with a long one at the end.
+SPLIT_BY_TEST = ("tests/integration/test_molecule_scenarios.py",)
+SLOW_FIRST = ("tests/integration/test_molecule_scenarios.py", "tests/integration/", "tests/lab/", "tests/unit/")
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work an xdist worker takes whole: the test's module, or the test itself (SPLIT_BY_TEST)."""
+    path = nodeid.split("::", maxsplit=1)[0]
+    return nodeid if path in SPLIT_BY_TEST else path
+
+
+def slow_first(nodeid: str) -> int:
+    path = nodeid.split("::", maxsplit=1)[0]
+    return next((index for index, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: slow_first(item.nodeid))  # stable: within a rank, the collection order
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep SLOW_FIRST's order, not the units' test counts
+    return ModuleScheduling(config, log)

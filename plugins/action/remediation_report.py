@@ -65,7 +65,8 @@ class ActionModule(ActionBase):
             "summary": report["summary"],
             "files": files,
             "summary_lines": summary_lines(report, str(directory)),
-            "failed": [h for h, e in report["hosts"].items() if e["outcome"] == "failed"],
-            "not_fixed": [h for h, e in report["hosts"].items() if e["outcome"] == "not_fixed"],
+            # Not ``failed``: a non-empty list there would fail this task without a message and hide the summary.
+            "failed_hosts": [h for h, e in report["hosts"].items() if e["outcome"] == "failed"],
+            "not_fixed_hosts": [h for h, e in report["hosts"].items() if e["outcome"] == "not_fixed"],
             "failing_message": failing_message(report),
         }

@@ -12,14 +12,22 @@ description:
     host (skipped for lack of consent, failed, drained and restored), writes
     C(remediation.json), C(remediation.html) and C(junit-remediation.xml) into
     O(report_dir) and returns a summary.
-  - Each host's outcome is C(fixed) (every finding its roles fix is gone),
-    C(not_fixed) (a finding its roles fix is still there afterwards),
+  - Each host's outcome is C(fixed) (every finding its roles fix is gone and
+    the host is healthy afterwards), C(partly_fixed) (its roles fixed their
+    findings but another finding is left, one a person must act on, or the
+    host is not healthy afterwards; the summary names what remains and who
+    acts), C(not_fixed) (a finding its roles fix is still there afterwards),
     C(skipped) (left alone, with the reason - users on it without consent, or
     not attempted because the rollout stopped), C(failed) (an error during
     its remediation, or unreachable afterwards), C(unchanged) (nothing a role
     fixes) or, in check mode, C(planned) (a role would run; nothing was
     changed). The summary, the HTML and JUnit reports and RV(failing_message)
-    use the same words (C(not_fixed) reads "not fixed").
+    use the same words (C(not_fixed) reads "not fixed", and C(partly_fixed)
+    reads "partly fixed"). In check mode each host's line says what would be
+    done and by which role, for example C(would fix DOTNET_OUTDATED with role dotnet).
+  - The result never carries a C(failed) key of its own (hosts that failed are
+    in RV(failed_hosts)), so the summary is always shown; the playbook then ends
+    the run with RV(failing_message).
 version_added: 0.2.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
@@ -81,7 +89,7 @@ summary:
   description: Host counts by outcome.
   returned: success
   type: dict
-  sample: {hosts: 4, fixed: 2, not_fixed: 0, skipped: 1, failed: 0, unchanged: 1, planned: 0}
+  sample: {hosts: 4, fixed: 2, partly_fixed: 0, not_fixed: 0, skipped: 1, failed: 0, unchanged: 1, planned: 0}
 files:
   description: The files written.
   returned: success
@@ -91,12 +99,12 @@ summary_lines:
   returned: success
   type: list
   elements: str
-failed:
+failed_hosts:
   description: Hosts whose outcome is C(failed).
   returned: success
   type: list
   elements: str
-not_fixed:
+not_fixed_hosts:
   description: Hosts whose outcome is C(not_fixed).
   returned: success
   type: list

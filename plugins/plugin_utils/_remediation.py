@@ -225,7 +225,10 @@ def host_outcome(
 ) -> dict[str, Any]:
     """One host's before/after entry and its outcome (``planned`` in check mode: nothing was changed).
 
-    ``stopped`` is why the rollout stopped (``rollout_stop``): the reason a host it never reached is skipped.
+    ``fixed`` only when every finding its roles fix is gone and the host is healthy afterwards; a host whose
+    roles did their part but that still has a finding (one only a person can fix, say) or is not healthy is
+    ``partly_fixed``, with what ``remaining``. ``stopped`` is why the rollout stopped (``rollout_stop``): the
+    reason a host it never reached is skipped.
     """
     state_before, ids_before, reason_before = _state(before)
     state_after, ids_after, reason_after = _state(after)
@@ -244,10 +247,13 @@ def host_outcome(
         outcome = "unchanged"
     elif check_mode:
         outcome = "planned"
-    elif len(fixed) == len(fixing):
-        outcome = "fixed"
-    else:
+    elif len(fixed) < len(fixing):
         outcome = "not_fixed"
+    elif ids_after or state_after != "healthy":
+        outcome = "partly_fixed"
+    else:
+        outcome = "fixed"
+    remaining = ids_after or ([] if state_after == "healthy" else [state_after])
     return {
         "outcome": outcome,
         "before": {"state": state_before, "findings": ids_before, "reason": reason_before},
@@ -255,6 +261,7 @@ def host_outcome(
         "roles": list(plan.get("roles") or []),
         "fixing": fixing,
         "fixed": fixed,
+        "remaining": remaining if outcome in ("partly_fixed", "unchanged", "not_fixed") else [],
         "report_only": list(plan.get("report_only") or []),
         "not_automated": list(plan.get("not_automated") or []),
         "excluded": list(plan.get("excluded") or []),
@@ -265,12 +272,13 @@ def host_outcome(
     }
 
 
-OUTCOMES = ("failed", "not_fixed", "skipped", "planned", "fixed", "unchanged")
+OUTCOMES = ("failed", "not_fixed", "skipped", "partly_fixed", "planned", "fixed", "unchanged")
 # How each outcome reads in a sentence (the summary line, the HTML header, the run's closing message).
 OUTCOME_WORDS = {
     "failed": "failed",
     "not_fixed": "not fixed",
     "skipped": "skipped",
+    "partly_fixed": "partly fixed",
     "planned": "planned",
     "fixed": "fixed",
     "unchanged": "unchanged",
@@ -280,8 +288,8 @@ FAILING_OUTCOMES = ("failed", "not_fixed")
 
 
 def counts_sentence(summary: Mapping[str, Any]) -> str:
-    """``5 fixed, 1 not fixed, ...``: every outcome in the same words wherever a count is shown."""
-    order = ("fixed", "not_fixed", "skipped", "failed", "unchanged", "planned")
+    """``5 fixed, 1 partly fixed, 1 not fixed, ...``: every outcome in the same words wherever a count is shown."""
+    order = ("fixed", "partly_fixed", "not_fixed", "skipped", "failed", "unchanged", "planned")
     return ", ".join(f"{summary[name]} {OUTCOME_WORDS[name]}" for name in order)
 
 
@@ -302,6 +310,55 @@ def why(entry: Mapping[str, Any]) -> str:
         return str(entry["error"] or entry["after"]["reason"] or entry["after"]["state"])
     left = [fid for fid in entry["fixing"] if fid not in entry["fixed"]]
     return f"{', '.join(left)} still found after remediation"
+
+
+def owner(entry: Mapping[str, Any], fid: str) -> str:
+    """Who must act on a finding the run left (the report-only owner, or why it is not automated), short."""
+    for item in entry["report_only"]:
+        if item["id"] == fid:
+            return str(item["who"]).split(":", 1)[0]
+    for item in entry["not_automated"]:
+        if item["id"] == fid:
+            return "not automated"
+    if fid in entry["excluded"]:
+        return "left out by avd_only/avd_skip"
+    return ""
+
+
+def listed(entry: Mapping[str, Any], ids: Iterable[str]) -> str:
+    """``GATEWAY_UNREACHABLE (the network team), ...``: findings with who must act on each."""
+    return ", ".join(f"{fid} ({owner(entry, fid)})" if owner(entry, fid) else fid for fid in ids)
+
+
+def with_roles(ids: Iterable[str]) -> str:
+    """``DOTNET_OUTDATED with role dotnet, ...``."""
+    return ", ".join(f"{fid} with role {ROLE_FOR[fid]}" if fid in ROLE_FOR else fid for fid in ids)
+
+
+def what_happened(entry: Mapping[str, Any]) -> str:
+    """One host's line in the summary: what was (or, in check mode, would be) done, by which role, what is left."""
+    outcome = entry["outcome"]
+    state = entry["after"]["state"]
+    left = [fid for fid in entry["after"]["findings"] if fid not in entry["fixing"]]
+    if left:
+        still = f"; still found: {listed(entry, left)}"
+    else:
+        still = "" if state in ("healthy", "unreachable", "failed") else f"; {state} after the fix"
+    if outcome == "planned":
+        others = [fid for fid in entry["before"]["findings"] if fid not in entry["fixing"]]
+        rest = f"; not by this run: {listed(entry, others)}" if others else ""
+        return f"would fix {with_roles(entry['fixing'])}{rest}"
+    if outcome == "fixed":
+        return f"fixed {with_roles(entry['fixing'])}; healthy now"
+    if outcome == "partly_fixed":
+        return f"fixed {with_roles(entry['fixing'])}{still}"
+    if outcome in ("not_fixed", "failed"):
+        return why(entry) + still
+    if outcome == "skipped":
+        return f"{', '.join(entry['fixing'])} left as found: {entry['skipped']}"
+    if not left and state == "healthy":
+        return "healthy: nothing to fix"
+    return f"nothing this run fixes: {listed(entry, left) or state}"
 
 
 def build_report(
@@ -327,7 +384,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         lstrip_blocks=True,
     )
     return environment.get_template("remediation.html.j2").render(
-        report=report, counts=counts_sentence(report["summary"]), words=OUTCOME_WORDS
+        report=report, counts=counts_sentence(report["summary"]), words=OUTCOME_WORDS, what=what_happened
     )
 
 
@@ -362,12 +419,11 @@ def render_junit(report: Mapping[str, Any]) -> str:
 
 
 def summary_lines(report: Mapping[str, Any], report_dir: str) -> list[str]:
-    lines = [f"{'HOST':<24} {'OUTCOME':<10} {'BEFORE -> AFTER'}"]
+    lines = [
+        f"{'HOST':<24} {'OUTCOME':<12} {'WHAT WAS DONE' if not report.get('check_mode') else 'WHAT WOULD BE DONE'}"
+    ]
     for host, entry in report["hosts"].items():
-        before = ", ".join(entry["before"]["findings"]) or entry["before"]["state"]
-        after = ", ".join(entry["after"]["findings"]) or entry["after"]["state"]
-        note = f" ({entry['skipped'] or entry['error']})" if entry["skipped"] or entry["error"] else ""
-        lines.append(f"{host:<24} {OUTCOME_WORDS[entry['outcome']]:<10} {before} -> {after}{note}")
+        lines.append(f"{host:<24} {OUTCOME_WORDS[entry['outcome']]:<12} {what_happened(entry)}")
     s = report["summary"]
     mode = " (check mode: nothing was changed)" if report.get("check_mode") else ""
     lines.append(f"{s['hosts']} hosts: {counts_sentence(s)}{mode}")

@@ -228,11 +228,17 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def root_causes(entry: Mapping[str, Any]) -> list[str]:
+    """Every root-cause finding of a host (a symptom another finding explains and information are not), in order."""
+    roots = [str(f["id"]) for f in entry["findings"] if not f.get("explained_by") and f["severity"] != "info"]
+    return list(dict.fromkeys(roots))
+
+
 def _root_cause(entry: Mapping[str, Any]) -> tuple[str, bool]:
-    """What the grid shows as a host's cause: its first root-cause finding, or why it was not (fully) checked."""
-    roots = [f["id"] for f in entry["findings"] if not f.get("explained_by") and f["severity"] != "info"]
+    """What the grid shows as a host's cause: every root-cause finding, or why it was not (fully) checked."""
+    roots = root_causes(entry)
     if roots:
-        return roots[0], True
+        return ", ".join(roots), True
     state = entry["state"]
     if state == "unreachable":
         return UNREACHABLE_LABELS.get(str(entry.get("reason_class")), "could not connect"), False
@@ -257,6 +263,7 @@ def grid_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "state_rank": STATE_ORDER.get(entry["state"], 9),
                 "root_cause": cause,
                 "root_is_finding": is_finding,
+                "root_causes": root_causes(entry),
                 "findings": sorted({f["id"] for f in entry["findings"]}),
                 "pool": details.get("host_pool") or "",
                 "status": details.get("status") or "",

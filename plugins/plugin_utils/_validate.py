@@ -593,6 +593,7 @@ PLAYBOOK_VARIABLES: dict[str, tuple[str, ...]] = {
         "avd_installer_busy_delay",
         "avd_reinstall_packages",
         "avd_reinstall_token_hours",
+        "avd_replay",
     ),
     "reinstall": (
         "target",

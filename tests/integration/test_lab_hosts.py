@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import BIN, REPO, ansible_env, avdlab
+from tests.conftest import BIN, REPO, ansible_env, avdlab, record_output
 
 pytestmark = pytest.mark.lab
 
@@ -62,6 +62,7 @@ def test_win_reboot_restarts_the_host(hosts_lab):
         seen.add(hosts_lab.control("/hosts/rb-01")["pool_view"]["status"])
         time.sleep(0.05)
     output = reboot.communicate()[0]
+    record_output("ansible win_reboot", output)
     assert "Shutdown" in seen, seen
     result = subprocess.CompletedProcess(reboot.args, reboot.returncode, output, "")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,6 +104,7 @@ def test_win_reboot_preempts_an_already_scheduled_shutdown(hosts_lab):
         assert second.returncode == 0, second.stdout
         assert "A scheduled reboot was pre-empted by Ansible" in second.stdout + second.stderr
         output, _unused = first.communicate(timeout=150)
+        record_output("ansible win_reboot", output)
         assert first.returncode == 0, output
     finally:
         if first.poll() is None:

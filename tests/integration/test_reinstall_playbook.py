@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, ansible_env
+from tests.conftest import BIN, REPO, ansible_env, record_output
 
 pytestmark = pytest.mark.lab
 
@@ -259,6 +259,7 @@ def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_con
             time.sleep(0.05)
         lab.control("/hosts/re-06/power?state=off", method="POST")
         output, _unused = run.communicate(timeout=300)
+        record_output("ansible-playbook reinstall.yml", output)
     finally:
         lab.control("/hosts/re-06/power?state=on", method="POST")
     assert run.returncode != 0

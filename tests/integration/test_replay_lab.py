@@ -91,3 +91,39 @@ def test_the_evidence_says_the_probe_ran_as_the_winrm_user(runs):
     live = runs[0]
     (invalid_form,) = [f for f in live["hosts"]["rp-04"]["findings"] if f["id"] == "INVALID_FORM"]
     assert any("probed as RP-04\\" in line and "LocalSystem" in line for line in invalid_form["evidence"]), invalid_form
+
+
+def test_remediate_check_replays_captures_and_prints_each_hosts_plan(replay_lab, runs, tmp_path):
+    """remediate.yml --check -e avd_replay=DIR: the plan per host from the saved captures, no host contacted."""
+    captures = runs[2]
+    replay_lab.reset_stats()
+    result = replay_lab.playbook(
+        REPO / "playbooks" / "remediate.yml",
+        "--check",
+        "-e",
+        f"avd_replay={captures}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+        "-e",
+        "ansible_connection=local",  # nothing can reach the hosts: the replay must not need them
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    output = " ".join(result.stdout.split())
+    assert "rp-01 (healthy): would apply no role" in output
+    assert "rp-02 (unhealthy): would apply registration fixing INVALID_REGISTRATION_TOKEN" in output
+    assert "rp-03 (unhealthy): would apply installer_busy fixing INSTALLER_BUSY" in output
+    assert "rp-04 (unhealthy): would apply no role" in output and "only reported: INVALID_FORM" in output
+    assert "rp-05 (unhealthy): would apply stack_listener fixing STACK_LISTENER_NOT_LISTENING" in output
+    assert "rp-06 (unhealthy): would apply boot_loader fixing BOOTLOADER_NOT_RUNNING" in output
+    assert "disruptive: the host would be drained" in output
+    stats = replay_lab.stats()
+    assert all(stats.get(host["name"], {}).get("commands", 0) == 0 for host in SCENARIO["hosts"]), stats
+    assert not (tmp_path / "remediation.json").exists()  # the replay ends with the plan: no report of a run
+
+
+def test_a_replay_without_check_is_refused_before_anything(replay_lab, runs, tmp_path):
+    result = replay_lab.playbook(
+        REPO / "playbooks" / "remediate.yml", "-e", f"avd_replay={runs[2]}", "-e", f"avd_report_dir={tmp_path}"
+    )
+    assert result.returncode != 0
+    assert "changes nothing: run it with --check" in " ".join(result.stdout.split())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, ansible_env
+from tests.conftest import REPO, ansible_env, record_output
 
 pytestmark = pytest.mark.lab
 
@@ -137,3 +137,11 @@ def test_the_installed_collection_runs_from_any_directory(slice_lab, tmp_path):
     report = json.loads((elsewhere / "reports" / "diagnosis.json").read_text())
     assert sorted(report["hosts"]) == HOSTS
     assert "6 hosts" in result.stdout and "Reports:" in result.stdout
+    record_output("ansible-playbook avdops.sessionhost.diagnose (installed)", result.stdout, result.stderr)
+    # Issue 21: under the default callback, without this checkout's ansible.cfg, the summary was one escaped JSON
+    # string ("HOST ...\\nsh-01 ..."); it prints one line per host.
+    summary = result.stdout.split("TASK [Show the summary]")[1].split("TASK [")[0]
+    assert "\\n" not in summary, summary
+    lines = [line.strip().strip('",') for line in summary.splitlines()]
+    assert any(line.startswith("HOST") for line in lines), summary
+    assert {name for name in HOSTS if any(line.startswith(f"{name} ") for line in lines)} == set(HOSTS), summary

@@ -136,6 +136,7 @@ def test_reports_written_together(tmp_path: Path) -> None:
         "failed": 1,
         "not_fixed": 0,
         "skipped": 1,
+        "partly_fixed": 0,
         "planned": 0,
         "fixed": 1,
         "unchanged": 0,
@@ -147,8 +148,8 @@ def test_reports_written_together(tmp_path: Path) -> None:
     assert "&lt;b&gt;" in html and "<b>" not in html.split("<body>")[1].split("</header>")[1]
     lines = r.summary_lines(report, str(tmp_path))
     assert lines[1].startswith("avd-03") and "boom" in lines[1]
-    assert "1 fixed, 0 not fixed, 1 skipped, 1 failed" in lines[-2]
-    assert "1 fixed, 0 not fixed, 1 skipped, 1 failed, 0 unchanged, 0 planned." in html
+    assert "1 fixed, 0 partly fixed, 0 not fixed, 1 skipped, 1 failed" in lines[-2]
+    assert "1 fixed, 0 partly fixed, 0 not fixed, 1 skipped, 1 failed, 0 unchanged, 0 planned." in html
     assert r.failing_message(report) == "1 failed: avd-03 (failed: boom)"
     assert suite.find("testcase[@name='avd-03']/failure").get("message") == "failed: boom"  # type: ignore[union-attr]
 
@@ -172,7 +173,7 @@ def test_the_same_words_for_an_outcome_everywhere(tmp_path: Path) -> None:
     lines = r.summary_lines(report, "reports")
     assert [line.split()[1] for line in lines[1:3]] == ["failed", "not"]
     assert lines[2].split()[1:3] == ["not", "fixed"] and "not_fixed" not in "\n".join(lines)
-    assert lines[-2] == "3 hosts: 1 fixed, 1 not fixed, 0 skipped, 1 failed, 0 unchanged, 0 planned"
+    assert lines[-2] == "3 hosts: 1 fixed, 0 partly fixed, 1 not fixed, 0 skipped, 1 failed, 0 unchanged, 0 planned"
     html = r.render_html(report)
     assert ">not fixed</span>" in html and ">not_fixed<" not in html
     suite = ET.fromstring(r.render_junit(report)).find("testsuite")

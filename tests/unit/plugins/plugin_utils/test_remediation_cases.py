@@ -69,7 +69,7 @@ def test_a_fix_that_left_the_host_unreachable_fixed_nothing() -> None:
         assert entry["outcome"] == "failed" and entry["fixed"] == [] and entry["fixing"] == ["BOOTLOADER_NOT_RUNNING"]
 
 
-def test_partly_fixed_is_not_fixed_and_names_what_was_fixed() -> None:
+def test_a_finding_its_role_fixes_left_is_not_fixed_and_names_what_was_fixed() -> None:
     before = diagnosed(finding("BOOTLOADER_NOT_RUNNING"), finding("STACK_LISTENER_NOT_LISTENING"), state="unhealthy")
     plan = r.plan_host(before["diagnosis"], [], [])
     after = diagnosed(finding("STACK_LISTENER_NOT_LISTENING"), state="unhealthy")
@@ -169,6 +169,7 @@ def test_build_report_counts_each_outcome_and_sorts_worst_first_then_by_name() -
         "failed": 1,
         "not_fixed": 1,
         "skipped": 1,
+        "partly_fixed": 0,
         "planned": 0,
         "fixed": 2,
         "unchanged": 0,
@@ -214,23 +215,78 @@ def test_junit_failure_message_prefers_the_run_error() -> None:
 
 
 def test_summary_lines_per_host_and_totals() -> None:
-    lines = r.summary_lines(pool_report(check_mode=True), "reports/pool")
-    assert lines[0] == f"{'HOST':<24} {'OUTCOME':<10} BEFORE -> AFTER"
-    assert lines[1] == f"{'avd-04':<24} {'failed':<10} BOOTLOADER_NOT_RUNNING, INVALID_FORM -> unreachable"
-    assert lines[3] == (
-        f"{'avd-03':<24} {'skipped':<10} BOOTLOADER_NOT_RUNNING, INVALID_FORM -> "
-        "BOOTLOADER_NOT_RUNNING, INVALID_FORM (2 user session(s))"
+    lines = r.summary_lines(pool_report(), "reports/pool")
+    assert lines[0] == f"{'HOST':<24} {'OUTCOME':<12} WHAT WAS DONE"
+    assert lines[1] == f"{'avd-04':<24} {'failed':<12} WinRM timed out"
+    assert lines[2] == (
+        f"{'avd-05':<24} {'not fixed':<12} BOOTLOADER_NOT_RUNNING still found after remediation; "
+        "still found: INVALID_FORM (the network team)"
     )
-    assert lines[4] == f"{'avd-01':<24} {'fixed':<10} BOOTLOADER_NOT_RUNNING, INVALID_FORM -> healthy"
-    assert lines[-2] == (
-        "5 hosts: 2 fixed, 1 not fixed, 1 skipped, 1 failed, 0 unchanged, 0 planned (check mode: nothing was changed)"
-    )
+    assert lines[3] == f"{'avd-03':<24} {'skipped':<12} BOOTLOADER_NOT_RUNNING left as found: 2 user session(s)"
+    assert lines[4] == (f"{'avd-01':<24} {'fixed':<12} fixed BOOTLOADER_NOT_RUNNING with role boot_loader; healthy now")
+    assert lines[-2] == "5 hosts: 2 fixed, 0 partly fixed, 1 not fixed, 1 skipped, 1 failed, 0 unchanged, 0 planned"
     assert lines[-1] == "Reports: reports/pool/remediation.html, remediation.json, junit-remediation.xml"
-    assert not r.summary_lines(pool_report(), "r")[-2].endswith(")")
+    checked = r.summary_lines(pool_report(check_mode=True), "r")
+    assert checked[0].endswith("WHAT WOULD BE DONE") and checked[-2].endswith("(check mode: nothing was changed)")
     unchanged = r.host_outcome(diagnosed(), diagnosed(), {}, {})
     assert r.summary_lines(r.build_report({"h": unchanged}, GENERATED, False), "r")[1] == (
-        f"{'h':<24} {'unchanged':<10} healthy -> healthy"
+        f"{'h':<24} {'unchanged':<12} healthy: nothing to fix"
     )
+    broken = diagnosed(finding("GATEWAY_UNREACHABLE"), state="unhealthy")
+    left = r.host_outcome(broken, broken, r.plan_host(broken["diagnosis"], [], []), {})
+    assert r.summary_lines(r.build_report({"h": left}, GENERATED, False), "r")[1] == (
+        f"{'h':<24} {'unchanged':<12} nothing this run fixes: GATEWAY_UNREACHABLE (the network team)"
+    )
+
+
+def test_fixed_only_for_a_host_healthy_after_else_partly_fixed_with_what_remains() -> None:
+    """Issue 21: 'avd-20 fixed DOTNET_OUTDATED, GATEWAY_UNREACHABLE -> GATEWAY_UNREACHABLE' read as fixed."""
+    before = diagnosed(finding("DOTNET_OUTDATED"), finding("GATEWAY_UNREACHABLE"), state="unhealthy")
+    plan = r.plan_host(before["diagnosis"], [], [])
+    after = diagnosed(finding("GATEWAY_UNREACHABLE"), state="unhealthy")
+    entry = r.host_outcome(before, after, plan, {"reached": True})
+    assert entry["outcome"] == "partly_fixed" and entry["fixed"] == ["DOTNET_OUTDATED"]
+    assert entry["remaining"] == ["GATEWAY_UNREACHABLE"]
+    report = r.build_report({"avd-20": entry}, GENERATED, False)
+    assert report["summary"]["partly_fixed"] == 1 and report["summary"]["fixed"] == 0
+    assert r.summary_lines(report, "r")[1] == (
+        f"{'avd-20':<24} {'partly fixed':<12} fixed DOTNET_OUTDATED with role dotnet; "
+        "still found: GATEWAY_UNREACHABLE (the network team)"
+    )
+    assert r.failing_message(report) == ""  # what is left needs a person, named in the summary
+    # every finding gone but the diagnosis could not check everything: not "fixed" either
+    incomplete = r.host_outcome(before, diagnosed(state="incomplete"), plan, {"reached": True})
+    assert incomplete["outcome"] == "partly_fixed" and incomplete["remaining"] == ["incomplete"]
+    assert r.what_happened(incomplete) == "fixed DOTNET_OUTDATED with role dotnet; incomplete after the fix"
+    healthy = r.host_outcome(before, diagnosed(state="healthy"), plan, {"reached": True})
+    assert healthy["outcome"] == "fixed" and healthy["remaining"] == []
+
+
+def test_check_mode_says_what_would_be_done_by_which_role() -> None:
+    before = diagnosed(finding("DOTNET_OUTDATED"), finding("INVALID_REGISTRATION_TOKEN"), finding("INVALID_FORM"))
+    plan = r.plan_host(before["diagnosis"], [], [])
+    entry = r.host_outcome(before, before, plan, {"reached": True}, check_mode=True)
+    assert entry["outcome"] == "planned"
+    line = r.summary_lines(r.build_report({"h": entry}, GENERATED, True), "r")[1]
+    assert line == (
+        f"{'h':<24} {'planned':<12} would fix DOTNET_OUTDATED with role dotnet, INVALID_REGISTRATION_TOKEN with "
+        "role registration; not by this run: INVALID_FORM (the network team)"
+    )
+    assert " -> " not in line
+
+
+def test_html_badges_are_green_only_for_a_host_healthy_after() -> None:
+    broken = diagnosed(finding("GATEWAY_UNREACHABLE"), state="unhealthy")
+    entries = {
+        "broken": r.host_outcome(broken, broken, r.plan_host(broken["diagnosis"], [], []), {}),
+        "healthy": r.host_outcome(diagnosed(), diagnosed(), {}, {}),
+    }
+    html = r.render_html(r.build_report(entries, GENERATED, False))
+    assert 'class="outcome unchanged attention"' in html and 'class="outcome unchanged healthy"' in html
+    style = html.split("<style>")[1].split("</style>")[0]
+    green = next(line for line in style.splitlines() if "var(--ok)" in line and ".outcome" in line)
+    assert ".outcome.unchanged.healthy" in green and ".outcome.unchanged," not in green
+    assert ".outcome.unchanged.attention" in style and ".outcome.partly_fixed" in style
 
 
 def test_the_html_page_shows_what_the_admin_acts_on_and_nothing_is_left_undefined() -> None:

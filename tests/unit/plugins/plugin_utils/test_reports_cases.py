@@ -399,6 +399,7 @@ def test_the_grid_shows_each_hosts_root_cause_or_why_it_was_not_checked():
     rows = {row["name"]: row for row in rep.grid_rows(rep.build_report(entries, NOW))}
     assert (rows["sh-01"]["root_cause"], rows["sh-01"]["root_is_finding"]) == ("INVALID_REGISTRATION_TOKEN", True)
     assert rows["sh-01"]["findings"] == ["BOOTLOADER_NOT_RUNNING", "INVALID_REGISTRATION_TOKEN"]
+    assert rows["sh-01"]["root_causes"] == ["INVALID_REGISTRATION_TOKEN"]
     assert (rows["sh-02"]["root_cause"], rows["sh-02"]["root_is_finding"]) == ("", False)
     assert (rows["sh-03"]["root_cause"], rows["sh-03"]["root_is_finding"]) == (rep.UNREACHABLE_LABELS["timeout"], False)
     assert rows["sh-04"]["root_cause"] == "could not connect"
@@ -481,3 +482,23 @@ def test_a_run_where_no_host_was_diagnosed_quotes_each_reason_cut_to_200():
         f"no host was diagnosed: 0 unreachable, 2 failed, 0 stopped of 2 ({rep.short_reason(reason, 200)}; boom)"
     )
     assert rep.short_reason(reason, 200) != rep.short_reason(reason, 201)
+
+
+def test_the_grid_lists_every_root_cause_of_a_host():
+    """Issue 21: a host with two root causes showed only the first in the grid."""
+    entry = rep.host_entry(
+        diagnosed(
+            finding("DOTNET_OUTDATED"),
+            finding("GATEWAY_UNREACHABLE"),
+            finding("BOOTLOADER_NOT_RUNNING", explained_by="DOTNET_OUTDATED"),
+            finding("AGENT_VERSION_DRIFT", "info"),
+        ),
+        POOL_VIEW,
+    )
+    report = rep.build_report({"sh-01": entry}, NOW)
+    (row,) = rep.grid_rows(report)
+    assert row["root_causes"] == ["DOTNET_OUTDATED", "GATEWAY_UNREACHABLE"] and row["root_is_finding"]
+    assert row["root_cause"] == "DOTNET_OUTDATED, GATEWAY_UNREACHABLE"  # what the column sorts by
+    cell = rep.render_html(report).split('data-host="sh-01"')[1].split("</tr>")[0].split("<td>")[3]
+    assert '<span class="id">DOTNET_OUTDATED</span><br><span class="id">GATEWAY_UNREACHABLE</span>' in cell
+    assert "BOOTLOADER_NOT_RUNNING" not in cell and "AGENT_VERSION_DRIFT" not in cell
