@@ -217,3 +217,26 @@ def test_disk_megabytes_boundary(free_mb, status):
     facts = {"disk": {"drive": "C:", "size_bytes": 1024**3, "free_bytes": free_mb * 1024**2}}
     found = im.disk(facts, im.Options(disk_min_free_percent=0))
     assert found.status == status
+
+
+@pytest.mark.parametrize(("release", "status"), [(461808, "passed"), (461807, "failed"), (None, "failed")])
+def test_dotnet_472_boundary_whole(release, status):
+    found = im.dotnet({"dotnet": {"release": release, "version": "4.7.03062" if release else None}}, im.Options())
+    shown = "4.7.03062" if release else "not installed"
+    assert found.__dict__ == {
+        "id": "IMAGE_DOTNET_472",
+        "status": status,
+        "evidence": [f"NDP\\v4\\Full Release={release} (.NET {shown})"],
+        "reason": "" if status == "passed" else "the agent needs Release 461808 (4.7.2) or later",
+    }
+
+
+@pytest.mark.parametrize(("free_percent", "status"), [(4.96, "failed"), (5.0, "passed")])
+def test_disk_percent_boundary_to_the_hundredth(free_percent, status):
+    size = 100 * 1024**3
+    facts = {"disk": {"drive": "C:", "size_bytes": size, "free_bytes": int(size * free_percent / 100)}}
+    found = im.disk(facts, im.Options(disk_min_free_mb=0))
+    assert found.status == status
+    assert found.evidence == [
+        f"C: has {int(size * free_percent / 100) / 1024**2:.0f} MB free of 100.0 GB ({free_percent}%)"
+    ]
