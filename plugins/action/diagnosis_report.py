@@ -112,7 +112,9 @@ class ActionModule(ActionBase):
             "changed": False,
             "summary": report["summary"],
             "files": files,
-            "summary_lines": summary_lines(report, str(directory), names if image else ""),
+            "summary_lines": summary_lines(report, str(directory), names, image=True)
+            if image
+            else summary_lines(report, str(directory)),
             "over_threshold": hosts_at_or_above(
                 report,
                 args["fail_on"],

@@ -24,6 +24,7 @@ class ActionModule(ChangeAction):
         "installer": {"type": "str", "required": True},
         "sha256": {"type": "str", "required": True},
         "minimum_release": {"type": "int", "default": DOTNET_48_MINIMUM},
+        "as_system": {"type": "bool", "default": True},
     }
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -40,7 +41,9 @@ class ActionModule(ChangeAction):
         return operations
 
     def plan(self, results: Mapping[str, OperationResult], args: dict[str, Any], check_mode: bool) -> Plan:
-        plan: Plan = plan_dotnet(results, str(args["installer"]), str(args["sha256"]), int(args["minimum_release"]))
+        plan: Plan = plan_dotnet(
+            results, str(args["installer"]), str(args["sha256"]), int(args["minimum_release"]), bool(args["as_system"])
+        )
         return plan
 
     def verify(self, results: Mapping[str, OperationResult], args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:

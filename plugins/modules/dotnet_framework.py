@@ -37,6 +37,15 @@ options:
     description: The C(Release) value to reach; 528040 is .NET Framework 4.8's lowest.
     type: int
     default: 528040
+  as_system:
+    description:
+      - Run the installer as SYSTEM through a one-off scheduled task (Task Scheduler, a service logon), as
+        ansible.windows' C(become) does for what WinRM cannot run, instead of in WinRM's network logon.
+      - On Windows 10/11 and Server 2019/2022 the offline installer installs through the Windows Update Standalone
+        Installer, which fails from a remote session with exit code 5 (access denied). The task is deleted afterwards;
+        it works the same over the C(winrm) and C(psrp) connections.
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full

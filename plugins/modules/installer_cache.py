@@ -13,7 +13,8 @@ description:
     checked first; a bad entry fails the task naming the entry and the field, and nothing changes.
   - C(source) is a path on the controller (relative to the manifest's folder, or absolute) or an
     C(https://) URL, downloaded once into O(download_dir) and kept only when its SHA-256 is the
-    manifest's. UNC shares are not supported yet.
+    manifest's. UNC shares are refused - a WinRM logon's credentials do
+    not reach a share (no delegation).
   - Every file's SHA-256 is checked on the controller before the host is contacted.
   - Reads the host's cache in one command, copies only the files that are missing or differ over the
     host's own connection (C(put_file) of the C(winrm) or C(psrp) connection plugin) to

@@ -27,6 +27,11 @@ REBOOT_CODES = {1641: "installed; a restart was initiated", 3010: "installed; a 
 FAILURE_CODES = {
     1602: "the installation was canceled",
     1603: "a fatal error occurred during the installation (the setup's log in %TEMP% says which)",
+    5: (
+        "access denied: the installer refused WinRM's network logon (on Windows 10/11 and Server 2019/2022 it "
+        "installs through the Windows Update Standalone Installer, which fails so from a remote session); run it as "
+        "SYSTEM through a scheduled task (as_system: true, the default)"
+    ),
     1618: "another installation is in progress; wait for it to end (INSTALLER_BUSY) and run again",
     5100: (
         "the computer does not meet the system requirements of .NET Framework 4.8 "
@@ -43,9 +48,16 @@ def probe_dotnet() -> list[Operation]:
 
 
 def plan_dotnet(
-    results: Mapping[str, OperationResult], installer: str, sha256: str, minimum: int = k.DOTNET_48_MINIMUM
+    results: Mapping[str, OperationResult],
+    installer: str,
+    sha256: str,
+    minimum: int = k.DOTNET_48_MINIMUM,
+    as_system: bool = True,
 ) -> Plan:
-    """Run the offline installer when the Release value is below ``minimum``; nothing when it is not."""
+    """Run the offline installer when the Release value is below ``minimum``; nothing when it is not.
+
+    ``as_system``: through a scheduled task as SYSTEM, not in WinRM's network logon (where the installer cannot use
+    Windows Update; Ansible's WinRM limitations)."""
     ndp = answer(results, "probe.ndp")
     release = current_value(ndp, "Release")
     summary = listening(str((answer(results, "probe.qwinsta") or {}).get("text") or ""))
@@ -64,7 +76,9 @@ def plan_dotnet(
         raise PlanError(f"installer '{installer}' is not the .NET Framework offline installer (an .exe)")
     plan.changes.append(
         Change(
-            Operation("apply.dotnet", "dotnet_install", {"path": installer, "sha256": sha256.lower()}),
+            Operation(
+                "apply.dotnet", "dotnet_install", {"path": installer, "sha256": sha256.lower(), "as_system": as_system}
+            ),
             ".NET Framework Release",
             release,
             f"{minimum} or later (after the restart)",

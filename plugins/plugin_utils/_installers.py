@@ -163,8 +163,8 @@ def check_source(source: str, where: str) -> None:
     lowered = source.lower()
     if source.startswith("\\\\") or source.startswith("//"):
         raise InstallerError(
-            f"{where}.source: UNC shares are not supported yet; copy the file next to the manifest or serve it "
-            "over https"
+            f"{where}.source: UNC shares are not supported: a WinRM logon's credentials do not reach a share (no "
+            "delegation), so a host could not read it; copy the file next to the manifest or serve it over https"
         )
     if lowered.startswith("http://"):
         raise InstallerError(f"{where}.source: use https:// (an http download can be altered on the way)")

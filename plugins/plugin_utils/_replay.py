@@ -27,10 +27,11 @@ CAPTURE_OPTIONS = ("gather_subset", "events_max_age", "events_max_count", "probe
 # result shapes it still reads the same way).
 READABLE_VERSIONS = (
     RUNTIME_VERSION,
+    "1.4.0",
     "1.3.0",
     "1.2.0",
     "1.1.0",
-)  # 1.2.0 added operations, 1.3.0 and 1.4.0 changed write ones
+)  # 1.2.0 added operations, the later ones changed write operations only
 SECRET_VALUE_NAMES = ("registrationtoken",)
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

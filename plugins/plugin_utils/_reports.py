@@ -368,9 +368,23 @@ def render_junit(
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -> list[str]:
-    """A short table for the end of the run."""
-    lines = [f"{'HOST':<24} {'STATE':<12} FINDINGS (root cause first)"]
+# validate_image.yml's summary speaks of an image and its checks, not of a session host's diagnosis.
+IMAGE_STATE_WORDS = {
+    "healthy": "passed",
+    "unhealthy": "failed",
+    "incomplete": "incomplete",
+    "stopped": "stopped",
+    "unreachable": "unreachable",
+    "failed": "not checked",
+}
+
+
+def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "", image: bool = False) -> list[str]:
+    """A short table for the end of the run (``image``: validate_image.yml's, in an image's words)."""
+    if image:
+        lines = [f"{'IMAGE VM':<24} {'RESULT':<12} FAILED CHECKS"]
+    else:
+        lines = [f"{'HOST':<24} {'STATE':<12} FINDINGS (root cause first)"]
     for name, entry in ordered_hosts(report):
         if entry["state"] == "unreachable":
             kind = entry.get("reason_class", "other")
@@ -389,8 +403,17 @@ def summary_lines(report: Mapping[str, Any], report_dir: str, files: str = "") -
                 detail = f"{detail}; not checked: " + ", ".join(
                     line.partition(":")[0] for line in entry.get("unchecked", [])
                 )
-        lines.append(f"{name:<24} {entry['state']:<12} {detail}")
+        state = IMAGE_STATE_WORDS.get(entry["state"], entry["state"]) if image else entry["state"]
+        lines.append(f"{name:<24} {state:<12} {detail}")
     summary = report["summary"]
+    if image:
+        lines.append(
+            f"{summary['hosts']} image VM(s), {summary['diagnosed']} checked: {summary['healthy']} passed, "
+            f"{summary['unhealthy']} failed a check, {summary['incomplete']} incomplete, {summary['stopped']} "
+            f"stopped, {summary['unreachable']} unreachable, {summary['failed']} not checked (an error)"
+        )
+        lines.append(f"Reports: {report_dir}/{files}")
+        return lines
     lines.append(
         f"{summary['hosts']} hosts, {summary['diagnosed']} diagnosed: {summary['healthy']} healthy, "
         f"{summary['unhealthy']} unhealthy, {summary['incomplete']} incomplete, {summary['stopped']} stopped, "

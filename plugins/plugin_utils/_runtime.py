@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-RUNTIME_VERSION = "1.4.0"
+RUNTIME_VERSION = "1.5.0"
 BOOTSTRAP_FILE = "avd_bootstrap.ps1"
 RUNTIME_FILE = "avd_runtime.ps1"
 # ansible-core's PowerShell shell plugin's common arguments (plugins/shell/powershell.py ``_common_args``):

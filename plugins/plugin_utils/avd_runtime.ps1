@@ -1,5 +1,5 @@
 # Needs Windows PowerShell 5.1, as every Ansible Windows module does.
-# avdops.sessionhost runtime 1.4.0: the only PowerShell the collection runs on a session host.
+# avdops.sessionhost runtime 1.5.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
 # Input: $Request = {version, operations: [{id, op, ...arguments}]}, dictionaries parsed by the bootstrap
 # (no cmdlet ever binds a value of the request, so module logging can't record a secret it carries).
@@ -9,7 +9,7 @@ param([Parameter(Mandatory = $true)] $Request)
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$RuntimeVersion = '1.4.0'
+$RuntimeVersion = '1.5.0'
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $RegistryTypeNames = @{
@@ -762,24 +762,74 @@ function Invoke-Msiexec($Op) {
     [ordered]@{ exit_code = [int]$code }
 }
 
+function Invoke-AsSystem([string] $Path, [string] $Arguments, [double] $Seconds) {
+    # Task Scheduler 2.0 (COM Schedule.Service), as ansible.windows' become falls back to: a task that runs the
+    # program once as SYSTEM (a service logon, not WinRM's network logon, so installers that use Windows Update
+    # work), started now and waited for up to $Seconds; its exit code is LastTaskResult. Deleted in any case.
+    $scheduler = New-Object -ComObject 'Schedule.Service'
+    $scheduler.Connect()
+    $folder = $scheduler.GetFolder('\')
+    $definition = $scheduler.NewTask(0)
+    $definition.RegistrationInfo.Description = 'avdops.sessionhost: one installer run as SYSTEM, deleted after'
+    $definition.Settings.AllowDemandStart = $true
+    $definition.Settings.DisallowStartIfOnBatteries = $false
+    $definition.Settings.StopIfGoingOnBatteries = $false
+    $definition.Settings.ExecutionTimeLimit = "PT$([int][Math]::Ceiling($Seconds))S"
+    $definition.Principal.UserId = 'S-1-5-18'
+    $definition.Principal.LogonType = 5  # TASK_LOGON_SERVICE_ACCOUNT
+    $definition.Principal.RunLevel = 1  # TASK_RUNLEVEL_HIGHEST
+    $action = $definition.Actions.Create(0)  # TASK_ACTION_EXEC
+    $action.Path = $Path
+    $action.Arguments = $Arguments
+    $name = 'avdops-' + [Guid]::NewGuid().ToString('N')
+    $null = $folder.RegisterTaskDefinition($name, $definition, 6, 'S-1-5-18', $null, 5)  # create or update, as a service
+    try {
+        $task = $folder.GetTask($name)
+        $null = $task.Run($null)
+        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+        while ([DateTime]::UtcNow -lt $deadline) {
+            Start-Sleep -Milliseconds 500
+            $task = $folder.GetTask($name)
+            # Queued (2) or running (4), or LastTaskResult still SCHED_S_TASK_RUNNING / SCHED_S_TASK_HAS_NOT_RUN.
+            if ($task.State -ne 2 -and $task.State -ne 4 -and @(0x41301, 0x41303) -notcontains $task.LastTaskResult) {
+                return [int]$task.LastTaskResult
+            }
+        }
+        $task.Stop(0)
+        throw "the installer still ran as SYSTEM (scheduled task $name) after $Seconds s; it was stopped."
+    }
+    finally { $folder.DeleteTask($name, 0) }
+}
+
 function Invoke-DotnetInstall($Op) {
     # The .NET Framework offline installer, quiet and without restarting: '<path> /q /norestart'.
     # Its exit code says what happened (0; 1641 or 3010: a restart finishes it; 1602, 1603, 5100 ...).
+    # as_system: run it as SYSTEM through a scheduled task (Invoke-AsSystem), up to wait_seconds (default 3600).
     $path = Get-TextArgument $Op 'path'
     if ($path -notlike '*.exe') { throw "dotnet_install: path '$path' is not an .exe file." }
     if ($null -eq $Op.sha256) { throw "dotnet_install: argument 'sha256' is required (the installer's pinned SHA-256)." }
+    if ($null -ne $Op.as_system -and $Op.as_system -isnot [bool]) { throw "dotnet_install: argument 'as_system' must be true or false." }
+    $wait = Get-NumberArgument $Op 'wait_seconds' 3600 60 7200
     $lock = Open-Package 'dotnet_install' $path $Op.sha256
     try {
-        $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo
-        $start.FileName = $path
-        $start.Arguments = '/q /norestart'
-        $start.UseShellExecute = $false
-        $start.CreateNoWindow = $true
-        $process = [Diagnostics.Process]::Start($start)
-        $process.WaitForExit()
+        if ($Op.as_system) {
+            $code = Invoke-AsSystem $path '/q /norestart' $wait
+            $ranAs = 'NT AUTHORITY\SYSTEM'
+        }
+        else {
+            $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+            $start.FileName = $path
+            $start.Arguments = '/q /norestart'
+            $start.UseShellExecute = $false
+            $start.CreateNoWindow = $true
+            $process = [Diagnostics.Process]::Start($start)
+            $process.WaitForExit()
+            $code = $process.ExitCode
+            $ranAs = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+        }
     }
     finally { $lock.Dispose() }
-    [ordered]@{ exit_code = $process.ExitCode }
+    [ordered]@{ exit_code = $code; ran_as = $ranAs }
 }
 
 function Invoke-ProbeUrl($Op) {

@@ -98,6 +98,8 @@ def user_dir(user_lab, tmp_path_factory):
                 "ansible_winrm_ca_trust_path": config["ca_cert"],
                 "ansible_user": config["username"],
                 "ansible_password": config["password"],
+                # the installers for the fixes that install software, given as README says
+                "avd_installer_manifest": str(Path(config["directory"]) / "installers" / "manifest.yml"),
             }
         )
     )
@@ -173,3 +175,55 @@ def test_a_new_user_diagnoses_remediates_and_validates_from_the_inventory_source
     assert image.returncode == 0, (image.stdout + image.stderr)[-4000:]
     validation = json.loads((user_dir / "work" / "reports" / "image-validation.json").read_text())
     assert list(validation["hosts"]) == ["img-01"]
+
+
+def test_a_new_user_reinstalls_in_the_hosts_own_pool_and_merges_slices(user_lab, user_dir):
+    """reinstall.yml from the inventory source alone, on a host whose pool is in another resource group and
+    subscription (its registration key comes from there), then diagnose in two slices and merge_reports."""
+    fast = ["-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-e", "avd_available_delay=1"]
+    again = run(
+        user_lab,
+        user_dir,
+        "avdops.sessionhost.reinstall",
+        "hostpool.avd.yml",
+        "-e",
+        "target=us-03",
+        "-e",
+        "avd_reinstall_healthy=true",
+        "-e",
+        "avd_report_dir=reinstall",
+        *fast,
+    )
+    output = again.stdout + again.stderr
+    assert again.returncode == 0, output[-6000:]
+    assert "us-03: reinstalled" in " ".join(again.stdout.split()), output[-3000:]
+    assert "is undefined" not in output and "Unknown error" not in output
+    for index, part in enumerate(("us-01", "us-02,us-03")):
+        sliced = run(
+            user_lab,
+            user_dir,
+            "avdops.sessionhost.diagnose",
+            "hostpool.avd.yml",
+            "-e",
+            f"target={part}",
+            "-e",
+            f"avd_report_dir={user_dir / 'work' / 'slices' / str(index)}",
+        )
+        assert sliced.returncode == 0, (sliced.stdout + sliced.stderr)[-3000:]
+    merged = subprocess.run(
+        [  # an absolute directory: the playbook's lookups resolve a relative one against the playbook's own
+            str(BIN / "ansible-playbook"),
+            "avdops.sessionhost.merge_reports",
+            "-e",
+            f"avd_slice_dir={user_dir / 'work' / 'slices'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=user_dir / "work",
+        env=user_env(user_lab, user_dir),
+        timeout=600,
+        check=False,
+    )
+    assert merged.returncode == 0, (merged.stdout + merged.stderr)[-3000:]
+    pool = json.loads((user_dir / "work" / "slices" / "pool" / "diagnosis.json").read_text())
+    assert {name: entry["state"] for name, entry in pool["hosts"].items()} == dict.fromkeys(POOL_HOSTS, "healthy")

@@ -22,6 +22,7 @@ hosts:
   - {name: uk-03, faults: [disk_full], service_delays: {wuauserv: 2, BITS: 1}}
   - {name: uk-04, faults: [sxs_stack_missing], sessions: 2}
   - {name: uk-05, faults: [invalid_registration_token], registration_seconds: 900}
+  - {name: uk-06, faults: [dotnet_outdated], network_logon_denied: [dotnet]}
 """
 TARGET = ("-e", "target=uk-01:uk-02:uk-03")
 FAST = (
@@ -118,3 +119,10 @@ def test_a_registration_still_under_way_when_the_wait_ends_says_what_was_seen(la
     )
     assert "RDAgentBootLoader Running; the agent is still trying (Azure can take 5-10 minutes)" in error, error
     assert "(still so after waiting 6 s; wait_seconds 6)" in error, error
+
+
+def test_the_dotnet_installer_refused_over_winrm_runs_as_system_and_the_host_is_fixed(lab, tmp_path):
+    result = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={tmp_path}", "-e", "target=uk-06", *FAST)
+    host = json.loads((tmp_path / "remediation.json").read_text())["hosts"]["uk-06"]
+    assert result.returncode == 0 and host["outcome"] == "fixed", (host, result.stdout[-4000:])
+    assert "DOTNET_OUTDATED" in host["before"]["findings"] and host["after"]["state"] == "healthy"

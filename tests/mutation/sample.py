@@ -98,8 +98,8 @@ def sites(tree: ast.AST) -> list[Site]:
             found.append(Site("comparison flipped", index, line))
         elif isinstance(node, ast.If | ast.While | ast.IfExp):
             found.append(Site("condition negated", index, line))
-        elif isinstance(node, ast.comprehension):
-            found.extend(Site("condition negated", index, line) for _unused in node.ifs[:1])
+        elif isinstance(node, ast.comprehension):  # no position of its own: its first condition's
+            found.extend(Site("condition negated", index, test.lineno) for test in node.ifs[:1])
         elif isinstance(node, ast.Constant) and type(node.value) is int:
             found += [Site("constant +1", index, line), Site("constant -1", index, line)]
         elif isinstance(node, ast.Return) and node.value is not None and not is_none(node.value):

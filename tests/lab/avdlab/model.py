@@ -25,6 +25,7 @@ from .windows.image import healthy_host, image_build_host
 from .windows.paths import full_path
 from .windows.state import FileEntry, HostState, UserSession
 
+NETWORK_LOGON_INSTALLERS = ("dotnet",)  # installers the lab can make fail in a WinRM logon
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.$-]{1,256}$")  # a service's short name (not its display name)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
 LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
@@ -56,6 +57,7 @@ class HostSpec:
     registration_seconds: float = 0.0  # how long the agent takes to register (0: at once)
     service_delays: dict[str, float] = field(default_factory=dict)  # service -> seconds in StartPending/StopPending
     service_hang: list[str] = field(default_factory=list)  # services that hang in StopPending until a restart
+    network_logon_denied: list[str] = field(default_factory=list)  # installers refused in a WinRM logon: dotnet
 
 
 @dataclass
@@ -143,6 +145,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "registration_seconds",
             "service_delays",
             "service_hang",
+            "network_logon_denied",
         }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
@@ -208,6 +211,11 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             isinstance(service, str) and SERVICE_NAME.match(service) for service in hang
         ):
             raise ScenarioError(f"{where}: service_hang must be a list of service names")
+        denied = entry.get("network_logon_denied") or []
+        if not isinstance(denied, list) or not set(denied) <= set(NETWORK_LOGON_INSTALLERS):
+            raise ScenarioError(
+                f"{where}: network_logon_denied must be a list of installers from {', '.join(NETWORK_LOGON_INSTALLERS)}"
+            )
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -231,6 +239,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 registration_seconds=float(registration),
                 service_delays={service: float(seconds) for service, seconds in delays.items()},
                 service_hang=list(hang),
+                network_logon_denied=list(denied),
             )
         )
     return Scenario(
@@ -334,6 +343,7 @@ class LabModel:
             state.registration_seconds = spec.registration_seconds
             state.service_delays = {service.lower(): seconds for service, seconds in spec.service_delays.items()}
             state.service_hang = [service.lower() for service in spec.service_hang]
+            state.network_logon_denied = list(spec.network_logon_denied)
             pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
                 name=fqdn(spec.name),
                 vm_id=state.vm_id,

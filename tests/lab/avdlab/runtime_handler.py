@@ -557,8 +557,14 @@ async def dotnet_install(state: HostState, avd: Any, op: dict[str, Any]) -> dict
         raise ArgumentError(f"dotnet_install: path '{path}' is not an .exe file.")
     if op.get("sha256") is None:
         raise ArgumentError("dotnet_install: argument 'sha256' is required (the installer's pinned SHA-256).")
+    as_system = op.get("as_system")
+    if as_system is not None and not isinstance(as_system, bool):
+        raise ArgumentError("dotnet_install: argument 'as_system' must be true or false.")
+    number_argument(op, "wait_seconds", 3600, 60, 7200)
     check_package_hash(state, "dotnet_install", path, op.get("sha256"))
-    return {"exit_code": ops.dotnet_install(state, path)}
+    # As SYSTEM the installer runs from a scheduled task (a service logon); else in the WinRM user's network logon.
+    code = ops.dotnet_install(state, path, network_logon=not as_system)
+    return {"exit_code": code, "ran_as": "NT AUTHORITY\\SYSTEM" if as_system else op.get("_runs_as")}
 
 
 async def probe_url(state: HostState, avd: Any, op: dict[str, Any]) -> dict[str, Any]:

@@ -250,10 +250,10 @@ def test_the_dotnet_installer_asks_for_a_restart_and_the_release_changes_with_it
     host, digest = dotnet_host()
     assert release(host) == k.DOTNET_47_RELEASE
     (installed,) = run(host, {"op": "dotnet_install", "path": DOTNET_PATH, "sha256": digest})
-    assert installed["result"] == {"exit_code": 3010}
+    assert installed["result"] == {"exit_code": 3010, "ran_as": "SH-01\\avdadmin"}
     assert release(host) == k.DOTNET_47_RELEASE  # pending until Windows restarts
     (again,) = run(host, {"op": "dotnet_install", "path": DOTNET_PATH, "sha256": digest})
-    assert again["result"] == {"exit_code": 0}
+    assert again["result"] == {"exit_code": 0, "ran_as": "SH-01\\avdadmin"}
     host.model.reboot(host.state)
     assert release(host) == 528449  # Windows 11 (build 22631) as the facts list it
     assert host.state.registry.get_data(k.NDP_V4_FULL, "Version") == k.DOTNET48_VERSION
@@ -264,11 +264,11 @@ def test_the_dotnet_installer_fails_with_its_documented_codes():
     host.state.disk.free = 2 * 1024**3  # below the 4.5 GB .NET Framework 4.8 needs
     host.model.save(host.state)
     op = {"op": "dotnet_install", "path": DOTNET_PATH, "sha256": digest}
-    assert run(host, op)[0]["result"] == {"exit_code": k.DOTNET_REQUIREMENTS_NOT_MET}
+    assert run(host, op)[0]["result"]["exit_code"] == k.DOTNET_REQUIREMENTS_NOT_MET
     host.state.disk.free = 80 * 1024**3
     host.state.installer_busy = True
     host.model.save(host.state)
-    assert run(host, op)[0]["result"] == {"exit_code": k.MSI_ANOTHER_INSTALL}
+    assert run(host, op)[0]["result"]["exit_code"] == k.MSI_ANOTHER_INSTALL
     assert host.state.pending_dotnet_release is None and release(host) == k.DOTNET_47_RELEASE
 
 

@@ -7,6 +7,7 @@ session host status to say Available"); an agent that has not registered yet kee
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from typing import Any
@@ -21,6 +22,7 @@ from avdlab.runtime_handler import CollectionRuntime, RuntimeScripts, runtime_di
 from avdlab.windows import known as k
 from avdlab.windows import operations as ops
 from avdlab.windows.agent import settle_registration
+from avdlab.windows.packages import lab_installers, package_bytes
 
 HOST = "sh-01"
 
@@ -221,3 +223,45 @@ def test_the_disable_automatic_application_shutdown_policy_keeps_them_too():
     ops.registry_write(state, k.INSTALLER_POLICY, "DisableAutomaticApplicationShutdown", "REG_DWORD", 1)
     reinstall_stack(model, state, {})
     assert len(state.sessions) == 1
+
+
+# --- Network logon limits (network_logon_denied) ---------------------------------------------------------------------
+# Sources: Ansible's WinRM limitations (calls to the Windows Update API are blocked in a WinRM logon; become or a
+# scheduled task runs as a local logon) and KB2773898 (the Windows Update Standalone Installer returns 5, access
+# denied, from a remote session).
+DOTNET_PATH = "C:\\ProgramData\\avdops\\installers\\dotnet48\\4.8\\ndp48-x86-x64-allos-enu.exe"
+
+
+def dotnet_host(**keys: Any) -> tuple[LabHost, str, str]:
+    """A host with .NET 4.7 and the lab's 4.8 offline installer copied to it (as installer_cache does)."""
+    host = lab_host(HostSpec(HOST, faults=["dotnet_outdated"], **keys))
+    _file, info = lab_installers()["dotnet48"]
+    data = package_bytes(info)
+    ops.make_directories(host.state, [DOTNET_PATH.rsplit("\\", 1)[0]])
+    ops.write_file(host.state, DOTNET_PATH, data)
+    host.model.save(host.state)
+    return host, DOTNET_PATH, hashlib.sha256(data).hexdigest()
+
+
+def test_the_dotnet_installer_in_a_network_logon_is_denied_and_as_system_installs():
+    host, path, sha = dotnet_host(network_logon_denied=["dotnet"])
+    denied = run(host, {"op": "dotnet_install", "path": path, "sha256": sha})["0"]
+    assert denied["result"] == {"exit_code": 5, "ran_as": "SH-01\\avdadmin"}
+    assert host.state.pending_dotnet_release is None  # nothing installed
+    system = run(host, {"op": "dotnet_install", "path": path, "sha256": sha, "as_system": True})["0"]
+    assert system["result"] == {"exit_code": 3010, "ran_as": "NT AUTHORITY\\SYSTEM"}
+    bad = run(host, {"op": "dotnet_install", "path": path, "sha256": sha, "as_system": "yes"})["0"]
+    assert bad["error"] == "dotnet_install: argument 'as_system' must be true or false."
+
+
+def test_without_the_key_the_network_logon_installs_as_before():
+    host, path, sha = dotnet_host()
+    assert run(host, {"op": "dotnet_install", "path": path, "sha256": sha})["0"]["result"]["exit_code"] == 3010
+
+
+def test_network_logon_denied_in_a_scenario():
+    assert parse_scenario("hosts: [{name: sh-01, network_logon_denied: [dotnet]}]").hosts[0].network_logon_denied == [
+        "dotnet"
+    ]
+    with pytest.raises(ScenarioError, match="network_logon_denied"):
+        parse_scenario("hosts: [{name: sh-01, network_logon_denied: [sqlserver]}]")

@@ -50,6 +50,7 @@ TERMSERVICE = "TermService"
 # "Remote Desktop Services" and "Remote Desktop Services UserMode Port Redirector").
 STACK_FILE_HOLDERS = (TERMSERVICE, "UmRdpService")
 SOURCE_SCM = "Service Control Manager"
+ERROR_ACCESS_DENIED = 5  # what an installer that needs Windows Update exits with in a network logon (KB2773898)
 EVENT_SERVICE_STATE = 7036  # "The %1 service entered the %2 state." (System log)
 # Windows Update and the transfer service that downloads its payloads into SoftwareDistribution\Download
 WUAUSERV = "wuauserv"

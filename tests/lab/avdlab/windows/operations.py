@@ -721,8 +721,12 @@ def _msiexec_uninstall(state: HostState, product_code: str, properties: dict[str
 
 
 # --- the .NET Framework offline installer ------------------------------------------------
-def dotnet_install(state: HostState, path: str) -> int:
+def dotnet_install(state: HostState, path: str, network_logon: bool = False) -> int:
     """``ndp48-x86-x64-allos-enu.exe /q /norestart``: its exit code.
+
+    ``network_logon``: run in a WinRM (network) logon; on a host whose scenario lists ``dotnet`` in
+    ``network_logon_denied`` the installer then fails with 5 (ERROR_ACCESS_DENIED), as the Windows Update
+    Standalone Installer it goes through does from a remote session (KB2773898), installing nothing.
 
     The new Release value is written for the next start of Windows (the installation finishes at the restart
     it asks for with 3010), so the registry shows the old one until then.
@@ -735,6 +739,8 @@ def dotnet_install(state: HostState, path: str) -> int:
     state.installer_service_until = time.time() + k.MSI_SERVICE_IDLE_SECONDS
     if state.installer_busy:
         return k.MSI_ANOTHER_INSTALL
+    if network_logon and "dotnet" in state.network_logon_denied:
+        return k.ERROR_ACCESS_DENIED
     if state.disk.free < k.DOTNET48_SPACE_NEEDED:
         return k.DOTNET_REQUIREMENTS_NOT_MET
     release = int(state.registry.get_data(k.NDP_V4_FULL, "Release") or 0)

@@ -151,6 +151,8 @@ class HostState:
     # StopPending when asked to stop (service_hang); lower-case names.
     service_delays: dict[str, float] = field(default_factory=dict)
     service_hang: list[str] = field(default_factory=list)
+    # Installers that fail in a network (WinRM) logon: "dotnet" (the scenario's network_logon_denied).
+    network_logon_denied: list[str] = field(default_factory=list)
     # Owners of files and folders that are not an administrator's (lower-case path -> account, e.g. a standard
     # user's DOMAIN\user); everything else belongs to Administrators, SYSTEM or TrustedInstaller.
     owners: dict[str, str] = field(default_factory=dict)
@@ -253,6 +255,7 @@ class HostState:
             registration_due=raw.get("registration_due"),
             service_delays=dict(raw.get("service_delays") or {}),
             service_hang=list(raw.get("service_hang") or []),
+            network_logon_denied=list(raw.get("network_logon_denied") or []),
             owners=dict(raw.get("owners") or {}),
             admin_only=list(raw.get("admin_only") or []),
             links=dict(raw.get("links") or {}),

@@ -356,3 +356,15 @@ def test_verify_without_a_free_reading_reads_zero():
     verification, problem = c.verify_disk_cleanup(found, 10)
     assert verification == {"free": 0, "freed": 0, "deleted": 0, "not_deleted": [], "shortfall": 10}
     assert problem is not None and problem.startswith("D: has 0 MB free after freeing 0 MB")
+
+
+def test_a_young_temp_item_is_skipped_not_the_ones_after_it():
+    items = [entry(rf"{TEMP}\young", 1, WEEK - SECOND), entry(rf"{TEMP}\old", 2, WEEK)]
+    assert c.candidates({"locations": [{"location": "windows_temp", "items": items}]}, NOW) == {
+        "windows_temp": [{"path": rf"{TEMP}\old", "size": 2}]
+    }
+
+
+def test_what_a_location_holds_counts_an_item_without_size_as_zero():
+    cleanup = {"locations": [{"location": "windows_temp", "items": [entry(rf"{TEMP}\a", None, WEEK)]}]}
+    assert c.plan_disk_cleanup(results(TARGET, cleanup=cleanup), NOW).facts["held"] == {"windows_temp": 0}

@@ -45,8 +45,9 @@ def test_an_old_release_plans_the_pinned_installer_quietly_and_reads_the_release
     (change,) = plan.changes
     assert change.disruptive and (change.operation.op, change.operation.args) == (
         "dotnet_install",
-        {"path": INSTALLER, "sha256": SHA.lower()},
+        {"path": INSTALLER, "sha256": SHA.lower(), "as_system": True},  # not in WinRM's network logon
     )
+    assert d.plan_dotnet(probe(460805), INSTALLER, SHA, as_system=False).changes[0].operation.args["as_system"] is False
     assert [op.id for op in plan.operations()] == ["apply.dotnet", "verify.ndp"]
     assert plan.facts == {
         "release_before": 460805,
@@ -97,6 +98,7 @@ def test_success_codes_say_whether_a_restart_is_due(code, release_after, reboot,
     ("code", "meaning"),
     [
         (5100, "does not meet the system requirements"),
+        (5, "access denied: the installer refused WinRM's network logon"),
         (1618, "another installation is in progress"),
         (1603, "a fatal error"),
         (1602, "canceled"),

@@ -63,7 +63,7 @@ def test_one_release_under_the_minimum_installs_and_reads_the_release_again():
     plan = d.plan_dotnet(probed(MINIMUM - 1, {"text": QWINSTA_TWO_USERS}), INSTALLER, SHA)
     assert plan.changes == [
         Change(
-            Operation("apply.dotnet", "dotnet_install", {"path": INSTALLER, "sha256": "ab" * 32}),
+            Operation("apply.dotnet", "dotnet_install", {"path": INSTALLER, "sha256": "ab" * 32, "as_system": True}),
             ".NET Framework Release",
             MINIMUM - 1,
             f"{MINIMUM} or later (after the restart)",

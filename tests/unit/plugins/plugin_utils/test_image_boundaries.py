@@ -217,3 +217,85 @@ def test_disk_megabytes_boundary(free_mb, status):
     facts = {"disk": {"drive": "C:", "size_bytes": 1024**3, "free_bytes": free_mb * 1024**2}}
     found = im.disk(facts, im.Options(disk_min_free_percent=0))
     assert found.status == status
+
+
+@pytest.mark.parametrize(("release", "status"), [(461808, "passed"), (461807, "failed"), (None, "failed")])
+def test_dotnet_472_boundary_whole(release, status):
+    found = im.dotnet({"dotnet": {"release": release, "version": "4.7.03062" if release else None}}, im.Options())
+    shown = "4.7.03062" if release else "not installed"
+    assert found.__dict__ == {
+        "id": "IMAGE_DOTNET_472",
+        "status": status,
+        "evidence": [f"NDP\\v4\\Full Release={release} (.NET {shown})"],
+        "reason": "" if status == "passed" else "the agent needs Release 461808 (4.7.2) or later",
+    }
+
+
+@pytest.mark.parametrize(("free_percent", "status"), [(4.96, "failed"), (5.0, "passed")])
+def test_disk_percent_boundary_to_the_hundredth(free_percent, status):
+    size = 100 * 1024**3
+    facts = {"disk": {"drive": "C:", "size_bytes": size, "free_bytes": int(size * free_percent / 100)}}
+    found = im.disk(facts, im.Options(disk_min_free_mb=0))
+    assert found.status == status
+    assert found.evidence == [
+        f"C: has {int(size * free_percent / 100) / 1024**2:.0f} MB free of 100.0 GB ({free_percent}%)"
+    ]
+
+
+PROGRAMS = {
+    im.k.PROGRAM_BOOTLOADER: [{"display_version": "1.0.9023.1100"}],
+    im.k.PROGRAM_AGENT: [{"display_version": "1.0.10004.1300"}],
+    im.k.PROGRAM_GENEVA: [{"display_version": "46.16.1"}],
+    im.k.PROGRAM_SXS: [{"display_version": "1.0.2505.08650"}, {"display_version": "1.0.2404.16760"}],
+}
+
+
+def components(programs: dict[str, Any], service: bool, agent: dict[str, Any], mode: str = "any") -> dict[str, Any]:
+    facts = {
+        "agent": agent,
+        "services": {"RDAgentBootLoader": {"exists": service}},
+        "components": {"programs": programs},
+    }
+    return im.agent_components(facts, im.Options(agent=mode)).__dict__
+
+
+def test_components_absent_whole():
+    assert components({}, False, {}) == {
+        "id": "IMAGE_AGENT_COMPONENTS",
+        "status": "passed",
+        "evidence": [
+            *(f"{name}: not installed" for name in im.k.PROGRAMS),
+            "service RDAgentBootLoader: absent",
+            "DefaultAgent=not set, SxsStack CurrentVersion=not set",
+            "agent components absent",
+        ],
+        "reason": "",
+    }
+
+
+def test_components_present_whole_with_each_inconsistency_named():
+    agent = {"default_agent": "RDAgent_1.0.9742.1500", "version": "1.0.9742.1500", "sxs_stack_version": None}
+    found = components(PROGRAMS, True, agent, "present")
+    assert found["evidence"] == [
+        f"{im.k.PROGRAM_BOOTLOADER}: 1.0.9023.1100",
+        f"{im.k.PROGRAM_AGENT}: 1.0.10004.1300",
+        f"{im.k.PROGRAM_GENEVA}: 46.16.1",
+        f"{im.k.PROGRAM_SXS}: 1.0.2505.08650, 1.0.2404.16760",
+        "service RDAgentBootLoader: exists",
+        "DefaultAgent=RDAgent_1.0.9742.1500, SxsStack CurrentVersion=not set",
+    ]
+    assert found["reason"] == (
+        f"agent mode 'present': {im.k.PROGRAM_SXS} is installed 2 times; DefaultAgent=RDAgent_1.0.9742.1500 names "
+        "no installed agent version; SxsStack CurrentVersion=not set is not the installed stack"
+    )
+    consistent = {**agent, "version": "1.0.10004.1300", "sxs_stack_version": "rdp-sxs1.0.2505.08650"}
+    one_stack = {**PROGRAMS, im.k.PROGRAM_SXS: PROGRAMS[im.k.PROGRAM_SXS][:1]}
+    assert (
+        components(one_stack, True, consistent, "present")["evidence"][-1] == "agent components present and consistent"
+    )
+    absent = components(one_stack, True, consistent, "absent")["reason"]
+    assert absent == (
+        "agent mode 'absent': "
+        + "; ".join(f"{name} is installed" for name in im.k.PROGRAMS)
+        + "; the RDAgentBootLoader service exists"
+    )

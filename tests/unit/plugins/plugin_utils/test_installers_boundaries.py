@@ -180,3 +180,38 @@ def test_verify_copies_names_every_copy_that_differs():
 @pytest.mark.parametrize(("folder", "kept"), [("D:\\", "D:"), ("D:\\c\\\\", "D:\\c"), ("d:\\x y", "d:\\x y")])
 def test_a_cache_folder_loses_its_trailing_separators(folder, kept):
     assert inst.check_cache_dir(folder) == kept
+
+
+def test_the_cache_probe_in_check_mode_is_the_same_operation_without_creating():
+    installers = [inst.Installer("agent", "a.msi", "1.0", "ab" * 32, "a.msi", CODE)]
+    assert inst.make_folders(CACHE, installers, check=True) == [
+        Operation(
+            "probe.folders",
+            "make_directory",
+            {"paths": [rf"{CACHE}\agent\1.0"], "secure_root": CACHE, "check_mode": True},
+        )
+    ]
+    with pytest.raises(inst.InstallerError) as caught:
+        inst.folders_to_change({})
+    assert str(caught.value) == "the installer cache on the host cannot be used: no answer"
+
+
+def test_an_entry_of_a_wrong_name_shape_or_fields_names_what_is_allowed():
+    names = "agent, boot_loader, sxs_stack, geneva, dotnet48"
+    fields = "file, version, sha256, product_code, source"
+    for name, entry, message in (
+        ("fslogix", agent(), f"m.yml: installers.fslogix: unknown installer name; the names are {names}"),
+        ("agent", "a.msi", f"m.yml: installers.agent: must be a mapping of {fields}"),
+        (
+            "agent",
+            agent(zeta=1, alpha=2),
+            f"m.yml: installers.agent: unknown field(s) alpha, zeta; the fields are {fields}",
+        ),
+    ):
+        with pytest.raises(inst.InstallerError) as caught:
+            inst.parse_entry(name, entry, WHERE)
+        assert str(caught.value) == message
+
+
+def test_only_separators_are_stripped_from_the_cache_folder():
+    assert inst.check_cache_dir("D:\\cacheX\\") == "D:\\cacheX"

@@ -280,8 +280,10 @@ def test_verify_install_reads_a_missing_exit_code_as_a_failure():
     assert summary["exit_codes"] == {"agent": -1} and summary["agent_key"] is False
     assert problem == "install failed: agent: exit code -1, Windows Installer error -1"
     _summary, problem = r.verify_install(install_results({"exit_code": 1603}, {"exit_code": 1619}, [], False, False))
-    assert (
-        problem is not None and problem.count("; ") == 1 and problem.startswith("install failed: agent: exit code 1603")
+    assert problem == (
+        "install failed: agent: exit code 1603, a fatal error during installation (the MsiInstaller events in the "
+        "Application log say which action failed); boot_loader: exit code 1619, the installation package could not "
+        "be opened (missing, or not a Windows Installer package)"
     )
 
 
@@ -317,3 +319,15 @@ def test_a_checksum_is_64_hex_digits_of_either_case():
     for bad in ("g" * 64, "a" * 63, "a" * 65):
         with pytest.raises(PlanError, match="SHA-256"):
             r.check_sha256("s", bad)
+
+
+def test_an_instance_listed_twice_is_skipped_not_the_ones_after_it():
+    twice = {**AGENT, "product_code": AGENT["product_code"].lower()}
+    products, _unused = r.products_to_uninstall([AGENT, twice, BOOT])
+    assert [p.display_name for p in products] == [BOOT["display_name"], AGENT["display_name"]]
+
+
+def test_two_failed_uninstalls_are_named_apart():
+    _summary, problem = r.verify_uninstall(verify_results({"apply.uninstall0": 1603, "apply.uninstall1": 1625}, []))
+    assert problem is not None
+    assert problem.split("; ")[1].startswith("apply.uninstall1: exit code 1625, the installation is forbidden")

@@ -355,6 +355,28 @@ def test_the_terminal_table_for_unreachable_and_incomplete_hosts():
     assert part.split(None, 2)[2] == "-; not checked: DISK_SPACE_LOW, DOTNET_OUTDATED"
 
 
+def test_the_image_table_speaks_of_images_and_checks():
+    """Issue 21: validate_image.yml's summary said healthy/unhealthy and 'diagnosed' of an image VM."""
+    entries = {
+        "img-clean": rep.host_entry(diagnosed()),
+        "img-reboot": rep.host_entry(
+            diagnosed({**finding("UNSUPPORTED_OS"), "id": "IMAGE_NO_PENDING_REBOOT", "title": "a reboot is pending"})
+        ),
+        "img-gone": rep.host_entry({"unreachable": True, "msg": "timed out"}),
+    }
+    lines = rep.summary_lines(rep.build_report(entries, NOW), "r", "image-validation.json", image=True)
+    assert lines[0] == f"{'IMAGE VM':<24} {'RESULT':<12} FAILED CHECKS"
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in lines[1:-2]}
+    assert rows["img-clean"] == ["passed", "-"] and rows["img-reboot"] == ["failed", "IMAGE_NO_PENDING_REBOOT"]
+    assert rows["img-gone"][0] == "unreachable"
+    assert lines[-2] == (
+        "3 image VM(s), 2 checked: 1 passed, 1 failed a check, 0 incomplete, 0 stopped, 1 unreachable, "
+        "0 not checked (an error)"
+    )
+    assert lines[-1] == "Reports: r/image-validation.json"
+    assert not [line for line in lines if "healthy" in line or "diagnosed" in line]
+
+
 def test_a_long_failure_reason_is_cut_in_the_table():
     entries = {"f": rep.host_entry({"failed": True, "msg": "w" * 300})}
     line = rep.summary_lines(rep.build_report(entries, NOW), "r")[1]

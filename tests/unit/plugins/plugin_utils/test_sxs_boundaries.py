@@ -257,3 +257,10 @@ def test_verify_fails_when_the_program_or_its_winstation_is_missing(programs, li
         f"(programs: {len(programs)}, ReverseConnectionListener={listener}); see {RDINFRA}\\SXSStackInstall.txt"
     )
     assert verification["winstation_created"] is (listener == "rdp-sxs1" and keys == ("rdp-sxs1",))
+
+
+def test_every_problem_is_named_in_the_note_apart():
+    plan = s.plan_sxs_stack(probe(programs=[], qwinsta=DOWN))
+    assert plan.notes == [
+        f"reinstalling the side-by-side stack: program '{SXS}' is not installed; qwinsta: rdp-sxs250508650 is Down"
+    ]
