@@ -17,6 +17,7 @@ import yaml
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _facts as f
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _known as k
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _parsers as p
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _reinstall as reinstall
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation import ROLE_FOR
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import OperationResult
@@ -573,6 +574,11 @@ def test_registration_read_from_the_registry_on_its_own(entry):
     if entry["finding"] != "REGISTRATION_INCOMPLETE":
         assert "REGISTRATION_INCOMPLETE" not in found  # the documented error names it; no second finding
     assert ROLE_FOR[entry["finding"]] == "registration"
+
+
+@pytest.mark.parametrize("entry", corpus_yaml("installers/msiexec_exit_codes.yml"), ids=lambda e: e["name"])
+def test_msiexec_exit_codes_are_read_as_windows_installer_documents_them(entry):
+    assert reinstall.classify_exit_code(entry["code"]) == entry["means"]
 
 
 def test_sources_name_every_file():
