@@ -27,6 +27,7 @@ class ActionModule(ChangeAction):
         "agent_sha256": {"type": "str"},
         "boot_loader_sha256": {"type": "str"},
         "registration_token": {"type": "str", "no_log": True},
+        "packages_only": {"type": "bool", "default": False},
     }
     SECRET_OPTIONS = ("registration_token",)
 
@@ -45,7 +46,7 @@ class ActionModule(ChangeAction):
         check_token(args["registration_token"])
 
     def probe(self, args: dict[str, Any]) -> list[Operation]:
-        operations: list[Operation] = probe_install()
+        operations: list[Operation] = probe_install(packages=[args["agent_package"], args["boot_loader_package"]])
         return operations
 
     def plan(self, results: Mapping[str, OperationResult], args: dict[str, Any], check_mode: bool) -> Plan:
@@ -58,6 +59,7 @@ class ActionModule(ChangeAction):
             args["agent_sha256"],
             args["boot_loader_sha256"],
             check_mode,
+            args["packages_only"],
         )
 
     def verify(self, results: Mapping[str, OperationResult], args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:

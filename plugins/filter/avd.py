@@ -15,6 +15,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     finding_ids,
     known_ids,
     plan_host,
+    reinstall_blockers,
     rollout_stop,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose
@@ -53,6 +54,13 @@ def avd_remediation_plan(
         diagnosis if isinstance(diagnosis, Mapping) else None, only_ids, skip_ids, bool(remove_local_policy)
     )
     return plan
+
+
+def avd_reinstall_blockers(result: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The root-cause findings of a registered diagnose result that a reinstall cannot fix, with who must act."""
+    diagnosis = (result or {}).get("diagnosis") if isinstance(result, Mapping) else None
+    blockers: list[dict[str, str]] = reinstall_blockers(diagnosis if isinstance(diagnosis, Mapping) else None)
+    return blockers
 
 
 def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_percentage: Any = 100) -> str:
@@ -98,6 +106,7 @@ class FilterModule:
         return {
             "avd_check_variables": avd_check_variables,
             "avd_diagnose": avd_diagnose,
+            "avd_reinstall_blockers": avd_reinstall_blockers,
             "avd_remediation_plan": avd_remediation_plan,
             "avd_rollout_stop": avd_rollout_stop,
             "avd_variable_pattern": avd_variable_pattern,

@@ -54,6 +54,13 @@ options:
       - The host pool's registration key (from M(avdops.sessionhost.registration_token)).
       - Required to install the agent; never shown in any output.
     type: str
+  packages_only:
+    description:
+      - Only check that both packages are on the host (with O(agent_sha256) and O(boot_loader_sha256) when given)
+        and change nothing; fails naming each package that is missing or another file.
+      - Without it, a package that is to be installed is checked that way before anything runs.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

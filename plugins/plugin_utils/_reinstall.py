@@ -275,12 +275,37 @@ def check_token(token: str | None) -> None:
         raise PlanError("registration_token is empty or has spaces inside: pass the key registration_token returns")
 
 
-def probe_install(prefix: str = "probe") -> list[Operation]:
-    return [
+def probe_install(prefix: str = "probe", packages: list[str] | None = None) -> list[Operation]:
+    """What is installed (and, with ``packages``, whether those files are on the host and their SHA-256)."""
+    operations = [
         Operation(f"{prefix}.programs", "programs", {"name_pattern": PROGRAMS_PATTERN}),
         Operation(f"{prefix}.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
         read_registry(f"{prefix}.agent_key", k.RDINFRA_AGENT, ["IsRegistered", "RegistrationToken"]),
     ]
+    if packages:
+        operations.append(Operation(f"{prefix}.packages", "file_hash", {"paths": list(packages)}))
+    return operations
+
+
+def package_problems(
+    results: Mapping[str, OperationResult], packages: Mapping[str, tuple[str, str | None]]
+) -> list[str]:
+    """Each package (name -> (path on the host, SHA-256 or None)) that is not on the host, or not the file expected.
+
+    Checked before anything is uninstalled: msiexec would answer 1619 for a missing package only after the old
+    agent is gone. [] when the probe did not read the files (a capture from before this check).
+    """
+    if "probe.packages" not in results:
+        return []
+    found = {str(item.get("path")).lower(): item for item in answer(results, "probe.packages") or []}
+    problems = []
+    for name, (path, sha256) in packages.items():
+        item = found.get(path.lower()) or {}
+        if not item.get("exists"):
+            problems.append(f"{name} {path} is not on the host")
+        elif sha256 and str(item.get("sha256") or "").lower() != sha256.lower():
+            problems.append(f"{name} {path} has SHA-256 {item.get('sha256')}, not {sha256.lower()}")
+    return problems
 
 
 def _msi_install(op_id: str, package: str, sha256: str | None, properties: dict[str, str] | None) -> Operation:
@@ -299,8 +324,13 @@ def plan_install(
     agent_sha256: str | None = None,
     boot_loader_sha256: str | None = None,
     check_mode: bool = False,
+    packages_only: bool = False,
 ) -> Plan:
-    """The agent with the registration key, then the boot loader: each only when not installed."""
+    """The agent with the registration key, then the boot loader: each only when not installed.
+
+    A package to install that the probe found missing (or with another SHA-256) fails the plan before anything
+    runs; ``packages_only`` checks both packages that way and plans nothing (reinstall.yml's preflight).
+    """
     programs = list(answer(results, "probe.programs") or [])
     installed = {which_program(entry.get("display_name")) for entry in programs}
     plan = Plan(
@@ -309,6 +339,26 @@ def plan_install(
             "bootloader_installed": k.PROGRAM_BOOTLOADER in installed,
         }
     )
+    if packages_only:
+        wanted = {
+            "agent_package": (agent_package, agent_sha256),
+            "boot_loader_package": (boot_loader_package, boot_loader_sha256),
+        }
+    else:
+        wanted = {}
+        if k.PROGRAM_AGENT not in installed:
+            wanted["agent_package"] = (agent_package, agent_sha256)
+        if k.PROGRAM_BOOTLOADER not in installed:
+            wanted["boot_loader_package"] = (boot_loader_package, boot_loader_sha256)
+    missing = package_problems(results, wanted)
+    if missing:
+        raise PlanError("; ".join(missing) + ": nothing was changed; give the right path (and SHA-256), then run again")
+    if packages_only:
+        plan.notes.append(
+            "the agent and boot loader packages are on the host"
+            + (" with their SHA-256" if agent_sha256 and boot_loader_sha256 else "")
+        )
+        return plan
     if k.PROGRAM_AGENT not in installed:
         if not token and not check_mode:
             raise PlanError("registration_token is required to install the agent (a key from registration_token)")

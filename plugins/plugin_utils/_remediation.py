@@ -168,6 +168,58 @@ def plan_host(
     }
 
 
+# --- the full reinstall (playbooks/reinstall.yml) --------------------------------------------
+# What the article's last resort fixes: the agent, its registration, the boot loader and the stack it brings back.
+REINSTALL_FIXES = frozenset(
+    {
+        "AGENT_NOT_INSTALLED",
+        "INVALID_REGISTRATION_TOKEN",
+        "EXPIRED_REGISTRATION_TOKEN",
+        "ENDPOINT_NOT_FOUND",
+        "BOOTLOADER_NOT_RUNNING",
+        "HEARTBEAT_LOST",
+        "STACK_LISTENER_NOT_LISTENING",
+        "INSTALLATION_HEALTH_CHECK_FAILED",
+        "SXS_STACK_NOT_INSTALLED",
+    }
+)
+# What makes the reinstall itself fail (a full disk: msiexec 1603; an old .NET: the agent's install):
+# remediate.yml's role for it comes first.
+REINSTALL_PREREQUISITES = frozenset({"DISK_SPACE_LOW", "DOTNET_OUTDATED"})
+# What the reinstall waits out itself (another installation, msiexec 1618: it waits and tries again).
+REINSTALL_WAITS = frozenset({"INSTALLER_BUSY"})
+
+
+def reinstall_blockers(diagnosis: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The root-cause findings a reinstall cannot fix, each with who must act ([] when the reinstall may go on).
+
+    Each is ``{id, who, says}``, ``says`` being the two in one phrase for the host's result.
+
+    A host with any of them is left as it is: uninstalling the agent of a host whose network, policy, OS, domain
+    trust or profile storage is broken ends with a host that has no agent and still the same problem.
+    """
+    blockers: list[dict[str, str]] = []
+    for finding in (diagnosis or {}).get("findings") or []:
+        fid = str(finding.get("id"))
+        if finding.get("explained_by") or finding.get("severity") not in ("critical", "warning"):
+            continue
+        if fid in REINSTALL_FIXES | REINSTALL_WAITS | INFO_ONLY or any(b["id"] == fid for b in blockers):
+            continue
+        if fid in POLICY_FINDINGS:
+            who = POLICY_OWNER.replace("-e avd_remove_local_policy", "remediate.yml -e avd_remove_local_policy")
+        elif fid in REPORT_ONLY:
+            who = REPORT_ONLY[fid]
+        elif fid in REINSTALL_PREREQUISITES:
+            who = (
+                f"this collection first: remediate.yml -e avd_only={fid} (role {ROLE_FOR[fid]}); the reinstall "
+                "would fail on it"
+            )
+        else:
+            who = "a person: a reinstall does not fix it; follow the finding's remediation"
+        blockers.append({"id": fid, "who": who, "says": f"{fid} needs {who}"})
+    return blockers
+
+
 # --- a rolling remediation ------------------------------------------------------------------
 NOT_ATTEMPTED = "not attempted: the rollout stopped after a batch failed beyond avd_max_fail_percentage"
 

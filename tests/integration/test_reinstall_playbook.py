@@ -29,7 +29,7 @@ hosts:
   - {name: re-03, faults: [agent_not_installed], msi_logging_policy: voicewarmupx, msi_debug_policy: 7}
   - {name: re-04, faults: [sxs_stack_missing]}
   - {name: re-05, faults: [endpoint_not_found]}
-  - {name: re-06, installation_seconds: 12}
+  - {name: re-06, installation_seconds: 40}
   - {name: re-07, faults: [agent_not_installed], sessions: 1}
 """
 BROKEN = ["re-01", "re-02", "re-03", "re-04", "re-05"]
@@ -243,8 +243,9 @@ def test_planted_token_is_in_no_output_log_or_host_file(lab, planted_token, chec
 def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_converges_on_a_rerun(
     lab, packages, second_run
 ):
-    """re-06 (healthy: reinstalled on request) runs another installation for 12 s when the run starts (msiexec
-    1618: the uninstall waits and tries again), then goes off the network as soon as its programs are gone."""
+    """re-06 (healthy: reinstalled on request) runs another installation for 40 s when the run starts (msiexec
+    1618: the uninstall, after the preflight, waits and tries again), then goes off the network as soon as its
+    programs are gone."""
     lab.control("/hosts/re-06/inject?fault=installer_busy", method="POST")
     run = subprocess.Popen(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(REPO / "playbooks" / "reinstall.yml"),

@@ -240,3 +240,62 @@ def test_disk_percent_boundary_to_the_hundredth(free_percent, status):
     assert found.evidence == [
         f"C: has {int(size * free_percent / 100) / 1024**2:.0f} MB free of 100.0 GB ({free_percent}%)"
     ]
+
+
+PROGRAMS = {
+    im.k.PROGRAM_BOOTLOADER: [{"display_version": "1.0.9023.1100"}],
+    im.k.PROGRAM_AGENT: [{"display_version": "1.0.10004.1300"}],
+    im.k.PROGRAM_GENEVA: [{"display_version": "46.16.1"}],
+    im.k.PROGRAM_SXS: [{"display_version": "1.0.2505.08650"}, {"display_version": "1.0.2404.16760"}],
+}
+
+
+def components(programs: dict[str, Any], service: bool, agent: dict[str, Any], mode: str = "any") -> dict[str, Any]:
+    facts = {
+        "agent": agent,
+        "services": {"RDAgentBootLoader": {"exists": service}},
+        "components": {"programs": programs},
+    }
+    return im.agent_components(facts, im.Options(agent=mode)).__dict__
+
+
+def test_components_absent_whole():
+    assert components({}, False, {}) == {
+        "id": "IMAGE_AGENT_COMPONENTS",
+        "status": "passed",
+        "evidence": [
+            *(f"{name}: not installed" for name in im.k.PROGRAMS),
+            "service RDAgentBootLoader: absent",
+            "DefaultAgent=not set, SxsStack CurrentVersion=not set",
+            "agent components absent",
+        ],
+        "reason": "",
+    }
+
+
+def test_components_present_whole_with_each_inconsistency_named():
+    agent = {"default_agent": "RDAgent_1.0.9742.1500", "version": "1.0.9742.1500", "sxs_stack_version": None}
+    found = components(PROGRAMS, True, agent, "present")
+    assert found["evidence"] == [
+        f"{im.k.PROGRAM_BOOTLOADER}: 1.0.9023.1100",
+        f"{im.k.PROGRAM_AGENT}: 1.0.10004.1300",
+        f"{im.k.PROGRAM_GENEVA}: 46.16.1",
+        f"{im.k.PROGRAM_SXS}: 1.0.2505.08650, 1.0.2404.16760",
+        "service RDAgentBootLoader: exists",
+        "DefaultAgent=RDAgent_1.0.9742.1500, SxsStack CurrentVersion=not set",
+    ]
+    assert found["reason"] == (
+        f"agent mode 'present': {im.k.PROGRAM_SXS} is installed 2 times; DefaultAgent=RDAgent_1.0.9742.1500 names "
+        "no installed agent version; SxsStack CurrentVersion=not set is not the installed stack"
+    )
+    consistent = {**agent, "version": "1.0.10004.1300", "sxs_stack_version": "rdp-sxs1.0.2505.08650"}
+    one_stack = {**PROGRAMS, im.k.PROGRAM_SXS: PROGRAMS[im.k.PROGRAM_SXS][:1]}
+    assert (
+        components(one_stack, True, consistent, "present")["evidence"][-1] == "agent components present and consistent"
+    )
+    absent = components(one_stack, True, consistent, "absent")["reason"]
+    assert absent == (
+        "agent mode 'absent': "
+        + "; ".join(f"{name} is installed" for name in im.k.PROGRAMS)
+        + "; the RDAgentBootLoader service exists"
+    )
