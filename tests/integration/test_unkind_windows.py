@@ -23,6 +23,7 @@ hosts:
   - {name: uk-04, faults: [sxs_stack_missing], sessions: 2}
   - {name: uk-05, faults: [invalid_registration_token], registration_seconds: 900}
   - {name: uk-06, faults: [dotnet_outdated], network_logon_denied: [dotnet]}
+  - {name: uk-07, faults: [msi_policy_blocked]}
 """
 TARGET = ("-e", "target=uk-01:uk-02:uk-03")
 FAST = (
@@ -126,3 +127,18 @@ def test_the_dotnet_installer_refused_over_winrm_runs_as_system_and_the_host_is_
     host = json.loads((tmp_path / "remediation.json").read_text())["hosts"]["uk-06"]
     assert result.returncode == 0 and host["outcome"] == "fixed", (host, result.stdout[-4000:])
     assert "DOTNET_OUTDATED" in host["before"]["findings"] and host["after"]["state"] == "healthy"
+
+
+def test_a_failed_stack_install_starts_the_boot_loader_again_before_failing(lab, tmp_path):
+    """uk-07: Windows Installer is turned off by policy, so the new stack's install fails (1625) after the boot
+    loader was stopped and the old stack uninstalled; the role starts the boot loader again, then fails."""
+    play = tmp_path / "stack.yml"
+    role = {"name": "avdops.sessionhost.sxs_stack"}
+    task = {"name": "Stack", "ansible.builtin.include_role": role, "vars": {"sxs_stack_reinstall": True}}
+    play.write_text(json.dumps([{"name": "Stack", "hosts": "uk-07", "gather_facts": False, "tasks": [task]}]))
+    result = lab.playbook(play)
+    assert result.returncode != 0
+    assert "RDAgentBootLoader started again" in result.stdout and "exited with 1625" in result.stdout, result.stdout[
+        -3000:
+    ]
+    assert shown(lab, "uk-07")["services"]["rdagentbootloader"]["state"] == "Running"
