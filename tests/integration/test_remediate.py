@@ -259,7 +259,7 @@ def test_bad_finding_ids_are_refused_before_anything_changes(pool, tmp_path):
     before = host_states(lab)
     result = remediate(lab, tmp_path, "-e", "avd_only=NOT_A_FINDING")
     assert result.returncode != 0
-    assert "avd_only names unknown finding ids: NOT_A_FINDING" in result.stdout
+    assert "avd_only: unknown finding id(s) NOT_A_FINDING; the finding ids are" in result.stdout
     assert host_states(lab) == before
 
 
