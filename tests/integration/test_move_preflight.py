@@ -33,7 +33,7 @@ FAST = ["-e", "avd_settle_seconds=2", "-e", "avd_session_wait_retries=1", "-e", 
 def lab(lab_factory, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("move-preflight") / "lab.yml"
     scenario.write_text(SCENARIO)
-    return lab_factory("move-preflight", "--scenario", str(scenario), "--first-address", "127.0.64.1")
+    return lab_factory("move-preflight", "--scenario", str(scenario), "--first-address", "127.0.152.1")
 
 
 def pools(lab, tmp_path: Path) -> dict[str, dict[str, bool]]:

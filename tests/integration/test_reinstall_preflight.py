@@ -38,7 +38,7 @@ def lab(lab_factory, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("reinstall-preflight") / "lab.yml"
     scenario.write_text(SCENARIO)
     return lab_factory(
-        "reinstall-preflight", "--scenario", str(scenario), "--first-address", "127.0.63.1", "--reboot-seconds", "1"
+        "reinstall-preflight", "--scenario", str(scenario), "--first-address", "127.0.151.1", "--reboot-seconds", "1"
     )
 
 

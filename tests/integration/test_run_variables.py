@@ -32,7 +32,7 @@ HOSTS = ("vr-01", "vr-02")
 def lab(lab_factory, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("run-variables") / "lab.yml"
     scenario.write_text(SCENARIO)
-    return lab_factory("run-variables", "--scenario", str(scenario), "--first-address", "127.0.62.1")
+    return lab_factory("run-variables", "--scenario", str(scenario), "--first-address", "127.0.150.1")
 
 
 def pool_hosts(lab, tmp_path: Path) -> dict[str, bool]:
