@@ -109,7 +109,9 @@ facts:
     would_free: 7170162688
     shortfall: 0
 verification:
-  description: Free bytes after, bytes freed, items deleted, items that could not be deleted (in use, or kept because a standard user owns them) and the shortfall.
+  description:
+    - Free bytes after, bytes freed, items deleted, items that could not be deleted (in use, or kept because a
+      standard user owns them) and the shortfall.
   returned: when something was deleted
   type: dict
 """

@@ -65,6 +65,7 @@ attributes:
     support: full
     description: Reads the marker and the journal and says what it would do; writes nothing.
   diff_mode:
+    description: Nothing to show as a diff.
     support: none
   platform:
     support: full

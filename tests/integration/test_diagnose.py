@@ -568,8 +568,11 @@ def test_merged_slices_keep_versions_and_drift(demo_lab, diagnosis, tmp_path):
         assert merged["hosts"][name].get("versions") == report["hosts"][name].get("versions"), name
         if report["hosts"][name]["state"] in DIAGNOSED:
             assert merged["hosts"][name]["versions"]["agent"] or name == "avd-02", name  # avd-02: no agent
-        drift = lambda e: sorted(f["id"] for f in e["findings"] if f["id"].endswith("_DRIFT"))  # noqa: E731
-        assert drift(merged["hosts"][name]) == drift(report["hosts"][name]), name
+        assert drift_ids(merged["hosts"][name]) == drift_ids(report["hosts"][name]), name
+
+
+def drift_ids(entry: dict) -> list[str]:
+    return sorted(finding["id"] for finding in entry["findings"] if finding["id"].endswith("_DRIFT"))
 
 
 def test_the_live_host_pool_wins_over_a_static_one_and_the_run_says_so(demo_lab, tmp_path):

@@ -100,11 +100,16 @@ def sites(tree: ast.AST) -> list[Site]:
             found.append(Site("condition negated", index, line))
         elif isinstance(node, ast.comprehension):  # no position of its own: its first condition's
             found.extend(Site("condition negated", index, test.lineno) for test in node.ifs[:1])
-        elif isinstance(node, ast.Constant) and type(node.value) is int:
+        elif isinstance(node, ast.Constant) and is_plain_int(node.value):
             found += [Site("constant +1", index, line), Site("constant -1", index, line)]
         elif isinstance(node, ast.Return) and node.value is not None and not is_none(node.value):
             found.append(Site("return emptied", index, line))
     return found
+
+
+def is_plain_int(value: object) -> bool:
+    """An int literal, not a bool (True and False are ints to isinstance)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_none(node: ast.AST) -> bool:
@@ -132,7 +137,7 @@ def mutate(source: str, site: Site) -> tuple[str, str, str]:
             assert isinstance(node, ast.If | ast.While | ast.IfExp)
             node.test = negate(node.test)
     elif site.kind.startswith("constant"):
-        assert isinstance(node, ast.Constant) and type(node.value) is int
+        assert isinstance(node, ast.Constant) and is_plain_int(node.value)
         node.value = node.value + (1 if site.kind.endswith("+1") else -1)
     else:
         assert isinstance(node, ast.Return)

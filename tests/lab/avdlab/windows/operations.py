@@ -567,7 +567,8 @@ def _policy_log_text(
     stamp = time.strftime("%m/%d/%Y  %H:%M:%S", time.gmtime(now))
     verbose = "v" in modes
     lines = [
-        f"=== {'Verbose logging' if verbose else 'Logging'} started: {stamp}  Build type: SHIP UNICODE 5.00.10011.00  Calling process: C:\\Windows\\system32\\msiexec.exe ==="
+        f"=== {'Verbose logging' if verbose else 'Logging'} started: {stamp}  Build type: SHIP UNICODE 5.00.10011.00"
+        "  Calling process: C:\\Windows\\system32\\msiexec.exe ==="
     ]
     if debug:
         lines.append(f"MSI (s) (7C:48): Machine policy value 'Debug' is {debug}")

@@ -32,8 +32,10 @@ def boot_loader(state: str) -> dict[str, OperationResult]:
     return dict([ok("probe.bootloader", {"exists": True, "state": state, "start_type": "Automatic"})])
 
 
-@pytest.mark.parametrize(("state", "wanted", "changed"), [("Running", "started", False), ("Stopped", "started", True),
-                                                         ("Running", "restarted", True)])  # fmt: skip
+BOOT_LOADER_CASES = [("Running", "started", False), ("Stopped", "started", True), ("Running", "restarted", True)]
+
+
+@pytest.mark.parametrize(("state", "wanted", "changed"), BOOT_LOADER_CASES)
 def test_boot_loader(state, wanted, changed):
     plan = p.plan_boot_loader(boot_loader(state), wanted)
     assert plan.changed is changed
