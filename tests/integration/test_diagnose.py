@@ -124,7 +124,7 @@ def test_junit_and_summary(diagnosis):
     assert junit.count("<testcase") == 26 * len(CHECKS) + 2
     assert "HOST" in result.stdout and "26 hosts" not in result.stdout  # 28 with the two unreachable ones
     summary = "28 hosts, 26 diagnosed: 3 healthy, 23 unhealthy, 0 incomplete, 0 stopped, 2 unreachable, 0 failed"
-    assert summary in result.stdout, result.stdout[result.stdout.find("Show the summary") :][:3000]
+    assert summary in flat(result.stdout), result.stdout[result.stdout.find("Show the summary") :][:3000]
 
 
 def test_fail_on_sets_the_exit_status(demo_lab, tmp_path):
@@ -223,7 +223,8 @@ def check_triage_grid(page, report) -> None:
     page.locator('#grid th[data-key="name"]').click()
     assert rows.first.get_attribute("data-host") == names[-1]  # descending
     host_link = page.locator('#findings-summary a.host-link[href="#host-avd-15"]')
-    assert host_link.count() == 1
+    # one link under each finding of the host (DOTNET_OUTDATED, and the pool drift it explains)
+    assert host_link.count() == len({finding["id"] for finding in report["hosts"]["avd-15"]["findings"]}) >= 1
     assert "every reachable" not in page.content()
 
 
@@ -354,10 +355,10 @@ def test_a_run_where_every_host_failed_exits_non_zero_without_fail_on(demo_lab, 
         "tls-01": "tls",
     }
     assert "certificate verify failed" in report["hosts"]["tls-01"]["reason"]  # in full in the report
-    lines = {line.split()[0]: line for line in result.stdout.splitlines() if " unreachable  " in line}
-    assert "connection refused: [Errno 111] Connection refused" in lines["ghost-01"]
-    assert "credentials rejected: the specified credentials were rejected" in lines["badcred-01"]
-    assert "TLS verification failed: certificate verify failed" in lines["tls-01"]
+    out = flat(result.stdout)  # the summary's lines, as the callback folds them
+    assert "ghost-01 unreachable connection refused: [Errno 111] Connection refused" in out
+    assert "badcred-01 unreachable credentials rejected: the specified credentials were rejected" in out
+    assert "tls-01 unreachable TLS verification failed: certificate verify failed" in out
 
 
 def test_an_inventory_that_fails_to_parse_fails_the_run(demo_lab, tmp_path):
@@ -569,6 +570,11 @@ def test_merged_slices_keep_versions_and_drift(demo_lab, diagnosis, tmp_path):
         if report["hosts"][name]["state"] in DIAGNOSED:
             assert merged["hosts"][name]["versions"]["agent"] or name == "avd-02", name  # avd-02: no agent
         assert drift_ids(merged["hosts"][name]) == drift_ids(report["hosts"][name]), name
+
+
+def flat(text: str) -> str:
+    """The output with the callback's folding of long lines (and its YAML quotes) undone."""
+    return " ".join(text.replace("'", "").split())
 
 
 def drift_ids(entry: dict) -> list[str]:

@@ -93,7 +93,7 @@ def test_a_vm_that_is_off_is_refused_before_it_leaves_its_pool(lab, tmp_path):
     assert result.returncode != 0
     assert "mp-01: not moved: the VM is stopped" in flat(result.stdout), result.stdout[-4000:]
     assert "start it, then run again" in flat(result.stdout)
-    assert "avdops.sessionhost.drain :" not in result.stdout
+    assert "avdops.sessionhost.drain : Drain the host" not in result.stdout
     listed = pools(lab, tmp_path)
     assert listed["hp-src"].get("mp-01") is True and "mp-01" not in listed["hp-dst"]
 
@@ -102,7 +102,7 @@ def test_a_host_without_an_agent_is_refused_before_it_leaves_its_pool(lab, tmp_p
     result = move(lab, "-e", "avd_target_pool=hp-dst", "-e", "target=mp-02")
     assert result.returncode != 0
     assert "mp-02: not moved: the agent is not installed, so it cannot be re-registered" in flat(result.stdout)
-    assert "avdops.sessionhost.drain :" not in result.stdout
+    assert "avdops.sessionhost.drain : Drain the host" not in result.stdout
     listed = pools(lab, tmp_path)
     assert listed["hp-src"].get("mp-02") is True and "mp-02" not in listed["hp-dst"]
 

@@ -113,7 +113,7 @@ def test_hosts_a_reinstall_does_not_fix_are_left_alone_with_who_must_act(lab, bl
     assert (
         "pf-03: left alone, a reinstall does not fix what is wrong: GATEWAY_UNREACHABLE needs the network team" in out
     )
-    assert "avdops.sessionhost.drain :" not in out and "Uninstall the four programs" not in out
+    assert "avdops.sessionhost.drain : Drain the host" not in out and "Uninstall the four programs" not in out
     assert_untouched(lab, tmp_path, ("pf-01", "pf-02", "pf-03"))
 
 
@@ -139,7 +139,10 @@ def test_a_wrong_package_path_stops_before_the_drain_and_the_uninstall(lab, tmp_
     assert result.returncode != 0
     assert "no-such-agent.msi is not on the host" in flat(result.stdout)
     assert "nothing was changed; give the right path" in flat(result.stdout)
-    assert "avdops.sessionhost.drain :" not in result.stdout and "Uninstall the four programs" not in result.stdout
+    assert (
+        "avdops.sessionhost.drain : Drain the host" not in result.stdout
+        and "Uninstall the four programs" not in result.stdout
+    )
     assert_untouched(lab, tmp_path, ("pf-04",))
 
 
@@ -150,7 +153,7 @@ def test_a_vm_that_is_off_is_refused_before_the_drain(lab, tmp_path):
         assert result.returncode != 0
         assert "pf-05: not reinstalled: the VM is stopped" in flat(result.stdout)
         assert "start it, then run again" in flat(result.stdout)
-        assert "avdops.sessionhost.drain :" not in result.stdout
+        assert "avdops.sessionhost.drain : Drain the host" not in result.stdout
     finally:
         avdlab("power", "pf-05", "on", "--dir", str(lab.directory))
     assert_untouched(lab, tmp_path, ("pf-05",))
