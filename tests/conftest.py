@@ -29,6 +29,11 @@ def lab_address(address: str) -> str:
     return ".".join([first, str(LAB_NET), *rest])
 
 
+def flat(text: str) -> str:
+    """Ansible output with the callback's folding of long lines (and its YAML quotes) undone."""
+    return " ".join(text.replace("'", "").split())
+
+
 def ansible_env(**extra: str) -> dict[str, str]:
     """The environment the Ansible commands of the tests run in: this checkout's ansible.cfg, no colours."""
     return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **extra}

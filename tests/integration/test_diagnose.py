@@ -14,7 +14,7 @@ import yaml
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import CHECKS
 from tests.catalog import FAULT_FINDINGS
-from tests.conftest import REPO, ansible_env, lab_address, run_ansible
+from tests.conftest import REPO, ansible_env, flat, lab_address, run_ansible
 
 pytestmark = pytest.mark.lab
 
@@ -570,11 +570,6 @@ def test_merged_slices_keep_versions_and_drift(demo_lab, diagnosis, tmp_path):
         if report["hosts"][name]["state"] in DIAGNOSED:
             assert merged["hosts"][name]["versions"]["agent"] or name == "avd-02", name  # avd-02: no agent
         assert drift_ids(merged["hosts"][name]) == drift_ids(report["hosts"][name]), name
-
-
-def flat(text: str) -> str:
-    """The output with the callback's folding of long lines (and its YAML quotes) undone."""
-    return " ".join(text.replace("'", "").split())
 
 
 def drift_ids(entry: dict) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab
+from tests.conftest import REPO, avdlab, flat
 
 pytestmark = pytest.mark.lab
 
@@ -78,10 +78,6 @@ def pools(lab, tmp_path: Path) -> dict[str, dict[str, bool]]:
 def move(lab, *extra: str) -> subprocess.CompletedProcess[str]:
     """With the host_pool inventory source too: its power state tells a VM that is off from one that drops."""
     return lab.playbook(REPO / "playbooks" / "move.yml", *FAST, *extra, inventories=("hosts.yml", "hostpool.avd.yml"))
-
-
-def flat(text: str) -> str:
-    return " ".join(text.replace("'", "").split())
 
 
 def test_a_vm_that_is_off_is_refused_before_it_leaves_its_pool(lab, tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, ansible_env, record_output
+from tests.conftest import BIN, REPO, ansible_env, flat, record_output
 
 pytestmark = pytest.mark.lab
 
@@ -82,11 +82,6 @@ def local_play(lab, tmp_path: Path, tasks: list[dict]) -> None:
 def state(lab) -> dict[str, dict]:
     """Each host as the lab holds it (programs, services, registry) and as its pool lists it."""
     return {host["name"]: lab.control(f"/hosts/{host['name']}") for host in lab.hosts}
-
-
-def flat(text: str) -> str:
-    """Output with its line wrapping undone (the callback folds long messages)."""
-    return " ".join(text.split())
 
 
 def status(data: dict) -> str | None:

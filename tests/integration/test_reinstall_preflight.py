@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab
+from tests.conftest import REPO, avdlab, flat
 
 pytestmark = pytest.mark.lab
 
@@ -80,11 +80,6 @@ def programs(lab, host: str) -> set[str]:
 
 def reinstall(lab, *extra: str) -> subprocess.CompletedProcess[str]:
     return lab.playbook(REPO / "playbooks" / "reinstall.yml", *FAST, *extra)
-
-
-def flat(text: str) -> str:
-    """The output with the callback's line wrapping undone."""
-    return " ".join(text.replace("'", "").split())
 
 
 def assert_untouched(lab, tmp_path: Path, hosts: tuple[str, ...]) -> None:
