@@ -72,9 +72,7 @@ def pools(lab, directory: Path) -> dict[str, dict]:
     assert result.returncode == 0, result.stdout[-3000:]
     hosts = json.loads((out / "hosts.json").read_text())
     keys = json.loads((out / "keys.json").read_text())
-    return {
-        name: {"hosts": {h["short_name"]: h["status"] for h in hosts[name]}, "key": keys[name]} for name in hosts
-    }
+    return {name: {"hosts": {h["short_name"]: h["status"] for h in hosts[name]}, "key": keys[name]} for name in hosts}
 
 
 def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
