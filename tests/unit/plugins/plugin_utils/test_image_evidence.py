@@ -250,3 +250,72 @@ def test_stack_keys_each_problem_named(winstations, listener, directory, reason)
 def test_a_winstation_without_the_stack_program_is_still_checked():
     found = stack([winstation("rdp-sxs1", 0)], "rdp-sxs1", "rdp-sxs1", programs={})
     assert (found.status, found.reason) == ("failed", "rdp-sxs1: fReverseConnectMode=0 (must be 1)")
+
+
+def test_the_product_name_alone_can_make_an_edition_unsupported():
+    # EditionID Enterprise with an LTSC ProductName: only the product name says LTSC
+    found = im.edition(
+        {"os": {**OS, "edition": "Enterprise", "product_name": "Windows 10 Enterprise LTSC 2021"}}, im.Options()
+    )
+    assert (found.status, found.reason) == ("failed", "EditionID Enterprise: an LTSC/LTSB edition")
+    n_edition = im.edition(
+        {"os": {**OS, "edition": "Enterprise", "product_name": "Windows 10 Enterprise N"}}, im.Options()
+    )
+    assert (n_edition.status, n_edition.reason) == ("failed", "EditionID Enterprise: an N edition")
+
+
+def test_the_disk_percentage_is_shown_to_the_hundredth_and_a_missing_free_is_0():
+    found = im.disk(
+        {"disk": {"drive": "C:", "size_bytes": 100_000, "free_bytes": 4955}}, im.Options(disk_min_free_mb=0)
+    )
+    assert found.evidence == ["C: has 0 MB free of 0.0 GB (4.96%)"]
+    tiny = im.disk({"disk": {"drive": "C:", "size_bytes": 100}}, im.Options(disk_min_free_mb=0))
+    assert (tiny.status, tiny.evidence) == ("failed", ["C: has 0 MB free of 0.0 GB (0.0%)"])
+
+
+def test_the_stack_version_the_agent_names_is_shown_when_it_is_not_the_installed_one():
+    programs = {name: [{"display_version": "1.0.2505.08650"}] for name in im.k.PROGRAMS}
+    agent = {
+        "default_agent": "RDAgent_1.0.2505.08650",
+        "version": "1.0.2505.08650",
+        "sxs_stack_version": "rdp-sxs240404676",
+    }
+    facts = {"agent": agent, "services": {"RDAgentBootLoader": {"exists": True}}, "components": {"programs": programs}}
+    found = im.agent_components(facts, im.Options(agent="present"))
+    assert found.evidence[-1] == "DefaultAgent=RDAgent_1.0.2505.08650, SxsStack CurrentVersion=rdp-sxs240404676"
+    assert found.reason == ("agent mode 'present': SxsStack CurrentVersion=rdp-sxs240404676 is not the installed stack")
+
+
+def test_a_read_error_of_a_numbered_operation_counts_for_its_subset():
+    facts = {"network": {}, "errors": [{"operation": "network.probe.0", "message": "timed out"}]}
+    found = im._missing("IMAGE_REQUIRED_URLS", facts)
+    assert found is not None
+    assert (found.status, found.evidence) == ("error", ["network.probe.0: timed out"])
+
+
+def test_all_urls_reachable_pass_with_each_one_shown():
+    probes = [
+        {"url": "https://a.test/", "reachable": True, "status": 200},
+        {"url": "https://b.test/", "reachable": True, "status": 401},
+    ]
+    found = im.required_urls(
+        {"network": {"probes": probes}}, im.Options(check_urls=True, urls=("https://a.test/", "https://b.test/"))
+    )
+    assert whole(found) == {
+        "id": "IMAGE_REQUIRED_URLS",
+        "status": "passed",
+        "evidence": ["https://a.test/: reachable (HTTP 200)", "https://b.test/: reachable (HTTP 401)"],
+        "reason": "",
+    }
+
+
+def test_urls_not_requested_are_a_skipped_check_with_the_reason():
+    checks = im.validate({}, im.Options())["checks"]
+    assert checks[-1] == {
+        "id": "IMAGE_REQUIRED_URLS",
+        "title": im.IMAGE_CHECKS["IMAGE_REQUIRED_URLS"].title,
+        "status": "skipped",
+        "reason": "not requested (check_urls is false)",
+        "evidence": [],
+        "doc": im.IMAGE_CHECKS["IMAGE_REQUIRED_URLS"].doc,
+    }
