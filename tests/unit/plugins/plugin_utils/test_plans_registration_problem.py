@@ -39,3 +39,8 @@ def test_under_way_only_while_the_boot_loader_runs(state, under_way):
         f"the agent has not registered yet (IsRegistered=0, RegistrationToken emptied, RDAgentBootLoader {state})"
     )
     assert found == (expected if under_way else None)
+
+
+def test_a_token_left_in_the_key_is_shown_as_still_set():
+    left = {**verification("Stopped"), "token_emptied": False, "is_registered": 1}
+    assert p.registration_seen(left) == "IsRegistered=1, RegistrationToken still set, RDAgentBootLoader Stopped"
