@@ -138,3 +138,40 @@ def test_a_bool_is_a_bool_where_one_is_accepted_and_numbers_pass_as_numbers():
     assert v.check(True, v.OPT_BOOL, "x") is None
     assert v.check(2.5, v.NUMBER, "x") is None
     assert v.check(None, v.NUMBER, "x") is None
+
+
+SEVERITIES = {"critical": 3, "warning": 2}
+FINDING = {
+    "id": "AGENT_NOT_INSTALLED",
+    "severity": "critical",
+    "title": "t",
+    "evidence": [],
+    "remediation": "r",
+    "doc": "d",
+}
+
+
+def test_a_registered_result_as_diagnosis_report_reads_it():
+    assert v.validate_result("sh-01", None, SEVERITIES) is None
+    assert v.validate_result("sh-01", {"unreachable": True}, SEVERITIES) is None
+    diagnosis = {"state": "unhealthy", "findings": [FINDING], "unchecked": []}
+    assert v.validate_result("sh-01", {"diagnosis": diagnosis}, SEVERITIES) is None
+    assert v.validate_result("sh-01", {"diagnosis": {"findings": []}}, SEVERITIES) is None
+
+
+def test_each_wrong_result_is_named_with_what_it_accepts():
+    assert refused(v.validate_result, "sh-01", ["x"], SEVERITIES) == (
+        "results['sh-01']: expected the host's registered diagnose result (a mapping), got list ['x']"
+    )
+    assert refused(v.validate_result, "sh-01", {"diagnosis": {"state": "sick"}}, SEVERITIES) == (
+        "results['sh-01'].diagnosis.state: expected one of unreachable, failed, unhealthy, incomplete, stopped, "
+        "healthy, got 'sick'"
+    )
+    no_severity = {k: value for k, value in FINDING.items() if k != "severity"}
+    assert refused(v.validate_result, "sh-01", {"diagnosis": {"findings": [FINDING, no_severity]}}, SEVERITIES) == (
+        "results['sh-01'].diagnosis.findings[1]: has no severity"
+    )
+    info = {**FINDING, "severity": "info"}
+    assert refused(v.validate_result, "sh-01", {"diagnosis": {"findings": [info]}}, SEVERITIES) == (
+        "results['sh-01'].diagnosis.findings[0].severity: expected one of critical, warning, got 'info'"
+    )
