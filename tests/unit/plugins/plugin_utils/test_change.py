@@ -256,3 +256,13 @@ def test_an_async_task_is_refused(host: Any) -> None:
     with pytest.raises(AnsibleActionFail, match="does not support async"):
         action.run(task_vars={})
     assert made.commands == []
+
+
+def test_a_capture_that_cannot_be_used_is_said_and_the_host_probed(host: Any) -> None:
+    made = host("bootloader_stopped")
+    result = run(boot_loader, {"settle_seconds": 0, "capture": {"format": "other"}, "capture_max_age": 120}, True)
+    assert "probed the host: the capture is not a diagnosis capture" in result["notes"]
+    assert not any(note.startswith("the host's state") for note in result["notes"])
+    assert len(made.commands) == 1 and made.writes == []
+    without = run(boot_loader, {"settle_seconds": 0}, check_mode=True)
+    assert not any("capture" in note for note in without["notes"])
