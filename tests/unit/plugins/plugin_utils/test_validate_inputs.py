@@ -175,3 +175,9 @@ def test_each_wrong_result_is_named_with_what_it_accepts():
     assert refused(v.validate_result, "sh-01", {"diagnosis": {"findings": [info]}}, SEVERITIES) == (
         "results['sh-01'].diagnosis.findings[0].severity: expected one of critical, warning, got 'info'"
     )
+
+
+@pytest.mark.parametrize(("value", "good"), [(-0.01, False), (0, True), ("0", True), (100, True), (100.01, False)])
+def test_a_number_variable_at_each_bound(value, good):
+    problem = v.number(0, 100)(value)
+    assert problem == ("" if good else "expected a number from 0 to 100")
