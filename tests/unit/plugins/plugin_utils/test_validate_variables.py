@@ -15,6 +15,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate impor
     RUN_VARIABLES,
     InputError,
     check_run_variables,
+    installer_manifest,
 )
 
 SHA = "a" * 64
@@ -175,6 +176,7 @@ def test_installer_manifest(tmp_path: Path):
     (tmp_path / "agent.msi").write_bytes(b"msi")
     (tmp_path / "folder.msi").mkdir()
     assert check_run_variables("reinstall", {"avd_installer_manifest": str(_manifest(tmp_path, "agent.msi"))}) == []
+    assert installer_manifest(str(_manifest(tmp_path, "agent.msi"))) == ""  # a check says "" when fine, never None
     (problem,) = check_run_variables("reinstall", {"avd_installer_manifest": str(_manifest(tmp_path, "folder.msi"))})
     assert "installers.agent.source: " in problem and "is a folder, not the installer file" in problem
     (problem,) = check_run_variables("reinstall", {"avd_installer_manifest": str(_manifest(tmp_path, "gone.msi"))})
