@@ -107,6 +107,8 @@ def run_outcome(
         "error": str(error) if error else None,
         "drained": bool(run.get("drained")),
         "drain_restored": run.get("drain_restored"),
+        # the hosts this one ran beside (its avd_serial batch); [] for a host the rollout never reached
+        "batch": [str(name) for name in run.get("batch") or []],
     }
 
 
