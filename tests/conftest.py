@@ -266,7 +266,14 @@ def pool_lab(request: pytest.FixtureRequest, lab_factory) -> RunningLab:
 # of its own (its lab has its own octet), and the units that take longest go first, in this order, so that no
 # worker is left with a long one at the end.
 SPLIT_BY_TEST = ("tests/integration/test_molecule_scenarios.py",)
-SLOW_FIRST = ("tests/integration/test_molecule_scenarios.py", "tests/integration/", "tests/lab/", "tests/unit/")
+# test_unkind_all_at_once.py is the longest single unit (registrations of minutes, waited for in parallel): first.
+SLOW_FIRST = (
+    "tests/integration/test_unkind_all_at_once.py",
+    "tests/integration/test_molecule_scenarios.py",
+    "tests/integration/",
+    "tests/lab/",
+    "tests/unit/",
+)
 
 
 def work_unit(nodeid: str) -> str:

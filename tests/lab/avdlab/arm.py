@@ -578,10 +578,10 @@ class ArmApi:
         query: dict[str, str],
         path: str,
     ) -> HttpResponse:
-        # An agent registers in its own time, whether or not anything looks at its host: one that registers while
-        # out of the pool (removed for a reinstall or a move) is listed once its registration is due.
-        for host_state in self.model.hosts.values():
-            settle_registration(host_state, self.model.avd)
+        # Time passes for every VM whether or not anyone looks: a registration under way completes (and lists the
+        # host again after its removal) though nothing asked the VM itself meanwhile.
+        for host in self.model.hosts.values():
+            settle_registration(host, self.model.avd)
         if not rest:
             if method == "GET":
                 records = sorted(pool.records.values(), key=lambda r: r.name)

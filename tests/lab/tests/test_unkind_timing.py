@@ -74,25 +74,6 @@ def test_a_restart_of_the_boot_loader_starts_the_wait_over():
     assert state.registration_due is not None and state.registration_due >= first
 
 
-def test_a_host_out_of_its_pool_is_listed_once_its_registration_is_due():
-    # Removed from its pool (a reinstall or a move), then re-registered: the agent registers in its own time, and
-    # the pool's list shows it then, though nothing read the host meanwhile (before, only a read of the host itself
-    # completed the registration, so a wait on the pool alone never saw it).
-    model = world(HostSpec(HOST, registration_seconds=1))
-    state = model.host(HOST)
-    arm = Arm(model)
-    status, _unused = arm.call("DELETE", f"/sessionHosts/{state.name}", query="&force=true")
-    assert status in (200, 204)
-    reregister(model, state, arm, time.time())
-    assert state.registration_due is not None
-    status, listed = arm.call("GET", "/sessionHosts")
-    assert status == 200 and listed["value"] == []  # not due yet: not listed
-    time.sleep(1.1)
-    status, listed = arm.call("GET", "/sessionHosts")
-    assert [entry["properties"]["status"] for entry in listed["value"]] == ["Available"]
-    assert registry(state, "IsRegistered") == 1
-
-
 def test_registration_is_at_once_unless_the_scenario_asks_for_minutes():
     model = world(HostSpec(HOST))
     state = model.host(HOST)
