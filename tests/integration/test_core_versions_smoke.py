@@ -1,6 +1,7 @@
 """The lab smoke `make test-matrix` runs under each supported ansible-core (docs/testing.md, "ansible-core matrix"):
 diagnose.yml over winrm and psrp, remediate.yml fixing a stopped boot loader, a bad registration (its key through the
-host pool) and a stack listener (a restart: ansible.windows' win_reboot), then a second run that changes nothing.
+host pool) and a stack listener (a restart: ansible.windows' win_reboot), a host with a user drained, told, left
+alone and reopened, then a second run that changes nothing.
 ansible-core before 2.19 sends the collection's command line as the script of another PowerShell (winrm) and
 pipeline input as one string (psrp): the same playbooks must work either way. Under the pinned core it runs in
 `make test` like every module."""
@@ -24,11 +25,13 @@ hosts:
   - {name: cs-02, faults: [bootloader_stopped]}
   - {name: cs-03, faults: [invalid_registration_token]}
   - {name: cs-04, faults: [stack_listener_broken]}
+  - {name: cs-05, sessions: 1, faults: [stack_health_check_failed]}
 """
 FAULTY = {
     "cs-02": ["BOOTLOADER_NOT_RUNNING"],
     "cs-03": ["INVALID_REGISTRATION_TOKEN", "BOOTLOADER_NOT_RUNNING"],
     "cs-04": ["STACK_LISTENER_NOT_LISTENING"],
+    "cs-05": ["STACK_LISTENER_NOT_LISTENING", "INSTALLATION_HEALTH_CHECK_FAILED"],
 }
 DIAGNOSE = Path(__file__).resolve().parents[2] / "playbooks" / "diagnose.yml"
 
@@ -66,8 +69,15 @@ def test_remediate_fixes_the_pool_and_a_second_run_changes_nothing(lab, tmp_path
         "cs-02": "fixed",
         "cs-03": "fixed",
         "cs-04": "fixed",
+        "cs-05": "skipped",
     }
+    assert "avd_force=true" in hosts["cs-05"]["skipped"]
+    assert hosts["cs-05"]["drained"] and hosts["cs-05"]["drain_restored"]
     again = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={tmp_path / 'again'}", *FAST)
     assert again.returncode == 0, again.stdout[-4000:]
-    assert {entry["outcome"] for entry in report(tmp_path / "again")["hosts"].values()} == {"unchanged"}
-    assert diagnosis(lab, tmp_path / "after") == {"cs-01": [], "cs-02": [], "cs-03": [], "cs-04": []}
+    outcomes = {name: entry["outcome"] for name, entry in report(tmp_path / "again")["hosts"].items()}
+    assert outcomes == {"cs-01": "unchanged", "cs-02": "unchanged", "cs-03": "unchanged", "cs-04": "unchanged"} | {
+        "cs-05": "skipped"  # its user is still on it: drained, told and reopened again, never disrupted
+    }
+    after = diagnosis(lab, tmp_path / "after")
+    assert after == {"cs-01": [], "cs-02": [], "cs-03": [], "cs-04": [], "cs-05": FAULTY["cs-05"]}
