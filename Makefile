@@ -92,7 +92,8 @@ test: setup lint sanity browser
 # venv under .matrix/ (pip, the same pins as make setup but the core and the tools that need the newest one), with
 # ansible.windows copied from .venv (the release a user installs; it supports 2.16 and later). For each: the unit
 # tests and the lab smoke of diagnose and remediate. `make test` covers the pinned core (.venv). Not part of
-# `make test` (about 3 minutes a core); make test-matrix MATRIX_CORES=2.16.19 for one.
+# `make test` (about 3 minutes a core); make test-matrix MATRIX_CORES=2.16.19 for one. A lab the smoke left behind is
+# stopped after each core (only its own: a make test in this checkout may be running).
 MATRIX := $(CURDIR)/.matrix
 MATRIX_CORES ?= 2.16.19 2.18.19
 MATRIX_TESTS = tests/unit tests/integration/test_core_versions_smoke.py
@@ -115,7 +116,7 @@ test-matrix: setup
 	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections:$(MATRIX)/collections PATH=$$venv/bin:$$PATH \
 	    $$venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadscope -p no:cacheprovider $(MATRIX_TESTS) \
 	    || failed="$$failed $$core"; \
-	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
+	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test/core-smoke; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test-matrix failed under ansible-core:$$failed"; exit 1; fi; \
 	echo "make test-matrix passed under ansible-core $(MATRIX_CORES)"
