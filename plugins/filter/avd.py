@@ -24,7 +24,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     rollout_stop,
     run_outcome,
 )
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_address
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
     InputError,
     check_run_variables,
@@ -69,7 +69,9 @@ def avd_reinstall_blockers(result: Mapping[str, Any] | None) -> list[dict[str, s
     return blockers
 
 
-def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_percentage: Any = 100) -> str:
+def avd_rollout_stop(
+    runs: Mapping[str, Any], current_batch: Any, max_fail_percentage: Any = 100, whole_batch: Any = False
+) -> str:
     """Why a rolling remediation stops before ``current_batch`` ('' when it goes on)."""
     if not isinstance(runs, Mapping) or not isinstance(current_batch, list):
         raise AnsibleFilterError("avd_rollout_stop: expects a mapping of host runs and the current batch (a list)")
@@ -81,7 +83,7 @@ def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_perce
             f"got {max_fail_percentage!r}"
         ) from None
     try:
-        reason: str = rollout_stop(runs, [str(host) for host in current_batch], percentage)
+        reason: str = rollout_stop(runs, [str(host) for host in current_batch], percentage, bool(whole_batch))
     except RemediationInputError as exc:
         raise AnsibleFilterError(f"avd_rollout_stop: {exc}") from None
     return reason
@@ -127,6 +129,13 @@ def avd_pool_host(session_hosts: Any, host_vars: Any) -> dict[str, Any] | None:
     """The host's entry among the pool's session hosts, or None (the collection's one lookup)."""
     lookup = find_pool_host(_pool_hosts(session_hosts, "avd_pool_host"), _host_vars(host_vars, "avd_pool_host"))
     return dict(lookup.entry) if lookup.entry is not None else None
+
+
+def avd_pool_address(host_vars: Any) -> dict[str, Any]:
+    """``{host_pool, resource_group, subscription_id, live, static_disagrees}``: the pool a write goes to, the
+    host_pool inventory's live data over static variables (the diagnosis' own resolution)."""
+    address: dict[str, Any] = pool_address(_host_vars(host_vars, "avd_pool_address"))
+    return address
 
 
 def avd_users(pool_entry: Any, facts: Any = None) -> int:
@@ -176,6 +185,7 @@ class FilterModule:
             "avd_remediation_plan": avd_remediation_plan,
             "avd_rollout_stop": avd_rollout_stop,
             "avd_pool_host": avd_pool_host,
+            "avd_pool_address": avd_pool_address,
             "avd_pool_host_lookup": avd_pool_host_lookup,
             "avd_users": avd_users,
             "avd_host_users": avd_host_users,

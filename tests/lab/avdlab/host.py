@@ -20,6 +20,8 @@ class Power(Protocol):
 
     def abort_restart(self) -> bool: ...
 
+    def drop_connections(self) -> None: ...
+
 
 @dataclass
 class HostStats:
