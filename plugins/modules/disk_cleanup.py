@@ -17,7 +17,7 @@ description:
     each is noted on the host before it stops (a value under
     C(HKLM\SOFTWARE\avdops\sessionhost\StoppedServices)) and the note goes once it runs again, so a run cut off
     mid-command (its connection dropped, the command terminated) is put right by the next one, which starts the
-    noted services still stopped (RV(facts.left_stopped));
+    noted services still stopped (C(left_stopped) in RV(facts));
   - C(RDAgent_<version>) folders of C(C:\Program Files\Microsoft RDInfra) that the
     boot loader names neither as C(DefaultAgent) nor as C(PreviousAgent); none when
     C(DefaultAgent) cannot be read (unknown means keep).
