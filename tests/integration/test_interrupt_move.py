@@ -128,7 +128,9 @@ def test_two_moves_at_once_never_move_one_host_together(lab, tmp_path):
     try:
         wait_held(lab, "im-01", first)
         holder = {**arm.tags("hp-ia"), **arm.tags("hp-ib")}
+        lab.reset_stats()
         second = lab.playbook(PLAYBOOK, *args, *QUICK)
+        commands = lab.stats()["im-01"]["commands"]
         lab.control("/hosts/im-01/release?run=1", method="POST")
         out, _unused = first.communicate(timeout=600)
     finally:
@@ -140,5 +142,6 @@ def test_two_moves_at_once_never_move_one_host_together(lab, tmp_path):
     assert second.returncode == 0, flat(second.stdout)[-4000:]
     text = flat(second.stdout)
     assert "im-01: skipped: not changed: another run holds this host" in text and f":{first.pid}:" in text, text
+    assert commands == 0  # run B sent the host nothing
     assert first.returncode == 0, flat(out)[-4000:]
     moved(arm, "im-01", tmp_path, to)
