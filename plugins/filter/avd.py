@@ -23,7 +23,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     reinstall_blockers,
     rollout_stop,
 )
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_address
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
     InputError,
     check_run_variables,
@@ -115,6 +115,13 @@ def avd_pool_host(session_hosts: Any, host_vars: Any) -> dict[str, Any] | None:
     return dict(lookup.entry) if lookup.entry is not None else None
 
 
+def avd_pool_address(host_vars: Any) -> dict[str, Any]:
+    """``{host_pool, resource_group, subscription_id, live, static_disagrees}``: the pool a write goes to, the
+    host_pool inventory's live data over static variables (the diagnosis' own resolution)."""
+    address: dict[str, Any] = pool_address(_host_vars(host_vars, "avd_pool_address"))
+    return address
+
+
 def avd_users(pool_entry: Any, facts: Any = None) -> int:
     """The users on the host: the larger of the pool's session count and the host's own qwinsta."""
     count: int = users_on_host(pool_entry if isinstance(pool_entry, Mapping) else None, facts)
@@ -161,6 +168,7 @@ class FilterModule:
             "avd_remediation_plan": avd_remediation_plan,
             "avd_rollout_stop": avd_rollout_stop,
             "avd_pool_host": avd_pool_host,
+            "avd_pool_address": avd_pool_address,
             "avd_pool_host_lookup": avd_pool_host_lookup,
             "avd_users": avd_users,
             "avd_host_users": avd_host_users,

@@ -14,6 +14,11 @@ enlarge the disk). Only locations whose content nothing needs are cleaned:
   nor ``PreviousAgent`` (the one it rolls back to); none when ``DefaultAgent``
   cannot be read (unknown means keep).
 The runtime refuses any other path itself (``cleanup_delete``).
+
+The services it stops are noted on the host first (``STOPPED_SERVICES``) and the note goes once each runs again,
+in the same command. A command cut off in between (the connection dropped and the client terminated it, which ends
+the script where it was) leaves the note: the next cleanup starts the services it names that are still stopped and
+says so.
 """
 
 from __future__ import annotations
@@ -37,7 +42,89 @@ def probe_disk_cleanup() -> list[Operation]:
         Operation("probe.cleanup", "cleanup_candidates", {}),
         *(Operation(f"probe.service.{name}", "service_query", {"name": name}) for name in k.WINDOWS_UPDATE_SERVICES),
         Operation("probe.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
+        Operation("probe.stopped", "registry_read", {"path": k.STOPPED_SERVICES}),
     ]
+
+
+def noted_stopped(results: Mapping[str, OperationResult]) -> dict[str, str]:
+    """The services an earlier cleanup noted as stopped by it and not started again (name -> the note's text),
+    among the ones a cleanup stops; an unreadable note reads as none."""
+    entry = results.get("probe.stopped")
+    read = (entry.result if entry is not None and entry.ok else None) or {}
+    names = {name.lower(): name for name in k.WINDOWS_UPDATE_SERVICES}
+    return {
+        names[str(value.get("name")).lower()]: str(value.get("data"))
+        for value in read.get("values") or []
+        if str(value.get("name")).lower() in names
+    }
+
+
+def _note_stop(name: str, now: datetime.datetime) -> Change:
+    text = f"stopped by avdops.sessionhost disk_cleanup at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return Change(
+        Operation(
+            f"apply.note.{name}",
+            "registry_write",
+            {"path": k.STOPPED_SERVICES, "name": name, "type": "REG_SZ", "data": text},
+        ),
+        f"{k.STOPPED_SERVICES}\\{name}",
+        None,
+        text,
+    )
+
+
+def _unnote(name: str, note: str | None, after: str | None) -> Change:
+    return Change(
+        Operation(
+            f"apply.unnote.{name}",
+            "registry_delete",
+            {"path": k.STOPPED_SERVICES, "name": name} | ({"after_ok": [after]} if after else {}),
+        ),
+        f"{k.STOPPED_SERVICES}\\{name} (once it runs)",
+        note,
+        None,
+    )
+
+
+def _start(name: str, before: str, wait_seconds: int, after: str | None) -> Change:
+    return Change(
+        Operation(
+            f"apply.start.{name}",
+            "service_control",
+            {"name": name, "state": "started", "wait_seconds": wait_seconds} | ({"after_ok": [after]} if after else {}),
+        ),
+        f"service {name} again",
+        before,
+        "Running",
+    )
+
+
+def restore_left_stopped(
+    results: Mapping[str, OperationResult], service_wait_seconds: int, stopping: tuple[str, ...] = ()
+) -> tuple[list[Change], list[Change], list[str]]:
+    """What an earlier cleanup cut off mid-command left: the services its note names that are still Stopped are
+    started again (then the note goes), a note for one running again goes, one still pending is left and said.
+    Services this cleanup stops itself (``stopping``) are left to it. Returns (starts, note removals, notes)."""
+    starts: list[Change] = []
+    removals: list[Change] = []
+    notes: list[str] = []
+    for name, note in noted_stopped(results).items():
+        if name in stopping:
+            continue
+        service = answer(results, f"probe.service.{name}")
+        state = service.get("state")
+        if not service.get("exists") or state == "Running":
+            removals.append(_unnote(name, note, None))
+        elif state == "Stopped":
+            starts.append(_start(name, "Stopped", service_wait_seconds, None))
+            removals.append(_unnote(name, note, f"apply.start.{name}"))
+            notes.append(f"{name} was left stopped by an earlier cleanup cut off mid-command ({note}): started again")
+        else:
+            notes.append(
+                f"{name} is {state} since an earlier cleanup stopped it ({note}): restart the VM (drain it first) "
+                "to end it, then run again"
+            )
+    return starts, removals, notes
 
 
 def target_free(size: int, min_free_percent: float, min_free_mb: int) -> int:
@@ -121,15 +208,23 @@ def plan_disk_cleanup(
             "shortfall": 0,
         }
     )
+    stop: list[str] = []
+    if free < target and WU_LOCATION in chosen:
+        services = [answer(results, f"probe.service.{name}") for name in k.WINDOWS_UPDATE_SERVICES]
+        stop = [s["name"] for s in services if s.get("exists") and s.get("state") != "Stopped"]
+    restarts, removals, restore_notes = restore_left_stopped(results, service_wait_seconds, tuple(stop))
+    plan.notes.extend(restore_notes)
+    plan.facts["left_stopped"] = restore_notes  # what an earlier cleanup cut off mid-command left, in words
     if free >= target:
         plan.notes.append(f"{disk.get('drive')} has {free // MIB} MB free, the target is {target // MIB} MB")
+        plan.changes.extend(restarts + removals)
+        if plan.changes:
+            plan.verify.append(Operation("verify.disk", "disk", {}))
         return plan
     plan.facts["would_free"] = would_free
     plan.facts["shortfall"] = max(0, target - free - would_free)
-    stop = []
-    if WU_LOCATION in chosen:
-        services = [answer(results, f"probe.service.{name}") for name in k.WINDOWS_UPDATE_SERVICES]
-        stop = [s["name"] for s in services if s.get("exists") and s.get("state") != "Stopped"]
+    for name in stop:
+        plan.changes.append(_note_stop(name, now))
     for name in stop:
         plan.changes.append(
             Change(
@@ -163,25 +258,12 @@ def plan_disk_cleanup(
                     {},
                 )
             )
-    for name in stop:
-        plan.changes.append(
-            Change(
-                Operation(
-                    f"apply.start.{name}",
-                    "service_control",
-                    {
-                        "name": name,
-                        "state": "started",
-                        "wait_seconds": service_wait_seconds,
-                        "after_ok": [f"apply.stop.{name}"],
-                    },
-                ),
-                f"service {name} again",
-                "Stopped",
-                "Running",
-            )
-        )
-    if plan.changes and restart_agent_settle is not None:
+    deleting = bool(plan.changes)
+    plan.changes.extend(_start(name, "Stopped", service_wait_seconds, f"apply.stop.{name}") for name in stop)
+    plan.changes.extend(restarts)
+    plan.changes.extend(_unnote(name, None, f"apply.start.{name}") for name in stop)
+    plan.changes.extend(removals)
+    if deleting and restart_agent_settle is not None:
         service = answer(results, "probe.bootloader")
         if service.get("exists"):
             plan.changes.append(

@@ -136,4 +136,8 @@ SXS_INSTALL_LOG = RDINFRA_DIR + r"\SXSStackInstall.txt"
 # temp file must be before it counts as no longer in use (Disk Cleanup's "Temporary files": a week).
 CLEANUP_LOCATIONS = ("windows_temp", "windows_update_download", "agent_folders")
 WINDOWS_UPDATE_SERVICES = ("wuauserv", "BITS")
+# The collection's own note, on the host, of the services a cleanup stopped and has not started again yet: one
+# REG_SZ value per service, written before the stop and removed once the service runs again. A command cut off in
+# between (the connection dropped and the client terminated it) leaves the note for the next run to act on.
+STOPPED_SERVICES = r"HKEY_LOCAL_MACHINE\SOFTWARE\avdops\sessionhost\StoppedServices"
 TEMP_MIN_AGE_DAYS = 7

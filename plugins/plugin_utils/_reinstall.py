@@ -308,11 +308,12 @@ def package_problems(
     return problems
 
 
-def _msi_install(op_id: str, package: str, sha256: str | None, properties: dict[str, str] | None) -> Operation:
+def _msi_install(op_id: str, package: str, sha256: str | None) -> Operation:
+    """An install with the Restart Manager off and no other property: the registration key is never one."""
     args: dict[str, Any] = {"action": "install", "package": package}
     if sha256:
         args["sha256"] = sha256.lower()
-    args["properties"] = {**k.MSI_NO_RESTART_MANAGER, **(properties or {})}
+    args["properties"] = dict(k.MSI_NO_RESTART_MANAGER)
     return Operation(op_id, "msiexec", args)
 
 
@@ -364,7 +365,7 @@ def plan_install(
             raise PlanError("registration_token is required to install the agent (a key from registration_token)")
         plan.changes.append(
             Change(
-                _msi_install("apply.agent", agent_package, agent_sha256, None),
+                _msi_install("apply.agent", agent_package, agent_sha256),
                 f"program {k.PROGRAM_AGENT}",
                 "not installed",
                 f"installed from {agent_package}",
@@ -381,7 +382,7 @@ def plan_install(
     if k.PROGRAM_BOOTLOADER not in installed:
         plan.changes.append(
             Change(
-                _msi_install("apply.boot_loader", boot_loader_package, boot_loader_sha256, None),
+                _msi_install("apply.boot_loader", boot_loader_package, boot_loader_sha256),
                 f"program {k.PROGRAM_BOOTLOADER}",
                 "not installed",
                 f"installed from {boot_loader_package}",

@@ -324,6 +324,8 @@ def host_outcome(
         "error": run.get("error"),
         "drained": bool(run.get("drained")),
         "drain_restored": run.get("drain_restored"),
+        # the hosts this one's fix ran beside (its avd_serial batch); [] for a host the rollout never reached
+        "batch": [str(name) for name in run.get("batch") or []],
     }
 
 

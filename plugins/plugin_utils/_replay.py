@@ -27,6 +27,7 @@ CAPTURE_OPTIONS = ("gather_subset", "events_max_age", "events_max_count", "probe
 # result shapes it still reads the same way).
 READABLE_VERSIONS = (
     RUNTIME_VERSION,
+    "1.5.0",
     "1.4.0",
     "1.3.0",
     "1.2.0",

@@ -1032,6 +1032,24 @@ def live_pool_identity(variables: Mapping[str, Any]) -> tuple[dict[str, str], li
     return live, notes
 
 
+POOL_ADDRESS_KEYS = ("host_pool", "resource_group", "subscription_id")
+
+
+def pool_address(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the host's pool is, for a read or a write: ``{host_pool, resource_group, subscription_id, live,
+    static_disagrees}``.
+
+    The host_pool inventory's live data wins when it is there (``avd_host_pool_id`` beside the live
+    ``avd_status``), naming each static value that disagrees; without it the static ``avd_host_pool``,
+    ``avd_resource_group`` and ``avd_subscription_id`` (a static inventory's own) are the address.
+    """
+    live, disagreements = live_pool_identity(variables)
+    if live and variables.get("avd_status") is not None:
+        return {**live, "live": True, "static_disagrees": disagreements}
+    static = {key: variables.get(f"avd_{key}") for key in POOL_ADDRESS_KEYS}
+    return {**static, "live": False, "static_disagrees": []}
+
+
 def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
     """The host pool's view of a host, from the host_pool inventory plugin's variables (None without them)."""
     names = {
@@ -1052,12 +1070,12 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
         "health_checks": "avd_health_checks",
     }
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
-    live, disagreements = live_pool_identity(variables)
-    if live and pool.get("status") is not None:  # the inventory's live view of this host is there: it wins
-        pool["host_pool"] = live["host_pool"]
-        pool["resource_group"] = live["resource_group"]
-        if disagreements:
-            pool["static_disagrees"] = disagreements
+    address = pool_address(variables)
+    if address["live"]:  # the inventory's live view of this host is there: it wins
+        pool["host_pool"] = address["host_pool"]
+        pool["resource_group"] = address["resource_group"]
+        if address["static_disagrees"]:
+            pool["static_disagrees"] = address["static_disagrees"]
     if pool and "avd_registration_expiration_time" in variables:
         # None is "no key" only when Azure was asked and said so (avd_registration_key_checked).
         pool["registration_expiration_time"] = variables["avd_registration_expiration_time"]

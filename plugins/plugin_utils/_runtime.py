@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-RUNTIME_VERSION = "1.5.0"
+RUNTIME_VERSION = "1.6.0"
 BOOTSTRAP_FILE = "avd_bootstrap.ps1"
 RUNTIME_FILE = "avd_runtime.ps1"
 # ansible-core's PowerShell shell plugin's common arguments (plugins/shell/powershell.py ``_common_args``):
@@ -146,10 +146,24 @@ def read_results(document: Mapping[str, Any], operations: Iterable[Operation]) -
     return results
 
 
+def connection_lost(operations: list[Operation], error: BaseException) -> str:
+    """What a command whose connection dropped mid-way means, in words: Ansible ends the command on the host when
+    its connection fails (winrm: Signal terminate), so what the runtime had not done yet is not done."""
+    return (
+        f"the connection to the host dropped while the avdops runtime ran ({error}); Ansible ended the command "
+        "there, so what it had not done yet was not done and what it did stays done "
+        f"(operations sent: {', '.join(op.id for op in operations)}). Check the host's network and WinRM, then run "
+        "again: the next run reads the state the host is in (services a disk cleanup stopped are started again)"
+    )
+
+
 def call(runner: CommandRunner, operations: list[Operation]) -> dict[str, Any]:
     """Run all operations in one command on the task's host; the runtime's answer document as it printed it."""
     stdin = build_stdin(operations, load_script(RUNTIME_FILE))
-    answer = runner._low_level_execute_command(command_line(load_script(BOOTSTRAP_FILE)), in_data=stdin)
+    try:
+        answer = runner._low_level_execute_command(command_line(load_script(BOOTSTRAP_FILE)), in_data=stdin)
+    except OSError as exc:  # the connection plugins' HTTP errors (requests') are OSErrors
+        raise RuntimeCallError(connection_lost(operations, exc)) from exc
     return answer_document(int(answer.get("rc") or 0), str(answer.get("stdout") or ""), str(answer.get("stderr") or ""))
 
 

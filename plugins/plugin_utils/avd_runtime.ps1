@@ -1,5 +1,5 @@
 # Needs Windows PowerShell 5.1, as every Ansible Windows module does.
-# avdops.sessionhost runtime 1.5.0: the only PowerShell the collection runs on a session host.
+# avdops.sessionhost runtime 1.6.0: the only PowerShell the collection runs on a session host.
 # Each operation is a primitive read or change, a few lines over standard cmdlets or .NET.
 # Input: $Request = {version, operations: [{id, op, ...arguments}]}, dictionaries parsed by the bootstrap
 # (no cmdlet ever binds a value of the request, so module logging can't record a secret it carries).
@@ -9,7 +9,7 @@ param([Parameter(Mandatory = $true)] $Request)
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$RuntimeVersion = '1.5.0'
+$RuntimeVersion = '1.6.0'
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $RegistryTypeNames = @{
@@ -160,9 +160,12 @@ function Invoke-RegistryWrite($Op) {
 }
 
 # What registry_delete may delete (docs/runtime.md): the keys the agent's and the boot loader's uninstallers
-# leave (whole keys), and the policy values that stop the agent (DisableMSI; DisableCMD for the machine and
-# in each user hive, <hive>). Anything else is refused before anything is deleted.
+# leave (whole keys), the policy values that stop the agent (DisableMSI; DisableCMD for the machine and
+# in each user hive, <hive>), and the collection's own note of the services a cleanup stopped (one value per
+# service it stops, removed once the service runs again). Anything else is refused before anything is deleted.
 $RegistryDeletable = @(
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\avdops\sessionhost\StoppedServices'; name = 'wuauserv' }
+    @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\avdops\sessionhost\StoppedServices'; name = 'BITS' }
     @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent'; name = $null }
     @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader'; name = $null }
     @{ path = 'HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer'; name = 'DisableMSI' }
@@ -192,7 +195,7 @@ function Invoke-RegistryDelete($Op) {
     }
     if (-not (Test-RegistryDeletable $keyName $Op.name)) {
         $what = if ($null -eq $Op.name) { "key '$keyName'" } else { "value '$($Op.name)' of '$keyName'" }
-        throw "registry_delete: $what is not one the collection owns (the RDInfraAgent and RDAgentBootLoader keys, DisableMSI and DisableCMD policy values); nothing was deleted."
+        throw "registry_delete: $what is not one the collection owns (the RDInfraAgent and RDAgentBootLoader keys, DisableMSI and DisableCMD policy values, its StoppedServices note); nothing was deleted."
     }
     if (-not (Test-Path -LiteralPath $path)) { return [ordered]@{ changed = $false } }
     if ($null -eq $Op.name) {

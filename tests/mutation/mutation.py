@@ -153,12 +153,34 @@ def mentions(text: str, module: str) -> bool:
     return re.search(rf"\b{re.escape(module)}\b", text) is not None
 
 
+def last_cost(target: str) -> tuple[float, float | None] | None:
+    """Wall and CPU seconds of the target's last mutmut run (CPU None when only the wall time was recorded, as
+    before CPU was), or None when it never ran."""
+    path = stage_dir(target) / "seconds"
+    if not path.is_file():
+        return None
+    figures = [float(word) for word in path.read_text(encoding="utf-8").split()]
+    return (figures[0], figures[1] if len(figures) > 1 else None)
+
+
+def longest_first(targets: tuple[str, ...]) -> list[str]:
+    """The targets by the CPU seconds of their last run, the costliest first and those never measured before
+    all: with several targets at once, a long one started last would run alone at the end."""
+
+    def cost(target: str) -> float:
+        last = last_cost(target)
+        return float("inf") if last is None else last[0] if last[1] is None else last[1]
+
+    return sorted(targets, key=cost, reverse=True)
+
+
 def run_mutmut(targets: tuple[str, ...], jobs: int, max_children: int) -> None:
-    """One mutmut run per target, each in its own staged copy, up to ``jobs`` at a time; each run's output
-    goes to ``.mutation/mutmut/<file>/mutmut.log``."""
+    """One mutmut run per target, each in its own staged copy, up to ``jobs`` at a time, the costliest first;
+    each run's output goes to ``.mutation/mutmut/<file>/mutmut.log``, its wall and CPU seconds (mutmut and
+    every worker it forked) to ``.mutation/mutmut/<file>/seconds``."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "ANSIBLE_CONFIG")}
     command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children)]
-    waiting = list(targets)
+    waiting = longest_first(targets)
     running: dict[str, tuple[subprocess.Popen[bytes], float]] = {}
     failed = []
     while waiting or running:
@@ -173,12 +195,18 @@ def run_mutmut(targets: tuple[str, ...], jobs: int, max_children: int) -> None:
             running[target] = (process, time.monotonic())
         time.sleep(1)
         for target, (process, started) in list(running.items()):
-            if process.poll() is None:
+            # wait4, not poll: its resource usage is the CPU time of mutmut and of every worker it waited for
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid == 0:
                 continue
+            process.returncode = os.waitstatus_to_exitcode(status)
             del running[target]
-            seconds = time.monotonic() - started
-            (stage_dir(target) / "seconds").write_text(f"{seconds:.0f}\n", encoding="utf-8")
-            print(f"{Path(target).name}: done in {seconds / 60:.1f} min (exit code {process.returncode})")
+            seconds, cpu = time.monotonic() - started, usage.ru_utime + usage.ru_stime
+            (stage_dir(target) / "seconds").write_text(f"{seconds:.0f} {cpu:.0f}\n", encoding="utf-8")
+            print(
+                f"{Path(target).name}: done in {seconds / 60:.1f} min, {cpu / 60:.1f} CPU min "
+                f"(exit code {process.returncode})"
+            )
             if process.returncode != 0:
                 failed.append(target)
     if failed:
@@ -232,6 +260,7 @@ def is_wording(original: str, mutant: str) -> bool:
 class FileScore:
     target: str
     minutes: float | None = None  # how long its last mutmut run took
+    cpu_minutes: float | None = None  # the CPU time it took (mutmut and its workers); None: not recorded
     mutants: int = 0
     killed: int = 0
     timeouts: int = 0
@@ -265,8 +294,11 @@ def read_scores(targets: tuple[str, ...]) -> list[FileScore]:
             start, end = spans[name]
             return "".join(lines[start - 1 : end])
 
-        seconds = stage_dir(target) / "seconds"
-        score = FileScore(target, minutes=int(seconds.read_text()) / 60 if seconds.is_file() else None)
+        cost = last_cost(target)
+        score = FileScore(target)
+        if cost is not None:
+            score.minutes = cost[0] / 60
+            score.cpu_minutes = None if cost[1] is None else cost[1] / 60
         for key, code in sorted(meta["exit_code_by_key"].items(), key=lambda item: natural(item[0])):
             score.mutants += 1
             if code in KILLED:
@@ -310,13 +342,14 @@ def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
     print()
     print(
         f"{'FILE':<34} {'MUTANTS':>7} {'KILLED':>7} {'WORDING':>8} {'SURVIVED':>9} {'NO TEST':>8} {'SCORE':>7} "
-        f"{'MINUTES':>8}"
+        f"{'MINUTES':>8} {'CPU MIN':>8}"
     )
     for s in scores:
         minutes = f"{s.minutes:>8.1f}" if s.minutes is not None else f"{'-':>8}"
+        cpu = f"{s.cpu_minutes:>8.1f}" if s.cpu_minutes is not None else f"{'-':>8}"
         print(
             f"{s.target:<34} {s.mutants:>7} {s.killed + s.timeouts:>7} {len(s.wording):>8} {len(s.survivors):>9} "
-            f"{len(s.no_tests):>8} {s.score:>6.1f}% {minutes}"
+            f"{len(s.no_tests):>8} {s.score:>6.1f}% {minutes} {cpu}"
         )
     print(f"SCORE = killed / (mutants - wording-only survivors); the goal is {GOAL:.0f}% per file")
     for s in scores:
@@ -335,6 +368,13 @@ def report(scores: list[FileScore], seconds: float, wording: bool) -> bool:
     accepted = sum(len(s.wording) for s in scores)
     print(f"\nwording-only survivors (accepted; --wording lists them): {accepted}")
     print(f"mutation run took {seconds / 60:.1f} min")
+    measured = [s.cpu_minutes for s in scores if s.cpu_minutes is not None]
+    if measured:
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU time of the last run of {len(measured)} of {len(scores)} target(s): {sum(measured):.1f} min; "
+            f"on an idle machine with {cores} core(s) all of them at once take about {sum(measured) / cores:.1f} min"
+        )
     return all(s.score >= GOAL for s in scores)
 
 

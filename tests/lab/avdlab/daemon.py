@@ -91,6 +91,12 @@ class HostRuntime:
             await server.wait_closed()
         self.servers = []
 
+    def drop_connections(self) -> None:
+        """The network between the clients and the host fails: every open connection is reset (the host, its
+        listeners, shells and running commands stay; a command ends only when its client signals or deletes it)."""
+        for writer in list(self.connections):
+            writer.transport.abort()
+
     # Power, as shutdown.exe asks for it
     def schedule_restart(self, delay: float) -> None:
         state = self.host.state

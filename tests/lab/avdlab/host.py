@@ -21,6 +21,8 @@ class Power(Protocol):
 
     def abort_restart(self) -> bool: ...
 
+    def drop_connections(self) -> None: ...
+
 
 @dataclass
 class HostStats:

@@ -26,6 +26,7 @@ from .windows.paths import full_path
 from .windows.state import FileEntry, HostState, UserSession
 
 NETWORK_LOGON_INSTALLERS = ("dotnet",)  # installers the lab can make fail in a WinRM logon
+RUNTIME_OPERATION = re.compile(r"^[a-z_]{1,40}$")  # a runtime operation's name (service_control, cleanup_delete)
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.$-]{1,256}$")  # a service's short name (not its display name)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")  # a NetBIOS computer name
 LOCALES = ("en-US", "de-DE", "ja-JP", "zh-CN", "ru-RU")
@@ -58,6 +59,9 @@ class HostSpec:
     service_delays: dict[str, float] = field(default_factory=dict)  # service -> seconds in StartPending/StopPending
     service_hang: list[str] = field(default_factory=list)  # services that hang in StopPending until a restart
     network_logon_denied: list[str] = field(default_factory=list)  # installers refused in a WinRM logon: dotnet
+    # The client's connection to the host is cut once, when the runtime begins this operation ({"operation": OP}
+    # and, for service_control, the service's "name"): the network between controller and host fails mid-command.
+    connection_drop: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,6 +150,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             "service_delays",
             "service_hang",
             "network_logon_denied",
+            "connection_drop",
         }
         if extra:
             raise ScenarioError(f"{where}: unknown keys: {', '.join(sorted(extra))}")
@@ -216,6 +221,18 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
             raise ScenarioError(
                 f"{where}: network_logon_denied must be a list of installers from {', '.join(NETWORK_LOGON_INSTALLERS)}"
             )
+        drop = entry.get("connection_drop") or {}
+        if drop and (
+            not isinstance(drop, dict)
+            or not set(drop) <= {"operation", "name"}
+            or not isinstance(drop.get("operation"), str)
+            or not RUNTIME_OPERATION.match(drop["operation"])
+            or not isinstance(drop.get("name", ""), str)
+        ):
+            raise ScenarioError(
+                f"{where}: connection_drop must be {{operation: OPERATION}} (a runtime operation such as cleanup_delete) "
+                "with, for service_control, the service's name"
+            )
         kind = entry.get("kind", "session_host")
         if kind not in KINDS:
             raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}")
@@ -240,6 +257,7 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
                 service_delays={service: float(seconds) for service, seconds in delays.items()},
                 service_hang=list(hang),
                 network_logon_denied=list(denied),
+                connection_drop={key: str(value) for key, value in drop.items()},
             )
         )
     return Scenario(
@@ -344,6 +362,7 @@ class LabModel:
             state.service_delays = {service.lower(): seconds for service, seconds in spec.service_delays.items()}
             state.service_hang = [service.lower() for service in spec.service_hang]
             state.network_logon_denied = list(spec.network_logon_denied)
+            state.connection_drop = dict(spec.connection_drop)
             pool.records[fqdn(spec.name).lower()] = SessionHostRecord(
                 name=fqdn(spec.name),
                 vm_id=state.vm_id,

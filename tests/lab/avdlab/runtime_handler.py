@@ -179,28 +179,48 @@ class CollectionRuntime:
         assert host.model is not None
         results = []
         failed_ids: set[str] = set()
-        for op in request.get("operations") or []:
-            entry: dict[str, Any] = {"id": op.get("id"), "op": op.get("op")}
-            settle_registration(state, host.model.avd)  # time passes between operations (settle_seconds)
-            # after_ok: ids of earlier operations this one runs only after.
-            unmet = [str(i) for i in op.get("after_ok") or [] if i is not None and str(i) in failed_ids]
-            try:
-                if unmet:
-                    raise ops.OperationError(f"not run: {', '.join(unmet)} did not succeed.")
-                await held(host, op)
-                handler = OPERATIONS.get(str(op.get("op")))
-                if handler is None:
-                    raise ops.OperationError(f"Unknown operation '{op.get('op')}'.")
-                entry["result"] = await handler(state, host.model.avd, {**op, "_runs_as": runs_as(host)})
-                entry["ok"] = True
-            except (ops.OperationError, RegistryError, ArgumentError, KeyError, TypeError, ValueError) as exc:
-                entry["ok"] = False
-                entry["error"] = str(exc) or type(exc).__name__
-                failed_ids.add(str(op.get("id")))
-            results.append(entry)
-        host.model.save(state)
+        try:
+            for op in request.get("operations") or []:
+                entry: dict[str, Any] = {"id": op.get("id"), "op": op.get("op")}
+                settle_registration(state, host.model.avd)  # time passes between operations (settle_seconds)
+                # after_ok: ids of earlier operations this one runs only after.
+                unmet = [str(i) for i in op.get("after_ok") or [] if i is not None and str(i) in failed_ids]
+                try:
+                    if unmet:
+                        raise ops.OperationError(f"not run: {', '.join(unmet)} did not succeed.")
+                    await held(host, op)
+                    handler = OPERATIONS.get(str(op.get("op")))
+                    if handler is None:
+                        raise ops.OperationError(f"Unknown operation '{op.get('op')}'.")
+                    if connection_drops_at(state, op) and host.power is not None:
+                        # A second into the operation: the client waits in its Receive by then.
+                        asyncio.get_running_loop().call_later(DROP_AFTER_SECONDS, host.power.drop_connections)
+                    entry["result"] = await handler(state, host.model.avd, {**op, "_runs_as": runs_as(host)})
+                    entry["ok"] = True
+                except (ops.OperationError, RegistryError, ArgumentError, KeyError, TypeError, ValueError) as exc:
+                    entry["ok"] = False
+                    entry["error"] = str(exc) or type(exc).__name__
+                    failed_ids.add(str(op.get("id")))
+                results.append(entry)
+        finally:
+            # Also when the command is terminated mid-way (Signal terminate, Delete): what it did stays done.
+            host.model.save(state)
         body = {"version": self.scripts.version, "results": results}
         return CommandResult(json.dumps(body, ensure_ascii=False).encode("utf-8") + b"\r\n", b"", 0)
+
+
+DROP_AFTER_SECONDS = 1.0  # how far into the scenario's connection_drop operation the connection drops
+
+
+def connection_drops_at(state: HostState, op: dict[str, Any]) -> bool:
+    """Whether the scenario's connection_drop happens now, as the runtime begins ``op`` (once per host)."""
+    drop = state.connection_drop
+    if not drop or drop.get("operation") != op.get("op"):
+        return False
+    if drop.get("name") and str(drop["name"]).lower() != str(op.get("name") or "").lower():
+        return False
+    state.connection_drop = {}
+    return True
 
 
 FULL_LANGUAGE = "FullLanguage"
@@ -337,6 +357,8 @@ async def registry_write(state: HostState, avd: Any, op: dict[str, Any]) -> dict
 # The runtime's $RegistryDeletable: whole keys (name None) and values registry_delete may delete; <hive> is any
 # one user hive under HKEY_USERS.
 REGISTRY_DELETABLE = (
+    (r"HKEY_LOCAL_MACHINE\SOFTWARE\avdops\sessionhost\StoppedServices", "wuauserv"),
+    (r"HKEY_LOCAL_MACHINE\SOFTWARE\avdops\sessionhost\StoppedServices", "BITS"),
     (r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent", None),
     (r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDAgentBootLoader", None),
     (r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows\Installer", "DisableMSI"),
@@ -369,7 +391,7 @@ async def registry_delete(state: HostState, avd: Any, op: dict[str, Any]) -> dic
         what = f"key '{op['path']}'" if name is None else f"value '{name}' of '{op['path']}'"
         raise ArgumentError(
             f"registry_delete: {what} is not one the collection owns (the RDInfraAgent and RDAgentBootLoader keys, "
-            "DisableMSI and DisableCMD policy values); nothing was deleted."
+            "DisableMSI and DisableCMD policy values, its StoppedServices note); nothing was deleted."
         )
     if op.get("check_mode"):
         if name is None:

@@ -153,6 +153,9 @@ class HostState:
     service_hang: list[str] = field(default_factory=list)
     # Installers that fail in a network (WinRM) logon: "dotnet" (the scenario's network_logon_denied).
     network_logon_denied: list[str] = field(default_factory=list)
+    # The client's connection is cut once when the runtime begins this operation (the scenario's connection_drop:
+    # "operation" and, for service_control, the service's "name"); emptied once it happened.
+    connection_drop: dict[str, str] = field(default_factory=dict)
     # Owners of files and folders that are not an administrator's (lower-case path -> account, e.g. a standard
     # user's DOMAIN\user); everything else belongs to Administrators, SYSTEM or TrustedInstaller.
     owners: dict[str, str] = field(default_factory=dict)
@@ -256,6 +259,7 @@ class HostState:
             service_delays=dict(raw.get("service_delays") or {}),
             service_hang=list(raw.get("service_hang") or []),
             network_logon_denied=list(raw.get("network_logon_denied") or []),
+            connection_drop=dict(raw.get("connection_drop") or {}),
             owners=dict(raw.get("owners") or {}),
             admin_only=list(raw.get("admin_only") or []),
             links=dict(raw.get("links") or {}),

@@ -106,11 +106,13 @@ def test_no_agent_folder_qualifies_when_the_boot_loaders_default_agent_is_unknow
 def test_a_full_disk_plan_stops_windows_update_around_its_cache_and_says_what_it_frees():
     plan = c.plan_disk_cleanup(probe(40 * MIB), NOW)
     assert [(o.id, o.op) for o in plan.operations()] == [
+        ("apply.note.wuauserv", "registry_write"),  # noted on the host before it stops: a cut-off run leaves it
         ("apply.stop.wuauserv", "service_control"),
         ("apply.delete.windows_temp", "cleanup_delete"),
         ("apply.delete.windows_update_download", "cleanup_delete"),
         ("apply.delete.agent_folders", "cleanup_delete"),
         ("apply.start.wuauserv", "service_control"),
+        ("apply.unnote.wuauserv", "registry_delete"),
         ("verify.disk", "disk"),
     ]
     assert plan.facts["would_free"] == (1_900 + 1 + 4_700 + 160) * MIB and plan.facts["shortfall"] == 0

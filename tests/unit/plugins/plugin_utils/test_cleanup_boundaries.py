@@ -23,6 +23,8 @@ DOWNLOAD = r"C:\Windows\SoftwareDistribution\Download"
 RDINFRA = r"C:\Program Files\Microsoft RDInfra"
 SIZE = 100 * GIB  # 5% of it (5 GiB) is more than the agent's 300 MB: the target is 5 GiB
 TARGET = 5 * GIB
+STOPPED = r"HKEY_LOCAL_MACHINE\SOFTWARE\avdops\sessionhost\StoppedServices"  # the note of the services stopped
+AT = "disk_cleanup at 2026-11-26T03:00:00Z"
 
 
 def stamp(age: datetime.timedelta) -> str:
@@ -81,6 +83,11 @@ def test_the_probe_reads_disk_candidates_windows_update_and_the_boot_loader_in_o
         Operation("probe.service.wuauserv", "service_query", {"name": "wuauserv"}),
         Operation("probe.service.BITS", "service_query", {"name": "BITS"}),
         Operation("probe.bootloader", "service_query", {"name": "RDAgentBootLoader"}),
+        Operation(
+            "probe.stopped",
+            "registry_read",
+            {"path": r"HKEY_LOCAL_MACHINE\SOFTWARE\avdops\sessionhost\StoppedServices"},
+        ),
     ]
 
 
@@ -113,6 +120,7 @@ def test_exactly_the_target_free_changes_nothing_and_one_byte_less_cleans():
         "agents_in_use": ["RDAgent_1.0.2.0"],
         "would_free": 0,
         "shortfall": 0,
+        "left_stopped": [],
     }
     short = c.plan_disk_cleanup(results(TARGET - 1), NOW)
     assert short.changed and short.verify == [Operation("verify.disk", "disk", {})]
@@ -123,7 +131,34 @@ def test_exactly_the_target_free_changes_nothing_and_one_byte_less_cleans():
 
 def test_the_whole_plan_stops_both_update_services_deletes_then_starts_them_again():
     plan = c.plan_disk_cleanup(results(TARGET - 1), NOW)
-    assert plan.changes == [
+    notes = [
+        Change(
+            Operation(
+                f"apply.note.{name}",
+                "registry_write",
+                {"path": STOPPED, "name": name, "type": "REG_SZ", "data": f"stopped by avdops.sessionhost {AT}"},
+            ),
+            rf"{STOPPED}\{name}",
+            None,
+            f"stopped by avdops.sessionhost {AT}",
+        )
+        for name in ("wuauserv", "BITS")
+    ]
+    unnotes = [
+        Change(
+            Operation(
+                f"apply.unnote.{name}",
+                "registry_delete",
+                {"path": STOPPED, "name": name, "after_ok": [f"apply.start.{name}"]},
+            ),
+            rf"{STOPPED}\{name} (once it runs)",
+            None,
+            None,
+        )
+        for name in ("wuauserv", "BITS")
+    ]
+    assert plan.changes[:2] == notes and plan.changes[-2:] == unnotes
+    assert plan.changes[2:-2] == [
         Change(
             Operation(
                 "apply.stop.wuauserv", "service_control", {"name": "wuauserv", "state": "stopped", "wait_seconds": 30}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.avdops.sessionhost.plugins.filter.avd import FilterModule
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _rules as r
 
 POOL_ID = "/subscriptions/0000-sub/resourceGroups/rg-avd-new/providers/Microsoft.DesktopVirtualization/hostPools/hp-new"
@@ -42,3 +46,39 @@ def test_an_id_without_the_live_status_is_not_taken_for_live_data():
 def test_a_malformed_id_is_ignored():
     live, notes = r.live_pool_identity({"avd_host_pool_id": "/subscriptions/x/hostPools/y", "avd_host_pool": "a"})
     assert (live, notes) == ({}, [])
+
+
+# --- the address every write goes to (pool_address, the avd_pool_address filter): the same resolution ---
+def test_the_write_address_is_the_live_pool_and_names_each_stale_static_value():
+    address = r.pool_address(
+        {**LIVE, "avd_host_pool": "hp-old", "avd_resource_group": "rg-avd-new", "avd_subscription_id": "1111-sub"}
+    )
+    assert (address["host_pool"], address["resource_group"], address["subscription_id"]) == (
+        "hp-new",
+        "rg-avd-new",
+        "0000-sub",
+    )
+    assert address["live"] is True
+    assert [note.split(" disagrees")[0] for note in address["static_disagrees"]] == [
+        "avd_host_pool=hp-old",
+        "avd_subscription_id=1111-sub",
+    ]
+
+
+def test_the_write_address_without_live_data_is_the_static_inventorys():
+    static = {"avd_host_pool": "hp-static", "avd_resource_group": "rg-static", "avd_host_pool_id": POOL_ID}
+    assert r.pool_address(static) == {
+        "host_pool": "hp-static",
+        "resource_group": "rg-static",
+        "subscription_id": None,
+        "live": False,
+        "static_disagrees": [],
+    }
+
+
+def test_the_filter_gives_the_same_address_and_refuses_what_is_not_host_variables():
+    address = FilterModule().filters()["avd_pool_address"]
+    assert address({**LIVE, "avd_host_pool": "hp-old"}) == r.pool_address({**LIVE, "avd_host_pool": "hp-old"})
+    assert address({**LIVE})["host_pool"] == "hp-new"
+    with pytest.raises(AnsibleFilterError, match="avd_pool_address: expects the host's variables"):
+        address("hp-new")

@@ -1,0 +1,104 @@
+"""The inventory's live truth wins in the write playbooks too: a stale static avd_host_pool beside the host_pool
+inventory (a user's own host_vars, or one left from before move.yml) never sends a write to the pool it names.
+
+Two pools: lp-01 is in hp-live with an expired registration token; a static inventory file (listed last, so it
+outranks the plugin's variables, as static host_vars do) says its pool is hp-stale, where lp-02 is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, flat
+
+pytestmark = pytest.mark.lab
+
+SCENARIO = """
+host_pools:
+  - {name: hp-live}
+  - {name: hp-stale}
+hosts:
+  - {name: lp-01, faults: [expired_registration_token]}
+  - {name: lp-02, pool: hp-stale}
+"""
+STALE = {"all": {"hosts": {"lp-01": {"avd_host_pool": "hp-stale"}}}}
+INVENTORIES = ("hosts.yml", "hostpool.avd.yml", "stale.yml")  # the static file last: it outranks the plugin's
+FAST = ("-e", "avd_settle_seconds=1", "-e", "avd_available_retries=6", "-e", "avd_available_delay=2")
+
+
+@pytest.fixture(scope="module")
+def live_lab(lab_factory, tmp_path_factory):
+    scenario = tmp_path_factory.mktemp("live-pool") / "lab.yml"
+    scenario.write_text(SCENARIO)
+    lab = lab_factory("live-pool-writes", "--scenario", str(scenario), "--first-address", "127.0.183.1")
+    (lab.inventory / "stale.yml").write_text(yaml.safe_dump(STALE))
+    return lab
+
+
+def pools(lab, directory: Path) -> dict[str, dict]:
+    """Each pool as ARM lists it: its session hosts (status) and whether it has a registration key."""
+    out = directory / "pools.json"
+    tasks = [
+        {
+            "name": "Pool",
+            "avdops.sessionhost.host_pool_info": {"name": "{{ item }}", "resource_group": "rg-avdlab"},
+            "loop": ["hp-live", "hp-stale"],
+            "register": "read",
+        },
+        {
+            "name": "Keep",
+            "ansible.builtin.copy": {
+                "content": "{{ read.results | items2dict(key_name='item', value_name='session_hosts') | to_json }}",
+                "dest": str(out / "hosts.json"),
+            },
+        },
+        {
+            "name": "Keep the keys",
+            "ansible.builtin.copy": {
+                "content": "{{ dict(read.results | map(attribute='item') | zip(read.results | map(attribute="
+                "'host_pool') | map(attribute='registration_expiration_time'))) | to_json }}",
+                "dest": str(out / "keys.json"),
+            },
+        },
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    play = directory / "pools.yml"
+    play.write_text(yaml.safe_dump([{"name": "Pools", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    result = lab.playbook(play, "-c", "local")
+    assert result.returncode == 0, result.stdout[-3000:]
+    hosts = json.loads((out / "hosts.json").read_text())
+    keys = json.loads((out / "keys.json").read_text())
+    return {name: {"hosts": {h["short_name"]: h["status"] for h in hosts[name]}, "key": keys[name]} for name in hosts}
+
+
+def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
+    before = pools(live_lab, tmp_path / "before")
+    assert set(before["hp-live"]["hosts"]) == {"lp-01"} and set(before["hp-stale"]["hosts"]) == {"lp-02"}
+    stale_key = before["hp-stale"]["key"]
+    result = live_lab.playbook(
+        REPO / "playbooks" / "remediate.yml",
+        "-e",
+        f"avd_report_dir={tmp_path / 'reports'}",
+        "-e",
+        "target=lp-01",
+        *FAST,
+        inventories=INVENTORIES,
+    )
+    report = json.loads((tmp_path / "reports" / "remediation.json").read_text())
+    entry = report["hosts"]["lp-01"]
+    assert entry["outcome"] == "fixed", result.stdout[-5000:]
+    assert entry["roles"] == ["registration"] and entry["after"]["state"] == "healthy"
+    after = pools(live_lab, tmp_path / "after")
+    assert after["hp-live"]["hosts"] == {"lp-01": "Available"}
+    # Nothing went to hp-stale: it lists only its own host, and no registration key was made there.
+    assert set(after["hp-stale"]["hosts"]) == {"lp-02"} and after["hp-stale"]["key"] == stale_key
+    assert after["hp-live"]["key"] is not None  # the key came from the host's own pool
+    # The run says which static value it did not follow.
+    shown = flat(result.stdout)
+    assert "lp-01: avd_host_pool=hp-stale disagrees with the host pool" in shown, result.stdout[-3000:]
+    assert "(avd_host_pool_id names hp-live): using hp-live" in shown
+    assert result.returncode == 0, result.stdout[-3000:]
