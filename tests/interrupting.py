@@ -115,9 +115,17 @@ def wait_held(lab: Any, host: str, process: subprocess.Popen[str], timeout: floa
 def interrupt(process: subprocess.Popen[str], sent: signal.Signals, label: str) -> str:
     """Send the signal to the run's process group (Ctrl-C reaches every process of a terminal's foreground job;
     AWX and CI stop the job's group) and return what the run printed to its end."""
+    out = ""
     try:
-        os.killpg(process.pid, sent)
-        out, _unused = process.communicate(timeout=120)
+        # Python may drop a signal that lands in its at-fork handlers (Ansible forks a worker per task): like a
+        # person pressing Ctrl-C again, or AWX sending SIGTERM again, send it until the run ends.
+        for _attempt in range(10):
+            os.killpg(process.pid, sent)
+            try:
+                out, _unused = process.communicate(timeout=12)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -36,14 +36,15 @@ def lab(lab_factory, tmp_path_factory):
     )
 
 
-# (step, how the run is stopped right after it: a held runtime operation, or the task Ansible starts next,
-# and the signal: SIGINT and SIGTERM in turn)
+# (step, the runtime operation held right after it, the task whose start sets the hold (None: set before the run),
+# and the signal: SIGINT and SIGTERM in turn). "after the uninstall": the uninstall and the restart done, the
+# cleanup held; "after the install": the key written and the agent installed, the boot loader's install held.
 STEPS = [
     ("after the lock", {"op": "*"}, None, signal.SIGINT),
     ("after the drain", {"op": "msiexec", "action": "uninstall"}, None, signal.SIGTERM),
-    ("after the uninstall", None, "Restart the VM after the uninstall", signal.SIGINT),
+    ("after the uninstall", {"op": "*"}, "Restart the VM after the uninstall", signal.SIGINT),
     ("after the removal from the pool", {"op": "msiexec", "action": "install"}, None, signal.SIGTERM),
-    ("after the install", None, "Restart the VM after the install", signal.SIGINT),
+    ("after the install", {"op": "msiexec", "package": "*RDAgentBootLoader*"}, None, signal.SIGINT),
     (
         "before the drain is restored",
         {"op": "qwinsta"},
@@ -57,16 +58,14 @@ STEPS = [
 def test_reinstall_interrupted_at_each_step_converges_when_run_again(lab, tmp_path, step, held, marker, sent):
     arm = Arm(lab)
     args = ("-e", "target=ri-01", "-e", f"avd_journal={tmp_path / 'drains.json'}")
-    if held is not None and marker is None:
+    if marker is None:
         hold(lab, "ri-01", **held)
     process = start(lab, "reinstall.yml", *args, "-e", "avd_reinstall_healthy=true", *QUICK)
     try:
         if marker is not None:
             read_until(process, marker)
-            if held is not None:
-                hold(lab, "ri-01", **held)
-        if held is not None:
-            wait_held(lab, "ri-01", process)
+            hold(lab, "ri-01", **held)
+        wait_held(lab, "ri-01", process)
         out = interrupt(process, sent, f"reinstall.yml interrupted {step}")
     finally:
         release(lab, "ri-01")
@@ -76,5 +75,5 @@ def test_reinstall_interrupted_at_each_step_converges_when_run_again(lab, tmp_pa
     again = lab.playbook(PLAYBOOK, *args, *QUICK)
     assert again.returncode == 0, flat(again.stdout)[-4000:]
     converged(arm, "ri-01", tmp_path / "drains.json", again.stdout)
-    if held == {"op": "*"}:
+    if step == "after the lock":
         assert "ri-01: healthy and Available: nothing to do" in flat(again.stdout)

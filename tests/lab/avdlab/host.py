@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,7 +45,7 @@ class HostStats:
 class Hold:
     """A test control, not Windows behaviour: the next runtime operation whose fields match ``match`` waits until
     the test releases it (``run``: then it runs; else it fails unrun, as a command that never reached the host);
-    a field given as ``*`` matches any value (``op=*``: the next operation, whatever it is).
+    each field's value is a pattern (``fnmatch``: ``op=*`` is the next operation, whatever it is).
     Tests use it to stop a playbook at an exact step (docs/lab.md, "Test controls")."""
 
     match: dict[str, str]
@@ -53,7 +54,7 @@ class Hold:
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def matches(self, op: dict[str, object]) -> bool:
-        return all(value == "*" or str(op.get(name)) == value for name, value in self.match.items())
+        return all(fnmatch.fnmatchcase(str(op.get(name)), value) for name, value in self.match.items())
 
 
 @dataclass

@@ -76,3 +76,7 @@ def test_a_hold_catches_only_matching_operations():
     assert not Hold({"op": "msiexec", "action": "install"}).matches({"op": "msiexec", "action": "uninstall"})
     assert not Hold({"op": "registry_write"}).matches({"op": "registry_read"})
     assert Hold({"op": "*"}).matches({"op": "qwinsta"}) and Hold({"op": "*"}).matches({"op": "msiexec"})
+    assert Hold({"op": "msiexec", "package": "*BootLoader*"}).matches(
+        {"op": "msiexec", "package": r"C:\\x\\BootLoader.msi"}
+    )
+    assert not Hold({"op": "msiexec", "package": "*BootLoader*"}).matches({"op": "msiexec", "package": "agent.msi"})
