@@ -7,8 +7,11 @@ prints, a sample of the four simple kinds of mistake (a comparison flipped
 ``is not``; a condition negated; an integer constant moved by one; a
 returned value emptied to ``None``) anywhere inside the functions of each
 target file, applies each to a staged copy of the collection
-(``.mutation/sample``; the work tree is never changed), runs every unit test
-file that imports the target (``tests/unit/``) and says KILLED or SURVIVED.
+(``.mutation/sample/<file>``; the work tree is never changed), runs the unit tests
+of the files that import the target (``tests/unit/``) that ran the changed
+function when the unmutated tests ran (recorded once per target with
+coverage.py, a context per test: ``linecover.py``; a mutant in a function no
+test runs survives without a run) and says KILLED or SURVIVED.
 
 Usage: python tests/mutation/sample.py [--per-file 20] [--seed N] [--only _cleanup.py]
 Exits 1 when a file's sample is killed at less than 90%.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import random
 import re
@@ -30,7 +34,7 @@ from pathlib import Path
 
 from mutation import GOAL, PACKAGE, REPO, TARGETS, stage
 
-SAMPLE = REPO / ".mutation" / "sample"
+SAMPLE = REPO / ".mutation" / "sample"  # a staged copy per target: samples of two targets can run at once
 UNIT = "tests/unit"
 FLIPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Lt: ast.LtE,
@@ -156,12 +160,51 @@ def test_files(module: str) -> list[str]:
     )
 
 
-def run(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, float]:
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
+def function_lines(tree: ast.AST, line: int) -> range:
+    """The body lines of the innermost function around ``line`` (a site is always inside one)."""
+    spans = [
+        range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
+    return min(spans, key=len)
+
+
+def tests_running(lines: dict[int, list[str]], span: range) -> list[str]:
+    """The tests that ran any of these lines, each test function once (``file::test``: all its parameters)."""
+    return sorted({node.split("[", 1)[0] for line in span for node in lines.get(line, [])})
+
+
+def record_lines(
+    target: Path, tests: list[str], env: dict[str, str], directory: Path
+) -> tuple[dict[int, list[str]], float]:
+    """The unmutated tests run once with ``linecover``: per line of the target, the tests that ran it."""
+    output = directory / "lines.json"
+    output.unlink(missing_ok=True)
+    recording = {
+        **env,
+        "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(Path(__file__).parent)]),
+        "SAMPLE_LINES_OF": str(target),
+        "SAMPLE_LINES_TO": str(output),
+    }
+    code, seconds = run(tests, recording, directory, timeout=1200, plugins=["linecover"])
+    if code != 0 or not output.is_file():
+        sys.exit(f"{target.name}: the unit tests ({', '.join(tests)}) fail without any mutation")
+    return {int(line): ids for line, ids in json.loads(output.read_text(encoding="utf-8")).items()}, seconds
+
+
+def run(
+    tests: list[str], env: dict[str, str], directory: Path, timeout: float, plugins: tuple[str, ...] | list[str] = ()
+) -> tuple[int | None, float]:
+    loads = [argument for plugin in plugins for argument in ("-p", plugin)]
+    command = [
+        sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *loads, *tests
+    ]  # fmt: skip
     started = time.monotonic()
     try:
         done = subprocess.run(
-            command, cwd=SAMPLE, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            command, cwd=directory, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
         return None, time.monotonic() - started
@@ -180,33 +223,41 @@ def main() -> None:
         parser.error(f"--only: choose from {', '.join(Path(t).name for t in TARGETS)}")
     seed = args.seed if args.seed is not None else int(time.time())
     print(f"seed {seed} (python tests/mutation/sample.py --seed {seed} draws the same mutants again)")
-    draw = random.Random(seed)
-    stage((), SAMPLE)
-    env = {**os.environ, "PYTHONPATH": str(SAMPLE / "src")}
-    env.pop("ANSIBLE_CONFIG", None)
+    environ = {key: value for key, value in os.environ.items() if key != "ANSIBLE_CONFIG"}
     scores: list[tuple[str, int, int]] = []
     for target in targets:
-        file = SAMPLE / PACKAGE / target
+        directory = SAMPLE / Path(target).stem
+        stage((), directory)
+        env = {**environ, "PYTHONPATH": str(directory / "src")}
+        file = directory / PACKAGE / target
         original = file.read_text(encoding="utf-8")
         tests = test_files(Path(target).stem)
-        code, seconds = run(tests, env, timeout=600)
-        if code != 0:
-            sys.exit(f"{target}: the unit tests ({', '.join(tests)}) fail without any mutation")
+        lines, seconds = record_lines(file, tests, env, directory)
         timeout = 5 * seconds + 30
-        found = sites(ast.parse(original))
+        tree = ast.parse(original)
+        found = sites(tree)
+        draw = random.Random(f"{seed}/{Path(target).name}")  # per file: the same draw whichever others are drawn
         chosen = sorted(draw.sample(found, min(args.per_file, len(found))), key=lambda s: (s.line, s.index))
         killed = 0
         print(f"\n{target}: {len(chosen)} of {len(found)} simple mutants, against {len(tests)} test file(s)")
         for site in chosen:
             mutated, before, after = mutate(original, site)
-            file.write_text(mutated, encoding="utf-8")
-            try:
-                code, _seconds = run(tests, env, timeout)
-            finally:
-                file.write_text(original, encoding="utf-8")
+            running = tests_running(lines, function_lines(tree, site.line))
+            code: int | None = 0  # no test runs the function: the mutant survives
+            if running:
+                file.write_text(mutated, encoding="utf-8")
+                try:
+                    code, _seconds = run(running, env, directory, timeout)
+                finally:
+                    file.write_text(original, encoding="utf-8")
+            if code in (4, 5):
+                sys.exit(f"{target}: pytest found no test of {running[:3]}... (exit code {code}): a selection error")
             result = "KILLED  " if code != 0 else "SURVIVED"
             killed += code != 0
-            print(f"  {result} line {site.line:>4} {site.kind}: {shorten(before)}  ->  {shorten(after)}")
+            print(
+                f"  {result} line {site.line:>4} {site.kind}: {shorten(before)}  ->  {shorten(after)} "
+                f"({len(running)} test(s))"
+            )
         scores.append((target, killed, len(chosen)))
     print()
     for target, killed, drawn in scores:
