@@ -68,7 +68,9 @@ def avd_reinstall_blockers(result: Mapping[str, Any] | None) -> list[dict[str, s
     return blockers
 
 
-def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_percentage: Any = 100) -> str:
+def avd_rollout_stop(
+    runs: Mapping[str, Any], current_batch: Any, max_fail_percentage: Any = 100, whole_batch: Any = False
+) -> str:
     """Why a rolling remediation stops before ``current_batch`` ('' when it goes on)."""
     if not isinstance(runs, Mapping) or not isinstance(current_batch, list):
         raise AnsibleFilterError("avd_rollout_stop: expects a mapping of host runs and the current batch (a list)")
@@ -80,7 +82,7 @@ def avd_rollout_stop(runs: Mapping[str, Any], current_batch: Any, max_fail_perce
             f"got {max_fail_percentage!r}"
         ) from None
     try:
-        reason: str = rollout_stop(runs, [str(host) for host in current_batch], percentage)
+        reason: str = rollout_stop(runs, [str(host) for host in current_batch], percentage, bool(whole_batch))
     except RemediationInputError as exc:
         raise AnsibleFilterError(f"avd_rollout_stop: {exc}") from None
     return reason
