@@ -130,7 +130,7 @@ def interrupt(process: subprocess.Popen[str], sent: signal.Signals, label: str) 
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    record_output(label, out)
+    record_output(label, out, returncode=process.returncode)
     return out
 
 

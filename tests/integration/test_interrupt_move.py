@@ -48,7 +48,7 @@ def move_args(arm: Arm, tmp: Path) -> tuple[tuple[str, ...], str]:
     """im-01 goes back and forth between the two pools: its pool now is given as the inventory would give it."""
     source, to = ("hp-ia", "hp-ib") if "hp-ia" in pools_of(arm, "im-01") else ("hp-ib", "hp-ia")
     args = ("-e", "target=im-01", "-e", f"avd_host_pool={source}", "-e", f"avd_target_pool={to}")
-    return (*args, "-e", f"avd_journal={tmp / 'drains.json'}"), to
+    return (*args, "-e", f"avd_journal={tmp / 'drains.json'}", "-e", f"avd_report_dir={tmp}"), to
 
 
 def moved(arm: Arm, host: str, tmp: Path, to: str) -> None:
@@ -103,7 +103,16 @@ def test_a_move_interrupted_while_waiting_for_users_leaves_them_and_the_source_p
     """im-02 has a user: the run drains it and waits; interrupted there and run again without consent, the host is
     still in its pool with its user, taking sessions again."""
     arm = Arm(lab)
-    args = ("-e", "target=im-02", "-e", "avd_target_pool=hp-ib", "-e", f"avd_journal={tmp_path / 'drains.json'}")
+    args = (
+        "-e",
+        "target=im-02",
+        "-e",
+        "avd_target_pool=hp-ib",
+        "-e",
+        f"avd_journal={tmp_path / 'drains.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+    )
     waiting = ("-e", "avd_session_wait_retries=60", "-e", "avd_session_wait_delay=2", "-e", "avd_settle_seconds=2")
     process = start(lab, "move.yml", *args, *waiting)
     read_until(process, "FAILED - RETRYING: [im-02 -> localhost]: Wait (bounded) for the sessions")

@@ -57,7 +57,7 @@ STEPS = [
 @pytest.mark.parametrize(("step", "held", "marker", "sent"), STEPS, ids=[step[0] for step in STEPS])
 def test_reinstall_interrupted_at_each_step_converges_when_run_again(lab, tmp_path, step, held, marker, sent):
     arm = Arm(lab)
-    args = ("-e", "target=ri-01", "-e", f"avd_journal={tmp_path / 'drains.json'}")
+    args = ("-e", "target=ri-01", "-e", f"avd_journal={tmp_path / 'drains.json'}", "-e", f"avd_report_dir={tmp_path}")
     if marker is None:
         hold(lab, "ri-01", **held)
     process = start(lab, "reinstall.yml", *args, "-e", "avd_reinstall_healthy=true", *QUICK)

@@ -39,7 +39,16 @@ def lab(lab_factory, tmp_path_factory):
 
 def stop_after_removal(lab, tmp_path: Path, host: str) -> None:
     """A reinstall of ``host`` stopped (Ctrl-C) after its uninstall and its removal from the pool."""
-    args = ("-e", f"target={host}", "-e", "avd_reinstall_healthy=true", "-e", f"avd_journal={tmp_path / 'drains.json'}")
+    args = (
+        "-e",
+        f"target={host}",
+        "-e",
+        "avd_reinstall_healthy=true",
+        "-e",
+        f"avd_journal={tmp_path / 'drains.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+    )
     hold(lab, host, op="msiexec", action="install")
     process = start(lab, "reinstall.yml", *args, *QUICK)
     try:
@@ -71,7 +80,16 @@ def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(lab, 
     the user signed in, the host drained as its admin left it, and no lock."""
     arm = Arm(lab)
     arm.drain("rr-02")
-    args = ("-e", "target=rr-02", "-e", "avd_reinstall_healthy=true", "-e", f"avd_journal={tmp_path / 'drains.json'}")
+    args = (
+        "-e",
+        "target=rr-02",
+        "-e",
+        "avd_reinstall_healthy=true",
+        "-e",
+        f"avd_journal={tmp_path / 'drains.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+    )
     waiting = ("-e", "avd_session_wait_retries=60", "-e", "avd_session_wait_delay=2")
     process = start(lab, "reinstall.yml", *args, *waiting)
     read_until(process, "FAILED - RETRYING: [rr-02 -> localhost]: Wait (bounded) for the sessions")
@@ -88,7 +106,16 @@ def test_two_reinstalls_at_once_never_change_one_host_together(lab, tmp_path):
     """Run A is stopped on rr-01's install (uninstalled, out of its pool); run B of the same host is refused for it,
     naming A, and changes nothing; A, released, finishes the reinstall."""
     arm = Arm(lab)
-    args = ("-e", "target=rr-01", "-e", "avd_reinstall_healthy=true", "-e", f"avd_journal={tmp_path / 'drains.json'}")
+    args = (
+        "-e",
+        "target=rr-01",
+        "-e",
+        "avd_reinstall_healthy=true",
+        "-e",
+        f"avd_journal={tmp_path / 'drains.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+    )
     hold(lab, "rr-01", op="msiexec", action="install")
     first = start(lab, "reinstall.yml", *args, *QUICK)
     try:
