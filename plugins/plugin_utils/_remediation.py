@@ -176,6 +176,9 @@ REINSTALL_FIXES = frozenset(
         "AGENT_NOT_INSTALLED",
         "INVALID_REGISTRATION_TOKEN",
         "EXPIRED_REGISTRATION_TOKEN",
+        # A key left in the registry (an install stopped between writing it and the agent's install, or a
+        # registration the agent never finished): the reinstall removes the registry keys and writes it anew.
+        "REGISTRATION_INCOMPLETE",
         "ENDPOINT_NOT_FOUND",
         "BOOTLOADER_NOT_RUNNING",
         "HEARTBEAT_LOST",

@@ -106,7 +106,7 @@ def finish(command: list[str], process: subprocess.Popen[str], keep: Path) -> su
             process.kill()
             process.communicate()
     keep.write_text(stdout + stderr)
-    record_output(" ".join(command), stdout, stderr)
+    record_output(" ".join(command), stdout, stderr, returncode=process.returncode)
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
