@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_SCENARIO ?= tests/lab/scenarios/demo.yml
 
-.PHONY: setup browser demo demo-down test molecule lint sanity sanity-wheels changelog build clean mutation mutation-sample
+.PHONY: setup browser demo demo-down test test-matrix molecule lint sanity sanity-wheels changelog build clean mutation mutation-sample
 
 setup: $(STAMP)
 
@@ -88,6 +88,39 @@ test: setup lint sanity browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope; pytest=$$?; \
 	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; exit $$pytest
 
+# The other ansible-core versions meta/runtime.yml supports (docs/testing.md, "ansible-core matrix"): each in its own
+# venv under .matrix/ (pip, the same pins as make setup but the core and the tools that need the newest one), with
+# ansible.windows copied from .venv (the release a user installs; it supports 2.16 and later). For each: the unit
+# tests and the lab smoke of diagnose and remediate. `make test` covers the pinned core (.venv). Not part of
+# `make test` (about 3 minutes a core); make test-matrix MATRIX_CORES=2.16.19 for one. A lab the smoke left behind is
+# stopped after each core (only its own: a make test in this checkout may be running).
+MATRIX := $(CURDIR)/.matrix
+MATRIX_CORES ?= 2.16.19 2.18.19
+MATRIX_TESTS = tests/unit tests/integration/test_core_versions_smoke.py
+MATRIX_SKIP = ansible-core|ansible|molecule|ansible-lint|mutmut|ruff|mypy|playwright|antsibull-changelog
+test-matrix: setup
+	mkdir -p $(MATRIX)/collections/ansible_collections/ansible
+	grep -v -E '^($(MATRIX_SKIP))==' requirements-dev.txt > $(MATRIX)/requirements.txt
+	rm -rf $(MATRIX)/collections/ansible_collections/ansible/windows
+	cp -r "$$($(BIN)/python -c 'import ansible_collections.ansible.windows as m; print(list(m.__path__)[0])')" \
+	  $(MATRIX)/collections/ansible_collections/ansible/windows
+	@failed=; for core in $(MATRIX_CORES); do \
+	  venv=$(MATRIX)/$$core; \
+	  if ! cmp -s $(MATRIX)/requirements.txt $$venv/.requirements.txt; then \
+	    rm -rf $$venv && $(PYTHON) -m venv $$venv && \
+	    $$venv/bin/python -m pip install --quiet "ansible-core==$$core" -r $(MATRIX)/requirements.txt && \
+	    $$venv/bin/python -m pip install --quiet --no-deps -e tests/lab && \
+	    cp $(MATRIX)/requirements.txt $$venv/.requirements.txt || exit 1; \
+	  fi; \
+	  echo "== ansible-core $$core ($$($$venv/bin/python --version))"; \
+	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections:$(MATRIX)/collections PATH=$$venv/bin:$$PATH \
+	    $$venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadscope -p no:cacheprovider $(MATRIX_TESTS) \
+	    || failed="$$failed $$core"; \
+	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test/core-smoke; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test-matrix failed under ansible-core:$$failed"; exit 1; fi; \
+	echo "make test-matrix passed under ansible-core $(MATRIX_CORES)"
+
 # All scenarios, or one: make molecule MOLECULE_SCENARIO=registration
 molecule: setup
 	@$(if $(MOLECULE_SCENARIO),true,$(MOLECULE_SKIP_SAY))
@@ -113,4 +146,4 @@ build: setup
 
 clean:
 	-$(BIN)/avdlab down --dir .lab
-	rm -rf build .lab-test .mutation reports .pytest_cache .ruff_cache .mypy_cache .sanity/tree
+	rm -rf build .lab-test .mutation .matrix reports .pytest_cache .ruff_cache .mypy_cache .sanity/tree

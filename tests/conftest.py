@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,22 +53,28 @@ def lab_azure_env(*args: str) -> dict[str, str]:
     return {}
 
 
-# Every Ansible output the tests produce, until the test that produced it ends (``no_unknown_error``).
-OUTPUTS: list[tuple[str, str]] = []
+# Every Ansible output the tests produce, with the command's exit code, until the test that produced it ends
+# (``no_unknown_error``, ``no_error_on_success``).
+OUTPUTS: list[tuple[str, str, int | None]] = []
 # What Ansible says when a module or action plugin fails without a message: a failure that does not say what
 # happened nor what to do. No output of any playbook may carry it (issue 21).
 SILENT_FAILURE = "Unknown error"
+# What ansible-core 2.19 prints for every failed task, ignored and rescued ones and an exhausted `until` included.
+# A run that ends in success prints none on its normal paths (issue 21): the one kind of real error such a run
+# reports and goes on from is a host that could not be reached (an UNREACHABLE result the playbook ignores to
+# report it); any other needs the test's ``ansible_errors`` mark, naming it.
+ERROR_MARK = "[ERROR]"
 
 
-def record_output(command: str, *texts: str | None) -> None:
-    """Keep an Ansible command's output for the check at the end of the test (``no_unknown_error``)."""
-    OUTPUTS.append((command, "\n".join(text for text in texts if text)))
+def record_output(command: str, *texts: str | None, returncode: int | None = None) -> None:
+    """Keep an Ansible command's output and exit code for the checks at the end of the test."""
+    OUTPUTS.append((command, "\n".join(text for text in texts if text), returncode))
 
 
-def silent_failures(outputs: list[tuple[str, str]]) -> list[str]:
+def silent_failures(outputs: list[tuple[str, str, int | None]]) -> list[str]:
     """The commands among ``outputs`` that printed Ansible's message-less failure, each with its task and line."""
     found = []
-    for command, text in outputs:
+    for command, text, _returncode in outputs:
         task = ""
         for line in text.splitlines():
             if line.startswith("TASK ["):
@@ -78,14 +85,60 @@ def silent_failures(outputs: list[tuple[str, str]]) -> list[str]:
     return found
 
 
+# Lines that start the next result or task: where the output of one host's result ends.
+NEXT_RESULT = ("fatal: [", "ok: [", "changed: [", "skipping: [", "failed: [", "TASK [", "PLAY ", "RUNNING HANDLER [")
+
+
+def _ends_unreachable(lines: list[str], start: int) -> bool:
+    """Whether the [ERROR] at ``lines[start]`` is the one of a host result reported UNREACHABLE and ignored (the
+    result may span lines, as the YAML result format prints it, before "...ignoring")."""
+    index = start + 1
+    while index < len(lines) and not lines[index].startswith((*NEXT_RESULT, ERROR_MARK)):
+        index += 1
+    if index == len(lines) or not (lines[index].startswith("fatal: [") and "UNREACHABLE!" in lines[index]):
+        return False
+    for line in lines[index + 1 :]:
+        if line.startswith("...ignoring"):
+            return True
+        if line.startswith((*NEXT_RESULT, ERROR_MARK)):
+            return False
+    return False
+
+
+def errors_on_success(outputs: list[tuple[str, str, int | None]], allowed: list[str]) -> list[str]:
+    """The [ERROR] lines of the commands among ``outputs`` that ended in success (exit code 0), each with its
+    command and task: all but an ignored unreachable host's and those a pattern of ``allowed`` (a regular
+    expression, searched in ``TASK [...]: [ERROR]...``) names."""
+    patterns = [re.compile(pattern) for pattern in allowed]
+    found = []
+    for command, text, returncode in outputs:
+        if returncode != 0:
+            continue
+        task = ""
+        lines = text.splitlines()
+        for index, line in enumerate(lines):
+            if line.startswith("TASK ["):
+                task = line.rstrip("* ")
+            elif line.startswith(ERROR_MARK) and not _ends_unreachable(lines, index):
+                seen = f"{task}: {line.strip()}"
+                if not any(pattern.search(seen) for pattern in patterns):
+                    found.append(f"{command}: {seen}")
+    return found
+
+
 @pytest.fixture(autouse=True)
-def no_unknown_error() -> Iterator[None]:
-    """Fail the test when an Ansible command it (or a fixture it uses) ran printed "Unknown error"."""
+def no_unknown_error(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test when an Ansible command it (or a fixture it uses) ran printed "Unknown error", or ended in
+    success yet printed "[ERROR]" (but for what its ``ansible_errors`` marks allow, each a real error it expects)."""
     yield
+    allowed = [pattern for mark in request.node.iter_markers("ansible_errors") for pattern in mark.args]
     found = silent_failures(OUTPUTS)
+    errors = errors_on_success(OUTPUTS, allowed)
     OUTPUTS.clear()
     if found:
         pytest.fail("A failure without a message (say what happened and what to do):\n" + "\n".join(found))
+    if errors:
+        pytest.fail("[ERROR] in a run that ended in success (a normal path prints none):\n" + "\n".join(errors))
 
 
 def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -101,7 +154,7 @@ def run_ansible(tool: str, *args: str, env: dict[str, str] | None = None) -> sub
         cwd=REPO,
         check=False,
     )
-    record_output(" ".join([tool, *args]), result.stdout, result.stderr)
+    record_output(" ".join([tool, *args]), result.stdout, result.stderr, returncode=result.returncode)
     return result
 
 
@@ -213,7 +266,14 @@ def pool_lab(request: pytest.FixtureRequest, lab_factory) -> RunningLab:
 # of its own (its lab has its own octet), and the units that take longest go first, in this order, so that no
 # worker is left with a long one at the end.
 SPLIT_BY_TEST = ("tests/integration/test_molecule_scenarios.py",)
-SLOW_FIRST = ("tests/integration/test_molecule_scenarios.py", "tests/integration/", "tests/lab/", "tests/unit/")
+# test_unkind_all_at_once.py is the longest single unit (registrations of minutes, waited for in parallel): first.
+SLOW_FIRST = (
+    "tests/integration/test_unkind_all_at_once.py",
+    "tests/integration/test_molecule_scenarios.py",
+    "tests/integration/",
+    "tests/lab/",
+    "tests/unit/",
+)
 
 
 def work_unit(nodeid: str) -> str:

@@ -12,6 +12,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation import (
+    REMEDIATION,
     RemediationInputError,
     build_report,
     failing_message,
@@ -20,6 +21,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     summary_lines,
     write_reports,
 )
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._run_reports import KINDS, run_outcomes
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "before": {"type": "dict", "required": True},
@@ -28,6 +30,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "runs": {"type": "dict", "default": {}},
     "report_dir": {"type": "path", "required": True},
     "max_fail_percentage": {"type": "int", "default": 100},
+    "kind": {"type": "str", "default": "remediation", "choices": ["remediation", "reinstall", "move"]},
 }
 
 
@@ -39,34 +42,40 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # writes only local report files, which --check users still want
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        hosts = sorted(set(args["before"]) | set(args["after"]))
         check_mode = bool(self._task.check_mode)
+        kind = KINDS.get(args["kind"], REMEDIATION)
         try:
-            stopped = rollout_stop(args["runs"], [], args["max_fail_percentage"])
+            if args["kind"] == "remediation":
+                stopped = rollout_stop(args["runs"], [], args["max_fail_percentage"])
+                hosts = sorted(set(args["before"]) | set(args["after"]))
+                entries = {
+                    host: host_outcome(
+                        args["before"].get(host),
+                        args["after"].get(host),
+                        args["plans"].get(host),
+                        args["runs"].get(host),
+                        check_mode,
+                        stopped,
+                    )
+                    for host in hosts
+                }
+            else:
+                entries = run_outcomes(
+                    args["kind"], args["before"], args["after"], args["runs"], args["max_fail_percentage"], check_mode
+                )
         except RemediationInputError as exc:
             raise AnsibleActionFail(str(exc)) from None
-        entries = {
-            host: host_outcome(
-                args["before"].get(host),
-                args["after"].get(host),
-                args["plans"].get(host),
-                args["runs"].get(host),
-                check_mode,
-                stopped,
-            )
-            for host in hosts
-        }
-        report = build_report(entries, datetime.datetime.now(datetime.UTC), check_mode)
+        report = build_report(entries, datetime.datetime.now(datetime.UTC), check_mode, kind)
         directory = Path(args["report_dir"]).resolve()
-        files = write_reports(report, directory)
+        files = write_reports(report, directory, kind)
         return {
             **result,
             "changed": False,
             "summary": report["summary"],
             "files": files,
-            "summary_lines": summary_lines(report, str(directory)),
+            "summary_lines": summary_lines(report, str(directory), kind),
             # Not ``failed``: a non-empty list there would fail this task without a message and hide the summary.
-            "failed_hosts": [h for h, e in report["hosts"].items() if e["outcome"] == "failed"],
+            "failed_hosts": [h for h, e in report["hosts"].items() if e["outcome"] in ("failed", "refused")],
             "not_fixed_hosts": [h for h, e in report["hosts"].items() if e["outcome"] == "not_fixed"],
-            "failing_message": failing_message(report),
+            "failing_message": failing_message(report, kind),
         }

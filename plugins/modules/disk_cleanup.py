@@ -14,6 +14,10 @@ description:
   - C(%SystemRoot%\SoftwareDistribution\Download) - Windows Update's download
     cache, downloaded again when needed; C(wuauserv) and C(BITS) are stopped while
     it is emptied and started again when they were running (they do not serve users);
+    each is noted on the host before it stops (a value under
+    C(HKLM\SOFTWARE\avdops\sessionhost\StoppedServices)) and the note goes once it runs again, so a run cut off
+    mid-command (its connection dropped, the command terminated) is put right by the next one, which starts the
+    noted services still stopped (C(left_stopped) in RV(facts));
   - C(RDAgent_<version>) folders of C(C:\Program Files\Microsoft RDInfra) that the
     boot loader names neither as C(DefaultAgent) nor as C(PreviousAgent); none when
     C(DefaultAgent) cannot be read (unknown means keep).
@@ -97,7 +101,11 @@ changes:
   type: list
   elements: dict
 facts:
-  description: The drive, its size and free bytes, the target, bytes held per location, what the cleanup would free and the shortfall left after it.
+  description:
+    - The drive, its size and free bytes, the target, bytes held per location, what the cleanup would free and the
+      shortfall left after it.
+    - C(left_stopped) - what an earlier cleanup cut off mid-command left, in words - the noted services this run
+      starts again, or one still pending with what to do.
   returned: success
   type: dict
   sample:
@@ -108,6 +116,7 @@ facts:
     held: {windows_temp: 2307915776, windows_update_download: 5028970496, agent_folders: 167772160}
     would_free: 7170162688
     shortfall: 0
+    left_stopped: []
 verification:
   description:
     - Free bytes after, bytes freed, items deleted, items that could not be deleted (in use, or kept because a

@@ -28,6 +28,18 @@ description:
   - The result never carries a C(failed) key of its own (hosts that failed are
     in RV(failed_hosts)), so the summary is always shown; the playbook then ends
     the run with RV(failing_message).
+  - With O(kind=reinstall) or O(kind=move) it writes C(playbooks/reinstall.yml)'s
+    (C(reinstall.json), C(reinstall.html), C(junit-reinstall.xml)) or
+    C(playbooks/move.yml)'s reports (C(move.*)) in the same form, from what
+    the playbook recorded of each host in O(runs). A host is then
+    C(reinstalled) or C(moved); C(refused) (an error before its first change,
+    the drain - the preflight's reason; nothing was changed); C(left_alone) (a
+    reinstall does not fix what is wrong, and who must act); C(skipped) (users
+    on it without consent, or another run changing it); C(failed) (what
+    happened); C(not_reached) (the run ended before its turn); C(unchanged)
+    (nothing to do, or already in the target pool) or, in check mode,
+    C(planned). C(refused) and C(failed) hosts fail the run
+    (RV(failing_message) names each as C(HOST) C(not reinstalled) and why).
 version_added: 0.2.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)
@@ -54,6 +66,15 @@ options:
     description: Where to write the reports (beside the diagnosis reports).
     type: path
     required: true
+  kind:
+    description:
+      - Whose reports to write - C(remediation) (C(playbooks/remediate.yml)), C(reinstall) or C(move).
+      - For C(reinstall) and C(move), O(runs) holds per host C(state) (the playbook's
+        C(reinstall_state) or C(avd_move)), C(batch), C(changing) (whether the host got as far as
+        its drain) and C(drained)/C(drain_restored); O(plans) is not read.
+    type: str
+    choices: [remediation, reinstall, move]
+    default: remediation
   max_fail_percentage:
     description:
       - The rollout's C(avd_max_fail_percentage). A host of a batch the rollout
@@ -90,6 +111,8 @@ summary:
   returned: success
   type: dict
   sample: {hosts: 4, fixed: 2, partly_fixed: 0, not_fixed: 0, skipped: 1, failed: 0, unchanged: 1, planned: 0}
+  # with kind=reinstall: {hosts: 3, failed: 0, refused: 1, not_reached: 0, skipped: 0, left_alone: 0,
+  #                       planned: 0, reinstalled: 2, unchanged: 0}
 files:
   description: The files written.
   returned: success
@@ -100,7 +123,7 @@ summary_lines:
   type: list
   elements: str
 failed_hosts:
-  description: Hosts whose outcome is C(failed).
+  description: Hosts whose outcome is C(failed) (or, for O(kind=reinstall) and O(kind=move), C(refused)).
   returned: success
   type: list
   elements: str

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,9 @@ REINSTALL_FIXES = frozenset(
         "AGENT_NOT_INSTALLED",
         "INVALID_REGISTRATION_TOKEN",
         "EXPIRED_REGISTRATION_TOKEN",
+        # A key left in the registry (an install stopped between writing it and the agent's install, or a
+        # registration the agent never finished): the reinstall removes the registry keys and writes it anew.
+        "REGISTRATION_INCOMPLETE",
         "ENDPOINT_NOT_FOUND",
         "BOOTLOADER_NOT_RUNNING",
         "HEARTBEAT_LOST",
@@ -224,13 +228,21 @@ def reinstall_blockers(diagnosis: Mapping[str, Any] | None) -> list[dict[str, st
 NOT_ATTEMPTED = "not attempted: the rollout stopped after a batch failed beyond avd_max_fail_percentage"
 
 
-def rollout_stop(runs: Mapping[str, Any], current_batch: Iterable[str], max_fail_percentage: int) -> str:
+def rollout_stop(
+    runs: Mapping[str, Any], current_batch: Iterable[str], max_fail_percentage: int, whole_batch: bool = False
+) -> str:
     """Why the rollout stops before ``current_batch`` ('' when it goes on), as Ansible's max_fail_percentage does.
 
+    ``whole_batch``: also stop after a batch whose every host failed, whatever ``max_fail_percentage`` (as
+    Ansible ends a serial play when a whole batch failed; reinstall.yml and move.yml keep that).
+
     Each host's run names the batch it ran in (``batch``, the hosts of ``ansible_play_batch``); an earlier
-    batch in which more than ``max_fail_percentage`` percent of the hosts failed (``error``) stops the rollout.
-    remediate.yml asks at the start of each batch, before any host of it has changed: with the free strategy
-    a check at the end of a host's remediation would end the others of its batch in the middle of their fix.
+    batch in which more than ``max_fail_percentage`` percent of the hosts failed stops the rollout. A host
+    failed when its remediation raised an ``error``, or when its ``outcome`` (``run_outcome``, from the diagnosis
+    at the end of its batch) is one that fails the run: ``failed`` or ``not_fixed`` (attempted, and a finding its
+    roles fix is still there). remediate.yml asks at the start of each batch, before any host of it has changed:
+    with the free strategy a check at the end of a host's remediation would end the others of its batch in the
+    middle of their fix.
     """
     if isinstance(max_fail_percentage, bool) or not isinstance(max_fail_percentage, int) or max_fail_percentage < 0:
         raise RemediationInputError(
@@ -243,14 +255,43 @@ def rollout_stop(runs: Mapping[str, Any], current_batch: Iterable[str], max_fail
         if isinstance(batch, list) and batch and host not in current:
             batches.setdefault(tuple(sorted(str(name) for name in batch)), None)
     for batch in batches:
-        failed = [host for host in batch if isinstance(runs.get(host), Mapping) and runs[host].get("error")]
+        failed = {host: why for host in batch if (why := _gate_failure(runs.get(host)))}
         if len(failed) * 100 > max_fail_percentage * len(batch):
+            named = ", ".join(f"{host}: {why}" for host, why in failed.items())
             return (
                 f"not attempted: the rollout stopped after the batch {', '.join(batch)}, where {len(failed)} of "
-                f"{len(batch)} host(s) failed ({', '.join(failed)}), more than avd_max_fail_percentage="
+                f"{len(batch)} host(s) failed or were not fixed ({named}), more than avd_max_fail_percentage="
                 f"{max_fail_percentage}"
             )
+        if whole_batch and failed and len(failed) == len(batch):
+            return (
+                f"not attempted: the rollout stopped after the batch {', '.join(batch)}, where every host failed "
+                f"({', '.join(failed)})"
+            )
     return ""
+
+
+def _gate_failure(run: Any) -> str:
+    """How a host's run counts against avd_max_fail_percentage: 'failed', 'not fixed', or '' (it does not)."""
+    if not isinstance(run, Mapping):
+        return ""
+    if run.get("error"):
+        return OUTCOME_WORDS["failed"]
+    outcome = run.get("outcome")
+    return OUTCOME_WORDS[outcome] if outcome in FAILING_OUTCOMES else ""
+
+
+def run_outcome(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    plan: Mapping[str, Any] | None,
+    run: Mapping[str, Any] | None,
+    check_mode: bool = False,
+) -> str:
+    """A host's outcome once its batch is done (the report's word for it, ``host_outcome``): what the rollout gate
+    of the next batch counts."""
+    outcome: str = host_outcome(before, after, plan, run, check_mode)["outcome"]
+    return outcome
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -341,20 +382,21 @@ OUTCOME_WORDS = {
 FAILING_OUTCOMES = ("failed", "not_fixed")
 
 
-def counts_sentence(summary: Mapping[str, Any]) -> str:
+def counts_sentence(summary: Mapping[str, Any], kind: ReportKind | None = None) -> str:
     """``5 fixed, 1 partly fixed, 1 not fixed, ...``: every outcome in the same words wherever a count is shown."""
-    order = ("fixed", "partly_fixed", "not_fixed", "skipped", "failed", "unchanged", "planned")
-    return ", ".join(f"{summary[name]} {OUTCOME_WORDS[name]}" for name in order)
+    kind = kind or REMEDIATION
+    return ", ".join(f"{summary[name]} {kind.words[name]}" for name in kind.counts_order)
 
 
-def failing_message(report: Mapping[str, Any]) -> str:
+def failing_message(report: Mapping[str, Any], kind: ReportKind | None = None) -> str:
     """The run's closing message when hosts failed or were not fixed ('' when none), in the report's words."""
-    hosts = [(host, entry) for host, entry in report["hosts"].items() if entry["outcome"] in FAILING_OUTCOMES]
+    kind = kind or REMEDIATION
+    hosts = [(host, entry) for host, entry in report["hosts"].items() if entry["outcome"] in kind.failing]
     if not hosts:
         return ""
     summary = report["summary"]
-    counts = " and ".join(f"{summary[name]} {OUTCOME_WORDS[name]}" for name in FAILING_OUTCOMES if summary[name])
-    listed = "; ".join(f"{host} ({OUTCOME_WORDS[entry['outcome']]}: {why(entry)})" for host, entry in hosts)
+    counts = " and ".join(f"{summary[name]} {kind.words[name]}" for name in kind.failing if summary[name])
+    listed = "; ".join(kind.failing_host(host, entry) for host, entry in hosts)
     return f"{counts}: {listed}"
 
 
@@ -415,21 +457,45 @@ def what_happened(entry: Mapping[str, Any]) -> str:
     return f"nothing this run fixes: {listed(entry, left) or state}"
 
 
+@dataclass(frozen=True)
+class ReportKind:
+    """What a write playbook's report is called and how its outcomes read: remediate.yml's, reinstall.yml's and
+    move.yml's reports are built, rendered and summed up by the same functions, each in its own words."""
+
+    name: str  # the files: NAME.json, NAME.html, junit-NAME.xml; the JUnit suite avd-NAME
+    title: str  # the HTML heading: "<title> of N session host(s)"
+    outcomes: tuple[str, ...]  # every outcome, in the order hosts are listed (problems first)
+    words: Mapping[str, str]  # how each outcome reads in a sentence
+    counts_order: tuple[str, ...]  # the order of the counts line
+    failing: tuple[str, ...]  # the outcomes that fail the run
+    skipped: tuple[str, ...]  # the outcomes JUnit counts as skipped
+    good: tuple[str, ...]  # the outcomes whose badge is green when the host is healthy afterwards
+    done_header: str  # the HTML column of what the run applied
+    what: Callable[[Mapping[str, Any]], str]  # a host's summary line: what was (or would be) done
+    why: Callable[[Mapping[str, Any]], str]  # why a host is in a failing outcome, in one phrase
+    failing_host: Callable[[str, Mapping[str, Any]], str]  # a host in the run's closing message
+
+
 def build_report(
-    entries: Mapping[str, dict[str, Any]], generated: datetime.datetime, check_mode: bool
+    entries: Mapping[str, dict[str, Any]],
+    generated: datetime.datetime,
+    check_mode: bool,
+    kind: ReportKind | None = None,
 ) -> dict[str, Any]:
-    counts = {name: 0 for name in OUTCOMES}
+    kind = kind or REMEDIATION
+    counts = {name: 0 for name in kind.outcomes}
     for entry in entries.values():
         counts[entry["outcome"]] += 1
     return {
         "generated": generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "check_mode": check_mode,
-        "hosts": dict(sorted(entries.items(), key=lambda item: (OUTCOMES.index(item[1]["outcome"]), item[0]))),
+        "hosts": dict(sorted(entries.items(), key=lambda item: (kind.outcomes.index(item[1]["outcome"]), item[0]))),
         "summary": {"hosts": len(entries), **counts},
     }
 
 
-def render_html(report: Mapping[str, Any]) -> str:
+def render_html(report: Mapping[str, Any], kind: ReportKind | None = None) -> str:
+    kind = kind or REMEDIATION
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
@@ -438,32 +504,33 @@ def render_html(report: Mapping[str, Any]) -> str:
         lstrip_blocks=True,
     )
     return environment.get_template("remediation.html.j2").render(
-        report=report, counts=counts_sentence(report["summary"]), words=OUTCOME_WORDS, what=what_happened
+        report=report, counts=counts_sentence(report["summary"], kind), words=kind.words, what=kind.what, kind=kind
     )
 
 
-def render_junit(report: Mapping[str, Any]) -> str:
+def render_junit(report: Mapping[str, Any], kind: ReportKind | None = None) -> str:
     """One test case per host: a failure when the host was not fixed, skipped when it was left for consent."""
+    kind = kind or REMEDIATION
     summary = report["summary"]
     suite = ET.Element(
         "testsuite",
-        name="avd-remediation",
+        name=f"avd-{kind.name}",
         tests=str(summary["hosts"]),
-        failures=str(summary["failed"] + summary["not_fixed"]),
-        skipped=str(summary["skipped"]),
+        failures=str(sum(summary[name] for name in kind.failing)),
+        skipped=str(sum(summary[name] for name in kind.skipped)),
         timestamp=str(report["generated"]),
     )
     for host, entry in report["hosts"].items():
-        case = ET.SubElement(suite, "testcase", classname="remediation", name=host)
+        case = ET.SubElement(suite, "testcase", classname=kind.name, name=host)
         detail = (
             f"before: {entry['before']['state']} {', '.join(entry['before']['findings']) or '-'}; "
             f"after: {entry['after']['state']} {', '.join(entry['after']['findings']) or '-'}"
         )
-        if entry["outcome"] in FAILING_OUTCOMES:
-            message = f"{OUTCOME_WORDS[entry['outcome']]}: {why(entry)}"
+        if entry["outcome"] in kind.failing:
+            message = f"{kind.words[entry['outcome']]}: {kind.why(entry)}"
             ET.SubElement(case, "failure", message=message).text = detail
-        elif entry["outcome"] == "skipped":
-            ET.SubElement(case, "skipped", message=str(entry["skipped"]))
+        elif entry["outcome"] in kind.skipped:
+            ET.SubElement(case, "skipped", message=str(entry["skipped"] or kind.what(entry)))
         else:
             ET.SubElement(case, "system-out").text = detail
     suites = ET.Element("testsuites")
@@ -472,27 +539,49 @@ def render_junit(report: Mapping[str, Any]) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def summary_lines(report: Mapping[str, Any], report_dir: str) -> list[str]:
+def summary_lines(report: Mapping[str, Any], report_dir: str, kind: ReportKind | None = None) -> list[str]:
+    kind = kind or REMEDIATION
     lines = [
         f"{'HOST':<24} {'OUTCOME':<12} {'WHAT WAS DONE' if not report.get('check_mode') else 'WHAT WOULD BE DONE'}"
     ]
     for host, entry in report["hosts"].items():
-        lines.append(f"{host:<24} {OUTCOME_WORDS[entry['outcome']]:<12} {what_happened(entry)}")
+        lines.append(f"{host:<24} {kind.words[entry['outcome']]:<12} {kind.what(entry)}")
     s = report["summary"]
     mode = " (check mode: nothing was changed)" if report.get("check_mode") else ""
-    lines.append(f"{s['hosts']} hosts: {counts_sentence(s)}{mode}")
-    lines.append(f"Reports: {report_dir}/remediation.html, remediation.json, junit-remediation.xml")
+    lines.append(f"{s['hosts']} hosts: {counts_sentence(s, kind)}{mode}")
+    lines.append(f"Reports: {report_dir}/{kind.name}.html, {kind.name}.json, junit-{kind.name}.xml")
     return lines
 
 
-def write_reports(report: Mapping[str, Any], directory: Path) -> dict[str, str]:
+def write_reports(report: Mapping[str, Any], directory: Path, kind: ReportKind | None = None) -> dict[str, str]:
+    kind = kind or REMEDIATION
     directory.mkdir(parents=True, exist_ok=True)
     files = {
-        "json": directory / "remediation.json",
-        "html": directory / "remediation.html",
-        "junit": directory / "junit-remediation.xml",
+        "json": directory / f"{kind.name}.json",
+        "html": directory / f"{kind.name}.html",
+        "junit": directory / f"junit-{kind.name}.xml",
     }
-    texts = {"json": json.dumps(report, indent=2) + "\n", "html": render_html(report), "junit": render_junit(report)}
-    for kind, text in texts.items():
-        files[kind].write_bytes(text.encode())  # UTF-8, whatever the controller's locale
-    return {kind: str(path) for kind, path in files.items()}
+    texts = {
+        "json": json.dumps(report, indent=2) + "\n",
+        "html": render_html(report, kind),
+        "junit": render_junit(report, kind),
+    }
+    for form, text in texts.items():
+        files[form].write_bytes(text.encode())  # UTF-8, whatever the controller's locale
+    return {form: str(path) for form, path in files.items()}
+
+
+REMEDIATION = ReportKind(
+    name="remediation",
+    title="Remediation",
+    outcomes=OUTCOMES,
+    words=OUTCOME_WORDS,
+    counts_order=("fixed", "partly_fixed", "not_fixed", "skipped", "failed", "unchanged", "planned"),
+    failing=FAILING_OUTCOMES,
+    skipped=("skipped",),
+    good=("fixed", "unchanged"),
+    done_header="Roles applied",
+    what=what_happened,
+    why=why,
+    failing_host=lambda host, entry: f"{host} ({OUTCOME_WORDS[entry['outcome']]}: {why(entry)})",
+)

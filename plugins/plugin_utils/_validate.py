@@ -601,6 +601,7 @@ PLAYBOOK_VARIABLES: dict[str, tuple[str, ...]] = {
     ),
     "reinstall": (
         "target",
+        "avd_report_dir",
         *WRITE_VARIABLES,
         "avd_installer_manifest",
         "avd_installer_cache_dir",
@@ -610,7 +611,14 @@ PLAYBOOK_VARIABLES: dict[str, tuple[str, ...]] = {
         "avd_reinstall_healthy",
         "avd_reinstall_token_hours",
     ),
-    "move": ("target", *WRITE_VARIABLES, "avd_target_pool", "avd_target_resource_group", "avd_move_token_hours"),
+    "move": (
+        "target",
+        "avd_report_dir",
+        *WRITE_VARIABLES,
+        "avd_target_pool",
+        "avd_target_resource_group",
+        "avd_move_token_hours",
+    ),
     "validate_image": (
         "target",
         "avd_report_dir",

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._facts import SUBSETS
+from ._known import BOOTLOADER_SERVICE
 
 STATES = ("unreachable", "failed", "unhealthy", "incomplete", "stopped", "healthy")
 DIAGNOSED_STATES = ("unhealthy", "incomplete", "healthy")
@@ -122,12 +123,34 @@ def coverage(facts: Mapping[str, Any], pool: Mapping[str, Any] | None, check_ids
             continue
         for what, keys, subset in POOL_NEEDS.get(check_id, ()):
             if _pool_value(pool, keys) is None and not (subset and subset in gathered):
-                variables = ", ".join(f"avd_{key}" for key in keys)
-                unchecked[check_id] = (
-                    f"{what} is unknown (no host pool data: use the host_pool inventory or set {variables})"
-                )
+                gap = _pool_gap(check_id, what, keys, pool, facts)
+                if gap:
+                    unchecked[check_id] = gap
                 break
     return unchecked
+
+
+def _pool_gap(
+    check_id: str, what: str, keys: tuple[str, ...], pool: Mapping[str, Any] | None, facts: Mapping[str, Any]
+) -> str:
+    """Why a check lacks the host pool value it needs ('' when, without it, the check has nothing to decide).
+
+    With the service's live view of the host (its status: the host_pool inventory, or the pool read by a playbook)
+    the data is there and Azure left the field empty; only without it is there no host pool data to speak of.
+    """
+    if not (pool and pool.get("status")):
+        variables = ", ".join(f"avd_{key}" for key in keys)
+        return f"{what} is unknown (no host pool data: use the host_pool inventory or set {variables})"
+    if check_id == "HEARTBEAT_LOST":
+        services = facts.get("services") if isinstance(facts.get("services"), Mapping) else {}
+        bootloader = services.get(BOOTLOADER_SERVICE) if isinstance(services, Mapping) else None
+        if not isinstance(bootloader, Mapping) or bootloader.get("state") != "Running":
+            return ""  # the check is a stale heartbeat while the boot loader runs: none runs
+        return (
+            "the host pool lists the host without a last heartbeat (its agent has sent none to the service), so "
+            "whether heartbeats stopped while RDAgentBootLoader runs cannot be told"
+        )
+    return f"{what} is not in the host pool's data (Azure gave none)"
 
 
 def unchecked_list(coverage_gaps: Mapping[str, str], rule_notes: Iterable[str], facts: Mapping[str, Any]) -> list[str]:

@@ -111,6 +111,15 @@ def test_readme_names_the_checks_the_collection_runs():
     assert documented_checks() == list(IMAGE_CHECKS)
 
 
+def test_readme_and_the_module_docs_give_a_check_the_same_fields():
+    """image_check's RETURN (validation.checks) and README's ``checks`` entries name the same fields."""
+    module = (REPO / "plugins" / "modules" / "image_check.py").read_text(encoding="utf-8")
+    returned = yaml.safe_load(module.split('RETURN = r"""', 1)[1].split('"""', 1)[0])
+    sample = returned["validation"]["contains"]["checks"]["sample"]
+    assert sample and all(sorted(check) == sorted(documented_json()["check"]) for check in sample)
+    assert {check["status"] for check in sample} <= set(documented_json()["statuses"])
+
+
 def test_image_json_has_every_documented_field_and_no_other(image_run):
     out, result = image_run
     assert result.returncode != 0 and "image host(s) failed validation" in result.stdout, result.stdout[-3000:]

@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import ssl
 import subprocess
-import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
-from tests.conftest import BIN, REPO, ansible_env
+from tests.conftest import REPO
+from tests.interrupting import Arm, read_until, start
 
 pytestmark = pytest.mark.lab
 
@@ -43,86 +40,6 @@ def lab(lab_factory, tmp_path_factory):
     return lab_factory("guard", "--scenario", str(scenario), "--first-address", "127.0.82.1")
 
 
-class Arm:
-    """The lab's ARM endpoint, read as any ARM client would (client credentials, the lab's CA)."""
-
-    def __init__(self, lab) -> None:
-        arm = lab.config["arm"]
-        self.base, self.arm = arm["url"], arm
-        self.context = ssl.create_default_context(cafile=lab.config["ca_cert"])
-        form = urllib.parse.urlencode(
-            {
-                "grant_type": "client_credentials",
-                "client_id": arm["client_id"],
-                "client_secret": arm["client_secret"],
-                "scope": f"{self.base}/.default",
-            }
-        ).encode()
-        answer = self._open(urllib.request.Request(f"{self.base}/{arm['tenant_id']}/oauth2/v2.0/token", data=form))
-        self.token = answer["access_token"]
-
-    def _open(self, request: urllib.request.Request) -> dict:
-        with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
-            return json.loads(response.read())
-
-    def get(self, path: str, version: str = "2024-04-03") -> dict:
-        pool = (
-            f"/subscriptions/{self.arm['subscription_id']}/resourceGroups/{self.arm['resource_group']}/providers/"
-            f"Microsoft.DesktopVirtualization/hostPools/{self.arm['host_pool']}"
-        )
-        request = urllib.request.Request(
-            f"{self.base}{pool}{path}?api-version={version}", headers={"Authorization": f"Bearer {self.token}"}
-        )
-        return self._open(request)
-
-    def allow_new_session(self, name: str) -> bool:
-        return bool(self.get(f"/sessionHosts/{name}.lab.avd.test")["properties"]["allowNewSession"])
-
-    def tags(self) -> dict[str, str]:
-        return self.get("/providers/Microsoft.Resources/tags/default", "2021-04-01")["properties"]["tags"]
-
-    def drain(self, name: str) -> None:
-        body = json.dumps({"properties": {"allowNewSession": False}}).encode()
-        pool = self.arm
-        request = urllib.request.Request(
-            f"{self.base}/subscriptions/{pool['subscription_id']}/resourceGroups/{pool['resource_group']}/providers/"
-            f"Microsoft.DesktopVirtualization/hostPools/{pool['host_pool']}/sessionHosts/{name}.lab.avd.test"
-            "?api-version=2024-04-03",
-            data=body,
-            method="PATCH",
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        self._open(request)
-
-
-def start(lab, *args: str) -> subprocess.Popen[str]:
-    """ansible-playbook in its own process group, as a terminal or a CI runner starts it."""
-    command = [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(PLAYBOOK), *args]
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=ansible_env(PYTHONUNBUFFERED="1", **lab.azure_env),
-        cwd=REPO,
-        start_new_session=True,
-    )
-
-
-def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 300) -> str:
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-    raise AssertionError(f"{marker!r} never came:\n{''.join(seen)[-4000:]}")
-
-
 def run(lab, *args: str) -> subprocess.CompletedProcess[str]:
     return lab.playbook(PLAYBOOK, *args)
 
@@ -135,7 +52,7 @@ def test_an_interrupted_run_leaves_its_drain_on_record_and_the_next_run_undoes_i
     arm.drain("gd-04")
     common = ("-e", f"target={host},gd-04", "-e", f"avd_journal={journal}", *QUICK)
     waiting = ("-e", "avd_session_wait_retries=60", "-e", "avd_session_wait_delay=2")
-    process = start(lab, *common, *waiting, "-e", f"avd_report_dir={tmp_path / 'first'}")
+    process = start(lab, "remediate.yml", *common, *waiting, "-e", f"avd_report_dir={tmp_path / 'first'}")
     try:
         read_until(process, f"FAILED - RETRYING: [{host} -> localhost]: Wait (bounded) for the sessions")
         assert arm.allow_new_session(host) is False  # drained by this run, users still on it
@@ -176,6 +93,7 @@ def test_two_runs_at_once_never_change_one_host_together(lab, tmp_path):
     # Run A holds gd-03 (and waits on gd-01's user, consent given, so it is still running when B starts).
     first = start(
         lab,
+        "remediate.yml",
         "-e",
         "target=gd-01,gd-03",
         "-e",

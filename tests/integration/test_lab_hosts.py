@@ -62,7 +62,7 @@ def test_win_reboot_restarts_the_host(hosts_lab):
         seen.add(hosts_lab.control("/hosts/rb-01")["pool_view"]["status"])
         time.sleep(0.05)
     output = reboot.communicate()[0]
-    record_output("ansible win_reboot", output)
+    record_output("ansible win_reboot", output, returncode=reboot.returncode)
     assert "Shutdown" in seen, seen
     result = subprocess.CompletedProcess(reboot.args, reboot.returncode, output, "")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -104,7 +104,7 @@ def test_win_reboot_preempts_an_already_scheduled_shutdown(hosts_lab):
         assert second.returncode == 0, second.stdout
         assert "A scheduled reboot was pre-empted by Ansible" in second.stdout + second.stderr
         output, _unused = first.communicate(timeout=150)
-        record_output("ansible win_reboot", output)
+        record_output("ansible win_reboot", output, returncode=first.returncode)
         assert first.returncode == 0, output
     finally:
         if first.poll() is None:

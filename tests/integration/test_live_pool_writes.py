@@ -1,8 +1,9 @@
 """The inventory's live truth wins in the write playbooks too: a stale static avd_host_pool beside the host_pool
 inventory (a user's own host_vars, or one left from before move.yml) never sends a write to the pool it names.
 
-Two pools: lp-01 is in hp-live with an expired registration token; a static inventory file (listed last, so it
-outranks the plugin's variables, as static host_vars do) says its pool is hp-stale, where lp-02 is.
+Three pools: lp-01 (an expired registration token) and lp-03 are in hp-live; a static inventory file (listed last,
+so it outranks the plugin's variables, as static host_vars do) says their pool is hp-stale, where lp-02 is.
+remediate.yml re-registers lp-01 and move.yml moves lp-03 to hp-target, each with its live pool.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ SCENARIO = """
 host_pools:
   - {name: hp-live}
   - {name: hp-stale}
+  - {name: hp-target}
 hosts:
   - {name: lp-01, faults: [expired_registration_token]}
   - {name: lp-02, pool: hp-stale}
+  - {name: lp-03}
 """
-STALE = {"all": {"hosts": {"lp-01": {"avd_host_pool": "hp-stale"}}}}
+STALE = {"all": {"hosts": {name: {"avd_host_pool": "hp-stale"} for name in ("lp-01", "lp-03")}}}
+POOLS = ["hp-live", "hp-stale", "hp-target"]
 INVENTORIES = ("hosts.yml", "hostpool.avd.yml", "stale.yml")  # the static file last: it outranks the plugin's
 FAST = ("-e", "avd_settle_seconds=1", "-e", "avd_available_retries=6", "-e", "avd_available_delay=2")
 
@@ -46,7 +50,7 @@ def pools(lab, directory: Path) -> dict[str, dict]:
         {
             "name": "Pool",
             "avdops.sessionhost.host_pool_info": {"name": "{{ item }}", "resource_group": "rg-avdlab"},
-            "loop": ["hp-live", "hp-stale"],
+            "loop": POOLS,
             "register": "read",
         },
         {
@@ -77,7 +81,7 @@ def pools(lab, directory: Path) -> dict[str, dict]:
 
 def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
     before = pools(live_lab, tmp_path / "before")
-    assert set(before["hp-live"]["hosts"]) == {"lp-01"} and set(before["hp-stale"]["hosts"]) == {"lp-02"}
+    assert set(before["hp-live"]["hosts"]) == {"lp-01", "lp-03"} and set(before["hp-stale"]["hosts"]) == {"lp-02"}
     stale_key = before["hp-stale"]["key"]
     result = live_lab.playbook(
         REPO / "playbooks" / "remediate.yml",
@@ -93,7 +97,7 @@ def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_s
     assert entry["outcome"] == "fixed", result.stdout[-5000:]
     assert entry["roles"] == ["registration"] and entry["after"]["state"] == "healthy"
     after = pools(live_lab, tmp_path / "after")
-    assert after["hp-live"]["hosts"] == {"lp-01": "Available"}
+    assert after["hp-live"]["hosts"]["lp-01"] == "Available"
     # Nothing went to hp-stale: it lists only its own host, and no registration key was made there.
     assert set(after["hp-stale"]["hosts"]) == {"lp-02"} and after["hp-stale"]["key"] == stale_key
     assert after["hp-live"]["key"] is not None  # the key came from the host's own pool
@@ -102,3 +106,31 @@ def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_s
     assert "lp-01: avd_host_pool=hp-stale disagrees with the host pool" in shown, result.stdout[-3000:]
     assert "(avd_host_pool_id names hp-live): using hp-live" in shown
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_move_takes_the_host_from_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
+    before = pools(live_lab, tmp_path / "before")
+    assert "lp-03" in before["hp-live"]["hosts"] and "lp-03" not in before["hp-target"]["hosts"]
+    result = live_lab.playbook(
+        REPO / "playbooks" / "move.yml",
+        "-e",
+        "avd_target_pool=hp-target",
+        "-e",
+        "target=lp-03",
+        "-e",
+        f"avd_report_dir={tmp_path / 'reports'}",
+        "-e",
+        "avd_session_wait_retries=1",
+        "-e",
+        "avd_session_wait_delay=1",
+        *FAST,
+        inventories=INVENTORIES,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    after = pools(live_lab, tmp_path / "after")
+    # Removed from the pool Azure listed it in, registered in the target, and nothing written to hp-stale.
+    assert "lp-03" not in after["hp-live"]["hosts"], result.stdout[-3000:]
+    assert after["hp-target"]["hosts"].get("lp-03") == "Available", result.stdout[-3000:]
+    assert set(after["hp-stale"]["hosts"]) == {"lp-02"} and after["hp-stale"]["key"] == before["hp-stale"]["key"]
+    shown = flat(result.stdout)
+    assert "lp-03: avd_host_pool=hp-stale disagrees with the host pool" in shown

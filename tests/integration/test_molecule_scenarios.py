@@ -38,5 +38,5 @@ def test_molecule_scenario(scenario: str) -> None:
         cwd=REPO,
         check=False,
     )
-    record_output(f"molecule test -s {scenario}", result.stdout, result.stderr)
+    record_output(f"molecule test -s {scenario}", result.stdout, result.stderr, returncode=result.returncode)
     assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}"

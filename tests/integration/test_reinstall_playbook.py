@@ -255,7 +255,7 @@ def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_con
             time.sleep(0.05)
         lab.control("/hosts/re-06/power?state=off", method="POST")
         output, _unused = run.communicate(timeout=300)
-        record_output("ansible-playbook reinstall.yml", output)
+        record_output("ansible-playbook reinstall.yml", output, returncode=run.returncode)
     finally:
         lab.control("/hosts/re-06/power?state=on", method="POST")
     assert run.returncode != 0

@@ -115,7 +115,11 @@ def test_hosts_a_reinstall_does_not_fix_are_left_alone_with_who_must_act(lab, bl
 def test_check_mode_plans_no_reinstall_for_them(lab, blocked_run):
     result = reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--check")
     assert "would reinstall" not in result.stdout
-    assert flat(result.stdout).count("left alone, a reinstall does not fix what is wrong") == 3
+    per_host, summary = result.stdout.split("TASK [Show the summary]")
+    assert flat(per_host).count("left alone, a reinstall does not fix what is wrong") == 3
+    # the run's summary and reinstall.json say it once more, a line a host
+    assert flat(summary).count("left alone left alone, a reinstall does not fix what is wrong") == 3
+    assert "3 hosts: 0 reinstalled, 0 unchanged, 3 left alone" in flat(summary)
 
 
 def test_a_wrong_package_path_stops_before_the_drain_and_the_uninstall(lab, tmp_path):

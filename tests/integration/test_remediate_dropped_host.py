@@ -59,7 +59,7 @@ def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(lab
         time.sleep(0.05)
     avdlab("crash", "--dir", str(lab.directory), "rm-04", "--down", "40")
     output, _unused = run.communicate(timeout=600)
-    record_output("ansible-playbook remediate.yml", output)
+    record_output("ansible-playbook remediate.yml", output, returncode=run.returncode)
     hosts = report(tmp_path / "a")["hosts"]
     assert hosts["rm-01"]["outcome"] == "fixed", output[-4000:]
     assert hosts["rm-04"]["outcome"] == "failed" and hosts["rm-04"]["after"]["state"] == "unreachable"

@@ -37,7 +37,7 @@ def test_a_host_that_drops_mid_gather_is_reported_and_the_rest_diagnosed(lab_fac
         time.sleep(0.1)
     avdlab("crash", "--dir", str(lab.directory), "sh-02", "--down", "30")
     output, _unused = run.communicate(timeout=300)
-    record_output("ansible-playbook diagnose.yml", output)
+    record_output("ansible-playbook diagnose.yml", output, returncode=run.returncode)
     assert run.returncode == 0, output[-3000:]  # the run itself does not fail
     report = json.loads((tmp_path / "diagnosis.json").read_text())
     dropped = report["hosts"]["sh-02"]

@@ -137,7 +137,12 @@ def test_the_installed_collection_runs_from_any_directory(slice_lab, tmp_path):
     report = json.loads((elsewhere / "reports" / "diagnosis.json").read_text())
     assert sorted(report["hosts"]) == HOSTS
     assert "6 hosts" in result.stdout and "Reports:" in result.stdout
-    record_output("ansible-playbook avdops.sessionhost.diagnose (installed)", result.stdout, result.stderr)
+    record_output(
+        "ansible-playbook avdops.sessionhost.diagnose (installed)",
+        result.stdout,
+        result.stderr,
+        returncode=result.returncode,
+    )
     # Issue 21: under the default callback, without this checkout's ansible.cfg, the summary was one escaped JSON
     # string ("HOST ...\\nsh-01 ..."); it prints one line per host.
     summary = result.stdout.split("TASK [Show the summary]")[1].split("TASK [")[0]

@@ -87,6 +87,7 @@ def run_action(module: str, args: dict[str, Any], task_vars: dict[str, Any] | No
         templar=None,
         shared_loader_obj=None,
     )
+    action._load_name = task.action  # the plugin loader sets it; ansible-core < 2.19 names the module with it
     azure = FakeAzure()
     with mock.patch.object(_azure_action, "client", lambda settings: azure):
         try:

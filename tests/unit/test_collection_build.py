@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -41,11 +42,18 @@ def test_checkout_resolves_as_the_collection():
     assert "collections_path = ./.collections" in config
 
 
-def test_runtime_requires_the_tested_ansible_core():
+def test_runtime_requires_the_oldest_tested_ansible_core():
+    """requires_ansible is the oldest core `make test-matrix` tests (MATRIX_CORES); the pinned one (make test) and
+    every role's min_ansible_version agree."""
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
     pins = dict(line.split("==") for line in (REPO / "requirements-dev.txt").read_text().splitlines() if "==" in line)
-    major_minor = ".".join(pins["ansible-core"].split(".")[:2])
-    assert runtime["requires_ansible"] == f">={major_minor}.0"
+    matrix = re.search(r"^MATRIX_CORES \?= (.+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert matrix is not None
+    tested = sorted([*matrix.group(1).split(), pins["ansible-core"]], key=lambda v: tuple(map(int, v.split("."))))
+    oldest = ".".join(tested[0].split(".")[:2])
+    assert runtime["requires_ansible"] == f">={oldest}.0"
+    for meta in sorted(REPO.glob("roles/*/meta/main.yml")):
+        assert yaml.safe_load(meta.read_text())["galaxy_info"]["min_ansible_version"] == oldest, meta
 
 
 PLUGINS = [

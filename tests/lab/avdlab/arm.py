@@ -31,6 +31,7 @@ from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, SUBSCRIPTION, HostPool, fqdn
 from .model import LabModel
 from .server import ConnectionState, HttpRequest, HttpResponse
 from .windows import known as k
+from .windows.agent import settle_registration
 from .windows.state import UserSession
 
 API_VERSION = "2024-04-03"
@@ -577,6 +578,10 @@ class ArmApi:
         query: dict[str, str],
         path: str,
     ) -> HttpResponse:
+        # Time passes for every VM whether or not anyone looks: a registration under way completes (and lists the
+        # host again after its removal) though nothing asked the VM itself meanwhile.
+        for host in self.model.hosts.values():
+            settle_registration(host, self.model.avd)
         if not rest:
             if method == "GET":
                 records = sorted(pool.records.values(), key=lambda r: r.name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 POWERSHELL_NAMES = {"powershell", "powershell.exe", "pwsh", "pwsh.exe"}
 # Parameters of powershell.exe that take a value (so their value is skipped).
@@ -39,6 +39,9 @@ class Invocation:
     arguments: tuple[str, ...]
     script: str | None = None  # the PowerShell script, when one was given inline or encoded
     script_from_stdin: bool = False  # powershell -Command -
+    # The outer command line when this PowerShell was started by another one whose whole script was this call
+    # (ansible-core before 2.19 wraps every command line so over winrm): see parse_invocation.
+    launched_by: str | None = None
 
     @property
     def is_powershell(self) -> bool:
@@ -128,7 +131,32 @@ def parse_invocation(command: str, arguments: str = "") -> Invocation:
             index += 2
             continue
         index += 1
-    return Invocation(command_line=line, program=program, arguments=rest, script=script, script_from_stdin=from_stdin)
+    invocation = Invocation(
+        command_line=line, program=program, arguments=rest, script=script, script_from_stdin=from_stdin
+    )
+    return _launched(invocation) or invocation
+
+
+def _launched(outer: Invocation) -> Invocation | None:
+    """The PowerShell an outer PowerShell starts when its whole script is one ``powershell`` call that carries a
+    script (``-EncodedCommand``, ``-Command``), else None.
+
+    ansible-core's winrm plugin before 2.19 encodes every command line as the script of another PowerShell
+    (``exec_command``: ``_encode_script(cmd, strict_mode=False, preserve_rc=False)``), its own ``PowerShell
+    -NoProfile ... -EncodedCommand ...`` lines included. Windows runs that script's one native command with the
+    outer process's stdin (no pipeline input) and output; the outer exit code is 0 when the command succeeded and
+    1 when it did not (about_PowerShell_exe, -Command), which is the inner one's for every answer of the lab (0 or
+    1), so the inner command's result is the command's.
+    """
+    if outer.script is None or not outer.is_powershell or "\n" in outer.script.strip():
+        return None
+    try:
+        inner = parse_invocation(outer.script.strip())
+    except CommandLineError:
+        return None
+    if not inner.is_powershell or inner.script is None or inner.launched_by is not None:
+        return None
+    return replace(inner, launched_by=outer.command_line)
 
 
 # Ansible's psrp connection runs a command that is not its own -EncodedCommand line as this script.

@@ -26,7 +26,7 @@ from .arm import ArmApi, ArmSettings, Client
 from .auth import Account
 from .config import DAEMON_FILE, HostConfig, LabConfig
 from .handlers import Handler, default_handlers
-from .host import LabHost
+from .host import Hold, LabHost
 from .model import LabModel, Scenario
 from .reboot_handlers import WinRebootCommands
 from .runtime_handler import CollectionRuntime
@@ -243,6 +243,8 @@ class Lab:
                     return _json(400, {"error": f"power state must be on or off, not {wanted!r}"})
                 await self.runtimes[self.model.host(parts[1]).name].power(wanted == "on")
                 return _json(200, self.model.show(parts[1]))
+            if len(parts) == 3 and parts[0] == "hosts" and parts[2] in ("hold", "release"):
+                return self.hold(method, self.hosts[self.model.host(parts[1]).name], parts[2], query)
             if method == "POST" and len(parts) == 3 and parts[0] == "hosts" and parts[2] == "inject":
                 fault = (query.get("fault") or [""])[0]
                 self.model.inject(parts[1], fault)
@@ -250,6 +252,28 @@ class Lab:
         except KeyError as exc:
             return _json(404, {"error": exc.args[0] if exc.args else str(exc)})
         return _json(404, {"error": f"no control route {request.method} {request.target}"})
+
+    def hold(self, method: str, host: LabHost, verb: str, query: dict[str, list[str]]) -> HttpResponse:
+        """Test control, not Windows behaviour: POST hold?op=..&FIELD=.. catches the host's next matching runtime
+        operation; GET hold says whether one waits; POST release?run=1 runs it, run=0 (default) fails it unrun."""
+        if method == "GET" and verb == "hold":
+            hold = host.hold
+            return _json(200, {"held": hold is not None, "waiting": hold is not None and hold.waiting})
+        if method != "POST":
+            return _json(405, {"error": f"{verb} takes POST"})
+        if verb == "hold":
+            match = {name: values[0] for name, values in query.items() if values}
+            if "op" not in match:
+                return _json(400, {"error": "hold needs op=<runtime operation> (and any other field to match)"})
+            host.hold = Hold(match)
+            return _json(200, {"held": True, "match": match})
+        hold = host.hold
+        if hold is None:
+            return _json(404, {"error": f"no hold on {host.name}"})
+        hold.run = (query.get("run") or ["0"])[0] == "1"
+        host.hold = None
+        hold.released.set()
+        return _json(200, {"released": True, "run": hold.run})
 
 
 def _json(status: int, payload: object) -> HttpResponse:

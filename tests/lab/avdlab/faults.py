@@ -179,6 +179,15 @@ def _professional(state: HostState, avd: AvdService) -> None:
     registry.set(k.WINDOWS_NT, "ProductName", REG_SZ, "Windows 10 Pro")
 
 
+def _pool_key(state: HostState, avd: AvdService) -> str:
+    """The host pool's registration key, generated for a day when it has none valid for another hour."""
+    pool = avd.pool_for(state)
+    if pool.token is None or (pool.token_expiry or 0) < time.time() + 3600:
+        pool.set_token(time.time() + 86400)
+    assert pool.token is not None
+    return pool.token
+
+
 def _duplicate_name(state: HostState, avd: AvdService) -> None:
     pool = avd.pool_for(state)
     name = fqdn(state.name)
@@ -189,22 +198,15 @@ def _duplicate_name(state: HostState, avd: AvdService) -> None:
         registered_at=time.time() - 86400 * 3,
         foreign=True,
     )
-    if pool.token is None or (pool.token_expiry or 0) < time.time() + 3600:
-        pool.set_token(time.time() + 86400)
-    assert pool.token is not None
     state.registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 0)
-    state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, pool.token)
+    state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, _pool_key(state, avd))
 
 
 def _install_with_key(state: HostState, avd: AvdService) -> None:
     # The image build installed the agent with REGISTRATIONTOKEN=<a valid key of the pool>: the
     # agent registers the build VM at its next start, and sysprep keeps what it wrote.
-    pool = avd.pool_for(state)
-    if pool.token is None or (pool.token_expiry or 0) < time.time() + 3600:
-        pool.set_token(time.time() + 86400)
-    assert pool.token is not None
     state.registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 0)
-    state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, pool.token)
+    state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, _pool_key(state, avd))
 
 
 def _updates_await_restart(state: HostState, avd: AvdService) -> None:
@@ -236,6 +238,19 @@ def _profile_share_unreachable(state: HostState, avd: AvdService) -> None:
 
 
 SILENT_FOR_SECONDS = 3 * 3600.0
+
+
+def _registration_interrupted(state: HostState, avd: AvdService) -> None:
+    # The article's re-registration stopped after its registry writes and before RDAgentBootLoader's restart: the
+    # running agent read IsRegistered when it started and goes on as it was; the key waits for its next start.
+    state.registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 0)
+    state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, _pool_key(state, avd))
+
+
+def _registration_token_left(state: HostState, avd: AvdService) -> None:
+    # A key written beside IsRegistered=1 after the agent had registered and emptied its own (two re-registrations
+    # at once): the agent, registered, never reads it.
+    state.registry.set(k.RDINFRA_AGENT, "RegistrationToken", REG_SZ, _pool_key(state, avd))
 
 
 def _agent_goes_silent(state: HostState, avd: AvdService) -> None:
@@ -383,6 +398,20 @@ CATALOG: dict[str, Fault] = {
             "(field failure: agent silent, users get 0x204)",
             "the agent process hung three hours ago without an event; RDAgentBootLoader and RDAgent still run",
             after_boot=_agent_goes_silent,
+        ),
+        Fault(
+            "registration_interrupted",
+            "Error: INVALID_REGISTRATION_TOKEN (a re-registration stopped before RDAgentBootLoader's restart)",
+            "after boot: IsRegistered=0 and a valid RegistrationToken of the host pool; the running agent, which "
+            "read IsRegistered at its start, goes on registered until its next start",
+            after_boot=_registration_interrupted,
+        ),
+        Fault(
+            "registration_token_left",
+            "Error: INVALID_REGISTRATION_TOKEN (IsRegistered=1 and a RegistrationToken left behind)",
+            "after boot: a valid RegistrationToken of the host pool beside IsRegistered=1 (written after the agent "
+            "registered and emptied its own, as two re-registrations at once leave it)",
+            after_boot=_registration_token_left,
         ),
         Fault(
             "registration_baked_in",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import fnmatch
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,6 +42,22 @@ class HostStats:
 
 
 @dataclass
+class Hold:
+    """A test control, not Windows behaviour: the next runtime operation whose fields match ``match`` waits until
+    the test releases it (``run``: then it runs; else it fails unrun, as a command that never reached the host);
+    each field's value is a pattern (``fnmatch``: ``op=*`` is the next operation, whatever it is).
+    Tests use it to stop a playbook at an exact step (docs/lab.md, "Test controls")."""
+
+    match: dict[str, str]
+    waiting: bool = False
+    run: bool = False
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matches(self, op: dict[str, object]) -> bool:
+        return all(fnmatch.fnmatchcase(str(op.get(name)), value) for name, value in self.match.items())
+
+
+@dataclass
 class LabHost:
     name: str
     address: str
@@ -50,6 +68,7 @@ class LabHost:
     stats: HostStats = field(default_factory=HostStats)
     model: LabModel | None = None
     power: Power | None = None
+    hold: Hold | None = None
 
     @property
     def computer_name(self) -> str:

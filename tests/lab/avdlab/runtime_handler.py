@@ -188,6 +188,7 @@ class CollectionRuntime:
                 try:
                     if unmet:
                         raise ops.OperationError(f"not run: {', '.join(unmet)} did not succeed.")
+                    await held(host, op)
                     handler = OPERATIONS.get(str(op.get("op")))
                     if handler is None:
                         raise ops.OperationError(f"Unknown operation '{op.get('op')}'.")
@@ -223,6 +224,17 @@ def connection_drops_at(state: HostState, op: dict[str, Any]) -> bool:
 
 
 FULL_LANGUAGE = "FullLanguage"
+
+
+async def held(host: LabHost, op: dict[str, Any]) -> None:
+    """The lab's test control (docs/lab.md, "Test controls"): wait while a hold catches this operation."""
+    hold = host.hold
+    if hold is None or hold.waiting or not hold.matches(op):
+        return
+    hold.waiting = True
+    await hold.released.wait()  # the release takes the hold off the host
+    if not hold.run:
+        raise ops.OperationError("not run: the lab's test control released the held operation without running it.")
 
 
 def constrained_language_answer(mode: str) -> dict[str, Any]:

@@ -25,6 +25,27 @@ def test_ansible_221_form_whole_line_lowercase():
     assert inv.program == "powershell" and inv.script == "whoami"
 
 
+COMMON = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted"
+
+
+def test_ansible_before_219_form_the_line_as_the_script_of_another_powershell():
+    """ansible-core 2.16/2.18's winrm exec_command encodes even a PowerShell command line once more."""
+    inner = f"{COMMON} -EncodedCommand {enc('hostname')}"
+    outer = f"{COMMON} -EncodedCommand {enc(inner)}"
+    inv = parse_invocation("PowerShell", outer.removeprefix("PowerShell "))
+    assert inv.is_powershell and inv.script == "hostname"
+    assert inv.command_line == inner and inv.launched_by == outer
+
+
+def test_only_a_script_that_is_one_powershell_call_is_what_it_starts():
+    inner = f"{COMMON} -EncodedCommand {enc('hostname')}"
+    for script in (f"{inner}\nwhoami", "hostname", f"cmd /c {inner}", f"{COMMON} -Command -"):
+        inv = parse_invocation(f"{COMMON} -EncodedCommand {enc(script)}")
+        assert inv.script == script and inv.launched_by is None, script
+    once_more = f"{COMMON} -EncodedCommand {enc(f'{COMMON} -EncodedCommand {enc(inner)}')}"
+    assert parse_invocation(once_more).launched_by is None  # one level, as Ansible sends it
+
+
 @pytest.mark.parametrize("flag", ["-e", "-ec", "-enc", "-EncodedCommand", "-ENCODEDCOMMAND", "-encodedc"])
 def test_encoded_command_prefixes(flag):
     assert parse_invocation(f"powershell.exe {flag} {enc('Write-Output ä')}").script == "Write-Output ä"

@@ -17,6 +17,7 @@ from avdlab.windows import image
 from avdlab.windows import known as k
 from avdlab.windows import operations as ops
 from avdlab.windows.boot import boot
+from avdlab.windows.registry import REG_DWORD
 
 HOST = "sh-01"
 
@@ -87,6 +88,8 @@ def test_catalog_is_the_design_catalog():
         "domain_trust_lost",
         "fslogix_unhealthy",
         "agent_heartbeat_lost",
+        "registration_interrupted",
+        "registration_token_left",
         "registration_baked_in",
         "pending_reboot",
     }
@@ -328,6 +331,23 @@ def test_name_already_registered():
     assert record["virtualMachineId"] != state.vm_id  # the name belongs to another VM
     # Fix: remove the duplicate from the host pool; then the VM registers under the free name.
     assert arm.call("DELETE", f"/sessionHosts/{state.name}.lab.avd.test")[0] == 200
+    restart_bootloader(model, state)
+    assert_healthy(model, state, arm)
+
+
+@pytest.mark.parametrize(("fault", "is_registered"), [("registration_interrupted", 0), ("registration_token_left", 1)])
+def test_a_registration_left_unfinished_keeps_the_running_agent_and_the_pools_key(fault, is_registered):
+    """IsRegistered and RegistrationToken disagree (RDS-Templates' IsRDAgentRegistryValidForRegistration): the
+    running agent read the registry when it started and goes on as it was, no event; the key is the pool's."""
+    model, state, arm = broken(fault)
+    assert registry(state, "IsRegistered") == is_registered
+    assert registry(state, "RegistrationToken") == model.avd.pool_for(state).token
+    assert ops.service_query(state, k.BOOTLOADER_SERVICE)["state"] == "Running"
+    assert error_events(state) == []
+    # The lab's pool view follows the registry (IsRegistered=0 reads Unavailable, as for every unregistered VM).
+    assert arm.status(state) == ("Available" if is_registered else "Unavailable")
+    # Fix: the article's re-registration (IsRegistered=0, the key, restart): registered, the key emptied.
+    state.registry.set(k.RDINFRA_AGENT, "IsRegistered", REG_DWORD, 0)
     restart_bootloader(model, state)
     assert_healthy(model, state, arm)
 

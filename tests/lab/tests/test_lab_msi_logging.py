@@ -59,7 +59,7 @@ def test_the_logging_policy_logs_every_property_windows_does_not_hide():
     (text,) = logs(host)
     assert f"Property(S): REGISTRATIONTOKEN = {TOKEN}" in text
     assert f"Adding REGISTRATIONTOKEN property. Its value is '{TOKEN}'" in text
-    assert "=== Verbose logging started:" in text and "Installation ended with exit code 0" in text
+    assert "=== Verbose logging started:" in text and " -- Installation completed successfully." in text
 
 
 def test_a_property_the_package_hides_is_hidden_except_on_the_command_line_under_debug_7():

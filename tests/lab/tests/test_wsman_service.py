@@ -88,6 +88,17 @@ def test_hostname_in_every_command_form(harness):
             (),
         ),  # 2.21
         (f"powershell -encodedcommand {encoded('hostname')}", ()),  # pywinrm run_ps
+        (
+            "PowerShell",
+            (
+                "-NoProfile",
+                "-NonInteractive",
+                "-ExecutionPolicy",
+                "Unrestricted",
+                "-EncodedCommand",
+                encoded(f"PowerShell -NoProfile -NonInteractive -EncodedCommand {encoded('hostname')}"),
+            ),
+        ),  # ansible-core 2.16/2.18: the line wrapped in another PowerShell
     ]
     for command, args in forms:
         assert run(protocol, command, args) == (b"sh-01\r\n", b"", 0), command

@@ -554,42 +554,71 @@ def installer_logging_policy(state: HostState) -> tuple[str, int]:
     return (str(logging) if logging else ""), (int(debug) if isinstance(debug, int) else 0)
 
 
+def _msi_line(text: str, now: float) -> str:
+    """One line of the Windows Installer service, as its log writes it: ``MSI (s) (pid:tid) [hh:mm:ss:mmm]: ...``
+    (tests/fixtures/realworld/installers/msi_log_lines.yml)."""
+    stamp = time.strftime("%H:%M:%S", time.gmtime(now)) + f":{int(now * 1000) % 1000:03d}"
+    return f"MSI (s) (7C:48) [{stamp}]: {text}"
+
+
+def msi_outcome_lines(product: dict[str, str], code: int, removal: bool = False) -> list[str]:
+    """The lines Windows Installer ends an installation's (or removal's) log with, worded as real logs have them
+    (tests/fixtures/realworld/installers/msi_log_lines.yml): success (0, 3010), and an installation's fatal error
+    1603. No published log shows the last lines of the other exit codes (or of a failed removal): none."""
+    name, version = product.get("display_name"), product.get("display_version")
+    ends = (k.MSI_SUCCESS, k.MSI_REBOOT_REQUIRED) if removal else (k.MSI_SUCCESS, k.MSI_REBOOT_REQUIRED, k.MSI_FATAL)
+    if not name or not version or code not in ends:
+        return []
+    manufacturer = str(product.get("publisher") or "Microsoft Corporation")
+    what = "Removal" if removal else "Installation"
+    done = "removed" if removal else "installed"
+    summary = (
+        f"Windows Installer {done} the product. Product Name: {name}. Product Version: {version}. "
+        f"Product Language: 1033. Manufacturer: {manufacturer}. {what} success or error status: {code}."
+    )
+    if code == k.MSI_FATAL:
+        return ["Note: 1: 1708", f"Product: {name} -- {what} failed.", summary]
+    return [f"Product: {name} -- {what} completed successfully.", summary]
+
+
 def _policy_log_text(
-    target: str, properties: dict[str, str], hidden: set[str], outcome: str, debug: int, modes: str, now: float
+    target: str, properties: dict[str, str], hidden: set[str], outcome: list[str], debug: int, modes: str, now: float
 ) -> str:
     """What the Windows Installer service writes under the Logging policy (docs/lab.md).
 
     ``v`` (verbose): the RunEngine's command line and each property the command line adds; ``p`` (terminal
     properties, also in ``*``): every property at the end. A property named in the package's own
     MsiHiddenProperties shows ``**********`` - except on the command line when Debug is 7, which Windows
-    writes as given.
+    writes as given. ``outcome``: the lines the installation ends with (``msi_outcome_lines``).
     """
     stamp = time.strftime("%m/%d/%Y  %H:%M:%S", time.gmtime(now))
     verbose = "v" in modes
     lines = [
         f"=== {'Verbose logging' if verbose else 'Logging'} started: {stamp}  Build type: SHIP UNICODE 5.00.10011.00"
-        "  Calling process: C:\\Windows\\system32\\msiexec.exe ==="
+        "  Calling process: C:\\Windows\\system32\\msiexec.exe ===",
+        _msi_line("Resetting cached policy values", now),
+        _msi_line(f"Machine policy value 'Debug' is {debug}", now),
     ]
-    if debug:
-        lines.append(f"MSI (s) (7C:48): Machine policy value 'Debug' is {debug}")
     command_line = " ".join(
         f'{name}="{value}"' if " " in value else f"{name}={value}" for name, value in properties.items()
     )
     if verbose or debug == 7:
         shown = command_line if debug == 7 or not (hidden & set(properties)) else HIDDEN_VALUE
         lines += [
-            "MSI (s) (7C:48): ******* RunEngine:",
+            _msi_line("******* RunEngine:", now),
             f"           ******* Product: {target}",
             "           ******* Action: ",
             f"           ******* CommandLine: {shown}",
         ]
     if verbose:
         lines += [
-            f"MSI (s) (7C:48): PROPERTY CHANGE: Adding {name} property. Its value is "
-            f"'{HIDDEN_VALUE if name in hidden else value}'."
+            _msi_line(
+                f"PROPERTY CHANGE: Adding {name} property. Its value is '{HIDDEN_VALUE if name in hidden else value}'.",
+                now,
+            )
             for name, value in properties.items()
         ]
-    lines.append(f"MSI (s) (7C:48): {outcome}")
+    lines += [_msi_line(text, now) for text in outcome]
     if "p" in modes or "*" in modes:
         lines += [
             f"Property(S): {name} = {HIDDEN_VALUE if name in hidden else value}" for name, value in properties.items()
@@ -599,7 +628,7 @@ def _policy_log_text(
 
 
 def _write_policy_log(
-    state: HostState, target: str, properties: dict[str, str], hidden: set[str], outcome: str
+    state: HostState, target: str, properties: dict[str, str], hidden: set[str], outcome: list[str]
 ) -> None:
     """An installation's log in C:\\Windows\\Temp (MSIxxxxx.LOG) when the Logging policy is set."""
     modes, debug = installer_logging_policy(state)
@@ -626,7 +655,7 @@ def msiexec_install(state: HostState, avd: AvdService, package: str, properties:
         package,
         properties,
         hidden,
-        f"Product: {product.get('display_name', package)} -- Installation ended with exit code {code}.",
+        msi_outcome_lines(product, code),
     )
     return code
 
@@ -693,13 +722,19 @@ def _install_bundled(state: HostState, kind: str, display_name: str, now: float)
 
 def msiexec_uninstall(state: HostState, product_code: str, properties: dict[str, str] | None = None) -> int:
     """``msiexec /x {ProductCode} /quiet /norestart``: the exit code (and the policy's log, as an install's)."""
+    program = next((p for p in state.programs if p.product_code.lower() == product_code.lower()), None)
+    product = (
+        {
+            "display_name": program.display_name,
+            "display_version": program.display_version,
+            "publisher": program.publisher,
+        }
+        if program
+        else {}
+    )
     code = _msiexec_uninstall(state, product_code, dict(properties or {}))
     _write_policy_log(
-        state,
-        product_code,
-        dict(properties or {}),
-        set(),
-        f"Product: {product_code} -- Removal ended with exit code {code}.",
+        state, product_code, dict(properties or {}), set(), msi_outcome_lines(product, code, removal=True)
     )
     return code
 

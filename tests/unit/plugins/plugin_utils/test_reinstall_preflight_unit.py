@@ -35,6 +35,8 @@ CASES: list[tuple[list[dict[str, Any]], list[str], str]] = [
     ([finding("INVALID_REGISTRATION_TOKEN")], [], ""),
     ([finding("AGENT_NOT_INSTALLED"), finding("SXS_STACK_NOT_INSTALLED")], [], ""),
     ([finding("INSTALLER_BUSY")], [], ""),  # the reinstall waits it out (1618)
+    # a reinstall stopped between the key written and the agent installed: the next reinstall writes it anew
+    ([finding("AGENT_NOT_INSTALLED"), finding("REGISTRATION_INCOMPLETE")], [], ""),
     ([finding("AGENT_VERSION_DRIFT", "info")], [], ""),
     ([finding("GATEWAY_UNREACHABLE")], ["GATEWAY_UNREACHABLE"], "the network team"),
     ([finding("INVALID_FORM", "warning")], ["INVALID_FORM"], "the network team"),

@@ -282,11 +282,11 @@ def test_html_badges_are_green_only_for_a_host_healthy_after() -> None:
         "healthy": r.host_outcome(diagnosed(), diagnosed(), {}, {}),
     }
     html = r.render_html(r.build_report(entries, GENERATED, False))
-    assert 'class="outcome unchanged attention"' in html and 'class="outcome unchanged healthy"' in html
+    assert 'class="outcome unchanged attention"' in html and 'class="outcome unchanged healthy good"' in html
     style = html.split("<style>")[1].split("</style>")[0]
     green = next(line for line in style.splitlines() if "var(--ok)" in line and ".outcome" in line)
-    assert ".outcome.unchanged.healthy" in green and ".outcome.unchanged," not in green
-    assert ".outcome.unchanged.attention" in style and ".outcome.partly_fixed" in style
+    assert green.strip() == ".outcome.good { background: var(--ok); }"  # the class only a host healthy after gets
+    assert "background: var(--skip); }" in style.split(".outcome {")[1].split("\n")[0]  # amber unless green, blue, red
 
 
 def test_the_html_page_shows_what_the_admin_acts_on_and_nothing_is_left_undefined() -> None:

@@ -86,9 +86,39 @@ def test_missing_pool_data_is_named_with_the_variable_to_set():
 def test_the_heartbeat_counts_as_unchecked_only_with_the_services_view():
     assert r.diagnose(healthy(), POOL)["state"] == "healthy"  # a static inventory cannot know the heartbeat
     result = r.diagnose(healthy(), {**POOL, "status": "Available"})
-    assert result["state"] == "incomplete" and result["unchecked"][0].startswith("HEARTBEAT_LOST: the host pool's")
+    assert result["state"] == "incomplete" and result["unchecked"][0].startswith("HEARTBEAT_LOST: the host pool lists")
     fresh = {**POOL, "status": "Available", "last_heartbeat": healthy()["agent"]["health_last_checked"]}
     assert r.diagnose(healthy(), fresh)["unchecked"] == []
+
+
+def test_a_pool_view_without_a_heartbeat_is_not_called_no_host_pool_data():
+    # Issue 21: a host read through the host_pool inventory (the service's view is there: its status) that the
+    # service lists without a last heartbeat was "not checked: ... (no host pool data: use the host_pool inventory
+    # ...)" - the data was there; the agent had sent no heartbeat.
+    listed = {**POOL, "status": "Unavailable"}
+    facts = healthy()
+    result = r.diagnose(facts, listed)
+    assert [line for line in result["unchecked"] if "no host pool data" in line or "host_pool inventory" in line] == []
+    assert result["unchecked"] == [
+        "HEARTBEAT_LOST: the host pool lists the host without a last heartbeat (its agent has sent none to the "
+        "service), so whether heartbeats stopped while RDAgentBootLoader runs cannot be told"
+    ]
+    # No boot loader running: the check (a stale heartbeat while it runs) has nothing to measure, and is not a gap.
+    for state in ("Stopped", None):
+        stopped = healthy()
+        if state is None:
+            del stopped["services"]["RDAgentBootLoader"]
+        else:
+            stopped["services"]["RDAgentBootLoader"]["state"] = state
+        assert not [line for line in r.diagnose(stopped, listed)["unchecked"] if line.startswith("HEARTBEAT_LOST")]
+
+
+def test_a_pool_view_without_the_session_limit_says_azure_gave_none():
+    listed = {key: value for key, value in POOL.items() if key != "max_session_limit"}
+    result = r.diagnose(healthy(), {**listed, "status": "Available", "last_heartbeat": "2099-01-01T00:00:00Z"})
+    assert result["unchecked"] == [
+        "SESSION_LIMIT_REACHED: the host pool's max session limit is not in the host pool's data (Azure gave none)"
+    ]
 
 
 def test_session_count_comes_from_the_pool_or_the_sessions_subset():

@@ -1,0 +1,138 @@
+"""issue #18 (done when), reinstall.yml: a reinstall interrupted after the host left its pool is finished by the next
+run of remediate.yml too; an interrupt while the run waits for users leaves them and the admin's drain as they were;
+two reinstall runs at once never change one host together (the second is refused for it, naming the first).
+
+Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, flat
+from tests.interrupting import Arm, converged, hold, interrupt, read_until, release, start, wait_held
+
+pytestmark = pytest.mark.lab
+
+SCENARIO = """
+host_pool: {name: hp-rr, max_session_limit: 4}
+hosts:
+  - {name: rr-01}
+  - {name: rr-02, sessions: 1}
+"""
+PLAYBOOK = REPO / "playbooks" / "reinstall.yml"
+QUICK = ("-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-e", "avd_available_delay=1")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_factory, tmp_path_factory):
+    scenario = tmp_path_factory.mktemp("interrupt-rerun") / "lab.yml"
+    scenario.write_text(SCENARIO)
+    return lab_factory(
+        "interrupt-rerun", "--scenario", str(scenario), "--first-address", "127.0.176.1", "--reboot-seconds", "1"
+    )
+
+
+def stop_after_removal(lab, tmp_path: Path, host: str) -> None:
+    """A reinstall of ``host`` stopped (Ctrl-C) after its uninstall and its removal from the pool."""
+    args = (
+        "-e",
+        f"target={host}",
+        "-e",
+        "avd_reinstall_healthy=true",
+        "-e",
+        f"avd_journal={tmp_path / 'drains.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+    )
+    hold(lab, host, op="msiexec", action="install")
+    process = start(lab, "reinstall.yml", *args, *QUICK)
+    try:
+        wait_held(lab, host, process)
+        interrupt(process, signal.SIGINT, "reinstall.yml interrupted after the removal")
+    finally:
+        release(lab, host)
+    assert host not in Arm(lab).session_hosts()
+
+
+def test_remediate_finishes_a_reinstall_interrupted_after_the_removal(lab, tmp_path):
+    """The host is left without its agent, with the key the install wrote, outside its pool: remediate.yml
+    reinstalls it (AGENT_NOT_INSTALLED: role reinstall) and it is fixed."""
+    stop_after_removal(lab, tmp_path, "rr-01")
+    report = tmp_path / "report"
+    again = lab.playbook(
+        REPO / "playbooks" / "remediate.yml",
+        *("-e", "target=rr-01", "-e", f"avd_journal={tmp_path / 'drains.json'}", "-e", f"avd_report_dir={report}"),
+        *QUICK,
+    )
+    assert again.returncode == 0, flat(again.stdout)[-4000:]
+    converged(Arm(lab), "rr-01", tmp_path / "drains.json", again.stdout)
+    outcome = json.loads((report / "remediation.json").read_text())["hosts"]["rr-01"]
+    assert outcome["outcome"] == "fixed", outcome
+
+
+def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(lab, tmp_path):
+    """rr-02 has a user and its admin drained it: the interrupted run (waiting for the user) and the rerun leave
+    the user signed in, the host drained as its admin left it, and no lock."""
+    arm = Arm(lab)
+    arm.drain("rr-02")
+    args = (
+        "-e",
+        "target=rr-02",
+        "-e",
+        "avd_reinstall_healthy=true",
+        "-e",
+        f"avd_journal={tmp_path / 'drains.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+    )
+    waiting = ("-e", "avd_session_wait_retries=60", "-e", "avd_session_wait_delay=2")
+    process = start(lab, "reinstall.yml", *args, *waiting)
+    read_until(process, "FAILED - RETRYING: [rr-02 -> localhost]: Wait (bounded) for the sessions")
+    interrupt(process, signal.SIGTERM, "reinstall.yml interrupted waiting for the users")
+    again = lab.playbook(PLAYBOOK, *args, *QUICK)
+    assert again.returncode == 0, flat(again.stdout)[-4000:]
+    assert "nothing disruptive without -e avd_force=true" in flat(again.stdout)
+    listed = arm.session_hosts()["rr-02"]
+    assert listed["sessions"] == 1 and listed["status"] == "Available", listed
+    converged(arm, "rr-02", tmp_path / "drains.json", again.stdout, drained_by_admin=True)
+
+
+def test_two_reinstalls_at_once_never_change_one_host_together(lab, tmp_path):
+    """Run A is stopped on rr-01's install (uninstalled, out of its pool); run B of the same host is refused for it,
+    naming A, and changes nothing; A, released, finishes the reinstall."""
+    arm = Arm(lab)
+    args = (
+        "-e",
+        "target=rr-01",
+        "-e",
+        "avd_reinstall_healthy=true",
+        "-e",
+        f"avd_journal={tmp_path / 'drains.json'}",
+        "-e",
+        f"avd_report_dir={tmp_path}",
+    )
+    hold(lab, "rr-01", op="msiexec", action="install")
+    first = start(lab, "reinstall.yml", *args, *QUICK)
+    try:
+        wait_held(lab, "rr-01", first)
+        lab.reset_stats()
+        second = lab.playbook(PLAYBOOK, *args, *QUICK)
+        commands = lab.stats()["rr-01"]["commands"]
+        lab.control("/hosts/rr-01/release?run=1", method="POST")
+        out, _unused = first.communicate(timeout=600)
+    finally:
+        release(lab, "rr-01")
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    text = flat(second.stdout)
+    assert second.returncode == 0, text[-4000:]
+    assert "rr-01: skipped: not changed: another run holds this host" in text and f":{first.pid}:" in text, text
+    assert commands == 0  # run B sent the host nothing
+    assert first.returncode == 0, flat(out)[-4000:]
+    converged(arm, "rr-01", tmp_path / "drains.json", out)

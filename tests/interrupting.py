@@ -1,0 +1,155 @@
+"""Stopping a write playbook part way, as a person (Ctrl-C: SIGINT) or AWX and CI (SIGTERM) do, and reading the
+host pool the way any ARM client would, for the interrupt and concurrency tests (tests/integration)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import BIN, REPO, ansible_env, flat, record_output
+
+
+class Arm:
+    """The lab's ARM endpoint, read as any ARM client would (client credentials, the lab's CA)."""
+
+    def __init__(self, lab: Any) -> None:
+        arm = lab.config["arm"]
+        self.base, self.arm = arm["url"], arm
+        self.context = ssl.create_default_context(cafile=lab.config["ca_cert"])
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": arm["client_id"],
+                "client_secret": arm["client_secret"],
+                "scope": f"{self.base}/.default",
+            }
+        ).encode()
+        answer = self._open(urllib.request.Request(f"{self.base}/{arm['tenant_id']}/oauth2/v2.0/token", data=form))
+        self.token = answer["access_token"]
+
+    def _open(self, request: urllib.request.Request) -> dict:
+        with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
+            return json.loads(response.read())
+
+    def _url(self, path: str, version: str, pool: str | None) -> str:
+        return (
+            f"{self.base}/subscriptions/{self.arm['subscription_id']}/resourceGroups/{self.arm['resource_group']}"
+            f"/providers/Microsoft.DesktopVirtualization/hostPools/{pool or self.arm['host_pool']}{path}"
+            f"?api-version={version}"
+        )
+
+    def get(self, path: str, version: str = "2024-04-03", pool: str | None = None) -> dict:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return self._open(urllib.request.Request(self._url(path, version, pool), headers=headers))
+
+    def allow_new_session(self, name: str, pool: str | None = None) -> bool:
+        return bool(self.get(f"/sessionHosts/{name}.lab.avd.test", pool=pool)["properties"]["allowNewSession"])
+
+    def session_hosts(self, pool: str | None = None) -> dict[str, dict]:
+        """The pool's session hosts by computer name: their properties (status, allowNewSession, sessions)."""
+        listed = self.get("/sessionHosts", pool=pool)["value"]
+        return {entry["name"].rsplit("/", 1)[-1].split(".", 1)[0]: entry["properties"] for entry in listed}
+
+    def tags(self, pool: str | None = None) -> dict[str, str]:
+        return self.get("/providers/Microsoft.Resources/tags/default", "2021-04-01", pool)["properties"]["tags"]
+
+    def drain(self, name: str, pool: str | None = None) -> None:
+        body = json.dumps({"properties": {"allowNewSession": False}}).encode()
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        url = self._url(f"/sessionHosts/{name}.lab.avd.test", "2024-04-03", pool)
+        self._open(urllib.request.Request(url, data=body, method="PATCH", headers=headers))
+
+
+def start(lab: Any, playbook: str, *args: str, inventories: tuple[str, ...] = ("hosts.yml",)) -> subprocess.Popen[str]:
+    """ansible-playbook in its own process group, as a terminal or a CI runner starts it."""
+    sources = [arg for name in inventories for arg in ("-i", str(lab.inventory / name))]
+    return subprocess.Popen(
+        [str(BIN / "ansible-playbook"), *sources, str(REPO / "playbooks" / playbook), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ansible_env(PYTHONUNBUFFERED="1", **lab.azure_env),
+        cwd=REPO,
+        start_new_session=True,
+    )
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 300) -> str:
+    """The run's output up to the first line with ``marker`` (a task's name as Ansible prints it)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"{marker!r} never came:\n{''.join(seen)[-4000:]}")
+
+
+def hold(lab: Any, host: str, **match: str) -> None:
+    """The lab's test control: the host's next runtime operation whose fields match waits until released."""
+    lab.control(f"/hosts/{host}/hold?{urllib.parse.urlencode(match)}", method="POST")
+
+
+def wait_held(lab: Any, host: str, process: subprocess.Popen[str], timeout: float = 300) -> None:
+    """Until the held operation waits on the host (the run stopped exactly there), reading the run's output."""
+    deadline = time.monotonic() + timeout
+    while not lab.control(f"/hosts/{host}/hold")["waiting"]:
+        if process.poll() is not None or time.monotonic() > deadline:
+            out = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the run never reached the held operation on {host}:\n{out[-4000:]}")
+        time.sleep(0.2)
+
+
+def interrupt(process: subprocess.Popen[str], sent: signal.Signals, label: str) -> str:
+    """Send the signal to the run's process group (Ctrl-C reaches every process of a terminal's foreground job;
+    AWX and CI stop the job's group) and return what the run printed to its end."""
+    out = ""
+    try:
+        # Python may drop a signal that lands in its at-fork handlers (Ansible forks a worker per task): like a
+        # person pressing Ctrl-C again, or AWX sending SIGTERM again, send it until the run ends.
+        for _attempt in range(10):
+            os.killpg(process.pid, sent)
+            try:
+                out, _unused = process.communicate(timeout=12)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    record_output(label, out, returncode=process.returncode)
+    return out
+
+
+def release(lab: Any, host: str) -> None:
+    """End a hold whose run is gone: the held operation fails unrun (the command never reached the host)."""
+    if lab.control(f"/hosts/{host}/hold")["held"]:
+        lab.control(f"/hosts/{host}/release?run=0", method="POST")
+
+
+def journal(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def converged(arm: Arm, host: str, journal_path: Path, rerun: str, *, drained_by_admin: bool = False) -> None:
+    """The host has its agent, is registered and Available in its (first) pool, drained only if its admin drained
+    it; no lock is left on the pool and no drain in the journal. ``rerun`` is the output shown when it is not."""
+    listed = arm.session_hosts()
+    assert host in listed, flat(rerun)[-4000:]
+    assert listed[host]["status"] == "Available", (listed[host], flat(rerun)[-4000:])
+    assert listed[host]["allowNewSession"] is (not drained_by_admin), (listed[host], flat(rerun)[-4000:])
+    assert f"avdops-run-{host}" not in arm.tags(), arm.tags()
+    assert journal(journal_path) == {}
