@@ -1,0 +1,149 @@
+"""The check factories of _validate, called directly: each bound one value on each side, each message whole.
+
+RUN_VARIABLES holds checks these factories made when the module was imported; tests that go through that
+table alone cannot tell a wrong factory from a right one once the table is built (mutation testing showed
+it: a mutant of a factory is never the code the table runs). These tests build the checks themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
+    boolean,
+    choice,
+    finding_list,
+    number,
+    text,
+    whole,
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [True, False, 0, 1, "true", "FALSE", " yes ", "no", "on", "off", "y", "n", "t", "f", "1", "0"],
+)
+def test_boolean_takes_ansibles_boolean_words_and_0_1(value: Any) -> None:
+    assert boolean()(value) == ""
+
+
+@pytest.mark.parametrize("value", [2, -1, "2", "maybe", "", None, 0.5, [], "truee"])
+def test_boolean_refuses_anything_else_in_words(value: Any) -> None:
+    assert boolean()(value) == "expected true or false (or yes/no)"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "value", "accepted"),
+    [
+        (1, 5, 1, True),
+        (1, 5, 0, False),
+        (1, 5, 5, True),
+        (1, 5, 6, False),
+        (1, 5, "3", True),
+        (1, 5, " 2 ", True),
+        (1, 5, 3.0, True),
+        (1, 5, 3.5, False),
+        (1, 5, True, False),
+        (1, 5, "x", False),
+        (0, None, 0, True),
+        (0, None, -1, False),
+        (0, None, 10**9, True),
+        (-3, -1, "-2", True),
+        (-3, -1, "-4", False),
+        (-3, -1, 0, False),
+    ],
+)
+def test_whole_bounds_are_inclusive(low: int, high: int | None, value: Any, accepted: bool) -> None:
+    assert (whole(low, high)(value) == "") is accepted
+
+
+def test_whole_says_its_bounds_and_what_the_number_is() -> None:
+    assert whole(1, 5, " (hours)")(0) == "expected a whole number from 1 to 5 (hours)"
+    assert whole(0, what=" (MB)")(-1) == "expected a whole number 0 or more (MB)"
+    assert whole(2)("abc") == "expected a whole number 2 or more"
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (0, True),
+        (-0.001, False),
+        (100, True),
+        (100.001, False),
+        ("50.5", True),
+        (" 7 ", True),
+        ("nan", False),
+        ("inf", False),
+        (True, False),
+        ("abc", False),
+        (None, False),
+    ],
+)
+def test_number_bounds_are_inclusive(value: Any, accepted: bool) -> None:
+    assert (number(0, 100)(value) == "") is accepted
+
+
+def test_number_says_its_bounds_without_trailing_zeros() -> None:
+    assert number(0, 100)(101) == "expected a number from 0 to 100"
+    assert number(0.5, 2.25)(3) == "expected a number from 0.5 to 2.25"
+
+
+def test_choice_takes_exactly_its_options() -> None:
+    check = choice("absent", "present", "any")
+    assert check("present") == ""
+    assert check("any") == ""
+    assert check("Present") == "expected one of absent, present, any"
+    assert check(" any") == "expected one of absent, present, any"
+    assert check(1) == "expected one of absent, present, any"
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("x", True), (" a b ", True), ("", False), ("   ", False), (5, False)])
+def test_text_needs_a_non_blank_string(value: Any, accepted: bool) -> None:
+    assert (text()(value) == "") is accepted
+
+
+def test_text_says_what_it_expects() -> None:
+    assert text()("") == "expected a non-empty string"
+    assert text("the name of the host pool")(None) == "expected the name of the host pool"
+
+
+KNOWN = ("DISK_SPACE_LOW", "INVALID_REGISTRATION_TOKEN", "STACK_LISTENER_NOT_LISTENING")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "DISK_SPACE_LOW",
+        "disk_space_low, invalid_registration_token",
+        " DISK_SPACE_LOW ,,",
+        "",
+        ["STACK_LISTENER_NOT_LISTENING", " disk_space_low "],
+        [],
+    ],
+)
+def test_finding_list_takes_known_ids_in_any_case_and_spacing(value: Any) -> None:
+    assert finding_list(KNOWN)(value) == ""
+
+
+def test_finding_list_names_each_unknown_id_once_sorted_and_lists_the_known_ones() -> None:
+    message = finding_list(KNOWN)("zeta, DISK_SPACE_LOW, alpha, zeta")
+    assert message == (
+        "unknown finding id(s) ALPHA, ZETA; the finding ids are "
+        "DISK_SPACE_LOW, INVALID_REGISTRATION_TOKEN, STACK_LISTENER_NOT_LISTENING"
+    )
+
+
+@pytest.mark.parametrize("value", [5, None, ["DISK_SPACE_LOW", 3], {"DISK_SPACE_LOW": 1}])
+def test_finding_list_refuses_what_is_not_text_or_a_list_of_text(value: Any) -> None:
+    assert finding_list(KNOWN)(value) == (
+        "expected finding ids separated by commas (e.g. INVALID_REGISTRATION_TOKEN,DISK_SPACE_LOW)"
+    )
+
+
+def test_finding_list_keeps_its_own_copy_of_the_known_ids() -> None:
+    known = list(KNOWN)
+    check = finding_list(known)
+    known.append("NEW_ID")
+    assert check("NEW_ID") != ""
