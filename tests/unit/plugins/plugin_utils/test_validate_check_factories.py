@@ -2,21 +2,30 @@
 
 RUN_VARIABLES holds checks these factories made when the module was imported; tests that go through that
 table alone cannot tell a wrong factory from a right one once the table is built (mutation testing showed
-it: a mutant of a factory is never the code the table runs). These tests build the checks themselves.
+it: a mutant of a factory is never the code the table runs). These tests build the checks themselves, and
+pin the bounds and messages of the plain checks (serial, url_list, existing_path, validate_facts) that the
+playbook tests only reach with one value on one side.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._facts import FACTS_SCHEMA_VERSION
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
+    InputError,
     boolean,
     choice,
+    existing_path,
     finding_list,
     number,
+    serial,
     text,
+    url_list,
+    validate_facts,
     whole,
 )
 
@@ -147,3 +156,52 @@ def test_finding_list_keeps_its_own_copy_of_the_known_ids() -> None:
     check = finding_list(known)
     known.append("NEW_ID")
     assert check("NEW_ID") != ""
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("0.5%", True), ("1%", True), ("100%", True), ("100.5%", False)])
+def test_serial_percentages_are_above_0_and_at_most_100(value: str, accepted: bool) -> None:
+    assert (serial(value) == "") is accepted
+
+
+@pytest.mark.parametrize("value", [[1, "x"], ["50%", "x"], ["50%", 0], [2, "101%"]])
+def test_serial_lists_are_checked_item_by_item_to_the_last(value: list[Any]) -> None:
+    assert "1 or more" in serial(value)
+
+
+def test_url_list_takes_http_and_https_in_any_case_and_names_the_bad_item() -> None:
+    assert url_list(["http://a.example", "HTTPS://b.example", "Http://c"]) == ""
+    assert url_list(["https://a", "ftp://b"]) == "item 1: expected an http:// or https:// URL, got 'ftp://b'"
+
+
+def test_existing_path_takes_an_existing_path_or_a_mapping(tmp_path: Path) -> None:
+    assert existing_path(str(tmp_path)) == ""
+    assert existing_path({"host": {}}) == ""
+    assert existing_path(str(tmp_path / "gone")) == f"{tmp_path / 'gone'} does not exist"
+    assert existing_path("") == "expected the path of a file or folder (a non-empty string)"
+
+
+def test_validate_facts_names_what_is_wrong_whole() -> None:
+    with pytest.raises(InputError) as not_a_mapping:
+        validate_facts(["x"], "hostvars.sh-01")
+    assert str(not_a_mapping.value) == (
+        "hostvars.sh-01: expected the avd_session_host facts of session_host_facts (a mapping), got list ['x']"
+    )
+    with pytest.raises(InputError) as no_version:
+        validate_facts({})
+    assert str(no_version.value) == (
+        f"facts.schema_version: expected {FACTS_SCHEMA_VERSION} (the avd_session_host facts of "
+        "session_host_facts), got none"
+    )
+    with pytest.raises(InputError) as text_version:
+        validate_facts({"schema_version": "2"})
+    assert str(text_version.value).endswith("session_host_facts), got '2'")
+    with pytest.raises(InputError) as bool_version:
+        validate_facts({"schema_version": True})
+    assert str(bool_version.value).endswith("session_host_facts), got True")
+
+
+def test_validate_facts_checks_each_section_by_its_path() -> None:
+    with pytest.raises(InputError) as wrong_section:
+        validate_facts({"schema_version": FACTS_SCHEMA_VERSION, "services": "running"})
+    assert str(wrong_section.value).startswith("facts.services: expected ")
+    assert str(wrong_section.value).endswith(", got str 'running'")
