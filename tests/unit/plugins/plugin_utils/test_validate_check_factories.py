@@ -21,6 +21,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate impor
     choice,
     existing_path,
     finding_list,
+    installer_manifest,
     number,
     serial,
     text,
@@ -205,3 +206,25 @@ def test_validate_facts_checks_each_section_by_its_path() -> None:
         validate_facts({"schema_version": FACTS_SCHEMA_VERSION, "services": "running"})
     assert str(wrong_section.value).startswith("facts.services: expected ")
     assert str(wrong_section.value).endswith(", got str 'running'")
+
+
+def test_installer_manifest_checks_every_local_source_after_a_url_one(tmp_path: Path) -> None:
+    entry = "    version: 1.0.0\n    sha256: " + "a" * 64 + "\n    product_code: '{01234567-89AB-CDEF-0123-456789ABCDEF}'\n"
+    manifest = tmp_path / "installers.yml"
+    manifest.write_text(
+        "installers:\n"
+        "  agent:\n    file: agent.msi\n" + entry + "    source: https://example.com/agent.msi\n"
+        "  boot_loader:\n    file: bootloader.msi\n" + entry + "    source: bootloader.msi\n"
+    )
+    assert installer_manifest(str(manifest)) == (
+        f"installers.boot_loader.source: {tmp_path / 'bootloader.msi'} does not exist on the controller"
+    )
+
+
+def test_validate_facts_says_which_schema_version_it_reads() -> None:
+    with pytest.raises(InputError) as other_version:
+        validate_facts({"schema_version": FACTS_SCHEMA_VERSION + 1})
+    assert str(other_version.value) == (
+        f"facts.schema_version: this collection reads facts of schema version {FACTS_SCHEMA_VERSION}, "
+        f"got {FACTS_SCHEMA_VERSION + 1}; gather them again with this collection's session_host_facts"
+    )
