@@ -209,7 +209,9 @@ def test_validate_facts_checks_each_section_by_its_path() -> None:
 
 
 def test_installer_manifest_checks_every_local_source_after_a_url_one(tmp_path: Path) -> None:
-    entry = "    version: 1.0.0\n    sha256: " + "a" * 64 + "\n    product_code: '{01234567-89AB-CDEF-0123-456789ABCDEF}'\n"
+    entry = (
+        "    version: 1.0.0\n    sha256: " + "a" * 64 + "\n    product_code: '{01234567-89AB-CDEF-0123-456789ABCDEF}'\n"
+    )
     manifest = tmp_path / "installers.yml"
     manifest.write_text(
         "installers:\n"
