@@ -22,7 +22,6 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     plan_host,
     reinstall_blockers,
     rollout_stop,
-    run_outcome,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_address
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
@@ -87,19 +86,6 @@ def avd_rollout_stop(
     except RemediationInputError as exc:
         raise AnsibleFilterError(f"avd_rollout_stop: {exc}") from None
     return reason
-
-
-def avd_remediation_outcome(after: Any, before: Any, plan: Any, run: Any, check_mode: Any = False) -> str:
-    """A host's outcome at the end of its batch (``fixed``, ``not_fixed``, ``failed``, ...), for the rollout gate."""
-    given = {"after": after, "before": before, "plan": plan, "run": run}
-    wrong = [name for name, value in given.items() if value is not None and not isinstance(value, Mapping)]
-    if wrong:
-        raise AnsibleFilterError(
-            f"avd_remediation_outcome: expects the host's registered diagnose results (after, before), its plan and "
-            f"its run, each a mapping; {', '.join(wrong)} is not"
-        )
-    outcome: str = run_outcome(before, after, plan, run, bool(check_mode))
-    return outcome
 
 
 def _pool_hosts(session_hosts: Any, name: str) -> list[Mapping[str, Any]]:
@@ -181,7 +167,6 @@ class FilterModule:
             "avd_check_variables": avd_check_variables,
             "avd_diagnose": avd_diagnose,
             "avd_reinstall_blockers": avd_reinstall_blockers,
-            "avd_remediation_outcome": avd_remediation_outcome,
             "avd_remediation_plan": avd_remediation_plan,
             "avd_rollout_stop": avd_rollout_stop,
             "avd_pool_host": avd_pool_host,

@@ -237,12 +237,9 @@ def rollout_stop(
     Ansible ends a serial play when a whole batch failed; reinstall.yml and move.yml keep that).
 
     Each host's run names the batch it ran in (``batch``, the hosts of ``ansible_play_batch``); an earlier
-    batch in which more than ``max_fail_percentage`` percent of the hosts failed stops the rollout. A host
-    failed when its remediation raised an ``error``, or when its ``outcome`` (``run_outcome``, from the diagnosis
-    at the end of its batch) is one that fails the run: ``failed`` or ``not_fixed`` (attempted, and a finding its
-    roles fix is still there). remediate.yml asks at the start of each batch, before any host of it has changed:
-    with the free strategy a check at the end of a host's remediation would end the others of its batch in the
-    middle of their fix.
+    batch in which more than ``max_fail_percentage`` percent of the hosts failed (``error``) stops the rollout.
+    remediate.yml asks at the start of each batch, before any host of it has changed: with the free strategy
+    a check at the end of a host's remediation would end the others of its batch in the middle of their fix.
     """
     if isinstance(max_fail_percentage, bool) or not isinstance(max_fail_percentage, int) or max_fail_percentage < 0:
         raise RemediationInputError(
@@ -255,12 +252,11 @@ def rollout_stop(
         if isinstance(batch, list) and batch and host not in current:
             batches.setdefault(tuple(sorted(str(name) for name in batch)), None)
     for batch in batches:
-        failed = {host: why for host in batch if (why := _gate_failure(runs.get(host)))}
+        failed = [host for host in batch if isinstance(runs.get(host), Mapping) and runs[host].get("error")]
         if len(failed) * 100 > max_fail_percentage * len(batch):
-            named = ", ".join(f"{host}: {why}" for host, why in failed.items())
             return (
                 f"not attempted: the rollout stopped after the batch {', '.join(batch)}, where {len(failed)} of "
-                f"{len(batch)} host(s) failed or were not fixed ({named}), more than avd_max_fail_percentage="
+                f"{len(batch)} host(s) failed ({', '.join(failed)}), more than avd_max_fail_percentage="
                 f"{max_fail_percentage}"
             )
         if whole_batch and failed and len(failed) == len(batch):
@@ -269,29 +265,6 @@ def rollout_stop(
                 f"({', '.join(failed)})"
             )
     return ""
-
-
-def _gate_failure(run: Any) -> str:
-    """How a host's run counts against avd_max_fail_percentage: 'failed', 'not fixed', or '' (it does not)."""
-    if not isinstance(run, Mapping):
-        return ""
-    if run.get("error"):
-        return OUTCOME_WORDS["failed"]
-    outcome = run.get("outcome")
-    return OUTCOME_WORDS[outcome] if outcome in FAILING_OUTCOMES else ""
-
-
-def run_outcome(
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
-    plan: Mapping[str, Any] | None,
-    run: Mapping[str, Any] | None,
-    check_mode: bool = False,
-) -> str:
-    """A host's outcome once its batch is done (the report's word for it, ``host_outcome``): what the rollout gate
-    of the next batch counts."""
-    outcome: str = host_outcome(before, after, plan, run, check_mode)["outcome"]
-    return outcome
 
 
 # --- the report ----------------------------------------------------------------------------

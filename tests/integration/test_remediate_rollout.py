@@ -79,8 +79,8 @@ def test_the_hosts_after_it_are_untouched_and_reported_not_attempted(rollout):
         entry = report["hosts"][name]
         assert entry["outcome"] == "skipped" and entry["after"]["findings"] == entry["before"]["findings"]
         assert entry["skipped"] == (
-            "not attempted: the rollout stopped after the batch ro-01, ro-02, where 1 of 2 host(s) failed or were "
-            "not fixed (ro-01: failed), more than avd_max_fail_percentage=40"
+            "not attempted: the rollout stopped after the batch ro-01, ro-02, where 1 of 2 host(s) failed (ro-01), "
+            "more than avd_max_fail_percentage=40"
         )
         assert stats[name]["commands"] == 2  # the diagnosis before and after, nothing in between
         assert after[name]["registry"] == before[name]["registry"]
