@@ -13,6 +13,8 @@ from tests.conftest import BIN, REPO, ansible_env, avdlab, record_output
 pytestmark = pytest.mark.lab
 
 
+# The dropped host's gather fails (a real error, reported for that host); the run goes on and ends in success.
+@pytest.mark.ansible_errors(r"could not gather facts: the connection to the host dropped")
 def test_a_host_that_drops_mid_gather_is_reported_and_the_rest_diagnosed(lab_factory, tmp_path):
     # Every command takes 3 s to start, so the crash lands while the gather is under way.
     lab = lab_factory("resilience", "--hosts", "3", "--first-address", "127.0.13.1", "--latency", "3")

@@ -6,6 +6,7 @@ run finds the collection's note on the host, starts them again and says so (issu
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -45,6 +46,17 @@ def services(state: dict) -> dict[str, str]:
     return {name: state["services"][name]["state"] for name in ("wuauserv", "bits")}
 
 
+def settled(lab, name: str, seconds: float = 30) -> dict:
+    """The host once no service is still pending: a stop the Service Control Manager accepted before the drop
+    completes after it (service_delays), whenever the test happens to look."""
+    deadline = time.monotonic() + seconds
+    state = shown(lab, name)
+    while any(s.endswith("Pending") for s in services(state).values()) and time.monotonic() < deadline:
+        time.sleep(1)
+        state = shown(lab, name)
+    return state
+
+
 def notes(state: dict) -> list[str]:
     values = next((values for path, values in state["registry"].items() if path.lower() == NOTE_KEY), [])
     return sorted(value["name"] for value in values)
@@ -61,7 +73,7 @@ def lab(lab_factory, tmp_path_factory):
 def runs(lab, tmp_path_factory):
     first_dir, second_dir = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
     first = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={first_dir}", *FAST)
-    after_first = shown(lab, "dr-01")
+    after_first = settled(lab, "dr-01")
     second = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={second_dir}", *FAST)
     report = json.loads((second_dir / "remediation.json").read_text())["hosts"]["dr-01"]
     first_report = json.loads((first_dir / "remediation.json").read_text())["hosts"]["dr-01"]
