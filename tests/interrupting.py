@@ -119,10 +119,12 @@ def interrupt(process: subprocess.Popen[str], sent: signal.Signals, label: str) 
     try:
         # Python may drop a signal that lands in its at-fork handlers (Ansible forks a worker per task): like a
         # person pressing Ctrl-C again, or AWX sending SIGTERM again, send it until the run ends.
-        for _attempt in range(10):
+        # Soon enough that a dropped signal is sent again before the step's few seconds are over (the run must
+        # stop there, not finish), late enough that a run already stopping is not signalled twice.
+        for _attempt in range(30):
             os.killpg(process.pid, sent)
             try:
-                out, _unused = process.communicate(timeout=12)
+                out, _unused = process.communicate(timeout=4)
                 break
             except subprocess.TimeoutExpired:
                 continue
