@@ -128,3 +128,19 @@ def test_a_read_of_fewer_values_does_not_answer_a_read_of_more():
     assert read is None and why == "the capture has no answer to probe.cluster"
     elsewhere = rt.Operation("probe.bootloader", "service_query", {"name": "TermService2"})
     assert answers_from_capture(document, [elsewhere], NOW, 120)[0] is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "used"),
+    [(120, True), (121, False), (-5, True), (-6, False)],
+    ids=["at-capture_max_age", "a-second-older", "5-s-ahead", "6-s-ahead"],
+)
+def test_a_capture_up_to_capture_max_age_old_or_5_s_ahead_is_used_one_second_more_is_not(seconds, used):
+    """Each side of both age bounds: the controller's and the host's clocks may differ by a few seconds."""
+    model, state = lab("bootloader_stopped")
+    document = diagnosis_capture(model, state, NOW - datetime.timedelta(seconds=seconds))
+    read, how = answers_from_capture(document, p.probe_boot_loader(), NOW, 120)
+    if used:
+        assert read is not None and how == f"read from the diagnosis gathered {seconds} s ago"
+    else:
+        assert read is None and how == f"the capture is {seconds} s old (capture_max_age 120)"
