@@ -142,7 +142,7 @@ def _pool_gap(
         variables = ", ".join(f"avd_{key}" for key in keys)
         return f"{what} is unknown (no host pool data: use the host_pool inventory or set {variables})"
     if check_id == "HEARTBEAT_LOST":
-        services = facts.get("services") if isinstance(facts.get("services"), Mapping) else {}
+        services = facts.get("services")
         bootloader = services.get(BOOTLOADER_SERVICE) if isinstance(services, Mapping) else None
         if not isinstance(bootloader, Mapping) or bootloader.get("state") != "Running":
             return ""  # the check is a stale heartbeat while the boot loader runs: none runs
@@ -176,7 +176,8 @@ def host_state(findings: Iterable[Mapping[str, Any]], unchecked: list[str]) -> s
 def incomplete_reason(unchecked: list[str]) -> str:
     """One line for an incomplete host: how many checks did not run, and the distinct reasons."""
     checks = [line for line in unchecked if re.match(r"^[A-Z][A-Z0-9_]+: ", line)]
-    reasons = list(dict.fromkeys(line.split(": ", maxsplit=1)[-1] for line in unchecked))
+    # a check's line without its id; any other line (a rule's note, a failed operation) whole
+    reasons = list(dict.fromkeys(line.split(": ", maxsplit=1)[-1] if line in checks else line for line in unchecked))
     counted = f"{len(checks)} check(s) did not run" if checks else "not everything could be read"
     return f"{counted}: {'; '.join(reasons)}"
 
