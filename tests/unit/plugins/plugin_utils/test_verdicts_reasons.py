@@ -51,3 +51,8 @@ def test_a_reason_is_kept_whole_up_to_110_characters(length, kept):
 def test_the_controller_hint_is_empty_text_when_nothing_is_known():
     assert v.failure_hint("something else broke") == ""
     assert v.failure_hint("ERROR: PyPSRP IS NOT INSTALLED") == "install pypsrp on the controller (pip install pypsrp)"
+
+
+def test_the_telling_part_is_found_whatever_its_case():
+    message = "ntlm: Max retries exceeded (Caused by AuthError('Failed to authenticate the user avdadmin with ntlm'))"
+    assert v.short_reason(message) == "Failed to authenticate the user avdadmin with ntlm"
