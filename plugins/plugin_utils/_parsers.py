@@ -127,10 +127,11 @@ def qwinsta_header(line: str) -> QwinstaHeader:
     for language, (name, user, state) in (*QWINSTA_HEADERS.items(), *QWINSTA_HEADER_VARIANTS):
         if len(words) >= 4 and words[0] == name and words[1] == user and state in words:
             return QwinstaHeader(language, tokens[1][0])
-    id_at = next((index for index in range(2, len(words)) if words[index] in QWINSTA_ID_HEADINGS), None)
-    if id_at is None and len(tokens) >= 4 and len(tokens[2][1]) <= 3:
-        id_at = 2
-    if len(tokens) < 4 or id_at is None or any(char.isdigit() for char in line):
+    id_at = None
+    if len(tokens) >= 4 and not any(char.isdigit() for char in line):
+        short_third = 2 if len(tokens[2][1]) <= 3 else None
+        id_at = next((index for index in range(2, len(words)) if words[index] in QWINSTA_ID_HEADINGS), short_third)
+    if id_at is None:
         raise ParseError(f"not a qwinsta header: {line.strip()[:80]!r}")
     id_end = tokens[id_at][0] + display_width(tokens[id_at][1])
     user_column = id_end - QWINSTA_USER_AND_ID_WIDTH
