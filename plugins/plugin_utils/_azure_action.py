@@ -7,7 +7,9 @@ from typing import Any, ClassVar
 
 from ansible.plugins.action import ActionBase
 
-from ._azure import AUTH_OPTIONS, AzureError, AzureSettings, PartialChange, client, settings_from
+from ._azure import AUTH_OPTIONS, AzureError, AzureSettings, PartialChange, client, preload_sdk, settings_from
+
+preload_sdk()  # in the controller's main process, where the strategy loads the plugin: once a run, not per worker
 
 
 class AzureAction(ActionBase):  # type: ignore[misc]
