@@ -17,6 +17,7 @@ HTTP_PORT = 5985
 HTTPS_PORT = 5986
 LAB_FILE = "lab.json"
 DAEMON_FILE = "daemon.json"
+ERROR_FILE = "daemon-error.json"  # what the lab process writes when it cannot start
 
 
 @dataclass(frozen=True)

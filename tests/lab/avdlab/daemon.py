@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .ansible_put_file import AnsiblePsrpPutFile, AnsibleWinrmPutFile
 from .arm import ArmApi, ArmSettings, Client
 from .auth import Account
-from .config import DAEMON_FILE, HostConfig, LabConfig
+from .config import DAEMON_FILE, ERROR_FILE, HostConfig, LabConfig
 from .handlers import Handler, default_handlers
 from .host import Hold, LabHost
 from .model import LabModel, Scenario
@@ -35,7 +35,6 @@ from .service import WinRMService
 from .shells import ShellTable
 
 log = logging.getLogger("avdlab")
-ERROR_FILE = "daemon-error.json"
 NTLM_USERS_FILE = "ntlm-users"
 BOOTED_AGO = 300.0
 
