@@ -78,6 +78,8 @@ class ActionModule(ActionBase):
             raise InstallerError(f"cannot create the cache folders on the host: {folders.error}")
         for installer in missing:
             self._connection.put_file(str(local[installer.name]), host_path(cache_dir, installer))
+        if not missing:
+            return answer  # the folders alone were made or secured: no file to read back
         problem = verify_copies(execute(self, probe_cache(cache_dir, missing, "verify.files")), cache_dir, missing)
         if problem:
             answer.update(failed=True, msg=problem)
