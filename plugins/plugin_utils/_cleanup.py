@@ -208,14 +208,15 @@ def plan_disk_cleanup(
             "shortfall": 0,
         }
     )
+    cleaning = free < target  # the one boundary: at the target nothing is deleted nor stopped
     stop: list[str] = []
-    if free < target and WU_LOCATION in chosen:
+    if cleaning and WU_LOCATION in chosen:
         services = [answer(results, f"probe.service.{name}") for name in k.WINDOWS_UPDATE_SERVICES]
         stop = [s["name"] for s in services if s.get("exists") and s.get("state") != "Stopped"]
     restarts, removals, restore_notes = restore_left_stopped(results, service_wait_seconds, tuple(stop))
     plan.notes.extend(restore_notes)
     plan.facts["left_stopped"] = restore_notes  # what an earlier cleanup cut off mid-command left, in words
-    if free >= target:
+    if not cleaning:
         plan.notes.append(f"{disk.get('drive')} has {free // MIB} MB free, the target is {target // MIB} MB")
         plan.changes.extend(restarts + removals)
         if plan.changes:
