@@ -263,10 +263,9 @@ def pool_lab(request: pytest.FixtureRequest, lab_factory) -> RunningLab:
 
 # `make test` runs pytest with pytest-xdist (-n N --dist loadscope) and this scheduler: a test module runs whole on
 # one worker (its module-scoped lab starts once, on the module's own addresses), each molecule scenario is a unit
-# of its own (its lab has its own octet), and the units that take longest go first, in this order, so that no
-# worker is left with a long one at the end.
+# of its own (its lab has its own octet), and the units that take longest go first, so that no worker is left with
+# a long one at the end: by their measured durations (DURATIONS), then those not measured yet in SLOW_FIRST's order.
 SPLIT_BY_TEST = ("tests/integration/test_molecule_scenarios.py",)
-# test_unkind_all_at_once.py is the longest single unit (registrations of minutes, waited for in parallel): first.
 SLOW_FIRST = (
     "tests/integration/test_unkind_all_at_once.py",
     "tests/integration/test_molecule_scenarios.py",
@@ -274,6 +273,9 @@ SLOW_FIRST = (
     "tests/lab/",
     "tests/unit/",
 )
+# Each unit's duration in seconds (its tests' setup, call and teardown), as the last run with --store-durations
+# measured it (docs/testing.md, "Running in parallel"): that run updates the units it ran and keeps the others.
+DURATIONS = REPO / "tests" / "durations.json"
 
 
 def work_unit(nodeid: str) -> str:
@@ -287,8 +289,62 @@ def slow_first(nodeid: str) -> int:
     return next((index for index, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
 
 
+def read_durations(path: Path = DURATIONS) -> dict[str, float]:
+    """The measured units' durations; none when the file is missing or not a JSON object of numbers."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(unit): float(seconds) for unit, seconds in data.items() if isinstance(seconds, int | float)}
+
+
+def schedule_key(nodeid: str, durations: dict[str, float]) -> tuple[float, int]:
+    """Longest measured unit first; the units not measured after them, in SLOW_FIRST's order."""
+    return (-durations.get(work_unit(nodeid), 0.0), slow_first(nodeid))
+
+
+def store_durations(measured: dict[str, float], path: Path = DURATIONS) -> None:
+    """Write the units' durations, ``measured`` over those the file had, longest first."""
+    durations = {**read_durations(path), **{unit: round(seconds, 1) for unit, seconds in measured.items()}}
+    ordered = dict(sorted(durations.items(), key=lambda item: (-item[1], item[0])))
+    path.write_text(json.dumps(ordered, indent=1) + "\n")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-durations",
+        action="store_true",
+        default=False,
+        help="write each work unit's duration (seconds) to tests/durations.json, which orders the units longest "
+        "first (the units that ran are updated, the others kept)",
+    )
+
+
+class DurationRecorder:
+    """Sums the durations of each unit's reports in the process that writes the results (xdist's controller)."""
+
+    def __init__(self) -> None:
+        self.durations: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        unit = work_unit(report.nodeid)
+        self.durations[unit] = self.durations.get(unit, 0.0) + report.duration
+
+    def pytest_sessionfinish(self) -> None:
+        if self.durations:
+            store_durations(self.durations)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--store-durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(), "avd-durations")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: slow_first(item.nodeid))  # stable: within a rank, the collection order
+    durations = read_durations()
+    items.sort(key=lambda item: schedule_key(item.nodeid, durations))  # stable: a unit's tests stay in order
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -298,5 +354,5 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
-    config.option.loadscopereorder = False  # keep SLOW_FIRST's order, not the units' test counts
+    config.option.loadscopereorder = False  # keep the longest-first order, not the units' test counts
     return ModuleScheduling(config, log)
