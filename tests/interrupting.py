@@ -55,11 +55,28 @@ class Arm:
 
     def session_hosts(self, pool: str | None = None) -> dict[str, dict]:
         """The pool's session hosts by computer name: their properties (status, allowNewSession, sessions)."""
-        listed = self.get("/sessionHosts", pool=pool)["value"]
+        page = self.get("/sessionHosts", pool=pool)
+        listed = page["value"]
+        while page.get("nextLink"):  # ARM lists them a page at a time (the lab: 3 a page)
+            headers = {"Authorization": f"Bearer {self.token}"}
+            page = self._open(urllib.request.Request(page["nextLink"], headers=headers))
+            listed += page["value"]
         return {entry["name"].rsplit("/", 1)[-1].split(".", 1)[0]: entry["properties"] for entry in listed}
 
     def tags(self, pool: str | None = None) -> dict[str, str]:
         return self.get("/providers/Microsoft.Resources/tags/default", "2021-04-01", pool)["properties"]["tags"]
+
+    def generate_key(self, hours: int, pool: str | None = None) -> str:
+        """A registration key for the pool valid ``hours`` from now, as an admin generates one in the portal (runs of
+        several hosts at once then all reuse it: none generates one that replaces another's)."""
+        expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + hours * 3600))
+        body = json.dumps(
+            {"properties": {"registrationInfo": {"expirationTime": expiry, "registrationTokenOperation": "Update"}}}
+        ).encode()
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        url = self._url("", "2024-04-03", pool)
+        answer = self._open(urllib.request.Request(url, data=body, method="PATCH", headers=headers))
+        return str(answer["properties"]["registrationInfo"]["token"])
 
     def drain(self, name: str, pool: str | None = None) -> None:
         body = json.dumps({"properties": {"allowNewSession": False}}).encode()

@@ -4,12 +4,17 @@ Available in its one host pool, not drained (unless its admin had drained it), i
 or journal entry left.
 
 Each run is stopped exactly at its step by the lab's hold (a test control, docs/lab.md): the host's next matching
-runtime operation waits, the run is interrupted while it waits, and the operation never runs.
+runtime operation waits, the run is interrupted while it waits, and the operation never runs. Each step has a host
+of its own, and the six interrupted runs and their reruns run at once (each waits most of its time: restarts, the
+host pool), as runs of one pool from several terminals or AWX jobs do.
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +27,11 @@ SCENARIO = """
 host_pool: {name: hp-ri, max_session_limit: 4}
 hosts:
   - {name: ri-01}
+  - {name: ri-02}
+  - {name: ri-03}
+  - {name: ri-04}
+  - {name: ri-05}
+  - {name: ri-06}
 """
 PLAYBOOK = REPO / "playbooks" / "reinstall.yml"
 QUICK = ("-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-e", "avd_available_delay=1")
@@ -36,17 +46,18 @@ def lab(lab_factory, tmp_path_factory):
     )
 
 
-# (step, the runtime operation held right after it, the task whose start sets the hold (None: set before the run),
-# and the signal: SIGINT and SIGTERM in turn). "after the uninstall": the uninstall and the restart done, the
-# cleanup held; "after the install": the key written and the agent installed, the boot loader's install held.
+# (step, its host, the runtime operation held right after it, the task whose start sets the hold (None: set before
+# the run), and the signal: SIGINT and SIGTERM in turn). "after the uninstall": the uninstall and the restart done,
+# the cleanup held; "after the install": the key written and the agent installed, the boot loader's install held.
 STEPS = [
-    ("after the lock", {"op": "*"}, None, signal.SIGINT),
-    ("after the drain", {"op": "msiexec", "action": "uninstall"}, None, signal.SIGTERM),
-    ("after the uninstall", {"op": "*"}, "Restart the VM after the uninstall", signal.SIGINT),
-    ("after the removal from the pool", {"op": "msiexec", "action": "install"}, None, signal.SIGTERM),
-    ("after the install", {"op": "msiexec", "package": "*RDAgentBootLoader*"}, None, signal.SIGINT),
+    ("after the lock", "ri-01", {"op": "*"}, None, signal.SIGINT),
+    ("after the drain", "ri-02", {"op": "msiexec", "action": "uninstall"}, None, signal.SIGTERM),
+    ("after the uninstall", "ri-03", {"op": "*"}, "Restart the VM after the uninstall", signal.SIGINT),
+    ("after the removal from the pool", "ri-04", {"op": "msiexec", "action": "install"}, None, signal.SIGTERM),
+    ("after the install", "ri-05", {"op": "msiexec", "package": "*RDAgentBootLoader*"}, None, signal.SIGINT),
     (
         "before the drain is restored",
+        "ri-06",
         {"op": "qwinsta"},
         "Ask the host pool until it lists the host Available",
         signal.SIGTERM,
@@ -54,26 +65,49 @@ STEPS = [
 ]
 
 
-@pytest.mark.parametrize(("step", "held", "marker", "sent"), STEPS, ids=[step[0] for step in STEPS])
-def test_reinstall_interrupted_at_each_step_converges_when_run_again(lab, tmp_path, step, held, marker, sent):
-    arm = Arm(lab)
-    args = ("-e", "target=ri-01", "-e", f"avd_journal={tmp_path / 'drains.json'}", "-e", f"avd_report_dir={tmp_path}")
+def interrupted_then_run_again(
+    lab, tmp_path: Path, step: str, host: str, held: dict[str, str], marker: str | None, sent: signal.Signals
+) -> tuple[int | None, str, subprocess.CompletedProcess[str]]:
+    """The reinstall of ``host`` stopped at its step, then the same command without avd_reinstall_healthy: the
+    interrupted run's exit code and output, and the rerun."""
+    args = ("-e", f"target={host}", "-e", f"avd_journal={tmp_path / 'drains.json'}", "-e", f"avd_report_dir={tmp_path}")
     if marker is None:
-        hold(lab, "ri-01", **held)
+        hold(lab, host, **held)
     process = start(lab, "reinstall.yml", *args, "-e", "avd_reinstall_healthy=true", *QUICK)
     try:
         if marker is not None:
             read_until(process, marker)
-            hold(lab, "ri-01", **held)
-        wait_held(lab, "ri-01", process)
+            hold(lab, host, **held)
+        wait_held(lab, host, process)
         out = interrupt(process, sent, f"reinstall.yml interrupted {step}")
     finally:
-        release(lab, "ri-01")
-    assert process.returncode != 0, out[-3000:]
+        release(lab, host)
+        if process.poll() is None:  # read_until or wait_held failed: the run is not left behind
+            interrupt(process, signal.SIGKILL, f"reinstall.yml {step}, stopped")
     # Run again, not asked to reinstall a healthy host: what the interrupted run left decides (a host without its
     # agent or its pool is reinstalled; a healthy one gets its drain undone and is left alone).
-    again = lab.playbook(PLAYBOOK, *args, *QUICK)
+    return process.returncode, out, lab.playbook(PLAYBOOK, *args, *QUICK)
+
+
+@pytest.fixture(scope="module")
+def runs(lab, tmp_path_factory) -> dict[str, tuple[Future, Path]]:
+    """Every step's interrupted run and its rerun, at once, each on its host; the pool's key generated first, so
+    no run generates one that replaces another's (a key not the pool's current one no longer registers)."""
+    Arm(lab).generate_key(6)
+    with ThreadPoolExecutor(max_workers=len(STEPS)) as pool:
+        started = {}
+        for step, host, held, marker, sent in STEPS:
+            tmp = tmp_path_factory.mktemp(host)
+            started[step] = (pool.submit(interrupted_then_run_again, lab, tmp, step, host, held, marker, sent), tmp)
+    return started
+
+
+@pytest.mark.parametrize(("step", "host"), [step[:2] for step in STEPS], ids=[step[0] for step in STEPS])
+def test_reinstall_interrupted_at_each_step_converges_when_run_again(lab, runs, step, host):
+    future, tmp_path = runs[step]
+    returncode, out, again = future.result()
+    assert returncode != 0, out[-3000:]
     assert again.returncode == 0, flat(again.stdout)[-4000:]
-    converged(arm, "ri-01", tmp_path / "drains.json", again.stdout)
+    converged(Arm(lab), host, tmp_path / "drains.json", again.stdout)
     if step == "after the lock":
-        assert "ri-01: healthy and Available: nothing to do" in flat(again.stdout)
+        assert f"{host}: healthy and Available: nothing to do" in flat(again.stdout)
