@@ -9,10 +9,15 @@ says; the waits end their loop on the last attempt and the task after them fails
 
 from __future__ import annotations
 
+import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
 import pytest
 import yaml
 
 from tests.conftest import REPO, flat
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -52,18 +57,30 @@ def sections(output: str, task: str) -> list[str]:
     return [part for part in output.split("TASK [")[1:] if part.startswith(task)]
 
 
-def test_a_slow_registration_is_waited_for_without_error(lab, packages, tmp_path):
-    result = lab.playbook(
-        REPO / "playbooks" / "reinstall.yml",
-        "-e",
-        f"@{packages}",
-        "-e",
-        "avd_available_delay=2",
-        "-e",
-        f"avd_report_dir={tmp_path}",
-        "--limit",
-        "bw-01",
-    )
+def reinstall(lab, packages, report_dir: Path, host: str, *wait: str) -> subprocess.CompletedProcess[str]:
+    return lab.playbook(
+        REPO / "playbooks" / "reinstall.yml", "-e", f"@{packages}", *wait, "-e", f"avd_report_dir={report_dir}",
+        "--limit", host,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs(lab, packages, tmp_path_factory) -> dict[str, Future]:
+    """Both reinstalls at once (each waits for its own host's registration); the pool's key generated first, so
+    neither run generates one that replaces the other's (a key not the pool's current one no longer registers)."""
+    Arm(lab).generate_key(6)
+    slow, short = tmp_path_factory.mktemp("slow"), tmp_path_factory.mktemp("short")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return {
+            "bw-01": pool.submit(reinstall, lab, packages, slow, "bw-01", "-e", "avd_available_delay=2"),
+            "bw-02": pool.submit(
+                reinstall, lab, packages, short, "bw-02", "-e", "avd_available_retries=2", "-e", "avd_available_delay=1"
+            ),
+        }
+
+
+def test_a_slow_registration_is_waited_for_without_error(lab, runs):
+    result = runs["bw-01"].result()
     assert result.returncode == 0, result.stdout[-4000:]
     waits = sections(result.stdout, WAIT_TASK)
     assert waits and "FAILED - RETRYING: [bw-01" in waits[0], result.stdout[-4000:]  # it did wait
@@ -71,20 +88,8 @@ def test_a_slow_registration_is_waited_for_without_error(lab, packages, tmp_path
     assert lab.control("/hosts/bw-01")["pool_view"]["status"] == "Available"
 
 
-def test_a_wait_that_runs_out_says_what_it_saw_and_what_to_do(lab, packages, tmp_path):
-    result = lab.playbook(
-        REPO / "playbooks" / "reinstall.yml",
-        "-e",
-        f"@{packages}",
-        "-e",
-        "avd_available_retries=2",
-        "-e",
-        "avd_available_delay=1",
-        "-e",
-        f"avd_report_dir={tmp_path}",
-        "--limit",
-        "bw-02",
-    )
+def test_a_wait_that_runs_out_says_what_it_saw_and_what_to_do(runs):
+    result = runs["bw-02"].result()
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-4000:]
     waits = sections(result.stdout, WAIT_TASK)
