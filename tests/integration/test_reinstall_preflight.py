@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import REPO, avdlab, flat
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -42,35 +44,9 @@ def lab(lab_factory, tmp_path_factory):
     )
 
 
-def pool_hosts(lab, tmp_path: Path) -> dict[str, bool]:
-    """The pool's session hosts and whether each lets new sessions in."""
-    out = tmp_path / "pool.json"
-    play = [
-        {
-            "name": "Read the pool",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "tasks": [
-                {
-                    "name": "Pool",
-                    "avdops.sessionhost.host_pool_info": {
-                        "name": "hp-pf",
-                        "resource_group": "{{ avd_resource_group }}",
-                    },
-                    "register": "info",
-                },
-                {
-                    "name": "Keep",
-                    "ansible.builtin.copy": {"content": "{{ info.session_hosts | to_json }}", "dest": str(out)},
-                },
-            ],
-        }
-    ]
-    path = tmp_path / "read-pool.yml"
-    path.write_text(yaml.safe_dump(play))
-    result = lab.playbook(path, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    return {entry["short_name"]: entry["allow_new_session"] for entry in json.loads(out.read_text())}
+def pool_hosts(lab) -> dict[str, bool]:
+    """The pool's session hosts and whether each lets new sessions in, read as any ARM client would."""
+    return {name: entry["allowNewSession"] for name, entry in Arm(lab).session_hosts().items()}
 
 
 def programs(lab, host: str) -> set[str]:
@@ -82,21 +58,57 @@ def reinstall(lab, *extra: str) -> subprocess.CompletedProcess[str]:
     return lab.playbook(REPO / "playbooks" / "reinstall.yml", *FAST, *extra)
 
 
-def assert_untouched(lab, tmp_path: Path, hosts: tuple[str, ...]) -> None:
+def assert_untouched(lab, hosts: tuple[str, ...]) -> None:
     for host in hosts:
         installed = programs(lab, host)
         assert all(any(name in program for program in installed) for name in PROGRAMS), (host, installed)
-    listed = pool_hosts(lab, tmp_path)
+    listed = pool_hosts(lab)
     assert {host: listed.get(host) for host in hosts} == {host: True for host in hosts}
 
 
+def blocked_then_check(lab) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """The hosts a reinstall does not fix: the run, then the same in check mode."""
+    blocked = reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--diff")
+    return blocked, reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--check")
+
+
+def wrong_package_path(lab, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    packages = tmp_path / "packages.yml"
+    packages.write_text(
+        yaml.safe_dump(
+            {
+                "avd_reinstall_packages": {
+                    "agent": r"C:\Program Files\Microsoft RDInfra\no-such-agent.msi",
+                    "boot_loader": r"C:\Program Files\Microsoft RDInfra\no-such-bootloader.msi",
+                }
+            }
+        )
+    )
+    return reinstall(lab, "-e", "target=pf-04", "-e", f"@{packages}")
+
+
+def vm_off(lab) -> subprocess.CompletedProcess[str]:
+    avdlab("power", "pf-05", "off", "--dir", str(lab.directory))
+    try:
+        return reinstall(lab, "-e", "target=pf-05")
+    finally:
+        avdlab("power", "pf-05", "on", "--dir", str(lab.directory))
+
+
 @pytest.fixture(scope="module")
-def blocked_run(lab):
-    return reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--diff")
+def runs(lab, tmp_path_factory) -> dict[str, Future]:
+    """The runs of the four tests, on hosts of their own, at once (each waits on its hosts and the pool, not on the
+    others): what each left is read once all are over."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return {
+            "blocked": pool.submit(blocked_then_check, lab),
+            "wrong path": pool.submit(wrong_package_path, lab, tmp_path_factory.mktemp("wrong-path")),
+            "off": pool.submit(vm_off, lab),
+        }
 
 
-def test_hosts_a_reinstall_does_not_fix_are_left_alone_with_who_must_act(lab, blocked_run, tmp_path):
-    out = flat(blocked_run.stdout)
+def test_hosts_a_reinstall_does_not_fix_are_left_alone_with_who_must_act(lab, runs):
+    out = flat(runs["blocked"].result()[0].stdout)
     assert (
         "pf-01: left alone, a reinstall does not fix what is wrong: INSTALL_MSI_BLOCKED needs the Active Directory team"
         in out
@@ -109,11 +121,11 @@ def test_hosts_a_reinstall_does_not_fix_are_left_alone_with_who_must_act(lab, bl
         "pf-03: left alone, a reinstall does not fix what is wrong: GATEWAY_UNREACHABLE needs the network team" in out
     )
     assert "avdops.sessionhost.drain : Drain the host" not in out and "Uninstall the four programs" not in out
-    assert_untouched(lab, tmp_path, ("pf-01", "pf-02", "pf-03"))
+    assert_untouched(lab, ("pf-01", "pf-02", "pf-03"))
 
 
-def test_check_mode_plans_no_reinstall_for_them(lab, blocked_run):
-    result = reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--check")
+def test_check_mode_plans_no_reinstall_for_them(runs):
+    result = runs["blocked"].result()[1]
     assert "would reinstall" not in result.stdout
     per_host, summary = result.stdout.split("TASK [Show the summary]")
     assert flat(per_host).count("left alone, a reinstall does not fix what is wrong") == 3
@@ -122,19 +134,8 @@ def test_check_mode_plans_no_reinstall_for_them(lab, blocked_run):
     assert "3 hosts: 0 reinstalled, 0 unchanged, 3 left alone" in flat(summary)
 
 
-def test_a_wrong_package_path_stops_before_the_drain_and_the_uninstall(lab, tmp_path):
-    packages = tmp_path / "packages.yml"
-    packages.write_text(
-        yaml.safe_dump(
-            {
-                "avd_reinstall_packages": {
-                    "agent": r"C:\Program Files\Microsoft RDInfra\no-such-agent.msi",
-                    "boot_loader": r"C:\Program Files\Microsoft RDInfra\no-such-bootloader.msi",
-                }
-            }
-        )
-    )
-    result = reinstall(lab, "-e", "target=pf-04", "-e", f"@{packages}")
+def test_a_wrong_package_path_stops_before_the_drain_and_the_uninstall(lab, runs):
+    result = runs["wrong path"].result()
     assert result.returncode != 0
     assert "no-such-agent.msi is not on the host" in flat(result.stdout)
     assert "nothing was changed; give the right path" in flat(result.stdout)
@@ -142,17 +143,13 @@ def test_a_wrong_package_path_stops_before_the_drain_and_the_uninstall(lab, tmp_
         "avdops.sessionhost.drain : Drain the host" not in result.stdout
         and "Uninstall the four programs" not in result.stdout
     )
-    assert_untouched(lab, tmp_path, ("pf-04",))
+    assert_untouched(lab, ("pf-04",))
 
 
-def test_a_vm_that_is_off_is_refused_before_the_drain(lab, tmp_path):
-    avdlab("power", "pf-05", "off", "--dir", str(lab.directory))
-    try:
-        result = reinstall(lab, "-e", "target=pf-05")
-        assert result.returncode != 0
-        assert "pf-05: not reinstalled: the VM is stopped" in flat(result.stdout)
-        assert "start it, then run again" in flat(result.stdout)
-        assert "avdops.sessionhost.drain : Drain the host" not in result.stdout
-    finally:
-        avdlab("power", "pf-05", "on", "--dir", str(lab.directory))
-    assert_untouched(lab, tmp_path, ("pf-05",))
+def test_a_vm_that_is_off_is_refused_before_the_drain(lab, runs):
+    result = runs["off"].result()
+    assert result.returncode != 0
+    assert "pf-05: not reinstalled: the VM is stopped" in flat(result.stdout)
+    assert "start it, then run again" in flat(result.stdout)
+    assert "avdops.sessionhost.drain : Drain the host" not in result.stdout
+    assert_untouched(lab, ("pf-05",))
