@@ -6,14 +6,13 @@ could not join the target pool: in no pool at all. Now each is refused before an
 
 from __future__ import annotations
 
-import json
 import subprocess
-from pathlib import Path
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
-import yaml
 
 from tests.conftest import REPO, avdlab, flat
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -36,42 +35,12 @@ def lab(lab_factory, tmp_path_factory):
     return lab_factory("move-preflight", "--scenario", str(scenario), "--first-address", "127.0.152.1")
 
 
-def pools(lab, tmp_path: Path) -> dict[str, dict[str, bool]]:
-    """Each host pool's session hosts and whether each lets new sessions in."""
-    out = tmp_path / "pools.json"
-    play = [
-        {
-            "name": "Read the pools",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "tasks": [
-                {
-                    "name": "Pool",
-                    "avdops.sessionhost.host_pool_info": {
-                        "name": "{{ item }}",
-                        "resource_group": "{{ avd_resource_group }}",
-                    },
-                    "loop": ["hp-src", "hp-dst"],
-                    "register": "info",
-                },
-                {
-                    "name": "Keep",
-                    "ansible.builtin.copy": {
-                        "content": "{{ dict(info.results | map(attribute='item') | zip(info.results"
-                        " | map(attribute='session_hosts'))) | to_json }}",
-                        "dest": str(out),
-                    },
-                },
-            ],
-        }
-    ]
-    path = tmp_path / "read-pools.yml"
-    path.write_text(yaml.safe_dump(play))
-    result = lab.playbook(path, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
+def pools(lab) -> dict[str, dict[str, bool]]:
+    """Each host pool's session hosts and whether each lets new sessions in, read as any ARM client would."""
+    arm = Arm(lab)
     return {
-        pool: {h["short_name"]: h["allow_new_session"] for h in hosts}
-        for pool, hosts in json.loads(out.read_text()).items()
+        pool: {name: entry["allowNewSession"] for name, entry in arm.session_hosts(pool).items()}
+        for pool in ("hp-src", "hp-dst")
     }
 
 
@@ -80,40 +49,69 @@ def move(lab, *extra: str) -> subprocess.CompletedProcess[str]:
     return lab.playbook(REPO / "playbooks" / "move.yml", *FAST, *extra, inventories=("hosts.yml", "hostpool.avd.yml"))
 
 
-def test_a_vm_that_is_off_is_refused_before_it_leaves_its_pool(lab, tmp_path):
+Run = tuple[subprocess.CompletedProcess[str], dict[str, dict[str, bool]]]
+
+
+def vm_off(lab) -> Run:
     avdlab("power", "mp-01", "off", "--dir", str(lab.directory))
     try:
         result = move(lab, "-e", "avd_target_pool=hp-dst", "-e", "target=mp-01")
     finally:
         avdlab("power", "mp-01", "on", "--dir", str(lab.directory))
+    return result, pools(lab)
+
+
+def no_agent(lab) -> Run:
+    result = move(lab, "-e", "avd_target_pool=hp-dst", "-e", "target=mp-02")
+    return result, pools(lab)
+
+
+def no_target_then_healthy(lab) -> tuple[Run, Run]:
+    """mp-03: the move to a pool that does not exist, then to one that does (each with the pools right after)."""
+    nope = move(lab, "-e", "avd_target_pool=hp-nope", "-e", "target=mp-03")
+    nope_pools = pools(lab)
+    result = move(lab, "-e", "avd_target_pool=hp-dst", "-e", "target=mp-03", "-e", "avd_available_delay=1")
+    return (nope, nope_pools), (result, pools(lab))
+
+
+@pytest.fixture(scope="module")
+def runs(lab) -> dict[str, Future]:
+    """The runs of the tests, each on its own host, at once (each waits on its host and the pools, not on the
+    others)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return {
+            "off": pool.submit(vm_off, lab),
+            "no agent": pool.submit(no_agent, lab),
+            "mp-03": pool.submit(no_target_then_healthy, lab),
+        }
+
+
+def test_a_vm_that_is_off_is_refused_before_it_leaves_its_pool(runs):
+    result, listed = runs["off"].result()
     assert result.returncode != 0
     assert "mp-01: not moved: the VM is stopped" in flat(result.stdout), result.stdout[-4000:]
     assert "start it, then run again" in flat(result.stdout)
     assert "avdops.sessionhost.drain : Drain the host" not in result.stdout
-    listed = pools(lab, tmp_path)
     assert listed["hp-src"].get("mp-01") is True and "mp-01" not in listed["hp-dst"]
 
 
-def test_a_host_without_an_agent_is_refused_before_it_leaves_its_pool(lab, tmp_path):
-    result = move(lab, "-e", "avd_target_pool=hp-dst", "-e", "target=mp-02")
+def test_a_host_without_an_agent_is_refused_before_it_leaves_its_pool(runs):
+    result, listed = runs["no agent"].result()
     assert result.returncode != 0
     assert "mp-02: not moved: the agent is not installed, so it cannot be re-registered" in flat(result.stdout)
     assert "avdops.sessionhost.drain : Drain the host" not in result.stdout
-    listed = pools(lab, tmp_path)
     assert listed["hp-src"].get("mp-02") is True and "mp-02" not in listed["hp-dst"]
 
 
-def test_a_target_pool_that_does_not_exist_changes_nothing(lab, tmp_path):
-    result = move(lab, "-e", "avd_target_pool=hp-nope", "-e", "target=mp-03")
+def test_a_target_pool_that_does_not_exist_changes_nothing(runs):
+    result, listed = runs["mp-03"].result()[0]
     assert result.returncode != 0
     assert "hp-nope" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
-    listed = pools(lab, tmp_path)
     assert listed["hp-src"].get("mp-03") is True
 
 
-def test_a_healthy_host_still_moves(lab, tmp_path):
-    result = move(lab, "-e", "avd_target_pool=hp-dst", "-e", "target=mp-03", "-e", "avd_available_delay=1")
+def test_a_healthy_host_still_moves(runs):
+    result, listed = runs["mp-03"].result()[1]
     assert result.returncode == 0, result.stdout[-3000:]
-    listed = pools(lab, tmp_path)
     assert "mp-03" not in listed["hp-src"] and listed["hp-dst"].get("mp-03") is True
