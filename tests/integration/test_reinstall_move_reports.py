@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import REPO, avdlab, flat
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -57,35 +59,11 @@ def lab(lab_factory, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tokens(lab, tmp_path_factory) -> list[str]:
-    """A key of each pool made before the runs: the playbooks reuse them, so the test knows what to look for."""
-    directory = tmp_path_factory.mktemp("run-report-tokens")
-    play = directory / "keys.yml"
-    tasks: list[dict] = []
-    for pool in ("hp-ra", "hp-rb"):
-        tasks.append(
-            {
-                "name": f"Key of {pool}",
-                "avdops.sessionhost.registration_token": {
-                    "host_pool": pool,
-                    "resource_group": "{{ avd_resource_group }}",
-                    "expiration_hours": 6,
-                },
-                "register": "key",
-                "no_log": True,
-            }
-        )
-        tasks.append(
-            {
-                "name": f"Keep the key of {pool}",
-                "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(directory / f"{pool}.txt")},
-                "no_log": True,
-            }
-        )
-    play.write_text(yaml.safe_dump([{"name": "Keys", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    result = lab.playbook(play, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    planted = [(directory / f"{pool}.txt").read_text().strip() for pool in ("hp-ra", "hp-rb")]
+def tokens(lab) -> list[str]:
+    """A key of each pool made before the runs (as an admin does in the portal): the playbooks reuse them, so the
+    test knows what to look for."""
+    arm = Arm(lab)
+    planted = [arm.generate_key(6, pool) for pool in ("hp-ra", "hp-rb")]
     assert len(planted) == 2 and all(token.count(".") == 2 for token in planted)
     return planted
 
@@ -97,19 +75,12 @@ def packages(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def reinstall_check(lab, tokens, packages, tmp_path_factory):
-    reports = tmp_path_factory.mktemp("reinstall-check")
-    result = lab.playbook(
+def reinstall_check_then_run(lab, packages: Path, check: Path, reports: Path):
+    """reinstall.yml's check run on rr-01, then its run on every rr- host, rr-05 off (refused)."""
+    checked = lab.playbook(
         REPO / "playbooks" / "reinstall.yml", "--check", "-e", "target=rr-01", "-e", f"@{packages}", *FAST,
-        "-e", f"avd_report_dir={reports}",
+        "-e", f"avd_report_dir={check}",
     )  # fmt: skip
-    return result, reports
-
-
-@pytest.fixture(scope="module")
-def reinstall_run(lab, tokens, packages, reinstall_check, tmp_path_factory):
-    reports = tmp_path_factory.mktemp("reinstall-reports")
     avdlab("power", "rr-05", "off", "--dir", str(lab.directory))
     try:
         result = lab.playbook(
@@ -118,17 +89,42 @@ def reinstall_run(lab, tokens, packages, reinstall_check, tmp_path_factory):
         )  # fmt: skip
     finally:
         avdlab("power", "rr-05", "on", "--dir", str(lab.directory))
-    return result, reports
+    return (checked, check), (result, reports)
 
 
-@pytest.fixture(scope="module")
-def move_run(lab, tokens, tmp_path_factory):
-    reports = tmp_path_factory.mktemp("move-reports")
+def move_hosts(lab, reports: Path):
     result = lab.playbook(
         REPO / "playbooks" / "move.yml", "-e", "avd_target_pool=hp-rb", "-e", f"target={MOVE_HOSTS}", *FAST,
         "-e", f"avd_report_dir={reports}",
     )  # fmt: skip
     return result, reports
+
+
+@pytest.fixture(scope="module")
+def runs(lab, tokens, packages, tmp_path_factory) -> dict[str, Future]:
+    """The reinstall (rr- hosts) and the move (rm- hosts) at once: different hosts, and each run waits most of its
+    time (restarts, the host pools), not on the other."""
+    check, reinstall, move = (tmp_path_factory.mktemp(name) for name in ("reinstall-check", "reinstall", "move"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return {
+            "reinstall": pool.submit(reinstall_check_then_run, lab, packages, check, reinstall),
+            "move": pool.submit(move_hosts, lab, move),
+        }
+
+
+@pytest.fixture(scope="module")
+def reinstall_check(runs):
+    return runs["reinstall"].result()[0]
+
+
+@pytest.fixture(scope="module")
+def reinstall_run(runs):
+    return runs["reinstall"].result()[1]
+
+
+@pytest.fixture(scope="module")
+def move_run(runs):
+    return runs["move"].result()
 
 
 def outcomes(reports: Path, name: str) -> dict[str, dict]:
