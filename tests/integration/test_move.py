@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, run_ansible
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -56,31 +57,15 @@ def local_play(lab, tmp_path: Path, tasks: list[dict]) -> None:
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-def pools(lab, tmp_path: Path) -> dict[str, dict[str, dict]]:
-    """Each host pool's session hosts: status and drain mode."""
-    out = tmp_path / "pools.json"
-    tasks = [
-        {
-            "name": "Pool",
-            "avdops.sessionhost.host_pool_info": {"name": "{{ item }}", "resource_group": "{{ avd_resource_group }}"},
-            "loop": ["hp-old", "hp-new"],
-            "register": "info",
-        },
-        {
-            "name": "Keep",
-            "ansible.builtin.copy": {
-                "content": "{{ dict(info.results | map(attribute='item') | zip(info.results"
-                " | map(attribute='session_hosts'))) | to_json }}",
-                "dest": str(out),
-            },
-        },
-    ]
-    local_play(lab, tmp_path, tasks)
-    raw = json.loads(out.read_text())
-    out.unlink()
+def pools(lab) -> dict[str, dict[str, dict]]:
+    """Each host pool's session hosts: status and drain mode, read as any ARM client would."""
+    arm = Arm(lab)
     return {
-        pool: {h["short_name"]: {"status": h["status"], "allow_new_session": h["allow_new_session"]} for h in hosts}
-        for pool, hosts in raw.items()
+        pool: {
+            name: {"status": entry["status"], "allow_new_session": entry["allowNewSession"]}
+            for name, entry in arm.session_hosts(pool).items()
+        }
+        for pool in ("hp-old", "hp-new")
     }
 
 
@@ -98,24 +83,10 @@ def move(lab, *extra: str, limit: str = LIMIT):
 
 
 @pytest.fixture(scope="module")
-def planted_token(pools_lab, tmp_path_factory) -> str:
-    """A key of the target pool generated before the runs: move.yml reuses it, so the test knows what to look for."""
-    out = tmp_path_factory.mktemp("token") / "token.txt"
-    tasks = [
-        {
-            "name": "Key",
-            "avdops.sessionhost.registration_token": {
-                "host_pool": "hp-new",
-                "resource_group": "{{ avd_resource_group }}",
-                "expiration_hours": 6,
-            },
-            "register": "key",
-            "no_log": True,
-        },
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(out)}, "no_log": True},
-    ]
-    local_play(pools_lab, out.parent, tasks)
-    token = out.read_text().strip()
+def planted_token(pools_lab) -> str:
+    """A key of the target pool generated before the runs (as an admin does in the portal): move.yml reuses it, so
+    the test knows what to look for."""
+    token = Arm(pools_lab).generate_key(6, "hp-new")
     assert token.count(".") == 2
     return token
 
@@ -147,11 +118,10 @@ def prepared(pools_lab, planted_token, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def check_run(pools_lab, prepared, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("check")
-    before = (registries(pools_lab), pools(pools_lab, tmp))
+def check_run(pools_lab, prepared):
+    before = (registries(pools_lab), pools(pools_lab))
     result = move(pools_lab, "--check", "--diff")
-    return before, result, (registries(pools_lab), pools(pools_lab, tmp))
+    return before, result, (registries(pools_lab), pools(pools_lab))
 
 
 @pytest.fixture(scope="module")
@@ -160,11 +130,10 @@ def first_run(pools_lab, check_run):
 
 
 @pytest.fixture(scope="module")
-def second_run(pools_lab, first_run, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("second")
-    before = (registries(pools_lab), pools(pools_lab, tmp))
+def second_run(pools_lab, first_run):
+    before = (registries(pools_lab), pools(pools_lab))
     result = move(pools_lab, "--diff")
-    return before, result, (registries(pools_lab), pools(pools_lab, tmp))
+    return before, result, (registries(pools_lab), pools(pools_lab))
 
 
 def test_inventory_lists_the_hosts_of_each_pool_with_their_pools_variables(pools_lab):
@@ -193,9 +162,9 @@ def test_check_mode_previews_each_step_and_changes_nothing(check_run):
     assert "RegistrationToken: (secret)" in result.stdout
 
 
-def test_hosts_move_to_the_new_pool_available_and_leave_the_old_one(pools_lab, first_run, tmp_path):
+def test_hosts_move_to_the_new_pool_available_and_leave_the_old_one(pools_lab, first_run):
     assert first_run.returncode == 0, first_run.stdout[-6000:]
-    listed = pools(pools_lab, tmp_path)
+    listed = pools(pools_lab)
     for name in MOVED:
         assert name not in listed["hp-old"], name
         assert listed["hp-new"][name]["status"] == "Available", name
@@ -208,8 +177,8 @@ def test_hosts_move_to_the_new_pool_available_and_leave_the_old_one(pools_lab, f
     assert agent["HostPoolArmPath"].endswith("/hostPools/hp-new")
 
 
-def test_a_host_with_users_is_skipped_without_consent(pools_lab, first_run, tmp_path):
-    listed = pools(pools_lab, tmp_path)
+def test_a_host_with_users_is_skipped_without_consent(pools_lab, first_run):
+    listed = pools(pools_lab)
     assert "mv-03" in listed["hp-old"] and "mv-03" not in listed["hp-new"]
     assert listed["hp-old"]["mv-03"]["allow_new_session"] is True  # drained for the wait, then let in again
     assert "mv-03: skipped: 1 user session(s) still on the host" in first_run.stdout
@@ -238,7 +207,7 @@ def test_planted_token_is_in_no_output_log_or_host_file(pools_lab, planted_token
         assert planted_token.split(".")[1][:24] not in text
 
 
-def test_a_host_that_is_off_stays_in_its_pool_and_a_rerun_moves_it(pools_lab, second_run, tmp_path):
+def test_a_host_that_is_off_stays_in_its_pool_and_a_rerun_moves_it(pools_lab, second_run):
     """mv-03 is off when the move starts: refused before the drain and the removal (once it left hp-old it could
     not join hp-new: in no pool), so it stays in hp-old, open; once it is back, running again moves it."""
     pools_lab.control("/hosts/mv-03/power?state=off", method="POST")
@@ -248,9 +217,9 @@ def test_a_host_that_is_off_stays_in_its_pool_and_a_rerun_moves_it(pools_lab, se
         pools_lab.control("/hosts/mv-03/power?state=on", method="POST")
     assert dropped.returncode != 0
     assert "mv-03: not moved:" in dropped.stdout
-    listed = pools(pools_lab, tmp_path)
+    listed = pools(pools_lab)
     assert listed["hp-old"]["mv-03"]["allow_new_session"] is True and "mv-03" not in listed["hp-new"]
     rerun = move(pools_lab, "-e", "avd_force=true", limit="mv-03")
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     assert "mv-03: moved from hp-old to hp-new" in rerun.stdout
-    assert pools(pools_lab, tmp_path)["hp-new"]["mv-03"]["status"] == "Available"
+    assert pools(pools_lab)["hp-new"]["mv-03"]["status"] == "Available"
