@@ -6,10 +6,14 @@ reinstall's MSIs keep Restart Manager from restarting Remote Desktop Services un
 from __future__ import annotations
 
 import json
+import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, avdlab
+from tests.conftest import REPO
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -43,7 +47,8 @@ FAST = (
 
 
 def shown(lab, name: str) -> dict:
-    return json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)
+    """The host's whole state, as `avdlab show` prints it (the lab's control, without a process of its own)."""
+    return lab.control(f"/hosts/{name}")
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +58,45 @@ def lab(lab_factory, tmp_path_factory):
     return lab_factory("unkind", "--scenario", str(scenario), "--first-address", "127.0.140.1")
 
 
+def remediate(lab, report_dir: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    result = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={report_dir}", *extra, *FAST)
+    path = report_dir / "remediation.json"
+    return result, json.loads(path.read_text())["hosts"] if path.exists() else {}
+
+
+def stack_with_policy_off(lab, directory: Path) -> subprocess.CompletedProcess[str]:
+    """uk-07's stack reinstalled by the role alone (sxs_stack_reinstall), Windows Installer off by policy."""
+    play = directory / "stack.yml"
+    role = {"name": "avdops.sessionhost.sxs_stack"}
+    task = {"name": "Stack", "ansible.builtin.include_role": role, "vars": {"sxs_stack_reinstall": True}}
+    play.write_text(json.dumps([{"name": "Stack", "hosts": "uk-07", "gather_facts": False, "tasks": [task]}]))
+    return lab.playbook(play)
+
+
 @pytest.fixture(scope="module")
-def run(lab, tmp_path_factory):
-    report_dir = tmp_path_factory.mktemp("report")
-    result = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={report_dir}", *TARGET, *FAST)
-    hosts = json.loads((report_dir / "remediation.json").read_text())["hosts"]
-    return result, hosts
+def runs(lab, tmp_path_factory) -> dict[str, Future]:
+    """Every test's run, each on hosts of its own, at once (each waits on its hosts: registrations, services, a
+    restart); the pool's key generated first, so no run generates one that replaces another's (a key not the pool's
+    current one no longer registers)."""
+    Arm(lab).generate_key(6)
+    directory = {name: tmp_path_factory.mktemp(name) for name in ("report", "uk-05", "uk-06", "uk-07")}
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        return {
+            "uk-01:uk-03": pool.submit(remediate, lab, directory["report"], *TARGET),
+            "uk-04": pool.submit(
+                lab.ansible, "uk-04", "-m", "avdops.sessionhost.sxs_stack", "-a", "allow_sessions=true"
+            ),
+            "uk-05": pool.submit(
+                remediate, lab, directory["uk-05"], "-e", "target=uk-05", "-e", "avd_registration_wait_seconds=6"
+            ),
+            "uk-06": pool.submit(remediate, lab, directory["uk-06"], "-e", "target=uk-06"),
+            "uk-07": pool.submit(stack_with_policy_off, lab, directory["uk-07"]),
+        }
+
+
+@pytest.fixture(scope="module")
+def run(runs):
+    return runs["uk-01:uk-03"].result()
 
 
 def test_a_registration_that_takes_minutes_is_waited_for_with_progress(run, lab):
@@ -91,8 +129,8 @@ def test_slow_services_within_the_bound_are_waited_for_and_the_host_fixed(run, l
     assert not any(p.startswith("c:\\windows\\softwaredistribution\\download\\") for p in state["files"])
 
 
-def test_the_stack_reinstall_keeps_restart_manager_off_remote_desktop_services(lab):
-    result = lab.ansible("uk-04", "-m", "avdops.sessionhost.sxs_stack", "-a", "allow_sessions=true")
+def test_the_stack_reinstall_keeps_restart_manager_off_remote_desktop_services(lab, runs):
+    result = runs["uk-04"].result()
     assert result.returncode == 0, result.stdout[-3000:]
     state = shown(lab, "uk-04")
     assert [p["display_name"] for p in state["programs"]].count("Remote Desktop Services SxS Network Stack") == 1
@@ -101,19 +139,10 @@ def test_the_stack_reinstall_keeps_restart_manager_off_remote_desktop_services(l
     assert not [e for e in state["events"] if e["source"] == "Service Control Manager"]
 
 
-def test_a_registration_still_under_way_when_the_wait_ends_says_what_was_seen(lab, tmp_path):
-    result = lab.playbook(
-        PLAYBOOK,
-        "-e",
-        f"avd_report_dir={tmp_path}",
-        "-e",
-        "target=uk-05",
-        *FAST,
-        "-e",
-        "avd_registration_wait_seconds=6",
-    )
+def test_a_registration_still_under_way_when_the_wait_ends_says_what_was_seen(runs):
+    result, hosts = runs["uk-05"].result()
     assert result.returncode != 0
-    error = json.loads((tmp_path / "remediation.json").read_text())["hosts"]["uk-05"]["error"]
+    error = hosts["uk-05"]["error"]
     assert (
         "the agent did not register 1 s after the boot loader restart: IsRegistered=0, RegistrationToken still set, "
         in error
@@ -122,21 +151,17 @@ def test_a_registration_still_under_way_when_the_wait_ends_says_what_was_seen(la
     assert "(still so after waiting 6 s; wait_seconds 6)" in error, error
 
 
-def test_the_dotnet_installer_refused_over_winrm_runs_as_system_and_the_host_is_fixed(lab, tmp_path):
-    result = lab.playbook(PLAYBOOK, "-e", f"avd_report_dir={tmp_path}", "-e", "target=uk-06", *FAST)
-    host = json.loads((tmp_path / "remediation.json").read_text())["hosts"]["uk-06"]
+def test_the_dotnet_installer_refused_over_winrm_runs_as_system_and_the_host_is_fixed(runs):
+    result, hosts = runs["uk-06"].result()
+    host = hosts["uk-06"]
     assert result.returncode == 0 and host["outcome"] == "fixed", (host, result.stdout[-4000:])
     assert "DOTNET_OUTDATED" in host["before"]["findings"] and host["after"]["state"] == "healthy"
 
 
-def test_a_failed_stack_install_starts_the_boot_loader_again_before_failing(lab, tmp_path):
+def test_a_failed_stack_install_starts_the_boot_loader_again_before_failing(lab, runs):
     """uk-07: Windows Installer is turned off by policy, so the new stack's install fails (1625) after the boot
     loader was stopped and the old stack uninstalled; the role starts the boot loader again, then fails."""
-    play = tmp_path / "stack.yml"
-    role = {"name": "avdops.sessionhost.sxs_stack"}
-    task = {"name": "Stack", "ansible.builtin.include_role": role, "vars": {"sxs_stack_reinstall": True}}
-    play.write_text(json.dumps([{"name": "Stack", "hosts": "uk-07", "gather_facts": False, "tasks": [task]}]))
-    result = lab.playbook(play)
+    result = runs["uk-07"].result()
     assert result.returncode != 0
     assert "RDAgentBootLoader started again" in result.stdout and "exited with 1625" in result.stdout, result.stdout[
         -3000:
