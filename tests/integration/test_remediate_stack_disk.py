@@ -6,12 +6,15 @@ folder in C:\\Windows\\Temp (sd-04) leave the junction's target untouched."""
 from __future__ import annotations
 
 import json
+import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab
+from tests.conftest import REPO
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -30,13 +33,14 @@ GIB = 1024**3
 
 
 def shown(lab, name: str) -> dict:
-    return json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)
+    """The host's whole state, as `avdlab show` prints it (the lab's control, without a process of its own)."""
+    return lab.control(f"/hosts/{name}")
 
 
-def host_states(lab) -> dict[str, dict]:
+def host_states(lab, names: tuple[str, ...] = ("sd-01", "sd-02", "sd-03", "sd-04")) -> dict[str, dict]:
     """Each host's registry, programs, services, files, free space and boot time (what the fixes change)."""
     states = {}
-    for name in ("sd-01", "sd-02", "sd-03", "sd-04"):
+    for name in names:
         state = shown(lab, name)
         states[name] = {
             "registry": state["registry"],
@@ -100,7 +104,7 @@ def test_check_mode_lists_what_it_would_do_and_changes_nothing(runs):
     assert "MSI5f3e2.LOG" not in result.stdout  # written two hours ago: kept
 
 
-def test_the_stack_is_reinstalled_and_the_disk_freed_and_both_hosts_end_available(runs, lab, tmp_path):
+def test_the_stack_is_reinstalled_and_the_disk_freed_and_both_hosts_end_available(runs, lab):
     result, out = runs["first"]
     before, _unused, after, _unused2 = runs["states"]
     assert result.returncode == 0, result.stdout[-6000:]
@@ -123,7 +127,7 @@ def test_the_stack_is_reinstalled_and_the_disk_freed_and_both_hosts_end_availabl
     assert after["sd-02"]["free"] - before["sd-02"]["free"] > 6 * GIB
     assert after["sd-02"]["services"]["wuauserv"] == ("Manual", "Running")  # started again
     assert after["sd-03"] == before["sd-03"]  # not targeted
-    pool = {h["short_name"]: h for h in pool_hosts(lab, tmp_path)}
+    pool = pool_hosts(lab)
     assert pool["sd-01"]["status"] == "Available" and pool["sd-02"]["status"] == "Available"
 
 
@@ -150,50 +154,57 @@ def test_a_second_run_changes_nothing(runs):
     assert {e["outcome"] for e in report(out)["hosts"].values()} == {"unchanged"}
 
 
-def pool_hosts(lab, directory: Path) -> list[dict]:
-    out = directory / "pool.json"
-    play = directory / "pool.yml"
-    tasks = [
-        {
-            "name": "Pool",
-            "avdops.sessionhost.host_pool_info": {
-                "name": "{{ avd_host_pool }}",
-                "resource_group": "{{ avd_resource_group }}",
-            },
-            "register": "pool",
-        },
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ pool.session_hosts | to_json }}", "dest": str(out)}},
-    ]
-    play.write_text(yaml.safe_dump([{"name": "Pool", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    result = lab.playbook(play, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    return list(json.loads(out.read_text()))
+def pool_hosts(lab) -> dict[str, dict]:
+    """The host pool's session hosts by name, as ARM lists them (read as any ARM client would)."""
+    return Arm(lab).session_hosts()
 
 
-def test_the_listener_role_hands_over_to_the_stack_reinstall(runs, lab, tmp_path):
-    """No rdp-sxs WinStation to set flags on: the stack_listener role runs the sxs_stack role instead of failing."""
-    play = tmp_path / "listener.yml"
+def listener_role(lab, directory: Path) -> tuple[dict, subprocess.CompletedProcess[str], dict, dict[str, dict]]:
+    """The stack_listener role alone on sd-03 (no rdp-sxs WinStation): the host before, the run, the host and the
+    pool after."""
+    play = directory / "listener.yml"
     tasks = [{"name": "Listener", "ansible.builtin.include_role": {"name": "avdops.sessionhost.stack_listener"}}]
     play.write_text(yaml.safe_dump([{"name": "Fix", "hosts": "sd-03", "gather_facts": False, "tasks": tasks}]))
     before = shown(lab, "sd-03")
     result = lab.playbook(play)
+    return before, result, shown(lab, "sd-03"), pool_hosts(lab)
+
+
+def not_enough_to_free(lab, directory: Path) -> tuple[dict, list[subprocess.CompletedProcess[str]], dict]:
+    """disk_cleanup on sd-02 asked for half the drive free, in check mode then for real: sd-02 before, the runs,
+    sd-02 after."""
+    play = directory / "disk.yml"
+    tasks = [{"name": "Disk", "avdops.sessionhost.disk_cleanup": {"min_free_percent": 50}}]
+    play.write_text(yaml.safe_dump([{"name": "Disk", "hosts": "sd-02", "gather_facts": False, "tasks": tasks}]))
+    before = host_states(lab, ("sd-02",))["sd-02"]
+    results = [lab.playbook(play, *mode) for mode in (("--check",), ())]
+    return before, results, host_states(lab, ("sd-02",))["sd-02"]
+
+
+@pytest.fixture(scope="module")
+def role_runs(runs, lab, tmp_path_factory) -> dict[str, Future]:
+    """After the playbook's runs, the two role runs at once, each on its own host (sd-03's waits for a restart)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return {
+            "listener": pool.submit(listener_role, lab, tmp_path_factory.mktemp("listener")),
+            "disk": pool.submit(not_enough_to_free, lab, tmp_path_factory.mktemp("disk")),
+        }
+
+
+def test_the_listener_role_hands_over_to_the_stack_reinstall(role_runs):
+    """No rdp-sxs WinStation to set flags on: the stack_listener role runs the sxs_stack role instead of failing."""
+    before, result, after, pool = role_runs["listener"].result()
     assert result.returncode == 0, result.stdout[-5000:]
-    after = shown(lab, "sd-03")
     assert after["boot_time"] > before["boot_time"]
     assert "Stop RDAgentBootLoader, uninstall every SxS stack instance" in result.stdout
     assert [p["display_name"] for p in after["programs"]].count("Remote Desktop Services SxS Network Stack") == 1
-    pool = {h["short_name"]: h for h in pool_hosts(lab, tmp_path)}
     assert pool["sd-03"]["status"] == "Available"
 
 
-def test_not_enough_to_free_fails_naming_the_shortfall_in_check_mode_too(runs, lab, tmp_path):
+def test_not_enough_to_free_fails_naming_the_shortfall_in_check_mode_too(role_runs):
     """Asked for half the drive free: nothing left to clean (the recent temp file stays), the shortfall is named."""
-    play = tmp_path / "disk.yml"
-    tasks = [{"name": "Disk", "avdops.sessionhost.disk_cleanup": {"min_free_percent": 50}}]
-    play.write_text(yaml.safe_dump([{"name": "Disk", "hosts": "sd-02", "gather_facts": False, "tasks": tasks}]))
-    before = host_states(lab)["sd-02"]
-    for mode in (("--check",), ()):
-        result = lab.playbook(play, *mode)
+    before, results, after = role_runs["disk"].result()
+    for result in results:
         assert result.returncode != 0, result.stdout[-3000:]
         assert "MB short of the 65536 MB the agent needs: enlarge the VM's disk" in result.stdout, result.stdout[-3000:]
-    assert host_states(lab)["sd-02"] == before
+    assert after == before
