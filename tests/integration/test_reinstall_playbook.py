@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import BIN, REPO, ansible_env, flat, record_output
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -66,19 +69,6 @@ def reinstall(lab, *extra: str) -> subprocess.CompletedProcess[str]:
     return lab.playbook(REPO / "playbooks" / "reinstall.yml", *FAST, *extra)
 
 
-def local_play(lab, tmp_path: Path, tasks: list[dict]) -> None:
-    path = tmp_path / f"local-{len(list(tmp_path.iterdir()))}.yml"
-    play = {
-        "name": "Lab",
-        "hosts": "localhost",
-        "gather_facts": False,
-        "tasks": tasks,
-    }
-    path.write_text(yaml.safe_dump([play]))
-    result = lab.playbook(path, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-
-
 def state(lab) -> dict[str, dict]:
     """Each host as the lab holds it (programs, services, registry) and as its pool lists it."""
     return {host["name"]: lab.control(f"/hosts/{host['name']}") for host in lab.hosts}
@@ -88,24 +78,17 @@ def status(data: dict) -> str | None:
     return (data["pool_view"] or {}).get("status")
 
 
-def pool(lab, tmp_path: Path) -> dict[str, dict]:
-    """The host pool's session hosts as ARM lists them: status, drain mode, sessions."""
-    out = tmp_path / "pool.json"
-    tasks = [
-        {
-            "name": "Pool",
-            "avdops.sessionhost.host_pool_info": {"name": "hp-re", "resource_group": "{{ avd_resource_group }}"},
-            "register": "info",
-        },
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ info.session_hosts | to_json }}", "dest": str(out)}},
-    ]
-    local_play(lab, tmp_path, tasks)
-    listed = json.loads(out.read_text())
-    out.unlink()
-    return {h["short_name"]: {k: h[k] for k in ("status", "allow_new_session", "sessions")} for h in listed}
+def pool(lab) -> dict[str, dict]:
+    """The host pool's session hosts as ARM lists them (read as any ARM client would): status, drain mode,
+    sessions."""
+    listed = Arm(lab).session_hosts()
+    return {
+        name: {"status": h["status"], "allow_new_session": h["allowNewSession"], "sessions": h["sessions"]}
+        for name, h in listed.items()
+    }
 
 
-def comparable(lab, tmp_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+def comparable(lab) -> tuple[dict[str, dict], dict[str, dict]]:
     hosts = {
         name: {
             "programs": sorted(p["product_code"] for p in data["programs"]),
@@ -115,52 +98,36 @@ def comparable(lab, tmp_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
         }
         for name, data in state(lab).items()
     }
-    return hosts, pool(lab, tmp_path)
+    return hosts, pool(lab)
 
 
 @pytest.fixture(scope="module")
-def planted_token(lab, tmp_path_factory) -> str:
-    """A key generated before the runs: the reinstall reuses it, so the test knows what to look for."""
-    out = tmp_path_factory.mktemp("token") / "token.txt"
-    tasks = [
-        {
-            "name": "Key",
-            "avdops.sessionhost.registration_token": {
-                "host_pool": "hp-re",
-                "resource_group": "{{ avd_resource_group }}",
-                "expiration_hours": 6,
-            },
-            "register": "key",
-            "no_log": True,
-        },
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(out)}, "no_log": True},
-    ]
-    local_play(lab, out.parent, tasks)
-    token = out.read_text().strip()
+def planted_token(lab) -> str:
+    """A key generated before the runs (as an admin does in the portal): the reinstall reuses it, so the test knows
+    what to look for."""
+    token = Arm(lab).generate_key(6)
     assert token.count(".") == 2
     return token
 
 
 @pytest.fixture(scope="module")
-def check_run(lab, planted_token, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("check")
-    before = comparable(lab, tmp)
+def check_run(lab, planted_token):
+    before = comparable(lab)
     result = reinstall(lab, "--check", "--diff")
-    return before, result, comparable(lab, tmp)
+    return before, result, comparable(lab)
 
 
 @pytest.fixture(scope="module")
-def first_run(lab, check_run, tmp_path_factory):
+def first_run(lab, check_run):
     result = reinstall(lab, "--diff", "-vvv")
-    return result, state(lab), pool(lab, tmp_path_factory.mktemp("first"))
+    return result, state(lab), pool(lab)
 
 
 @pytest.fixture(scope="module")
-def second_run(lab, first_run, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("second")
-    before = comparable(lab, tmp)
+def second_run(lab, first_run):
+    before = comparable(lab)
     result = reinstall(lab, "--diff")
-    return before, result, comparable(lab, tmp)
+    return before, result, comparable(lab)
 
 
 def test_check_mode_previews_every_step_and_changes_nothing(check_run):
@@ -235,12 +202,10 @@ def test_planted_token_is_in_no_output_log_or_host_file(lab, planted_token, chec
     assert any("CommandLine: REBOOT=ReallySuppress" in (f.get("text") or "") for f in installs), installs
 
 
-def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_converges_on_a_rerun(
-    lab, packages, second_run
-):
+def busy_installer_then_drop(lab, packages: Path) -> tuple[int | None, str, subprocess.CompletedProcess[str], dict]:
     """re-06 (healthy: reinstalled on request) runs another installation for 40 s when the run starts (msiexec
-    1618: the uninstall, after the lock and the preflight, waits and tries again), then goes off the network as soon as its
-    programs are gone."""
+    1618: the uninstall, after the lock and the preflight, waits and tries again), then goes off the network as soon
+    as its programs are gone; the run again, with the installers already on the host (the image's)."""
     lab.control("/hosts/re-06/inject?fault=installer_busy", method="POST")
     run = subprocess.Popen(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(REPO / "playbooks" / "reinstall.yml"),
@@ -258,24 +223,52 @@ def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_con
         record_output("ansible-playbook reinstall.yml", output, returncode=run.returncode)
     finally:
         lab.control("/hosts/re-06/power?state=on", method="POST")
-    assert run.returncode != 0
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    rerun = reinstall(lab, "-e", f"@{packages}", "--limit", "re-06")
+    return run.returncode, output, rerun, lab.control("/hosts/re-06")
+
+
+def remediate_with_consent(lab, report_dir: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """re-07 (no agent, a user on it), left alone by reinstall.yml: remediate.yml with consent."""
+    result = lab.playbook(
+        REPO / "playbooks" / "remediate.yml", *FAST, "-e", "avd_force=true", "-e", "target=re-07",
+        "-e", f"avd_report_dir={report_dir}",
+    )  # fmt: skip
+    return result, lab.control("/hosts/re-07")
+
+
+@pytest.fixture(scope="module")
+def last_runs(lab, packages, second_run, tmp_path_factory) -> dict[str, Any]:
+    """The two runs on one host each after the second run (re-06's busy installer and drop, re-07's remediation),
+    at once: each waits most of its time (another installation, a restart, the pool), not on the other."""
+    report_dir = tmp_path_factory.mktemp("remediate")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = {
+            "busy": pool.submit(busy_installer_then_drop, lab, packages),
+            "remediate": pool.submit(remediate_with_consent, lab, report_dir),
+        }
+    return {**runs, "report_dir": report_dir}
+
+
+def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_converges_on_a_rerun(last_runs):
+    """re-06's reinstall waits for the other installation, drops right after the uninstall and fails; run again
+    (the installers already on the host this time, the image's, instead of the manifest), it converges."""
+    returncode, output, rerun, host = last_runs["busy"].result()
+    assert returncode != 0
     assert "FAILED - RETRYING: [re-06]: Uninstall the four programs by product code" in output, output[-3000:]
     assert "re-06: not reinstalled:" in flat(output), output[-3000:]
-    # Installers already on the host this time (the image's), instead of the manifest.
-    rerun = reinstall(lab, "-e", f"@{packages}", "--limit", "re-06")
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     assert "re-06: reinstalled: uninstalled 0 program instance(s), removed from hp-re" in flat(rerun.stdout)
     assert "would install" not in rerun.stdout
-    assert status(lab.control("/hosts/re-06")) == "Available"
+    assert status(host) == "Available"
 
 
-def test_remediate_fixes_a_missing_agent_with_the_reinstall_when_the_user_may_be_disrupted(lab, second_run, tmp_path):
+def test_remediate_fixes_a_missing_agent_with_the_reinstall_when_the_user_may_be_disrupted(last_runs):
     """re-07 (no agent, a user on it) was left alone by reinstall.yml; remediate.yml with consent reinstalls it."""
-    result = lab.playbook(
-        REPO / "playbooks" / "remediate.yml", *FAST, "-e", "avd_force=true", "-e", "target=re-07",
-        "-e", f"avd_report_dir={tmp_path}",
-    )  # fmt: skip
+    result, host = last_runs["remediate"].result()
     assert result.returncode == 0, result.stdout[-4000:]
-    report = json.loads((tmp_path / "remediation.json").read_text())["hosts"]["re-07"]
+    report = json.loads((last_runs["report_dir"] / "remediation.json").read_text())["hosts"]["re-07"]
     assert report["outcome"] == "fixed" and report["roles"] == ["reinstall"], report
-    assert status(lab.control("/hosts/re-07")) == "Available"
+    assert status(host) == "Available"
