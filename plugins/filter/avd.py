@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,8 +23,9 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     plan_host,
     reinstall_blockers,
     rollout_stop,
+    run_outcome,
 )
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_address
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import diagnose, pool_address, pool_view
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._validate import (
     InputError,
     check_run_variables,
@@ -86,6 +88,35 @@ def avd_rollout_stop(
     except RemediationInputError as exc:
         raise AnsibleFilterError(f"avd_rollout_stop: {exc}") from None
     return reason
+
+
+def avd_remediation_outcome(after: Any, before: Any, plan: Any, run: Any, check_mode: Any = False) -> dict[str, str]:
+    """``{outcome, why}``: a host's outcome once its fix is done, for the rollout gate of the next batch."""
+    given = {"after": after, "before": before, "plan": plan, "run": run}
+    wrong = [name for name, value in given.items() if value is not None and not isinstance(value, Mapping)]
+    if wrong:
+        raise AnsibleFilterError(
+            "avd_remediation_outcome: expects the host's registered diagnose results (after, before), its plan and "
+            f"its run, each a mapping; {', '.join(wrong)} is not"
+        )
+    outcome: dict[str, str] = run_outcome(before, after, plan, run, bool(check_mode))
+    return outcome
+
+
+def avd_pool_view(read: Any, host_vars: Any) -> dict[str, Any] | None:
+    """The host pool's view of the host (diagnose's host_pool) from host_pool_info's answer read now."""
+    if (
+        not isinstance(read, Mapping)
+        or not isinstance(read.get("host_pool"), Mapping)
+        or not isinstance(read.get("session_hosts"), list)
+    ):
+        raise AnsibleFilterError(
+            "avd_pool_view: expects the registered result of avdops.sessionhost.host_pool_info (its host_pool and "
+            f"session_hosts); got {read!r:.200}"
+        )
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    view: dict[str, Any] | None = pool_view(read, _host_vars(host_vars, "avd_pool_view"), now)
+    return view
 
 
 def _pool_hosts(session_hosts: Any, name: str) -> list[Mapping[str, Any]]:
@@ -169,6 +200,8 @@ class FilterModule:
             "avd_reinstall_blockers": avd_reinstall_blockers,
             "avd_remediation_plan": avd_remediation_plan,
             "avd_rollout_stop": avd_rollout_stop,
+            "avd_remediation_outcome": avd_remediation_outcome,
+            "avd_pool_view": avd_pool_view,
             "avd_pool_host": avd_pool_host,
             "avd_pool_address": avd_pool_address,
             "avd_pool_host_lookup": avd_pool_host_lookup,

@@ -237,9 +237,13 @@ def rollout_stop(
     Ansible ends a serial play when a whole batch failed; reinstall.yml and move.yml keep that).
 
     Each host's run names the batch it ran in (``batch``, the hosts of ``ansible_play_batch``); an earlier
-    batch in which more than ``max_fail_percentage`` percent of the hosts failed (``error``) stops the rollout.
-    remediate.yml asks at the start of each batch, before any host of it has changed: with the free strategy
-    a check at the end of a host's remediation would end the others of its batch in the middle of their fix.
+    batch in which more than ``max_fail_percentage`` percent of the hosts failed stops the rollout. A host
+    failed when its remediation raised an ``error``, or when its ``outcome`` at the end of its batch
+    (``run_outcome``, remediate.yml's diagnosis after its fix) fails the run: ``not_fixed`` (attempted, and a
+    finding its roles fix is still there) or ``failed`` (unreachable or not diagnosed after its fix); its
+    ``outcome_why`` says why. remediate.yml asks at the start of each batch, before any host of it has changed:
+    with the free strategy a check at the end of a host's remediation would end the others of its batch in the
+    middle of their fix.
     """
     if isinstance(max_fail_percentage, bool) or not isinstance(max_fail_percentage, int) or max_fail_percentage < 0:
         raise RemediationInputError(
@@ -252,12 +256,17 @@ def rollout_stop(
         if isinstance(batch, list) and batch and host not in current:
             batches.setdefault(tuple(sorted(str(name) for name in batch)), None)
     for batch in batches:
-        failed = [host for host in batch if isinstance(runs.get(host), Mapping) and runs[host].get("error")]
+        counted = {host: why for host in batch if (why := gate_failure(runs.get(host))) is not None}
+        failed = list(counted)
         if len(failed) * 100 > max_fail_percentage * len(batch):
+            if any(counted.values()):  # a host attempted and not fixed (or lost after its fix): say which, why
+                named = "; ".join(f"{host}: {why}" if why else host for host, why in counted.items())
+                what = f"failed or were attempted and not fixed ({named})"
+            else:
+                what = f"failed ({', '.join(failed)})"
             return (
                 f"not attempted: the rollout stopped after the batch {', '.join(batch)}, where {len(failed)} of "
-                f"{len(batch)} host(s) failed ({', '.join(failed)}), more than avd_max_fail_percentage="
-                f"{max_fail_percentage}"
+                f"{len(batch)} host(s) {what}, more than avd_max_fail_percentage={max_fail_percentage}"
             )
         if whole_batch and failed and len(failed) == len(batch):
             return (
@@ -265,6 +274,37 @@ def rollout_stop(
                 f"({', '.join(failed)})"
             )
     return ""
+
+
+def gate_failure(run: Any) -> str | None:
+    """How a host's run counts against avd_max_fail_percentage: None when it does not; '' for a remediation that
+    raised an error (the host's name says it); else what its outcome at the end of its batch was, and why."""
+    if not isinstance(run, Mapping):
+        return None
+    if run.get("error"):
+        return ""
+    outcome = run.get("outcome")
+    if outcome not in FAILING_OUTCOMES:
+        return None
+    why = str(run.get("outcome_why") or "")
+    if outcome == "not_fixed":
+        return f"attempted and not fixed, {why}" if why else "attempted and not fixed"
+    return f"failed after its fix, {why}" if why else "failed after its fix"
+
+
+def run_outcome(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    plan: Mapping[str, Any] | None,
+    run: Mapping[str, Any] | None,
+    check_mode: bool = False,
+) -> dict[str, str]:
+    """``{outcome, why}``: a host's outcome once its fix is done, in the report's words (``host_outcome``), and
+    why it fails the run (``why``; '' for an outcome that does not). remediate.yml notes it in the host's run as
+    ``outcome`` and ``outcome_why``, which the rollout gate of the next batch counts (``gate_failure``)."""
+    entry = host_outcome(before, after, plan, run, check_mode)
+    outcome = str(entry["outcome"])
+    return {"outcome": outcome, "why": why(entry) if outcome in FAILING_OUTCOMES else ""}
 
 
 # --- the report ----------------------------------------------------------------------------

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Mapping
+from collections import ChainMap
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from . import _known as k
+from ._inventory import pool_host_variables
 from ._parsers import EVENT_KINDS, REGISTRATION_KINDS, SUCCESS_KINDS
+from ._pool_host import find_pool_host
 from ._verdicts import broken_subsets, coverage, host_state, unchecked_list
 
 ARTICLE = "https://learn.microsoft.com/azure/virtual-desktop/troubleshoot-agent"
@@ -1050,25 +1053,31 @@ def pool_address(variables: Mapping[str, Any]) -> dict[str, Any]:
     return {**static, "live": False, "static_disagrees": []}
 
 
+# The host pool's view of a host (diagnose's host_pool) -> the host_pool inventory's variable that carries each part.
+POOL_VARIABLES = {
+    "status": "avd_status",
+    "sessions": "avd_sessions",
+    "allow_new_session": "avd_allow_new_session",
+    "agent_version": "avd_agent_version",
+    "update_state": "avd_update_state",
+    "max_session_limit": "avd_max_session_limit",
+    "vm_id": "avd_vm_id",
+    "in_pool": "avd_in_pool",
+    "registration_expiration_time": "avd_registration_expiration_time",
+    "host_pool": "avd_host_pool",
+    "sxs_stack_version": "avd_sxs_stack_version",
+    "last_heartbeat": "avd_last_heartbeat",
+    "read_at": "avd_pool_read_at",
+    "power_state": "avd_power_state",
+    "health_checks": "avd_health_checks",
+}
+# The parts of that view that are the pool's, not the host's.
+POOL_WIDE = ("max_session_limit", "registration_expiration_time", "host_pool")
+
+
 def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
     """The host pool's view of a host, from the host_pool inventory plugin's variables (None without them)."""
-    names = {
-        "status": "avd_status",
-        "sessions": "avd_sessions",
-        "allow_new_session": "avd_allow_new_session",
-        "agent_version": "avd_agent_version",
-        "update_state": "avd_update_state",
-        "max_session_limit": "avd_max_session_limit",
-        "vm_id": "avd_vm_id",
-        "in_pool": "avd_in_pool",
-        "registration_expiration_time": "avd_registration_expiration_time",
-        "host_pool": "avd_host_pool",
-        "sxs_stack_version": "avd_sxs_stack_version",
-        "last_heartbeat": "avd_last_heartbeat",
-        "read_at": "avd_pool_read_at",
-        "power_state": "avd_power_state",
-        "health_checks": "avd_health_checks",
-    }
+    names = POOL_VARIABLES
     pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
     address = pool_address(variables)
     if address["live"]:  # the inventory's live view of this host is there: it wins
@@ -1084,3 +1093,31 @@ def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
         if variables.get("avd_registration_key_error"):
             pool["registration_key_error"] = variables["avd_registration_key_error"]
     return pool or None
+
+
+def pool_view(read: Mapping[str, Any], variables: Mapping[str, Any], read_at: str) -> dict[str, Any] | None:
+    """The host pool's view of a host from a read of its pool made now (host_pool_info's ``host_pool`` and
+    ``session_hosts``, read at ``read_at``), as ``pool_from_hostvars`` gives it from the inventory's variables.
+
+    The read's variables for the host are the inventory's own (``_inventory.pool_host_variables``), laid over the
+    host's variables (``variables``: static ones, the VM's power state the inventory read); the host is found in the
+    read by the collection's one lookup (``_pool_host.find_pool_host``). A host the read does not list is not in
+    the pool (``in_pool`` false), whatever the inventory said before. Only the variables named are read, so a
+    lazy ``hostvars[inventory_hostname]`` templates nothing else.
+    """
+    entry = find_pool_host(read["session_hosts"], variables).entry
+    if entry is not None:
+        address = pool_address(variables)
+        pool = {
+            "host_pool": read["host_pool"],
+            "resource_group": address["resource_group"],
+            "subscription_id": address["subscription_id"],
+            "read_at": read_at,
+        }
+        fresh = pool_host_variables(pool, entry)
+    else:
+        # the pool's own values (its session limit, its registration key) stay the inventory's
+        gone = [var for key, var in POOL_VARIABLES.items() if key not in POOL_WIDE]
+        fresh = {**dict.fromkeys(gone), "avd_in_pool": False, "avd_pool_read_at": read_at}
+    # ChainMap writes only to its first map: the host's variables are read, never changed
+    return pool_from_hostvars(ChainMap(fresh, cast("MutableMapping[str, Any]", variables)))

@@ -82,3 +82,89 @@ def test_the_filter_gives_the_same_address_and_refuses_what_is_not_host_variable
     assert address({**LIVE})["host_pool"] == "hp-new"
     with pytest.raises(AnsibleFilterError, match="avd_pool_address: expects the host's variables"):
         address("hp-new")
+
+
+# --- the pool's view read again after a host's fix (pool_view, the avd_pool_view filter): the inventory's own ---
+INFO = {
+    "name": "hp-new",
+    "id": POOL_ID,
+    "max_session_limit": 4,
+    "registration_expiration_time": "2026-12-08T00:00:00Z",
+    "registration_key_checked": True,
+    "registration_key_error": None,
+}
+
+
+def session_host(name: str, **given: object) -> dict[str, object]:
+    host: dict[str, object] = {
+        "name": f"{name}.contoso.com",
+        "short_name": name,
+        "status": "Available",
+        "sessions": 0,
+        "allow_new_session": True,
+        "agent_version": "1.0.1",
+        "sxs_stack_version": "rdp-sxs1",
+        "update_state": "Succeeded",
+        "update_error_message": "",
+        "last_heartbeat": "2026-12-07T12:00:00Z",
+        "health_checks": [],
+        "virtual_machine_id": f"vm-{name}",
+        "resource_id": f"/vm/{name}",
+        "assigned_user": None,
+    }
+    return {**host, **given}
+
+
+def test_the_view_read_again_is_the_one_the_inventory_gives_from_the_same_read():
+    from ansible_collections.avdops.sessionhost.plugins.plugin_utils._inventory import host_records
+
+    read = {"host_pool": INFO, "session_hosts": [session_host("sh-01"), session_host("sh-02", sessions=3)]}
+    read_at = "2026-12-07T12:05:00Z"
+    inventory = {
+        record["inventory_hostname"]: record["vars"]
+        for record in host_records(
+            [{**read, "resource_group": "rg-avd-new", "subscription_id": "0000-sub", "read_at": read_at}],
+            "short",
+            "fqdn",
+        )
+    }
+    # The host as the inventory read it before its fix (a stale heartbeat, Unavailable), named in another case.
+    before = {**inventory["sh-02"], "avd_status": "Unavailable", "avd_last_heartbeat": "2026-12-07T09:00:00Z"}
+    before = {**before, "inventory_hostname": "SH-02", "avd_power_state": "PowerState/running"}
+    view = r.pool_view(read, before, read_at)
+    assert view == r.pool_from_hostvars({**inventory["sh-02"], "avd_power_state": "PowerState/running"})
+    assert view is not None
+    assert (view["status"], view["sessions"], view["last_heartbeat"], view["read_at"]) == (
+        "Available",
+        3,
+        "2026-12-07T12:00:00Z",
+        read_at,
+    )
+    assert view["power_state"] == "PowerState/running"  # what the read does not carry stays the inventory's
+    assert FilterModule().filters()["avd_pool_view"](read, before)["status"] == "Available"
+
+
+def test_a_host_the_read_no_longer_lists_is_not_in_the_pool():
+    before = {**LIVE, "avd_host_pool": "hp-new", "inventory_hostname": "sh-09", "avd_vm_id": "vm-sh-09"}
+    before = {
+        **before,
+        "avd_registration_expiration_time": "2026-12-08T00:00:00Z",
+        "avd_registration_key_checked": True,
+    }
+    view = r.pool_view({"host_pool": INFO, "session_hosts": [session_host("sh-01")]}, before, "2026-12-07T12:05:00Z")
+    assert view == {
+        "in_pool": False,
+        "host_pool": "hp-new",
+        "max_session_limit": 4,
+        "read_at": "2026-12-07T12:05:00Z",
+        "registration_expiration_time": "2026-12-08T00:00:00Z",
+        "registration_key_checked": True,
+    }
+
+
+def test_the_view_filter_refuses_what_is_not_a_pool_read():
+    view = FilterModule().filters()["avd_pool_view"]
+    with pytest.raises(AnsibleFilterError, match=r"avd_pool_view: expects the registered result of .*host_pool_info"):
+        view({"failed": True, "msg": "403"}, LIVE)
+    with pytest.raises(AnsibleFilterError, match="avd_pool_view: expects the host's variables"):
+        view({"host_pool": INFO, "session_hosts": []}, "sh-01")

@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.avdops.sessionhost.plugins.filter.avd import avd_remediation_plan, avd_rollout_stop
+from ansible_collections.avdops.sessionhost.plugins.filter.avd import (
+    avd_remediation_outcome,
+    avd_remediation_plan,
+    avd_rollout_stop,
+)
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _remediation as r
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._rules import CHECKS
 
@@ -286,3 +290,86 @@ def test_the_full_reinstall_needs_the_agent_missing_now_not_a_load_error_alone()
     assert "reinstall.yml by hand" in logged_only["not_automated"][0]["reason"]
     missing = r.plan_host(diagnosed(finding("AGENT_NOT_INSTALLED"))["diagnosis"], [], [])
     assert missing["roles"] == ["reinstall"] and missing["fixing"] == ["AGENT_NOT_INSTALLED"] and missing["disruptive"]
+
+
+# --- the rollout gate counts a host attempted and not fixed (issue 18, item 6) -----------------------------------
+def ran(batch: list[str], outcome: str, why: str = "") -> dict[str, Any]:
+    """A host's run once its fix is done, as remediate.yml notes it (avd_remediation_outcome)."""
+    return {**run(batch), "outcome": outcome, "outcome_why": why}
+
+
+def test_a_host_attempted_and_not_fixed_counts_against_the_percentage_as_a_failed_one() -> None:
+    first, second = ["a-01", "a-02"], ["a-03"]
+    runs = {
+        "a-01": ran(first, "not_fixed", "DISK_SPACE_LOW still found after remediation"),
+        "a-02": ran(first, "fixed"),
+    }
+    assert r.rollout_stop(runs, second, 49) == (
+        "not attempted: the rollout stopped after the batch a-01, a-02, where 1 of 2 host(s) failed or were attempted "
+        "and not fixed (a-01: attempted and not fixed, DISK_SPACE_LOW still found after remediation), more than "
+        "avd_max_fail_percentage=49"
+    )
+    assert r.rollout_stop(runs, second, 50) == ""  # exactly at the percentage (1 of 2 is 50%): the rollout goes on
+    assert r.rollout_stop(runs, second, 0).startswith("not attempted: the rollout stopped after the batch a-01, a-02")
+    assert r.rollout_stop(runs, first, 0) == ""  # the batch running now is not counted
+
+
+def test_the_gate_at_zero_percent_and_one_host_per_batch() -> None:
+    runs = {"a-01": ran(["a-01"], "not_fixed", "X still found after remediation"), "a-02": {}}
+    assert r.rollout_stop(runs, ["a-02"], 0) == (
+        "not attempted: the rollout stopped after the batch a-01, where 1 of 1 host(s) failed or were attempted and "
+        "not fixed (a-01: attempted and not fixed, X still found after remediation), more than "
+        "avd_max_fail_percentage=0"
+    )
+    assert r.rollout_stop(runs, ["a-02"], 100) == ""  # 1 of 1 is 100%: not more than 100
+    assert r.rollout_stop(runs, ["a-02"], 99) != ""  # one under: it stops
+
+
+def test_each_outcome_and_what_the_gate_makes_of_it() -> None:
+    batch, after = ["a-01", "a-02", "a-03"], ["a-04"]
+    # What does not fail the run does not count: fixed, partly fixed, skipped, unchanged, planned, none noted.
+    for outcome in ("fixed", "partly_fixed", "skipped", "unchanged", "planned", None):
+        runs = {"a-01": {**run(batch), "outcome": outcome}, "a-02": run(batch), "a-03": run(batch)}
+        assert r.rollout_stop(runs, after, 0) == "", outcome
+        assert r.gate_failure(runs["a-01"]) is None
+    lost = ran(batch, "failed", "unreachable")
+    assert r.gate_failure(lost) == "failed after its fix, unreachable"
+    assert r.gate_failure({**lost, "outcome_why": ""}) == "failed after its fix"
+    assert r.gate_failure(ran(batch, "not_fixed")) == "attempted and not fixed"
+    assert r.gate_failure(run(batch, "boom")) == ""  # an error: the host's name says it, as before
+    assert r.gate_failure("not a run") is None
+    # A batch of each kind, two of three counted: 66% is more than 66, not more than 67.
+    runs = {"a-01": run(batch, "boom"), "a-02": lost, "a-03": ran(batch, "fixed")}
+    assert r.rollout_stop(runs, after, 66) == (
+        "not attempted: the rollout stopped after the batch a-01, a-02, a-03, where 2 of 3 host(s) failed or were "
+        "attempted and not fixed (a-01; a-02: failed after its fix, unreachable), more than avd_max_fail_percentage=66"
+    )
+    assert r.rollout_stop(runs, after, 67) == ""
+    # Errors alone read as they always did.
+    only_errors = {"a-01": run(batch, "boom"), "a-02": run(batch, "bang"), "a-03": ran(batch, "fixed")}
+    assert "where 2 of 3 host(s) failed (a-01, a-02), more than" in r.rollout_stop(only_errors, after, 0)
+    # reinstall.yml and move.yml note no outcome: a whole batch failed still stops them, as before.
+    whole = {"a-01": run(["a-01"], "boom")}
+    assert r.rollout_stop(whole, [], 100, whole_batch=True).endswith("where every host failed (a-01)")
+    assert r.rollout_stop({"a-01": ran(["a-01"], "fixed")}, [], 100, whole_batch=True) == ""
+
+
+def test_the_outcome_once_a_fix_is_done_is_the_reports() -> None:
+    before = diagnosed(finding("DISK_SPACE_LOW"))
+    still = diagnosed(finding("DISK_SPACE_LOW", "warning"))
+    healthy = diagnosed()
+    plan = r.plan_host(before["diagnosis"], [], [])
+    reached = {"reached": True}
+    not_fixed = {"outcome": "not_fixed", "why": "DISK_SPACE_LOW still found after remediation"}
+    assert r.run_outcome(before, still, plan, reached) == not_fixed
+    assert r.run_outcome(before, healthy, plan, reached) == {"outcome": "fixed", "why": ""}
+    assert r.run_outcome(before, healthy, plan, reached, check_mode=True) == {"outcome": "planned", "why": ""}
+    assert r.run_outcome(before, {"unreachable": True, "msg": "gone"}, plan, reached) == {
+        "outcome": "failed",
+        "why": "gone",
+    }
+    assert r.run_outcome(before, still, plan, {"reached": True, "skipped": "users"})["outcome"] == "skipped"
+    assert avd_remediation_outcome(still, before, plan, reached, False) == not_fixed
+    assert avd_remediation_outcome(healthy, before, plan, reached)["outcome"] == "fixed"
+    with pytest.raises(Exception, match=r"avd_remediation_outcome: expects .*; plan is not"):
+        avd_remediation_outcome(healthy, before, "plan", reached)
