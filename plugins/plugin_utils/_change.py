@@ -77,7 +77,9 @@ def answers_from_capture(
     if document.get("format") != CAPTURE_FORMAT or not isinstance(document.get("answer"), Mapping):
         return None, "the capture is not a diagnosis capture"
     answer, request = document["answer"], document.get("request") or {}
-    if answer.get("error") or answer.get("version") != RUNTIME_VERSION:
+    if answer.get("error"):
+        return None, "the capture's runtime call failed"
+    if answer.get("version") != RUNTIME_VERSION:
         return None, f"the capture is of runtime {answer.get('version')!r}, not {RUNTIME_VERSION}"
     try:
         gathered = datetime.datetime.strptime(str(document.get("gathered_at")), "%Y-%m-%dT%H:%M:%SZ")

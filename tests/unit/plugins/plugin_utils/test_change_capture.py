@@ -86,6 +86,8 @@ def broken_capture(change: str) -> dict[str, Any]:
         ]
     elif change == "version":
         document["answer"]["version"] = "1.0.0"
+    elif change == "error":
+        document["answer"]["error"] = "the runtime stopped: out of memory"
     elif change == "format":
         document["format"] = "something else"
     elif change == "time":
@@ -99,6 +101,7 @@ def broken_capture(change: str) -> dict[str, Any]:
         ("failed", "the capture has no answer to probe.bootloader"),
         ("missing", "the capture has no answer to probe.bootloader"),
         ("version", f"the capture is of runtime '1.0.0', not {rt.RUNTIME_VERSION}"),
+        ("error", "the capture's runtime call failed"),
         ("format", "the capture is not a diagnosis capture"),
         ("time", "the capture says no time"),
     ],
@@ -144,3 +147,13 @@ def test_a_capture_up_to_capture_max_age_old_or_5_s_ahead_is_used_one_second_mor
         assert read is not None and how == f"read from the diagnosis gathered {seconds} s ago"
     else:
         assert read is None and how == f"the capture is {seconds} s old (capture_max_age 120)"
+
+
+def test_each_answer_read_from_the_capture_is_the_probe_s_own_operation_whole():
+    """The results carry the probe's ids and kinds (the plan and the verification look them up by id)."""
+    model, state = lab("bootloader_stopped")
+    probe = p.probe_stack_listener()
+    read, _how = answers_from_capture(diagnosis_capture(model, state), probe, NOW, 120)
+    assert read is not None
+    own = probed(model, state, probe)
+    assert read == {op.id: rt.OperationResult(op.id, op.op, True, own[op.id].result, None) for op in probe}

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _change as c
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._plans import Plan
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._plans import Change, Plan
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import Operation, OperationResult
 
 READ = Operation("verify.agent", "registry_read", {"path": "HKLM", "names": ["IsRegistered"]})
@@ -112,3 +113,36 @@ def test_poll_seconds_longer_than_wait_seconds_pauses_wait_seconds_once(clock):
     verification, problem = wait(pending=99, wait_seconds=1, poll_seconds=300)
     assert clock["pauses"] == [1] and clock["reads"] == 1 and verification == {"state": "pending"}
     assert problem == "the agent is pending (still so after waiting 1 s; wait_seconds 1)"
+
+
+class Taking(Registering):
+    """Registering run whole through ChangeAction.run: one change, the plan's read, then the wait."""
+
+    OPTIONS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, pending: int) -> None:
+        task = SimpleNamespace(args={"wait_seconds": 30, "poll_seconds": 10}, check_mode=False, diff=False,
+                               async_val=0, action="taking")  # fmt: skip
+        connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="C:\\Windows\\Temp\\ansible"))
+        c.ChangeAction.__init__(self, task, connection, None, None, None, None)
+        self.pending = pending
+
+    def check_arguments(self, args: dict[str, Any]) -> None:
+        pass
+
+    def probe(self, args: dict[str, Any]) -> list[Operation]:
+        return [Operation("probe.agent", "registry_read", {"path": "HKLM", "names": ["IsRegistered"]})]
+
+    def plan(self, results: Any, args: dict[str, Any], check_mode: bool) -> Plan:
+        write = Operation("apply.agent", "registry_write", {"path": "HKLM", "name": "IsRegistered", "data": 1})
+        return Plan(changes=[Change(write, "IsRegistered", 0, 1)], verify=[READ])
+
+    def verify(self, results: Any, args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        return super().verify({"verify.agent": results["verify.agent"]}, args)
+
+
+def test_each_line_of_the_wait_names_the_task_s_host(clock):
+    """Hosts run at once print their waits between each other's lines: each says which host it is."""
+    result = Taking(pending=2).run(task_vars={"inventory_hostname": "sh-01"})
+    assert not result.get("failed") and result["verification"] == {"state": "done"}
+    assert clock["lines"] == ["sh-01: registration pending; looking again in 10 s (0 of wait_seconds 30 s)"]
