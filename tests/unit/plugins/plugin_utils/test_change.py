@@ -10,7 +10,9 @@ registration key never appears in anything the module returns, whatever the host
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -18,13 +20,15 @@ from typing import Any, ClassVar
 
 import pytest
 from ansible.errors import AnsibleActionFail
-from chainlab import _answer, lab
+from chainlab import HOST, OPTIONS, _answer, lab
 
 from ansible_collections.avdops.sessionhost.plugins.action import agent_registration, boot_loader
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _change
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _facts as facts
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _runtime as rt
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._change import scrub
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._plans import SECRET, Change, Plan
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._replay import capture
 from avdlab.windows import known as lab_known
 
 
@@ -268,3 +272,33 @@ def test_a_capture_that_cannot_be_used_is_said_and_the_host_probed(host: Any) ->
     assert len(made.commands) == 1 and made.writes == []
     without = run(boot_loader, {"settle_seconds": 0}, check_mode=True)
     assert not any("capture" in note for note in without["notes"])
+
+
+def diagnosis_of(made: Host, seconds_ago: int) -> dict[str, Any]:
+    """What diagnose(return_capture=true) said of the host that many seconds ago."""
+    operations = facts.plan(frozenset(facts.SUBSETS), OPTIONS)
+    answer = {"version": rt.RUNTIME_VERSION, "results": [_answer(made.model, made.state, op) for op in operations]}
+    when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds_ago)
+    return capture(HOST, OPTIONS, operations, answer, when)
+
+
+def test_a_fresh_capture_is_read_instead_of_probing_and_the_fix_still_verified(host: Any) -> None:
+    made = host("bootloader_stopped")
+    document = diagnosis_of(made, 30)
+    result = run(boot_loader, {"settle_seconds": 0, "capture": document, "capture_max_age": 120})
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["facts"]["state_before"] == "Stopped"
+    said = [note for note in result["notes"] if "capture" in note or "diagnosis" in note or "probed" in note]
+    assert len(said) == 1 and re.fullmatch(r"the host's state read from the diagnosis gathered 3[01] s ago", said[0])
+    assert len(made.commands) == 1  # no probe: the one command writes and reads back
+    assert [op.id for op in made.commands[0]] == ["apply.bootloader", "verify.bootloader", "verify.agent"]
+
+
+def test_a_capture_older_than_capture_max_age_is_not_read_the_host_is_probed(host: Any) -> None:
+    made = host("bootloader_stopped")
+    result = run(boot_loader, {"settle_seconds": 0, "capture": diagnosis_of(made, 200), "capture_max_age": 120}, True)
+    assert any(note.startswith("probed the host: the capture is 20") for note in result["notes"])
+    assert len(made.commands) == 1 and made.writes == []  # the probe, nothing written in check mode
+    kept = run(boot_loader, {"settle_seconds": 0, "capture": diagnosis_of(made, 200), "capture_max_age": 300}, True)
+    assert any(note.startswith("the host's state read from the diagnosis") for note in kept["notes"])
+    assert len(made.commands) == 1  # read from the capture: no command at all in check mode
