@@ -146,3 +146,10 @@ def test_each_line_of_the_wait_names_the_task_s_host(clock):
     result = Taking(pending=2).run(task_vars={"inventory_hostname": "sh-01"})
     assert not result.get("failed") and result["verification"] == {"state": "done"}
     assert clock["lines"] == ["sh-01: registration pending; looking again in 10 s (0 of wait_seconds 30 s)"]
+
+
+def test_a_change_still_on_its_way_after_wait_seconds_fails_with_the_verification_s_words(clock):
+    result = Taking(pending=99).run(task_vars={"inventory_hostname": "sh-01"})
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"] == "the agent is pending (still so after waiting 30 s; wait_seconds 30)"
+    assert clock["pauses"] == [10, 10, 10] and result["verification"] == {"state": "pending"}
