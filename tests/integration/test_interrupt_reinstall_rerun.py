@@ -2,13 +2,16 @@
 run of remediate.yml too; an interrupt while the run waits for users leaves them and the admin's drain as they were;
 two reinstall runs at once never change one host together (the second is refused for it, naming the first).
 
-Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md).
+Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md). rr-01's two tests and rr-02's run
+at once (each waits on its own host and the pool).
 """
 
 from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
@@ -59,9 +62,9 @@ def stop_after_removal(lab, tmp_path: Path, host: str) -> None:
     assert host not in Arm(lab).session_hosts()
 
 
-def test_remediate_finishes_a_reinstall_interrupted_after_the_removal(lab, tmp_path):
-    """The host is left without its agent, with the key the install wrote, outside its pool: remediate.yml
-    reinstalls it (AGENT_NOT_INSTALLED: role reinstall) and it is fixed."""
+def finish_with_remediate(lab, tmp_path: Path) -> None:
+    """rr-01 is left without its agent, with the key the install wrote, outside its pool: remediate.yml reinstalls
+    it (AGENT_NOT_INSTALLED: role reinstall) and it is fixed."""
     stop_after_removal(lab, tmp_path, "rr-01")
     report = tmp_path / "report"
     again = lab.playbook(
@@ -75,7 +78,7 @@ def test_remediate_finishes_a_reinstall_interrupted_after_the_removal(lab, tmp_p
     assert outcome["outcome"] == "fixed", outcome
 
 
-def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(lab, tmp_path):
+def admin_drain_and_users_across_an_interrupt(lab, tmp_path: Path) -> None:
     """rr-02 has a user and its admin drained it: the interrupted run (waiting for the user) and the rerun leave
     the user signed in, the host drained as its admin left it, and no lock."""
     arm = Arm(lab)
@@ -102,7 +105,7 @@ def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(lab, 
     converged(arm, "rr-02", tmp_path / "drains.json", again.stdout, drained_by_admin=True)
 
 
-def test_two_reinstalls_at_once_never_change_one_host_together(lab, tmp_path):
+def two_reinstalls_at_once(lab, tmp_path: Path) -> None:
     """Run A is stopped on rr-01's install (uninstalled, out of its pool); run B of the same host is refused for it,
     naming A, and changes nothing; A, released, finishes the reinstall."""
     arm = Arm(lab)
@@ -136,3 +139,39 @@ def test_two_reinstalls_at_once_never_change_one_host_together(lab, tmp_path):
     assert commands == 0  # run B sent the host nothing
     assert first.returncode == 0, flat(out)[-4000:]
     converged(arm, "rr-01", tmp_path / "drains.json", out)
+
+
+def after(earlier: Future, then: Callable[[], None]) -> None:
+    """``then`` once the earlier test's run is over, whatever its result (both change rr-01)."""
+    wait([earlier])
+    then()
+
+
+@pytest.fixture(scope="module")
+def runs(lab, tmp_path_factory) -> dict[str, Future]:
+    """rr-01's two tests one after the other, rr-02's beside them; each test's checks run in its thread and the test
+    reports them. The pool's key is generated first, so no run replaces another's."""
+    Arm(lab).generate_key(6)
+    remediate, drain, twice = (tmp_path_factory.mktemp(name) for name in ("remediate", "admin-drain", "two-runs"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(finish_with_remediate, lab, remediate)
+        admin = pool.submit(admin_drain_and_users_across_an_interrupt, lab, drain)
+        second = pool.submit(after, first, lambda: two_reinstalls_at_once(lab, twice))
+    return {"remediate": first, "admin drain": admin, "two at once": second}
+
+
+def test_remediate_finishes_a_reinstall_interrupted_after_the_removal(runs):
+    """rr-01: interrupted after the removal from its pool, finished by remediate.yml."""
+    runs["remediate"].result()
+
+
+def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(runs):
+    """rr-02 has a user and its admin drained it: the interrupted run (waiting for the user) and the rerun leave
+    the user signed in, the host drained as its admin left it, and no lock."""
+    runs["admin drain"].result()
+
+
+def test_two_reinstalls_at_once_never_change_one_host_together(runs):
+    """Run A is stopped on rr-01's install (uninstalled, out of its pool); run B of the same host is refused for it,
+    naming A, and changes nothing; A, released, finishes the reinstall."""
+    runs["two at once"].result()
