@@ -4,6 +4,9 @@ runs at once never change one host together (the second is refused for that host
 
 Seen before the fix: SIGINT or SIGTERM after the drain left allowNewSession=false for good, and the next run read
 "healthy -> healthy" and left it; two runs at once on one host both re-registered it.
+
+The SIGINT case (gd-01, then the two runs at once, which take gd-01 again) and the SIGTERM case (gd-02, with gd-06
+for its admin's drain) run at once, each on hosts of its own; check mode runs once they are over.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.interrupting import Arm, read_until, start
+from tests.interrupting import Arm, interrupt, read_until, start
 
 pytestmark = pytest.mark.lab
 
@@ -29,6 +35,7 @@ hosts:
   - {name: gd-03, faults: [invalid_registration_token]}
   - {name: gd-04, faults: [invalid_registration_token]}
   - {name: gd-05, faults: [invalid_registration_token]}
+  - {name: gd-06, faults: [invalid_registration_token]}
 """
 QUICK = ("-e", "avd_settle_seconds=2", "-e", "registration_available_retries=5", "-e", "registration_available_delay=1")
 
@@ -44,20 +51,20 @@ def run(lab, *args: str) -> subprocess.CompletedProcess[str]:
     return lab.playbook(PLAYBOOK, *args)
 
 
-@pytest.mark.parametrize(("sent", "host"), [(signal.SIGINT, "gd-01"), (signal.SIGTERM, "gd-02")])
-def test_an_interrupted_run_leaves_its_drain_on_record_and_the_next_run_undoes_it(lab, tmp_path, sent, host):
+def interrupted_then_run_again(lab, tmp_path: Path, sent: signal.Signals, host: str, admin: str) -> None:
     arm = Arm(lab)
     journal = tmp_path / "drains.json"
-    # gd-04 is drained by its admin: no run of ours drained it, so it stays drained.
-    arm.drain("gd-04")
-    common = ("-e", f"target={host},gd-04", "-e", f"avd_journal={journal}", *QUICK)
+    # ``admin`` is drained by its admin: no run of ours drained it, so it stays drained.
+    arm.drain(admin)
+    common = ("-e", f"target={host},{admin}", "-e", f"avd_journal={journal}", *QUICK)
     waiting = ("-e", "avd_session_wait_retries=60", "-e", "avd_session_wait_delay=2")
     process = start(lab, "remediate.yml", *common, *waiting, "-e", f"avd_report_dir={tmp_path / 'first'}")
     try:
         read_until(process, f"FAILED - RETRYING: [{host} -> localhost]: Wait (bounded) for the sessions")
         assert arm.allow_new_session(host) is False  # drained by this run, users still on it
-        os.killpg(process.pid, sent)
-        process.wait(timeout=120)
+        # Sent again every few seconds until the run ends (Python may drop one that lands while Ansible forks), its
+        # output read meanwhile.
+        interrupt(process, sent, f"remediate.yml interrupted by {sent.name}")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -81,14 +88,14 @@ def test_an_interrupted_run_leaves_its_drain_on_record_and_the_next_run_undoes_i
     assert rerun.returncode in (0, 2), rerun.stdout[-4000:]
     assert f"{host}: let new sessions in again: drained by run" in rerun.stdout
     assert arm.allow_new_session(host) is True
-    assert arm.allow_new_session("gd-04") is False  # the admin's drain
-    assert f"avdops-run-{host}" not in arm.tags() and "avdops-run-gd-04" not in arm.tags()
+    assert arm.allow_new_session(admin) is False  # the admin's drain
+    assert f"avdops-run-{host}" not in arm.tags() and f"avdops-run-{admin}" not in arm.tags()
     assert json.loads(journal.read_text()) == {}
     report = json.loads((tmp_path / "second" / "remediation.json").read_text())["hosts"]
     assert report[host]["outcome"] == "skipped" and "avd_force=true" in report[host]["skipped"]
 
 
-def test_two_runs_at_once_never_change_one_host_together(lab, tmp_path):
+def two_runs_at_once(lab, tmp_path: Path) -> None:
     arm = Arm(lab)
     # Run A holds gd-03 (and waits on gd-01's user, consent given, so it is still running when B starts).
     first = start(
@@ -137,12 +144,42 @@ def test_two_runs_at_once_never_change_one_host_together(lab, tmp_path):
     assert "another run holds this host" in b["gd-03"]["skipped"] and f":{first.pid}:" in b["gd-03"]["skipped"]
     a = json.loads((tmp_path / "a" / "remediation.json").read_text())["hosts"]
     assert a["gd-03"]["outcome"] == "fixed", a["gd-03"]
-    # The other host of run B went on; no lock is left behind.
+    # The other host of run B went on.
     assert b["gd-05"]["outcome"] == "fixed", b["gd-05"]
-    assert not [name for name in arm.tags() if name.startswith("avdops-run-")]
 
 
-def test_check_mode_takes_no_lock_and_writes_no_journal(lab, tmp_path):
+def after(earlier: Future, then: Callable[[], None]) -> None:
+    """``then`` once the earlier run is over, whatever its result (both change gd-01)."""
+    wait([earlier])
+    then()
+
+
+@pytest.fixture(scope="module")
+def runs(lab, tmp_path_factory) -> dict[str, Future]:
+    """gd-01's interrupted run then the two runs at once (gd-01 again), and gd-02's interrupted run beside them; each
+    test's checks run in its thread and the test reports them. The pool's key is generated first, so no run
+    generates one that replaces another's (a key not the pool's current one no longer registers)."""
+    Arm(lab).generate_key(6)
+    sigint, sigterm, twice = (tmp_path_factory.mktemp(name) for name in ("sigint", "sigterm", "two-runs"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(interrupted_then_run_again, lab, sigint, signal.SIGINT, "gd-01", "gd-04")
+        other = pool.submit(interrupted_then_run_again, lab, sigterm, signal.SIGTERM, "gd-02", "gd-06")
+        both = pool.submit(after, first, lambda: two_runs_at_once(lab, twice))
+    return {"gd-01": first, "gd-02": other, "two at once": both}
+
+
+@pytest.mark.parametrize(("sent", "host"), [(signal.SIGINT, "gd-01"), (signal.SIGTERM, "gd-02")])
+def test_an_interrupted_run_leaves_its_drain_on_record_and_the_next_run_undoes_it(runs, sent, host):
+    runs[host].result()
+
+
+def test_two_runs_at_once_never_change_one_host_together(lab, runs):
+    runs["two at once"].result()
+    # No lock is left behind (by any of the runs).
+    assert not [name for name in Arm(lab).tags() if name.startswith("avdops-run-")]
+
+
+def test_check_mode_takes_no_lock_and_writes_no_journal(lab, runs, tmp_path):
     arm = Arm(lab)
     journal = tmp_path / "drains.json"
     result = run(lab, "--check", "-e", f"avd_journal={journal}", "-e", f"avd_report_dir={tmp_path}")
