@@ -1,25 +1,20 @@
 """playbooks/reinstall.yml against the lab: the article's last resort for a pool.
 
 Hosts with an expired token, an invalid token, no agent, a stack stuck Upgrading and one removed from the pool all
-end Available and clean; a healthy host is left alone (and reinstalled only when asked); a host with a user is
-left alone without consent; check mode and a second run change nothing; a host that drops right after the
-uninstall converges when the playbook simply runs again; the planted key is in no output, log or host file, not
-even the MSI logs a machine Logging/Debug policy (re-03) makes Windows Installer write.
+end Available and clean; a healthy host is left alone; a host with a user is left alone without consent; check
+mode and a second run change nothing; the planted key is in no output, log or host file, not even the MSI logs a
+machine Logging/Debug policy (re-03) makes Windows Installer write. A healthy host reinstalled when asked (waiting
+for another installation, then dropping right after the uninstall) and a host with a user fixed by remediate.yml
+with consent are test_reinstall_busy_and_consent.py's, on a lab of their own (a unit of their own).
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
-import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import BIN, REPO, ansible_env, flat, record_output
+from tests.conftest import REPO, flat
 from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
@@ -32,19 +27,10 @@ hosts:
   - {name: re-03, faults: [agent_not_installed], msi_logging_policy: voicewarmupx, msi_debug_policy: 7}
   - {name: re-04, faults: [sxs_stack_missing]}
   - {name: re-05, faults: [endpoint_not_found]}
-  - {name: re-06, installation_seconds: 40}
+  - {name: re-06}
   - {name: re-07, faults: [agent_not_installed], sessions: 1}
 """
 BROKEN = ["re-01", "re-02", "re-03", "re-04", "re-05"]
-# Installers already on the host instead of the manifest: the ones the lab's image carries in RDInfra.
-PACKAGES = {
-    "avd_reinstall_packages": {
-        "agent": r"C:\Program Files\Microsoft RDInfra\Microsoft.RDInfra.RDAgent.Installer-x64-1.0.10004.1300.msi",
-        "boot_loader": (
-            r"C:\Program Files\Microsoft RDInfra\Microsoft.RDInfra.RDAgentBootLoader.Installer-x64-1.0.9023.1100.msi"
-        ),
-    }
-}
 FAST = ["-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-e", "avd_available_delay=1"]
 
 
@@ -55,13 +41,6 @@ def lab(lab_factory, tmp_path_factory):
     return lab_factory(
         "reinstall", "--scenario", str(scenario), "--first-address", "127.0.41.1", "--reboot-seconds", "1"
     )
-
-
-@pytest.fixture(scope="module")
-def packages(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("packages") / "packages.yml"
-    path.write_text(yaml.safe_dump(PACKAGES))
-    return path
 
 
 def reinstall(lab, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -200,75 +179,3 @@ def test_planted_token_is_in_no_output_log_or_host_file(lab, planted_token, chec
     # re-03's Windows Installer Logging policy (voicewarmupx, Debug=7) logged every installation it ran there.
     installs = [f for f in first_run[1]["re-03"]["files"].values() if f["path"].startswith("C:\\Windows\\Temp\\MSI")]
     assert any("CommandLine: REBOOT=ReallySuppress" in (f.get("text") or "") for f in installs), installs
-
-
-def busy_installer_then_drop(lab, packages: Path) -> tuple[int | None, str, subprocess.CompletedProcess[str], dict]:
-    """re-06 (healthy: reinstalled on request) runs another installation for 40 s when the run starts (msiexec
-    1618: the uninstall, after the lock and the preflight, waits and tries again), then goes off the network as soon
-    as its programs are gone; the run again, with the installers already on the host (the image's)."""
-    lab.control("/hosts/re-06/inject?fault=installer_busy", method="POST")
-    run = subprocess.Popen(
-        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(REPO / "playbooks" / "reinstall.yml"),
-         *FAST, "-e", "avd_reinstall_healthy=true", "-e", "avd_reboot_timeout=15", "-e", "avd_installer_busy_delay=2",
-         "-e", "target=re-06"],
-        env=ansible_env(**lab.azure_env), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 240
-    try:
-        while [p for p in lab.control("/hosts/re-06")["programs"] if p["display_name"].startswith("Remote Desktop")]:
-            assert time.monotonic() < deadline and run.poll() is None, "the uninstall never happened"
-            time.sleep(0.05)
-        lab.control("/hosts/re-06/power?state=off", method="POST")
-        output, _unused = run.communicate(timeout=300)
-        record_output("ansible-playbook reinstall.yml", output, returncode=run.returncode)
-    finally:
-        lab.control("/hosts/re-06/power?state=on", method="POST")
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-    rerun = reinstall(lab, "-e", f"@{packages}", "--limit", "re-06")
-    return run.returncode, output, rerun, lab.control("/hosts/re-06")
-
-
-def remediate_with_consent(lab, report_dir: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
-    """re-07 (no agent, a user on it), left alone by reinstall.yml: remediate.yml with consent."""
-    result = lab.playbook(
-        REPO / "playbooks" / "remediate.yml", *FAST, "-e", "avd_force=true", "-e", "target=re-07",
-        "-e", f"avd_report_dir={report_dir}",
-    )  # fmt: skip
-    return result, lab.control("/hosts/re-07")
-
-
-@pytest.fixture(scope="module")
-def last_runs(lab, packages, second_run, tmp_path_factory) -> dict[str, Any]:
-    """The two runs on one host each after the second run (re-06's busy installer and drop, re-07's remediation),
-    at once: each waits most of its time (another installation, a restart, the pool), not on the other."""
-    report_dir = tmp_path_factory.mktemp("remediate")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = {
-            "busy": pool.submit(busy_installer_then_drop, lab, packages),
-            "remediate": pool.submit(remediate_with_consent, lab, report_dir),
-        }
-    return {**runs, "report_dir": report_dir}
-
-
-def test_a_busy_installer_is_waited_for_and_a_drop_right_after_the_uninstall_converges_on_a_rerun(last_runs):
-    """re-06's reinstall waits for the other installation, drops right after the uninstall and fails; run again
-    (the installers already on the host this time, the image's, instead of the manifest), it converges."""
-    returncode, output, rerun, host = last_runs["busy"].result()
-    assert returncode != 0
-    assert "FAILED - RETRYING: [re-06]: Uninstall the four programs by product code" in output, output[-3000:]
-    assert "re-06: not reinstalled:" in flat(output), output[-3000:]
-    assert rerun.returncode == 0, rerun.stdout[-4000:]
-    assert "re-06: reinstalled: uninstalled 0 program instance(s), removed from hp-re" in flat(rerun.stdout)
-    assert "would install" not in rerun.stdout
-    assert status(host) == "Available"
-
-
-def test_remediate_fixes_a_missing_agent_with_the_reinstall_when_the_user_may_be_disrupted(last_runs):
-    """re-07 (no agent, a user on it) was left alone by reinstall.yml; remediate.yml with consent reinstalls it."""
-    result, host = last_runs["remediate"].result()
-    assert result.returncode == 0, result.stdout[-4000:]
-    report = json.loads((last_runs["report_dir"] / "remediation.json").read_text())["hosts"]["re-07"]
-    assert report["outcome"] == "fixed" and report["roles"] == ["reinstall"], report
-    assert status(host) == "Available"
