@@ -2,16 +2,15 @@
 run of remediate.yml too; an interrupt while the run waits for users leaves them and the admin's drain as they were;
 two reinstall runs at once never change one host together (the second is refused for it, naming the first).
 
-Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md). rr-01's two tests and rr-02's run
-at once (each waits on its own host and the pool).
+Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md). The three tests run at once, each
+on a host of its own (rr-01, rr-02, rr-03), each waiting on its host and the pool.
 """
 
 from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ host_pool: {name: hp-rr, max_session_limit: 4}
 hosts:
   - {name: rr-01}
   - {name: rr-02, sessions: 1}
+  - {name: rr-03}
 """
 PLAYBOOK = REPO / "playbooks" / "reinstall.yml"
 QUICK = ("-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-e", "avd_available_delay=1")
@@ -106,12 +106,12 @@ def admin_drain_and_users_across_an_interrupt(lab, tmp_path: Path) -> None:
 
 
 def two_reinstalls_at_once(lab, tmp_path: Path) -> None:
-    """Run A is stopped on rr-01's install (uninstalled, out of its pool); run B of the same host is refused for it,
+    """Run A is stopped on rr-03's install (uninstalled, out of its pool); run B of the same host is refused for it,
     naming A, and changes nothing; A, released, finishes the reinstall."""
     arm = Arm(lab)
     args = (
         "-e",
-        "target=rr-01",
+        "target=rr-03",
         "-e",
         "avd_reinstall_healthy=true",
         "-e",
@@ -119,45 +119,40 @@ def two_reinstalls_at_once(lab, tmp_path: Path) -> None:
         "-e",
         f"avd_report_dir={tmp_path}",
     )
-    hold(lab, "rr-01", op="msiexec", action="install")
+    hold(lab, "rr-03", op="msiexec", action="install")
     first = start(lab, "reinstall.yml", *args, *QUICK)
     try:
-        wait_held(lab, "rr-01", first)
+        wait_held(lab, "rr-03", first)
         lab.reset_stats()
         second = lab.playbook(PLAYBOOK, *args, *QUICK)
-        commands = lab.stats()["rr-01"]["commands"]
-        lab.control("/hosts/rr-01/release?run=1", method="POST")
+        commands = lab.stats()["rr-03"]["commands"]
+        lab.control("/hosts/rr-03/release?run=1", method="POST")
         out, _unused = first.communicate(timeout=600)
     finally:
-        release(lab, "rr-01")
+        release(lab, "rr-03")
         if first.poll() is None:
             first.kill()
             first.wait()
     text = flat(second.stdout)
     assert second.returncode == 0, text[-4000:]
-    assert "rr-01: skipped: not changed: another run holds this host" in text and f":{first.pid}:" in text, text
+    assert "rr-03: skipped: not changed: another run holds this host" in text and f":{first.pid}:" in text, text
     assert commands == 0  # run B sent the host nothing
     assert first.returncode == 0, flat(out)[-4000:]
-    converged(arm, "rr-01", tmp_path / "drains.json", out)
-
-
-def after(earlier: Future, then: Callable[[], None]) -> None:
-    """``then`` once the earlier test's run is over, whatever its result (both change rr-01)."""
-    wait([earlier])
-    then()
+    converged(arm, "rr-03", tmp_path / "drains.json", out)
 
 
 @pytest.fixture(scope="module")
 def runs(lab, tmp_path_factory) -> dict[str, Future]:
-    """rr-01's two tests one after the other, rr-02's beside them; each test's checks run in its thread and the test
-    reports them. The pool's key is generated first, so no run replaces another's."""
+    """The three tests' runs at once, each on its host; each test's checks run in its thread and the test reports
+    them. The pool's key is generated first, so no run replaces another's."""
     Arm(lab).generate_key(6)
     remediate, drain, twice = (tmp_path_factory.mktemp(name) for name in ("remediate", "admin-drain", "two-runs"))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(finish_with_remediate, lab, remediate)
-        admin = pool.submit(admin_drain_and_users_across_an_interrupt, lab, drain)
-        second = pool.submit(after, first, lambda: two_reinstalls_at_once(lab, twice))
-    return {"remediate": first, "admin drain": admin, "two at once": second}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return {
+            "remediate": pool.submit(finish_with_remediate, lab, remediate),
+            "admin drain": pool.submit(admin_drain_and_users_across_an_interrupt, lab, drain),
+            "two at once": pool.submit(two_reinstalls_at_once, lab, twice),
+        }
 
 
 def test_remediate_finishes_a_reinstall_interrupted_after_the_removal(runs):
@@ -172,6 +167,6 @@ def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(runs)
 
 
 def test_two_reinstalls_at_once_never_change_one_host_together(runs):
-    """Run A is stopped on rr-01's install (uninstalled, out of its pool); run B of the same host is refused for it,
+    """Run A is stopped on rr-03's install (uninstalled, out of its pool); run B of the same host is refused for it,
     naming A, and changes nothing; A, released, finishes the reinstall."""
     runs["two at once"].result()
