@@ -38,8 +38,8 @@ WU_LOCATION = "windows_update_download"  # emptied only while wuauserv and BITS 
 
 def probe_disk_cleanup() -> list[Operation]:
     return [
-        Operation("probe.disk", "disk", {}),
-        Operation("probe.cleanup", "cleanup_candidates", {}),
+        Operation("probe.disk", "disk"),
+        Operation("probe.cleanup", "cleanup_candidates"),
         *(Operation(f"probe.service.{name}", "service_query", {"name": name}) for name in k.WINDOWS_UPDATE_SERVICES),
         Operation("probe.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
         Operation("probe.stopped", "registry_read", {"path": k.STOPPED_SERVICES}),
@@ -220,7 +220,7 @@ def plan_disk_cleanup(
         plan.notes.append(f"{disk.get('drive')} has {free // MIB} MB free, the target is {target // MIB} MB")
         plan.changes.extend(restarts + removals)
         if plan.changes:
-            plan.verify.append(Operation("verify.disk", "disk", {}))
+            plan.verify.append(Operation("verify.disk", "disk"))
         return plan
     plan.facts["would_free"] = would_free
     plan.facts["shortfall"] = max(0, target - free - would_free)
@@ -273,7 +273,7 @@ def plan_disk_cleanup(
                 )
             )
     if plan.changes:
-        plan.verify.append(Operation("verify.disk", "disk", {}))
+        plan.verify.append(Operation("verify.disk", "disk"))
     return plan
 
 
@@ -309,7 +309,7 @@ def cleanup_failure(applied: Mapping[str, OperationResult]) -> str:
     stop (hung in StopPending) named, what was left as it was for it, the services started again, what was freed."""
     failed = [r for r in applied.values() if r.id.startswith("apply.") and not r.ok]
     stopped_not = [r for r in failed if r.id.startswith("apply.stop.")]
-    waited = [r for r in failed if str(r.error or "").startswith("not run:")]
+    waited = [r for r in failed if str(r.error).startswith("not run:")]
     others = [r for r in failed if r not in stopped_not and r not in waited]
     parts = [f"{r.id.removeprefix('apply.stop.')} did not stop: {r.error}" for r in stopped_not]
     if stopped_not:
