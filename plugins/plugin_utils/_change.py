@@ -96,7 +96,7 @@ def answers_from_capture(
         entry = results.get(str(match.get("id"))) if match else None
         if entry is None or not entry.get("ok"):
             return None, f"the capture has no answer to {op.id}"
-        found[op.id] = OperationResult(op.id, op.op, True, entry.get("result"), None)
+        found[op.id] = OperationResult(op.id, op.op, True, entry.get("result"))
     return found, f"read from the diagnosis gathered {age:.0f} s ago"
 
 

@@ -153,3 +153,26 @@ def test_a_change_still_on_its_way_after_wait_seconds_fails_with_the_verificatio
     assert result["failed"] is True and result["changed"] is True
     assert result["msg"] == "the agent is pending (still so after waiting 30 s; wait_seconds 30)"
     assert clock["pauses"] == [10, 10, 10] and result["verification"] == {"state": "pending"}
+
+
+class Failing(Taking):
+    """A verification that fails and is not on its way (a failure, not a change in progress)."""
+
+    def verify(self, results: Any, args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        return {"state": "failed"}, "the agent failed"
+
+
+class Holding(Taking):
+    """A verification that holds, though still_on_its_way would call its state pending."""
+
+    def verify(self, results: Any, args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        return {"state": "pending"}, None
+
+
+def test_a_failure_that_is_not_on_its_way_fails_at_once_and_a_verification_that_holds_is_final(clock):
+    failed = Failing(pending=99).run(task_vars={"inventory_hostname": "sh-01"})
+    assert (failed["failed"], failed["msg"], failed["notes"]) == (True, "the agent failed", [])
+    assert (clock["pauses"], clock["lines"]) == ([], [])
+    held = Holding(pending=99).run(task_vars={"inventory_hostname": "sh-01"})
+    assert not held.get("failed") and held["verification"] == {"state": "pending"} and held["notes"] == []
+    assert (clock["pauses"], clock["lines"]) == ([], [])
