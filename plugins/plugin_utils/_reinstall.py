@@ -303,7 +303,7 @@ def package_problems(
         item = found.get(path.lower()) or {}
         if not item.get("exists"):
             problems.append(f"{name} {path} is not on the host")
-        elif sha256 and str(item.get("sha256") or "").lower() != sha256.lower():
+        elif sha256 and str(item.get("sha256")).lower() != sha256.lower():
             problems.append(f"{name} {path} has SHA-256 {item.get('sha256')}, not {sha256.lower()}")
     return problems
 

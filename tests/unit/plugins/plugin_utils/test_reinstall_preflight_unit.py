@@ -18,7 +18,7 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._remediation im
     REPORT_ONLY,
     reinstall_blockers,
 )
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import OperationResult
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._runtime import Operation, OperationResult
 
 AGENT = r"C:\avd\agent.msi"
 BOOT = r"C:\avd\bootloader.msi"
@@ -133,3 +133,41 @@ def test_an_install_refuses_a_missing_package_before_anything_runs_but_not_one_i
     with pytest.raises(PlanError, match=r"agent_package .* is not on the host"):
         plan_install(answers([], missing), AGENT, BOOT, "tok.en.x")
     assert not plan_install(answers(INSTALLED, missing), AGENT, BOOT, None).changed
+
+
+def test_the_packages_probe_is_one_file_hash_read_of_both_paths():
+    assert probe_install(packages=[AGENT, BOOT])[-1] == Operation(
+        "probe.packages", "file_hash", {"paths": [AGENT, BOOT]}
+    )
+
+
+def test_a_preflight_that_finds_both_packages_wrong_names_each_option_and_path_whole():
+    wrong = [{"path": AGENT, "exists": False}, {"path": BOOT, "exists": True, "sha256": SHA_A}]
+    with pytest.raises(PlanError) as caught:
+        plan_install(answers(INSTALLED, wrong), AGENT, BOOT, None, SHA_A, SHA_B, packages_only=True)
+    assert str(caught.value) == (
+        f"agent_package {AGENT} is not on the host; boot_loader_package {BOOT} has SHA-256 {SHA_A}, not {SHA_B}: "
+        "nothing was changed; give the right path (and SHA-256), then run again"
+    )
+
+
+def test_a_package_on_the_host_without_a_hash_answered_is_not_the_file_expected():
+    unhashed = [{"path": AGENT, "exists": True, "sha256": None}]
+    assert package_problems(answers([], unhashed), {"agent_package": (AGENT, SHA_A)}) == [
+        f"agent_package {AGENT} has SHA-256 None, not {SHA_A}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("agent_sha", "boot_sha", "note"),
+    [
+        (SHA_A, SHA_B, "the agent and boot loader packages are on the host with their SHA-256"),
+        (SHA_A, None, "the agent and boot loader packages are on the host"),
+        (None, SHA_B, "the agent and boot loader packages are on the host"),
+        (None, None, "the agent and boot loader packages are on the host"),
+    ],
+)
+def test_the_preflight_says_with_their_sha_256_only_when_both_were_checked(agent_sha, boot_sha, note):
+    good = [{"path": AGENT, "exists": True, "sha256": SHA_A}, {"path": BOOT, "exists": True, "sha256": SHA_B}]
+    plan = plan_install(answers(INSTALLED, good), AGENT, BOOT, None, agent_sha, boot_sha, packages_only=True)
+    assert plan.notes == [note] and not plan.changed and plan.verify == []
