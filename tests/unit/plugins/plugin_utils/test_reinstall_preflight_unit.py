@@ -171,3 +171,14 @@ def test_the_preflight_says_with_their_sha_256_only_when_both_were_checked(agent
     good = [{"path": AGENT, "exists": True, "sha256": SHA_A}, {"path": BOOT, "exists": True, "sha256": SHA_B}]
     plan = plan_install(answers(INSTALLED, good), AGENT, BOOT, None, agent_sha, boot_sha, packages_only=True)
     assert plan.notes == [note] and not plan.changed and plan.verify == []
+
+
+def test_an_install_of_the_boot_loader_alone_names_its_package_option_whole():
+    agent_only = ["Remote Desktop Services Infrastructure Agent"]
+    missing = [{"path": AGENT, "exists": False}, {"path": BOOT, "exists": False}]
+    with pytest.raises(PlanError) as caught:
+        plan_install(answers(agent_only, missing), AGENT, BOOT, None)
+    assert str(caught.value) == (
+        f"boot_loader_package {BOOT} is not on the host: "
+        "nothing was changed; give the right path (and SHA-256), then run again"
+    )
