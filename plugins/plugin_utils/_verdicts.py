@@ -184,7 +184,7 @@ def incomplete_reason(unchecked: list[str]) -> str:
 
 # --- stopped VMs -----------------------------------------------------------------------
 def _power_state(value: Any) -> str:
-    text = str(value or "").strip().lower()
+    text = str(value).strip().lower()
     for prefix in ("powerstate/", "vm "):
         text = text.removeprefix(prefix)
     return text
@@ -197,11 +197,11 @@ def stopped_reason(pool: Mapping[str, Any] | None) -> str | None:
     power = _power_state(pool.get("power_state"))
     if power in STOPPED_POWER_STATES:
         return f"the VM is {power} (power state {pool.get('power_state')})"
-    status = str(pool.get("status") or "")
+    status = str(pool.get("status"))
     if status.lower() in STOPPED_STATUSES:
         return f"the host pool reports status={status} (the VM is shut down or deallocated)"
     for check in pool.get("health_checks") or []:
-        if isinstance(check, Mapping) and str(check.get("result") or "").lower() in STOPPED_HEALTH_RESULTS:
+        if isinstance(check, Mapping) and str(check.get("result")).lower() in STOPPED_HEALTH_RESULTS:
             return f"the host pool's health check {check.get('name')} reports {check.get('result')}"
     return None
 
