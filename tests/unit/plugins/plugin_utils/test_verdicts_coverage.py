@@ -46,3 +46,16 @@ def test_a_stopped_health_check_is_named_whole_past_an_entry_that_is_no_check():
         v.stopped_reason({"status": None, "power_state": None, "health_checks": [{"name": "x", "result": None}]})
         is None
     )
+
+
+def test_a_failed_operation_without_a_message_says_failed_and_counts_against_its_first_name_part():
+    facts = {"events": {}, "errors": [{"operation": "events.agent.recent"}]}
+    assert v.coverage(facts, None, ["GATEWAY_UNREACHABLE"]) == {
+        "GATEWAY_UNREACHABLE": "operation events.agent.recent failed: failed"
+    }
+    assert v.unchecked_list({}, [], facts) == ["operation events.agent.recent failed: failed"]
+
+
+def test_a_rule_s_note_on_a_check_already_listed_is_not_listed_again_whatever_colons_it_holds():
+    lines = v.unchecked_list({"DISK_SPACE_LOW": "no disk facts came back"}, ["DISK_SPACE_LOW: C: unreadable"], {})
+    assert lines == ["DISK_SPACE_LOW: no disk facts came back"]
