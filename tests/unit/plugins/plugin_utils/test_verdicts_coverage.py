@@ -59,3 +59,10 @@ def test_a_failed_operation_without_a_message_says_failed_and_counts_against_its
 def test_a_rule_s_note_on_a_check_already_listed_is_not_listed_again_whatever_colons_it_holds():
     lines = v.unchecked_list({"DISK_SPACE_LOW": "no disk facts came back"}, ["DISK_SPACE_LOW: C: unreadable"], {})
     assert lines == ["DISK_SPACE_LOW: no disk facts came back"]
+
+
+def test_a_check_of_the_service_s_view_without_that_view_passes_on_to_the_next_check():
+    facts = {"services": {}, "disk": None}
+    assert v.coverage(facts, None, ["HEARTBEAT_LOST", "DISK_SPACE_LOW"]) == {
+        "DISK_SPACE_LOW": "no disk facts came back"
+    }
