@@ -663,3 +663,12 @@ def test_an_unknown_subset_error_lists_the_choices():
     with pytest.raises(f.SubsetError) as error:
         f.resolve_subsets(["agnet"])
     assert ", ".join(f.SUBSETS) in str(error.value)
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(199, False), (200, True), (201, False), (None, False)])
+def test_a_probed_url_is_healthy_at_200_alone(status, healthy):
+    """The probes of probe_urls (no health text to read): 200 and nothing else, one status each side."""
+    gateway, web = OPTIONS["probe_urls"]
+    answers = {"network.probe.0": probe(gateway, status, None), "network.probe.1": probe(web, 200, None)}
+    probes = assemble({"network"}, answers)["network"]["probes"]
+    assert [(p["url"], p["healthy"], p["status"]) for p in probes] == [(gateway, healthy, status), (web, True, 200)]
