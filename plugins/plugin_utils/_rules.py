@@ -1120,4 +1120,4 @@ def pool_view(read: Mapping[str, Any], variables: Mapping[str, Any], read_at: st
         gone = [var for key, var in POOL_VARIABLES.items() if key not in POOL_WIDE]
         fresh = {**dict.fromkeys(gone), "avd_in_pool": False, "avd_pool_read_at": read_at}
     # ChainMap writes only to its first map: the host's variables are read, never changed
-    return pool_from_hostvars(ChainMap(fresh, cast("MutableMapping[str, Any]", variables)))
+    return pool_from_hostvars(ChainMap(fresh, cast(MutableMapping[str, Any], variables)))

@@ -124,7 +124,8 @@ class Taking(Registering):
         task = SimpleNamespace(args={"wait_seconds": 30, "poll_seconds": 10}, check_mode=False, diff=False,
                                async_val=0, action="taking")  # fmt: skip
         connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="C:\\Windows\\Temp\\ansible"))
-        c.ChangeAction.__init__(self, task, connection, None, None, None, None)
+        # Registering's own __init__ skips ActionBase's state, which ChangeAction.run needs
+        c.ChangeAction.__init__(self, task, connection, None, None, None, None)  # pylint: disable=non-parent-init-called
         self.pending = pending
 
     def check_arguments(self, args: dict[str, Any]) -> None:
