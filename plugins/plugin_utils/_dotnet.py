@@ -43,7 +43,7 @@ FAILURE_CODES = {
 def probe_dotnet() -> list[Operation]:
     return [
         read_registry("probe.ndp", k.NDP_V4_FULL, ["Release", "Version"]),
-        Operation("probe.qwinsta", "qwinsta", {}),
+        Operation("probe.qwinsta", "qwinsta"),
     ]
 
 

@@ -30,8 +30,8 @@ def probe_sxs_stack() -> list[Operation]:
         Operation("probe.msis", "files", {"folder": k.RDINFRA_DIR, "pattern": k.SXS_MSI_PATTERN}),
         Operation("probe.bootloader", "service_query", {"name": k.BOOTLOADER_SERVICE}),
         read_registry("probe.winstations", k.WINSTATIONS, ["ReverseConnectionListener"], subkey_pattern="rdp-sxs*"),
-        Operation("probe.qwinsta", "qwinsta", {}),
-        Operation("probe.installer", "installer_busy", {}),
+        Operation("probe.qwinsta", "qwinsta"),
+        Operation("probe.installer", "installer_busy"),
     ]
 
 
@@ -46,7 +46,7 @@ def stack_programs(programs: list[Mapping[str, Any]] | None) -> list[dict[str, s
     return [
         {"version": str(p.get("display_version") or ""), "product_code": str(p.get("product_code") or "")}
         for p in programs or []
-        if str(p.get("display_name") or "").lower() == k.PROGRAM_SXS.lower()
+        if str(p.get("display_name")).lower() == k.PROGRAM_SXS.lower()
     ]
 
 
