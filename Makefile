@@ -84,9 +84,21 @@ MOLECULE_SKIP = $(if $(and $(AVD_MOLECULE_HOST),$(AVD_MOLECULE_USER),$(AVD_MOLEC
 MOLECULE_SKIP_MSG = SKIPPED molecule scenario windows: set AVD_MOLECULE_HOST, AVD_MOLECULE_USER and AVD_MOLECULE_PASSWORD to run it against a real Windows host (docs/testing.md)
 MOLECULE_SKIP_SAY = $(if $(MOLECULE_SKIP),echo "$(MOLECULE_SKIP_MSG)",true)
 
-test: setup lint sanity browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope; pytest=$$?; \
-	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; exit $$pytest
+# lint and sanity (about 3.5 minutes of CPU, one after the other) run in the background while pytest runs, whose
+# labs leave the CPU idle much of the time; their output is printed after pytest's. make test fails when any of
+# them fails: with pytest's exit code when pytest failed (5 when it collected nothing), else with theirs.
+# PYTEST_ARGS adds options (make test PYTEST_ARGS=--store-durations measures each unit for the scheduler).
+PYTEST_ARGS ?=
+test: setup browser sanity-wheels
+	@checks_log=$$(mktemp); \
+	  { $(MAKE) --no-print-directory lint sanity > $$checks_log 2>&1; } & checks_pid=$$!; \
+	  echo "make test: lint and sanity run in the background (output after pytest's)"; \
+	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS); pytest=$$?; \
+	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
+	  wait $$checks_pid; checks=$$?; \
+	  echo "== lint and sanity"; cat $$checks_log; rm -f $$checks_log; \
+	  if [ $$checks -ne 0 ]; then echo "make test: lint or sanity failed (exit $$checks, above)"; fi; \
+	  if [ $$pytest -ne 0 ]; then exit $$pytest; fi; exit $$checks
 
 # The other ansible-core versions meta/runtime.yml supports (docs/testing.md, "ansible-core matrix"): each in its own
 # venv under .matrix/ (pip, the same pins as make setup but the core and the tools that need the newest one), with
