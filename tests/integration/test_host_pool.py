@@ -57,10 +57,12 @@ def play(lab, tmp_path, module: str, args: dict, *extra: str, env: dict | None =
                     "tasks": [
                         {"name": "Run", f"avdops.sessionhost.{module}": args, "register": "out"},
                         {
+                            # One Python module on the controller (command), where copy runs two (stat, then copy),
+                            # each built and started anew: about 0.8 CPU-s less a play.
                             "name": "Keep",
-                            "ansible.builtin.copy": {
-                                "content": "{{ out | to_json }}",
-                                "dest": str(tmp_path / "out.json"),
+                            "ansible.builtin.command": {
+                                "argv": ["cp", "/dev/stdin", str(tmp_path / "out.json")],
+                                "stdin": "{{ out | to_json }}",
                             },
                             "no_log": True,
                             "check_mode": False,
