@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,16 @@ def converged(arm: Arm, host: str, journal_path: Path, rerun: str, *, drained_by
     assert listed[host]["allowNewSession"] is (not drained_by_admin), (listed[host], flat(rerun)[-4000:])
     assert f"avdops-run-{host}" not in arm.tags(), arm.tags()
     assert journal(journal_path) == {}
+
+
+def every_step_at_once(lab: Any, tmp_path_factory: Any, steps: list, run: Any) -> dict[str, tuple[Future, Path]]:
+    """Each step's interrupted run and its rerun (``run(lab, tmp, *step)``), at once, each on its own host (a
+    step is ``(name, host, ...)``), by step name with the run's directory; the pool's key generated first, so no
+    run generates one that replaces another's (a key not the pool's current one no longer registers)."""
+    Arm(lab).generate_key(6)
+    with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+        started = {}
+        for step in steps:
+            tmp = tmp_path_factory.mktemp(step[1])
+            started[step[0]] = (pool.submit(run, lab, tmp, *step), tmp)
+    return started

@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, flat
-from tests.interrupting import Arm, converged, hold, interrupt, read_until, release, start, wait_held
+from tests.interrupting import (
+    Arm,
+    converged,
+    every_step_at_once,
+    hold,
+    interrupt,
+    read_until,
+    release,
+    start,
+    wait_held,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -91,15 +101,7 @@ def interrupted_then_run_again(
 
 @pytest.fixture(scope="module")
 def runs(lab, tmp_path_factory) -> dict[str, tuple[Future, Path]]:
-    """Every step's interrupted run and its rerun, at once, each on its host; the pool's key generated first, so
-    no run generates one that replaces another's (a key not the pool's current one no longer registers)."""
-    Arm(lab).generate_key(6)
-    with ThreadPoolExecutor(max_workers=len(STEPS)) as pool:
-        started = {}
-        for step, host, held, marker, sent in STEPS:
-            tmp = tmp_path_factory.mktemp(host)
-            started[step] = (pool.submit(interrupted_then_run_again, lab, tmp, step, host, held, marker, sent), tmp)
-    return started
+    return every_step_at_once(lab, tmp_path_factory, STEPS, interrupted_then_run_again)
 
 
 @pytest.mark.parametrize(("step", "host"), [step[:2] for step in STEPS], ids=[step[0] for step in STEPS])
