@@ -4,16 +4,12 @@ its users untouched (a host with users is left in its pool without consent), no 
 move runs at once never move one host together: the second is refused for it, naming the run that holds it.
 
 Each run is stopped exactly at its step by the lab's hold (a test control, docs/lab.md): the host's next matching
-runtime operation waits, the run is interrupted while it waits, and the operation never runs. Each step has a host
-of its own (im-01, im-03, im-04; im-02 has the user; im-05 for the two moves at once), and their runs and reruns run
-at once (each waits most of its time on its host and the pools).
+runtime operation waits, the run is interrupted while it waits, and the operation never runs.
 """
 
 from __future__ import annotations
 
 import signal
-import subprocess
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -30,9 +26,6 @@ host_pools:
 hosts:
   - {name: im-01}
   - {name: im-02, sessions: 1}
-  - {name: im-03}
-  - {name: im-04}
-  - {name: im-05}
 """
 PLAYBOOK = REPO / "playbooks" / "move.yml"
 QUICK = ("-e", "avd_settle_seconds=2", "-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1")
@@ -51,10 +44,10 @@ def pools_of(arm: Arm, host: str) -> dict[str, dict]:
     return {pool: listed[host] for pool in ("hp-ia", "hp-ib") if host in (listed := arm.session_hosts(pool))}
 
 
-def move_args(arm: Arm, tmp: Path, host: str) -> tuple[tuple[str, ...], str]:
-    """The host's pool now (given as the inventory would give it) as the source, the other pool as the target."""
-    source, to = ("hp-ia", "hp-ib") if "hp-ia" in pools_of(arm, host) else ("hp-ib", "hp-ia")
-    args = ("-e", f"target={host}", "-e", f"avd_host_pool={source}", "-e", f"avd_target_pool={to}")
+def move_args(arm: Arm, tmp: Path) -> tuple[tuple[str, ...], str]:
+    """im-01 goes back and forth between the two pools: its pool now is given as the inventory would give it."""
+    source, to = ("hp-ia", "hp-ib") if "hp-ia" in pools_of(arm, "im-01") else ("hp-ib", "hp-ia")
+    args = ("-e", "target=im-01", "-e", f"avd_host_pool={source}", "-e", f"avd_target_pool={to}")
     return (*args, "-e", f"avd_journal={tmp / 'drains.json'}", "-e", f"avd_report_dir={tmp}"), to
 
 
@@ -68,14 +61,13 @@ def moved(arm: Arm, host: str, tmp: Path, to: str) -> None:
     assert journal(tmp / "drains.json") == {}
 
 
-# (step, its host, how the run is stopped right after it: a held runtime operation, or the task Ansible starts next,
+# (step, how the run is stopped right after it: a held runtime operation, or the task Ansible starts next,
 # and the signal: SIGINT and SIGTERM in turn)
 STEPS = [
-    ("after the lock", "im-01", {"op": "*"}, None, signal.SIGINT),
-    ("after the removal from the source pool", "im-03", {"op": "registry_write"}, None, signal.SIGTERM),
+    ("after the lock", {"op": "*"}, None, signal.SIGINT),
+    ("after the removal from the source pool", {"op": "registry_write"}, None, signal.SIGTERM),
     (
         "before the drain is restored",
-        "im-04",
         {"op": "qwinsta"},
         "Ask the target host pool until it lists the host Available",
         signal.SIGINT,
@@ -83,32 +75,31 @@ STEPS = [
 ]
 
 
-def interrupted_then_run_again(
-    lab, tmp_path: Path, step: str, host: str, held: dict[str, str], marker: str | None, sent: signal.Signals
-) -> tuple[int | None, str, dict[str, dict], subprocess.CompletedProcess[str], str]:
-    """The move of ``host`` stopped at its step, then the same command again: the interrupted run's exit code and
-    output, the pools that listed the host in between, the rerun, and the pool it was moving to."""
+@pytest.mark.parametrize(("step", "held", "marker", "sent"), STEPS, ids=[step[0] for step in STEPS])
+def test_move_interrupted_at_each_step_converges_when_run_again(lab, tmp_path, step, held, marker, sent):
     arm = Arm(lab)
-    args, to = move_args(arm, tmp_path, host)
+    args, to = move_args(arm, tmp_path)
     if held is not None and marker is None:
-        hold(lab, host, **held)
+        hold(lab, "im-01", **held)
     process = start(lab, "move.yml", *args, *QUICK)
     try:
         if marker is not None:
             read_until(process, marker)
-            hold(lab, host, **held)
-        wait_held(lab, host, process)
+            hold(lab, "im-01", **held)
+        wait_held(lab, "im-01", process)
         out = interrupt(process, sent, f"move.yml interrupted {step}")
     finally:
-        release(lab, host)
-        if process.poll() is None:  # read_until or wait_held failed: the run is not left behind
-            interrupt(process, signal.SIGKILL, f"move.yml {step}, stopped")
-    between = pools_of(arm, host)
+        release(lab, "im-01")
+    assert process.returncode != 0, out[-3000:]
+    if step == "after the removal from the source pool":
+        assert pools_of(arm, "im-01") == {}  # in no pool: the rerun must finish the move
     # The same command again.
-    return process.returncode, out, between, lab.playbook(PLAYBOOK, *args, *QUICK), to
+    again = lab.playbook(PLAYBOOK, *args, *QUICK)
+    assert again.returncode == 0, flat(again.stdout)[-4000:]
+    moved(arm, "im-01", tmp_path, to)
 
 
-def users_across_an_interrupt(lab, tmp_path: Path) -> None:
+def test_a_move_interrupted_while_waiting_for_users_leaves_them_and_the_source_pool(lab, tmp_path):
     """im-02 has a user: the run drains it and waits; interrupted there and run again without consent, the host is
     still in its pool with its user, taking sessions again."""
     arm = Arm(lab)
@@ -136,78 +127,30 @@ def users_across_an_interrupt(lab, tmp_path: Path) -> None:
     assert "avdops-run-im-02" not in arm.tags("hp-ia")
 
 
-def two_moves_at_once(
-    lab, tmp_path: Path
-) -> tuple[dict[str, str], subprocess.CompletedProcess[str], int, int, str, int | None, str]:
-    """Run A stopped on im-05's re-registration (after its removal from the source), run B of the same host beside
-    it, then A released: who held im-05 while A waited, B's run, the commands B sent im-05, A's pid, A's output and
-    exit code, and the pool A moved im-05 to."""
+def test_two_moves_at_once_never_move_one_host_together(lab, tmp_path):
+    """Run A is stopped on im-01's re-registration (after its removal from the source); run B of the same host is
+    refused for it, naming A, and changes nothing; A, released, finishes the move."""
     arm = Arm(lab)
-    args, to = move_args(arm, tmp_path, "im-05")
-    hold(lab, "im-05", op="registry_write")
+    args, to = move_args(arm, tmp_path)
+    hold(lab, "im-01", op="registry_write")
     first = start(lab, "move.yml", *args, *QUICK)
     try:
-        wait_held(lab, "im-05", first)
+        wait_held(lab, "im-01", first)
         holder = {**arm.tags("hp-ia"), **arm.tags("hp-ib")}
         lab.reset_stats()
         second = lab.playbook(PLAYBOOK, *args, *QUICK)
-        commands = lab.stats()["im-05"]["commands"]
-        lab.control("/hosts/im-05/release?run=1", method="POST")
+        commands = lab.stats()["im-01"]["commands"]
+        lab.control("/hosts/im-01/release?run=1", method="POST")
         out, _unused = first.communicate(timeout=600)
     finally:
-        release(lab, "im-05")
+        release(lab, "im-01")
         if first.poll() is None:
             first.kill()
             first.wait()
-    return holder, second, commands, first.pid, out, first.returncode, to
-
-
-@pytest.fixture(scope="module")
-def runs(lab, tmp_path_factory) -> dict[str, tuple[Future, Path]]:
-    """Every step's interrupted run and its rerun, im-02's, and im-05's two moves at once, each on its host; the
-    pools' keys generated first, so no run generates one that replaces another's (a key not the pool's current one
-    no longer registers)."""
-    arm = Arm(lab)
-    for pool in ("hp-ia", "hp-ib"):
-        arm.generate_key(6, pool)
-    with ThreadPoolExecutor(max_workers=len(STEPS) + 2) as pool:
-        started = {}
-        for step, host, held, marker, sent in STEPS:
-            tmp = tmp_path_factory.mktemp(host)
-            started[step] = (pool.submit(interrupted_then_run_again, lab, tmp, step, host, held, marker, sent), tmp)
-        users = tmp_path_factory.mktemp("im-02")
-        started["users"] = (pool.submit(users_across_an_interrupt, lab, users), users)
-        twice = tmp_path_factory.mktemp("two-moves")
-        started["two at once"] = (pool.submit(two_moves_at_once, lab, twice), twice)
-    return started
-
-
-@pytest.mark.parametrize(("step", "host"), [step[:2] for step in STEPS], ids=[step[0] for step in STEPS])
-def test_move_interrupted_at_each_step_converges_when_run_again(lab, runs, step, host):
-    future, tmp_path = runs[step]
-    returncode, out, between, again, to = future.result()
-    assert returncode != 0, out[-3000:]
-    if step == "after the removal from the source pool":
-        assert between == {}  # in no pool: the rerun must finish the move
-    assert again.returncode == 0, flat(again.stdout)[-4000:]
-    moved(Arm(lab), host, tmp_path, to)
-
-
-def test_a_move_interrupted_while_waiting_for_users_leaves_them_and_the_source_pool(runs):
-    """im-02 has a user: the run drains it and waits; interrupted there and run again without consent, the host is
-    still in its pool with its user, taking sessions again."""
-    runs["users"][0].result()
-
-
-def test_two_moves_at_once_never_move_one_host_together(lab, runs):
-    """Run A is stopped on im-05's re-registration (after its removal from the source); run B of the same host is
-    refused for it, naming A, and changes nothing; A, released, finishes the move."""
-    future, tmp_path = runs["two at once"]
-    holder, second, commands, pid, out, returncode, to = future.result()
-    assert "avdops-run-im-05" in holder, holder
+    assert "avdops-run-im-01" in holder, holder
     assert second.returncode == 0, flat(second.stdout)[-4000:]
     text = flat(second.stdout)
-    assert "im-05: skipped: not changed: another run holds this host" in text and f":{pid}:" in text, text
+    assert "im-01: skipped: not changed: another run holds this host" in text and f":{first.pid}:" in text, text
     assert commands == 0  # run B sent the host nothing
-    assert returncode == 0, flat(out)[-4000:]
-    moved(Arm(lab), "im-05", tmp_path, to)
+    assert first.returncode == 0, flat(out)[-4000:]
+    moved(arm, "im-01", tmp_path, to)
