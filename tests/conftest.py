@@ -22,6 +22,11 @@ BIN = Path(sys.executable).parent
 # Several checkouts may run their tests at once on one machine (worktrees):
 # AVDLAB_NET=N moves every test lab from 127.0.X.Y to 127.N.X.Y.
 LAB_NET = int(os.environ.get("AVDLAB_NET", "0"))
+# Every Ansible command the tests start (molecule's too) reads no hosts unless it names its inventory with -i:
+# ansible.cfg's default, inventories/lab, is where `make demo` leaves the demo lab's hosts, WinRM settings and
+# host_pool source, which a play without -i would read (its Azure requests landed on a test lab's ARM).
+NO_INVENTORY = REPO / "tests" / "fixtures" / "no_inventory"
+os.environ["ANSIBLE_INVENTORY"] = str(NO_INVENTORY)
 
 
 def lab_address(address: str) -> str:
