@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -327,15 +328,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def cpu_seconds() -> float:
+    """User and system CPU of this process and of every child it has waited for (an ansible-playbook and the
+    workers it forked, a lab the test stopped, molecule): what a test cost, read before and after it."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class CpuMeter:
+    """In the process that runs the tests (an xdist worker): each phase report carries the CPU spent since the
+    last one (``cpu`` in its user_properties), so a module's fixtures count in its first and last tests."""
+
+    def __init__(self) -> None:
+        self.last = cpu_seconds()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        now = cpu_seconds()
+        report.user_properties.append(("cpu", now - self.last))
+        self.last = now
+        return report
+
+
 class DurationRecorder:
-    """Sums the durations of each unit's reports in the process that writes the results (xdist's controller)."""
+    """Sums the durations (and the CPU) of each unit's reports in the process that writes the results (xdist's
+    controller); the CPU per unit is printed at the end, the costliest first."""
 
     def __init__(self) -> None:
         self.durations: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         unit = work_unit(report.nodeid)
         self.durations[unit] = self.durations.get(unit, 0.0) + report.duration
+        spent = sum(value for name, value in report.user_properties if name == "cpu")
+        self.cpu[unit] = self.cpu.get(unit, 0.0) + spent
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        terminalreporter.write_sep("=", f"CPU seconds per unit ({sum(self.cpu.values()):.0f} in all)")
+        for unit, spent in sorted(self.cpu.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{spent:8.1f} {self.durations[unit]:8.1f} s  {unit}")
 
     def pytest_sessionfinish(self) -> None:
         if self.durations:
@@ -343,7 +376,11 @@ class DurationRecorder:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--store-durations") and not hasattr(config, "workerinput"):
+    if not config.getoption("--store-durations"):
+        return
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", 0):
+        config.pluginmanager.register(CpuMeter(), "avd-cpu")  # where the tests run (a worker, or pytest -n 0)
+    if not hasattr(config, "workerinput"):
         config.pluginmanager.register(DurationRecorder(), "avd-durations")
 
 

@@ -1,10 +1,14 @@
-"""The xdist scheduler's order (tests/conftest.py): the longest measured unit first, then the others by kind."""
+"""The xdist scheduler's order (tests/conftest.py): the longest measured unit first, then the others by kind; and
+what --store-durations measures (each unit's duration and CPU)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+from types import SimpleNamespace
 
-from tests.conftest import read_durations, schedule_key, store_durations, work_unit
+from tests.conftest import CpuMeter, DurationRecorder, read_durations, schedule_key, store_durations, work_unit
 
 MOLECULE = "tests/integration/test_molecule_scenarios.py"
 
@@ -74,3 +78,29 @@ def test_a_missing_or_malformed_file_measures_nothing(tmp_path):
     assert read_durations(tmp_path / "bad.json") == {}
     (tmp_path / "mixed.json").write_text(json.dumps({"tests/unit/test_a.py": 2, "tests/unit/test_b.py": "slow"}))
     assert read_durations(tmp_path / "mixed.json") == {"tests/unit/test_a.py": 2.0}
+
+
+def test_the_recorder_sums_each_units_cpu_from_its_reports_phases():
+    recorder = DurationRecorder()
+    module = "tests/integration/test_move.py"
+    for nodeid, cpu in ((f"{module}::test_a", 2.5), (f"{module}::test_a", 0.5), (f"{module}::test_b", 1.0)):
+        recorder.pytest_runtest_logreport(SimpleNamespace(nodeid=nodeid, duration=1.0, user_properties=[("cpu", cpu)]))
+    recorder.pytest_runtest_logreport(
+        SimpleNamespace(nodeid="tests/unit/test_x.py::t", duration=0.2, user_properties=[])
+    )
+    assert recorder.cpu == {module: 4.0, "tests/unit/test_x.py": 0.0}
+    assert recorder.durations == {module: 3.0, "tests/unit/test_x.py": 0.2}
+
+
+def test_the_cpu_meter_gives_each_phase_what_it_spent_since_the_last():
+    meter = CpuMeter()
+    busy_until = time.process_time() + 0.05
+    while time.process_time() < busy_until:
+        pass
+    report = SimpleNamespace(user_properties=[])
+    hook = meter.pytest_runtest_makereport(None, None)
+    next(hook)
+    with contextlib.suppress(StopIteration):
+        hook.send(report)
+    ((name, spent),) = report.user_properties
+    assert name == "cpu" and 0.05 <= spent < 1.0
