@@ -1,37 +1,40 @@
 """Stand-in for the get-pip.py bootstrap script ansible-test downloads from ci-files.testing.ansible.com.
 
-``make sanity`` puts it where ansible-test caches that script, so its per-test virtual
-environments get pip from the interpreter's own ``ensurepip`` and then ``pip install`` the
-requested pip version, as get-pip.py would, from the wheels ``make sanity-wheels`` saved
-(``PIP_NO_INDEX``/``PIP_FIND_LINKS``): no network while the sanity tests run.
+``make sanity`` puts it where ansible-test caches that script. Like get-pip.py, which carries a copy of pip
+and runs it to install the requested pip, it runs pip from the pip wheel ``make sanity-wheels`` saved (pip
+runs from its wheel, a zip on ``sys.path``) and installs what ansible-test asks for from those wheels
+(pip's configuration: ``no-index``, ``find-links``): no network while the sanity tests run, and no
+``ensurepip`` round (its pip and setuptools installed, then setuptools removed) in each of the per-test
+virtual environments.
 """
 
 from __future__ import annotations
 
-import ensurepip
-import importlib
+import configparser
+import glob
 import os
 import runpy
 import sys
 
-GET_PIP_OPTIONS = ("--no-setuptools", "--no-wheel")  # get-pip.py's own options, not pip's
+GET_PIP_OPTIONS = ("--no-setuptools", "--no-wheel")  # get-pip.py's own options, not pip's; neither is installed
+PIP_CONFIG = "~/.config/pip/pip.conf"  # where make sanity writes find-links (HOME is .sanity/home)
+
+
+def pip_wheel(config: str = PIP_CONFIG) -> str:
+    """The pip wheel in pip's find-links folder (the saved wheels)."""
+    parser = configparser.ConfigParser()
+    parser.read(os.path.expanduser(config))
+    folder = os.environ.get("PIP_FIND_LINKS") or parser.get("global", "find-links", fallback="")
+    wheels = sorted(glob.glob(os.path.join(folder, "pip-*-py3-none-any.whl"))) if folder else []
+    if not wheels:
+        sys.exit(f"get_pip stand-in: no pip wheel in pip's find-links ({folder or 'not set'}): run make sanity-wheels")
+    return wheels[-1]
 
 
 def main() -> None:
     arguments = [arg for arg in sys.argv[1:] if arg not in GET_PIP_OPTIONS]
-    environment = dict(os.environ)
-    ensurepip.bootstrap(upgrade=True)  # sets PIP_CONFIG_FILE=/dev/null in this process
-    os.environ.clear()
-    os.environ.update(environment)  # pip's configuration (no-index, find-links) applies again
-    importlib.invalidate_caches()
-    if "--no-setuptools" in sys.argv:
-        # ensurepip brings setuptools; get-pip.py --no-setuptools leaves it out
-        runpy_pip(["uninstall", "--yes", "--quiet", "setuptools"])
-    runpy_pip(["install", *arguments])
-
-
-def runpy_pip(arguments: list[str]) -> None:
-    sys.argv = ["pip", *arguments]
+    sys.path.insert(0, pip_wheel())
+    sys.argv = ["pip", "install", *arguments]
     try:
         runpy.run_module("pip", run_name="__main__", alter_sys=True)
     except SystemExit as exc:
