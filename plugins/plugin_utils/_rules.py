@@ -1077,8 +1077,7 @@ POOL_WIDE = ("max_session_limit", "registration_expiration_time", "host_pool")
 
 def pool_from_hostvars(variables: Mapping[str, Any]) -> dict[str, Any] | None:
     """The host pool's view of a host, from the host_pool inventory plugin's variables (None without them)."""
-    names = POOL_VARIABLES
-    pool = {key: variables[var] for key, var in names.items() if variables.get(var) is not None}
+    pool = {key: variables[var] for key, var in POOL_VARIABLES.items() if variables.get(var) is not None}
     address = pool_address(variables)
     if address["live"]:  # the inventory's live view of this host is there: it wins
         pool["host_pool"] = address["host_pool"]
