@@ -3,6 +3,7 @@ host pool the way any ARM client would, for the interrupt and concurrency tests 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -134,6 +135,7 @@ def interrupt(process: subprocess.Popen[str], sent: signal.Signals, label: str) 
     """Send the signal to the run's process group (Ctrl-C reaches every process of a terminal's foreground job;
     AWX and CI stop the job's group) and return what the run printed to its end."""
     out = ""
+    command_line = command_line_of(process.pid)
     try:
         # Python may drop a signal that lands in its at-fork handlers (Ansible forks a worker per task): like a
         # person pressing Ctrl-C again, or AWX sending SIGTERM again, send it until the run ends.
@@ -150,8 +152,45 @@ def interrupt(process: subprocess.Popen[str], sent: signal.Signals, label: str) 
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        stop_left_workers(command_line)
     record_output(label, out, returncode=process.returncode)
     return out
+
+
+def command_line_of(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # the run has already ended
+        return b""
+
+
+def stop_left_workers(command_line: bytes) -> list[int]:
+    """Kill what is left of an interrupted run: ansible-core's workers each start a session of their own (a signal to
+    the run's group misses them) and are told to stop by the controller's signal handler; one forked as the signal
+    came may miss it and block for good writing its result to the gone controller (seen after a SIGTERM case: an
+    orphaned worker stuck in a pipe write for 50 minutes). A worker is a fork of the controller, with its command
+    line; one whose controller is gone is left. Another run with the same command line is not touched: its controller
+    is this process's child, its workers that controller's."""
+    if not command_line:
+        return []
+    left = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or command_line_of(int(entry.name)) != command_line:
+            continue
+        parent = parent_of(int(entry.name))
+        if parent != os.getpid() and command_line_of(parent) != command_line:
+            left.append(int(entry.name))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+    return left
+
+
+def parent_of(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rpartition(")")[2].split()[1])  # after the command's name: state, then the parent's pid
 
 
 def release(lab: Any, host: str) -> None:
