@@ -43,60 +43,71 @@ def live_lab(lab_factory, tmp_path_factory):
     return lab
 
 
-def pools(lab, directory: Path) -> dict[str, dict]:
-    """Each pool as ARM lists it: its session hosts (status) and whether it has a registration key."""
-    out = directory / "pools.json"
+def pools_play(name: str, out: Path) -> dict:
+    """A play that keeps each pool as ARM lists it in ``out``: its session hosts and its registration key."""
+    kept = (
+        "{{ {'hosts': pools_read.results | items2dict(key_name='item', value_name='session_hosts'),"
+        " 'keys': dict(pools_read.results | map(attribute='item') | zip(pools_read.results"
+        " | map(attribute='host_pool') | map(attribute='registration_expiration_time')))} | to_json }}"
+    )
     tasks = [
         {
             "name": "Pool",
             "avdops.sessionhost.host_pool_info": {"name": "{{ item }}", "resource_group": "rg-avdlab"},
             "loop": POOLS,
-            "register": "read",
+            "register": "pools_read",
         },
-        {
-            "name": "Keep",
-            "ansible.builtin.copy": {
-                "content": "{{ read.results | items2dict(key_name='item', value_name='session_hosts') | to_json }}",
-                "dest": str(out / "hosts.json"),
-            },
-        },
-        {
-            "name": "Keep the keys",
-            "ansible.builtin.copy": {
-                "content": "{{ dict(read.results | map(attribute='item') | zip(read.results | map(attribute="
-                "'host_pool') | map(attribute='registration_expiration_time'))) | to_json }}",
-                "dest": str(out / "keys.json"),
-            },
-        },
+        # one module on the controller (command), where copy runs two (stat, then copy)
+        {"name": "Keep", "ansible.builtin.command": {"argv": ["cp", "/dev/stdin", str(out)], "stdin": kept}},
     ]
-    out.mkdir(parents=True, exist_ok=True)
-    play = directory / "pools.yml"
-    play.write_text(yaml.safe_dump([{"name": "Pools", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    result = lab.playbook(play, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    hosts = json.loads((out / "hosts.json").read_text())
-    keys = json.loads((out / "keys.json").read_text())
+    return {"name": name, "hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": tasks}
+
+
+def pools(out: Path) -> dict[str, dict]:
+    """Each pool as ``pools_play`` kept it (status of each session host, the registration key's expiry)."""
+    kept = json.loads(out.read_text())
+    hosts, keys = kept["hosts"], kept["keys"]
     return {name: {"hosts": {h["short_name"]: h["status"] for h in hosts[name]}, "key": keys[name]} for name in hosts}
 
 
+def between_reads(lab, directory: Path, playbook: Path, *args: str):
+    """``playbook`` (imported, as a user may) between two reads of the pools, all one ansible-playbook run: a run
+    costs a CPU-second or more to start. Returns the run and the pools before and after it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    before, after = directory / "before.json", directory / "after.json"
+    wrapper = directory / "between_reads.yml"
+    wrapper.write_text(
+        yaml.safe_dump(
+            [
+                pools_play("Pools before", before),
+                {"ansible.builtin.import_playbook": str(playbook)},
+                pools_play("Pools after", after),
+            ]
+        )
+    )
+    result = lab.playbook(wrapper, *args, inventories=INVENTORIES)
+    assert before.exists(), result.stdout[-3000:]
+    return result, pools(before), pools(after) if after.exists() else None
+
+
 def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
-    before = pools(live_lab, tmp_path / "before")
-    assert set(before["hp-live"]["hosts"]) == {"lp-01", "lp-03"} and set(before["hp-stale"]["hosts"]) == {"lp-02"}
-    stale_key = before["hp-stale"]["key"]
-    result = live_lab.playbook(
+    result, before, after = between_reads(
+        live_lab,
+        tmp_path,
         REPO / "playbooks" / "remediate.yml",
         "-e",
         f"avd_report_dir={tmp_path / 'reports'}",
         "-e",
         "target=lp-01",
         *FAST,
-        inventories=INVENTORIES,
     )
+    assert set(before["hp-live"]["hosts"]) == {"lp-01", "lp-03"} and set(before["hp-stale"]["hosts"]) == {"lp-02"}
+    stale_key = before["hp-stale"]["key"]
     report = json.loads((tmp_path / "reports" / "remediation.json").read_text())
     entry = report["hosts"]["lp-01"]
     assert entry["outcome"] == "fixed", result.stdout[-5000:]
     assert entry["roles"] == ["registration"] and entry["after"]["state"] == "healthy"
-    after = pools(live_lab, tmp_path / "after")
+    assert after is not None, result.stdout[-5000:]
     assert after["hp-live"]["hosts"]["lp-01"] == "Available"
     # Nothing went to hp-stale: it lists only its own host, and no registration key was made there.
     assert set(after["hp-stale"]["hosts"]) == {"lp-02"} and after["hp-stale"]["key"] == stale_key
@@ -109,9 +120,9 @@ def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_s
 
 
 def test_move_takes_the_host_from_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
-    before = pools(live_lab, tmp_path / "before")
-    assert "lp-03" in before["hp-live"]["hosts"] and "lp-03" not in before["hp-target"]["hosts"]
-    result = live_lab.playbook(
+    result, before, after = between_reads(
+        live_lab,
+        tmp_path,
         REPO / "playbooks" / "move.yml",
         "-e",
         "avd_target_pool=hp-target",
@@ -124,10 +135,10 @@ def test_move_takes_the_host_from_its_live_pool_and_never_writes_to_the_stale_on
         "-e",
         "avd_session_wait_delay=1",
         *FAST,
-        inventories=INVENTORIES,
     )
+    assert "lp-03" in before["hp-live"]["hosts"] and "lp-03" not in before["hp-target"]["hosts"]
     assert result.returncode == 0, result.stdout[-5000:]
-    after = pools(live_lab, tmp_path / "after")
+    assert after is not None, result.stdout[-5000:]
     # Removed from the pool Azure listed it in, registered in the target, and nothing written to hp-stale.
     assert "lp-03" not in after["hp-live"]["hosts"], result.stdout[-3000:]
     assert after["hp-target"]["hosts"].get("lp-03") == "Available", result.stdout[-3000:]
