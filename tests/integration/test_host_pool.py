@@ -177,21 +177,31 @@ def test_host_pool_info(pool_reads):
     assert "token" not in json.dumps(out["host_pool"]).lower().replace("registration_expiration_time", "")
 
 
-def test_registration_token_reuse_rotation_and_revocation(arm_lab, tmp_path):
-    # -v: the default callback prints each result (as the json callback does) and the revocation's diff
-    result, (first, again, rotated, revoked, absent) = steps(
+@pytest.fixture(scope="module")
+def token_steps(arm_lab, tmp_path_factory):
+    """The token's life (made, reused, rotated, revoked twice), then check mode on a pool without one: one run.
+    -v: the default callback prints each result (as the json callback does) and the revocation's diff."""
+    return steps(
         arm_lab,
-        tmp_path,
+        tmp_path_factory.mktemp("token"),
         [
             call("registration_token", {**POOL, "expiration_hours": 6}),
             call("registration_token", {**POOL, "expiration_hours": 6, "min_valid_hours": 2}),
             call("registration_token", {**POOL, "expiration_hours": 24, "min_valid_hours": 12}),
             call("registration_token", {**POOL, "state": "absent"}, diff=True),
             call("registration_token", {**POOL, "state": "absent"}),
+            # test_token_check_mode_changes_nothing
+            call("registration_token", {**POOL, "state": "absent"}),
+            call("registration_token", {**POOL}, check=True),
+            call("host_pool_info", {"host_pool": "hp-arm", "resource_group": "rg-avdlab"}),
         ],
         "-v",
         callback="default",
     )
+
+
+def test_registration_token_reuse_rotation_and_revocation(token_steps):
+    result, (first, again, rotated, revoked, absent, *_unused) = token_steps
     assert result.returncode == 0, result.stdout
     token = first["token"]
     assert first["changed"] and not first["reused"] and len(token) > 100
@@ -212,16 +222,8 @@ def test_expiry_outside_the_documented_range_is_refused_before_any_call(pool_rea
     assert json.loads(after["content"])["requests"] == json.loads(before["content"])["requests"]
 
 
-def test_token_check_mode_changes_nothing(arm_lab, tmp_path):
-    result, (_absent, out, info) = steps(
-        arm_lab,
-        tmp_path,
-        [
-            call("registration_token", {**POOL, "state": "absent"}),
-            call("registration_token", {**POOL}, check=True),
-            call("host_pool_info", {"host_pool": "hp-arm", "resource_group": "rg-avdlab"}),
-        ],
-    )
+def test_token_check_mode_changes_nothing(token_steps):
+    result, (*_unused, out, info) = token_steps
     assert result.returncode == 0 and out["changed"] is True and out["token"] is None
     assert info["host_pool"]["registration_expiration_time"] is None
 
@@ -262,31 +264,20 @@ def test_drain_on_and_off_is_idempotent_and_previewable(arm_lab, tmp_path):
     assert still["session_host"]["allow_new_session"] is True
 
 
-def test_removal_refused_with_sessions_and_done_with_force(arm_lab, tmp_path):
-    result, (refused, removed, again, missing) = steps(
-        arm_lab,
-        tmp_path,
-        [
+@pytest.fixture(scope="module")
+def pool_writes(arm_lab, tmp_path_factory):
+    """The removal, the user sessions and the 404 and throttled reads, in this order: one run. Returns the run
+    and each test's results."""
+    ph01 = {**POOL, "session_host": "ph-01"}
+    message = {"message_title": "Maintenance", "message_body": "Please save your work"}
+    tests = {
+        "removal": [
             call("session_host", {**POOL, "name": "ph-04", "state": "absent"}, refused=True),
             call("session_host", {**POOL, "name": "ph-04.lab.avd.test", "state": "absent", "force": True}),
             call("session_host", {**POOL, "name": "ph-04", "state": "absent"}),
             call("session_host", {**POOL, "name": "ph-04", "allow_new_session": False}, refused=True),
         ],
-    )
-    assert result.returncode == 0, result.stdout
-    assert refused["failed"] is True and "1 user session(s)" in refused["msg"]
-    assert removed["changed"] is True and removed["removed"] == "ph-04.lab.avd.test"
-    assert again["changed"] is False
-    assert missing["failed"] is True and "is not in host pool 'hp-arm'" in missing["msg"]
-
-
-def test_user_sessions_message_disconnect_log_off(arm_lab, tmp_path):
-    ph01 = {**POOL, "session_host": "ph-01"}
-    message = {"message_title": "Maintenance", "message_body": "Please save your work"}
-    result, (listed, sent, shown, disconnected, again, logged_off, bad) = steps(
-        arm_lab,
-        tmp_path,
-        [
+        "sessions": [
             call("user_session", ph01),
             call("user_session", {**ph01, **message}),
             control(arm_lab, "/hosts/ph-01"),  # the lab's own view of the host (avdlab show)
@@ -295,7 +286,39 @@ def test_user_sessions_message_disconnect_log_off(arm_lab, tmp_path):
             call("user_session", {**ph01, "state": "logged_off"}),
             call("user_session", {**ph01, "ids": ["99"]}, refused=True),
         ],
+        "errors": [
+            call("host_pool_info", {"name": "hp-nope", "resource_group": "rg-avdlab"}, refused=True),
+            control(arm_lab, "/arm/throttle?count=2", method="POST"),
+            call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}),
+            control(arm_lab, "/arm/throttle?count=50", method="POST"),
+            call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab", "retries": 1}, refused=True),
+        ],
+    }
+    result, registered = steps(
+        arm_lab,
+        tmp_path_factory.mktemp("writes"),
+        [task for tasks in tests.values() for task in tasks],
+        always=[control(arm_lab, "/arm/throttle?count=0", method="POST")],
     )
+    results: dict[str, list] = {}
+    start = 0
+    for name, tasks in tests.items():
+        results[name] = registered[start : start + len(tasks)]
+        start += len(tasks)
+    return result, results
+
+
+def test_removal_refused_with_sessions_and_done_with_force(pool_writes):
+    result, (refused, removed, again, missing) = pool_writes[0], pool_writes[1]["removal"]
+    assert result.returncode == 0, result.stdout
+    assert refused["failed"] is True and "1 user session(s)" in refused["msg"]
+    assert removed["changed"] is True and removed["removed"] == "ph-04.lab.avd.test"
+    assert again["changed"] is False
+    assert missing["failed"] is True and "is not in host pool 'hp-arm'" in missing["msg"]
+
+
+def test_user_sessions_message_disconnect_log_off(pool_writes):
+    result, (listed, sent, shown, disconnected, again, logged_off, bad) = pool_writes[0], pool_writes[1]["sessions"]
     assert result.returncode == 0, result.stdout
     assert listed["changed"] is False and [s["state"] for s in listed["sessions"]] == ["Active", "Active"]
     assert sent["messaged"] == ["2", "3"]
@@ -307,7 +330,7 @@ def test_user_sessions_message_disconnect_log_off(arm_lab, tmp_path):
     assert bad["failed"] is True and "no user session 99" in bad["msg"]
 
 
-def test_401_404_and_429_are_clear(arm_lab, tmp_path):
+def test_401_404_and_429_are_clear(arm_lab, tmp_path, pool_writes):
     wrong = azure_env(arm_lab, AZURE_SECRET="wrong-secret")  # the run's environment: a run of its own
     result, _unused = play(
         arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=wrong
@@ -315,18 +338,7 @@ def test_401_404_and_429_are_clear(arm_lab, tmp_path):
     assert (
         result.returncode != 0 and "authentication failed" in result.stdout and "Invalid client secret" in result.stdout
     )
-    result, (missing, _throttled, retried, _throttled_more, exhausted) = steps(
-        arm_lab,
-        tmp_path,
-        [
-            call("host_pool_info", {"name": "hp-nope", "resource_group": "rg-avdlab"}, refused=True),
-            control(arm_lab, "/arm/throttle?count=2", method="POST"),
-            call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}),
-            control(arm_lab, "/arm/throttle?count=50", method="POST"),
-            call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab", "retries": 1}, refused=True),
-        ],
-        always=[control(arm_lab, "/arm/throttle?count=0", method="POST")],
-    )
+    result, (missing, _throttled, retried, _throttled_more, exhausted) = pool_writes[0], pool_writes[1]["errors"]
     assert result.returncode == 0, result.stdout
     assert missing["failed"] is True and "not found (HTTP 404" in missing["msg"] and "hp-nope" in missing["msg"]
     assert not retried.get("failed"), retried  # retried after Retry-After
