@@ -9,6 +9,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -192,6 +193,35 @@ class RunningLab:
 
     def stats(self) -> dict:
         return self.control("/stats")
+
+    # What `avdlab show|status|inject|power|crash --dir DIR` print, asked of the running lab in-process as avdlab's
+    # cli.py asks it (a process each cost 0.15 to 0.3 CPU-s); tests/lab/tests/test_cli.py, test_power.py and
+    # test_lab_hosts.py's test_inject_and_show run the commands themselves.
+    def _command(self, route: str, method: str = "GET") -> dict:
+        try:
+            return self.control(route, method)
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {route}: {json.loads(exc.read()).get('error', str(exc))}") from exc
+
+    def show(self, host: str) -> dict:
+        """`avdlab show HOST`: the host's state (registration token redacted)."""
+        return self._command(f"/hosts/{host}")
+
+    def status(self) -> dict:
+        """`avdlab status`: the lab and its hosts (up, power)."""
+        return self._command("/status")
+
+    def inject(self, host: str, fault: str) -> dict:
+        """`avdlab inject HOST FAULT`: the host gets the fault and restarts; its state after."""
+        return self._command(f"/hosts/{host}/inject?fault={fault}", "POST")
+
+    def power(self, host: str, state: str) -> dict:
+        """`avdlab power HOST on|off`: its VM started (and booted) or stopped; its state after."""
+        return self._command(f"/hosts/{host}/power?state={state}", "POST")
+
+    def crash(self, host: str, down: float = 5.0) -> dict:
+        """`avdlab crash HOST --down SECONDS`: the host drops off the network now and boots DOWN seconds later."""
+        return self._command(f"/hosts/{host}/crash?down={float(down)}", "POST")
 
     def reset_stats(self) -> None:
         self.control("/stats/reset", method="POST")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO, RunningLab, avdlab
+from tests.conftest import REPO, RunningLab
 
 PLAYBOOK = REPO / "playbooks" / "remediate.yml"
 # Each module's lab has a host pool of its own name: the drain journal on the controller (shared by every run, as
@@ -72,7 +72,7 @@ def host_states(lab: RunningLab) -> dict[str, dict]:
     """What `avdlab show` says of every host, without what only time changes."""
     states = {}
     for host in lab.hosts:
-        shown = json.loads(avdlab("show", "--dir", str(lab.directory), host["name"]).stdout)
+        shown = lab.show(host["name"])
         states[host["name"]] = {
             "registry": shown["registry"],
             "programs": shown["programs"],

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import REPO, ansible_env, avdlab, run_ansible
+from tests.conftest import REPO, ansible_env, run_ansible
 
 pytestmark = pytest.mark.lab
 
@@ -468,7 +468,7 @@ def test_a_certificate_azure_cannot_verify_is_reported_as_tls_not_as_credentials
 
 
 def test_a_vm_powered_off_is_stopped_not_contacted_and_fails_only_when_asked(arm_lab, tmp_path):
-    avdlab("power", "--dir", str(arm_lab.directory), "ph-02", "off")
+    arm_lab.power("ph-02", "off")
     try:
         arm_lab.reset_stats()
         args = ("-e", f"avd_report_dir={tmp_path}", "-e", "target=ph-01:ph-02", "-e", "avd_fail_on=critical")
@@ -491,4 +491,4 @@ def test_a_vm_powered_off_is_stopped_not_contacted_and_fails_only_when_asked(arm
         )
         assert asked.returncode != 0 and "ph-02" in asked.stdout
     finally:
-        avdlab("power", "--dir", str(arm_lab.directory), "ph-02", "on")
+        arm_lab.power("ph-02", "on")

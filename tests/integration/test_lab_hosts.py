@@ -32,7 +32,7 @@ def hosts_lab(lab_factory, tmp_path_factory):
 
 
 def show(lab, host: str) -> dict:
-    return json.loads(avdlab("show", "--dir", str(lab.directory), host).stdout)
+    return lab.show(host)
 
 
 def test_win_reboot_restarts_the_host(hosts_lab):

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import REPO, avdlab, flat
+from tests.conftest import REPO, flat
 from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
@@ -53,11 +53,11 @@ Run = tuple[subprocess.CompletedProcess[str], dict[str, dict[str, bool]]]
 
 
 def vm_off(lab) -> Run:
-    avdlab("power", "mp-01", "off", "--dir", str(lab.directory))
+    lab.power("mp-01", "off")
     try:
         result = move(lab, "-e", "avd_target_pool=hp-dst", "-e", "target=mp-01")
     finally:
-        avdlab("power", "mp-01", "on", "--dir", str(lab.directory))
+        lab.power("mp-01", "on")
     return result, pools(lab)
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from pypsrp.exceptions import AuthenticationError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
-
-from tests.conftest import avdlab
 
 pytestmark = pytest.mark.lab
 
@@ -142,5 +139,5 @@ def test_ansible_psrp_put_file_lands_in_the_host_model(pool_lab, tmp_path):
         conn.put_file(str(source), "C:\\Windows\\Temp\\installer.msi")  # raises unless the sha1 matches
     finally:
         conn.close()
-    state = json.loads(avdlab("show", "sh-15", "--dir", str(pool_lab.directory)).stdout)
+    state = pool_lab.show("sh-15")
     assert state["files"]["c:\\windows\\temp\\installer.msi"]["size"] == 256 * 1200

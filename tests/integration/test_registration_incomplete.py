@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.lab
 
@@ -38,7 +38,7 @@ FAST = (
 
 def agent_registry(lab, name: str) -> dict:
     """The agent's registry values as `avdlab show` gives them (the token redacted to its length)."""
-    shown = json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)
+    shown = lab.show(name)
     return {v["name"]: v["data"] for v in shown["registry"][r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\RDInfraAgent"]}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab, flat
+from tests.conftest import REPO, flat
 from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
@@ -81,14 +81,14 @@ def reinstall_check_then_run(lab, packages: Path, check: Path, reports: Path):
         REPO / "playbooks" / "reinstall.yml", "--check", "-e", "target=rr-01", "-e", f"@{packages}", *FAST,
         "-e", f"avd_report_dir={check}",
     )  # fmt: skip
-    avdlab("power", "rr-05", "off", "--dir", str(lab.directory))
+    lab.power("rr-05", "off")
     try:
         result = lab.playbook(
             REPO / "playbooks" / "reinstall.yml", "-e", f"target={REINSTALL_HOSTS}", "-e", f"@{packages}", *FAST,
             "-e", f"avd_report_dir={reports}",
         )  # fmt: skip
     finally:
-        avdlab("power", "rr-05", "on", "--dir", str(lab.directory))
+        lab.power("rr-05", "on")
     return (checked, check), (result, reports)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab, flat
+from tests.conftest import REPO, flat
 from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
@@ -88,11 +88,11 @@ def wrong_package_path(lab, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def vm_off(lab) -> subprocess.CompletedProcess[str]:
-    avdlab("power", "pf-05", "off", "--dir", str(lab.directory))
+    lab.power("pf-05", "off")
     try:
         return reinstall(lab, "-e", "target=pf-05")
     finally:
-        avdlab("power", "pf-05", "on", "--dir", str(lab.directory))
+        lab.power("pf-05", "on")
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ lab of its own (its host is down 40 s), beside test_remediate.py's pool."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, REPO, ansible_env, avdlab, record_output
+from tests.conftest import BIN, REPO, ansible_env, record_output
 from tests.remediate_pool import FAST, PLAYBOOK, remediate, report
 
 pytestmark = pytest.mark.lab
@@ -33,7 +32,7 @@ def lab(lab_factory, tmp_path_factory):
 
 def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(lab, tmp_path: Path):
     for name in ("rm-01", "rm-04"):
-        avdlab("inject", "--dir", str(lab.directory), name, "invalid_registration_token")
+        lab.inject(name, "invalid_registration_token")
     lab.reset_stats()
     run = subprocess.Popen(
         [
@@ -57,7 +56,7 @@ def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(lab
     while lab.stats().get("rm-04", {}).get("commands", 0) < 2:  # diagnosed, and its fix has started
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.05)
-    avdlab("crash", "--dir", str(lab.directory), "rm-04", "--down", "40")
+    lab.crash("rm-04", 40)
     output, _unused = run.communicate(timeout=600)
     record_output("ansible-playbook remediate.yml", output, returncode=run.returncode)
     hosts = report(tmp_path / "a")["hosts"]
@@ -67,7 +66,7 @@ def test_a_host_that_drops_mid_remediation_is_reported_and_a_rerun_converges(lab
     assert "rm-04" in shown[0], output[-4000:]
     assert run.returncode != 0 and "1 failed: rm-04 (failed: " in shown[1]
     deadline = time.monotonic() + 90
-    while not json.loads(avdlab("status", "--dir", str(lab.directory)).stdout)["hosts"]["rm-04"]["up"]:
+    while not lab.status()["hosts"]["rm-04"]["up"]:
         assert time.monotonic() < deadline
         time.sleep(1)
     rerun = remediate(lab, tmp_path / "b", "-e", "target=rm-01:rm-04")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.lab
 
@@ -35,9 +35,7 @@ def rollout(lab_factory, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("rollout") / "lab.yml"
     scenario.write_text(SCENARIO)
     lab = lab_factory("rollout", "--scenario", str(scenario), "--first-address", "127.0.47.1")
-    before = {
-        host["name"]: json.loads(avdlab("show", "--dir", str(lab.directory), host["name"]).stdout) for host in lab.hosts
-    }
+    before = {host["name"]: lab.show(host["name"]) for host in lab.hosts}
     lab.reset_stats()
     out = tmp_path_factory.mktemp("rollout-report")
     result = lab.playbook(
@@ -53,9 +51,7 @@ def rollout(lab_factory, tmp_path_factory):
         "-e",
         "avd_settle_seconds=1",
     )
-    after = {
-        host["name"]: json.loads(avdlab("show", "--dir", str(lab.directory), host["name"]).stdout) for host in lab.hosts
-    }
+    after = {host["name"]: lab.show(host["name"]) for host in lab.hosts}
     return result, json.loads((Path(out) / "remediation.json").read_text()), lab.stats(), before, after, lab
 
 
@@ -97,7 +93,7 @@ def test_after_the_installer_finishes_or_the_policy_goes_the_host_reads_fixed(ro
     """InstallMsiException stays in the log after the fix, as on Windows; the agent's update installing since
     (MsiInstaller 11707) makes it stale, so the diagnosis after the fix finds the host healthy."""
     lab = rollout[-1]
-    avdlab("inject", "--dir", str(lab.directory), "ro-05", "installer_busy")  # an installation starts now, for 8 s
+    lab.inject("ro-05", "installer_busy")  # an installation starts now, for 8 s
     result = lab.playbook(
         PLAYBOOK,
         "-e",
@@ -117,7 +113,7 @@ def test_after_the_installer_finishes_or_the_policy_goes_the_host_reads_fixed(ro
     for name, finding in (("ro-05", "INSTALLER_BUSY"), ("ro-06", "INSTALL_MSI_BLOCKED")):
         assert hosts[name]["before"]["findings"] == [finding], result.stdout[-4000:]
         assert hosts[name]["outcome"] == "fixed" and hosts[name]["after"]["state"] == "healthy", result.stdout[-4000:]
-        events = json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)["events"]
+        events = lab.show(name)["events"]
         failure = max(e["time"] for e in events if "InstallMsiException" in e["message"])
         installed = [e for e in events if e["event_id"] == 11707 and "Infrastructure Agent --" in e["message"]]
         assert installed and max(e["time"] for e in installed) > failure  # the failure is still there, older
@@ -127,7 +123,7 @@ def test_after_the_installer_finishes_or_the_policy_goes_the_host_reads_fixed(ro
 def test_the_installer_busy_role_alone_waits_restarts_and_checks(rollout, tmp_path):
     """On its own the role ends by diagnosing: the installation ended, the agent installed, INSTALLER_BUSY gone."""
     lab = rollout[-1]
-    avdlab("inject", "--dir", str(lab.directory), "ro-07", "installer_busy")  # runs for 6 s from now
+    lab.inject("ro-07", "installer_busy")  # runs for 6 s from now
     play = tmp_path / "installer_busy.yml"
     play.write_text(
         yaml.safe_dump(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import avdlab
 from tests.remediate_pool import host_states, remediate, report
 
 pytestmark = pytest.mark.lab
@@ -37,8 +36,8 @@ def test_bad_finding_ids_are_refused_before_anything_changes(lab, tmp_path: Path
 
 
 def test_only_and_skip_limit_what_is_fixed(lab, tmp_path: Path):
-    avdlab("inject", "--dir", str(lab.directory), "rm-02", "bootloader_stopped")
-    avdlab("inject", "--dir", str(lab.directory), "rm-03", "stack_listener_broken")
+    lab.inject("rm-02", "bootloader_stopped")
+    lab.inject("rm-03", "stack_listener_broken")
     skipped = remediate(lab, tmp_path / "a", "-e", "avd_skip=STACK_LISTENER_NOT_LISTENING", "-e", "target=rm-02:rm-03")
     hosts = report(tmp_path / "a")["hosts"]
     assert skipped.returncode == 0, skipped.stdout[-3000:]

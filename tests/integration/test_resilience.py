@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import BIN, REPO, ansible_env, avdlab, record_output
+from tests.conftest import BIN, REPO, ansible_env, record_output
 
 pytestmark = pytest.mark.lab
 
@@ -37,7 +37,7 @@ def test_a_host_that_drops_mid_gather_is_reported_and_the_rest_diagnosed(lab_fac
     while lab.stats()["sh-02"]["commands"] == 0:  # its gather has started
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.1)
-    avdlab("crash", "--dir", str(lab.directory), "sh-02", "--down", "30")
+    lab.crash("sh-02", 30)
     output, _unused = run.communicate(timeout=300)
     record_output("ansible-playbook diagnose.yml", output, returncode=run.returncode)
     assert run.returncode == 0, output[-3000:]  # the run itself does not fail

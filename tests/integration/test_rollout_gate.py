@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab, flat
+from tests.conftest import REPO, flat
 from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
@@ -43,7 +43,7 @@ STOPPED = (
 
 
 def shown(lab, name: str) -> dict:
-    return json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)
+    return lab.show(name)
 
 
 def remediate(lab, report_dir: Path, *extra: str):

@@ -13,7 +13,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import REPO, avdlab
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.lab
 
@@ -69,7 +69,7 @@ def lab(lab_factory, tmp_path_factory):
 
 
 def shown(lab, name: str) -> dict:
-    return json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)
+    return lab.show(name)
 
 
 def users(lab, name: str) -> list[tuple[str, str]]:

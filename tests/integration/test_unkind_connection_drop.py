@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, avdlab, flat
+from tests.conftest import REPO, flat
 
 pytestmark = pytest.mark.lab
 
@@ -39,7 +39,7 @@ FAST = (
 
 
 def shown(lab, name: str) -> dict:
-    return json.loads(avdlab("show", "--dir", str(lab.directory), name).stdout)
+    return lab.show(name)
 
 
 def services(state: dict) -> dict[str, str]:
