@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .avd import LOCATION, MAX_EXPIRY, MIN_EXPIRY, SUBSCRIPTION, HostPool, fqdn
+from .avd import API_VERSION, LOCATION, MAX_EXPIRY, MIN_EXPIRY, SUBSCRIPTION, HostPool, fqdn
 from .model import LabModel
 from .server import ConnectionState, HttpRequest, HttpResponse
 from .windows import known as k
 from .windows.agent import settle_registration
 from .windows.state import UserSession
 
-API_VERSION = "2024-04-03"
 PROVIDER = "Microsoft.DesktopVirtualization"
 # Microsoft.Compute answers its own api-versions (virtualMachines/instanceView exists in all of these).
 COMPUTE = "Microsoft.Compute"

@@ -23,6 +23,9 @@ from .windows import known as k
 from .windows.agent import settle_registration
 from .windows.state import RUNNING, HostState
 
+# Microsoft.DesktopVirtualization's api-version, the only one the lab's ARM answers (arm.py); here, not in arm.py,
+# because `avdlab up` writes it into lab.json and importing arm.py (the whole server) was half of up's CPU.
+API_VERSION = "2024-04-03"
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000a1ab"
 RESOURCE_GROUP = "rg-avdlab"
 LOCATION = "eastus"

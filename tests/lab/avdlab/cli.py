@@ -275,8 +275,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from . import pki
-    from .arm import API_VERSION
-    from .avd import SUBSCRIPTION
+    from .avd import API_VERSION, SUBSCRIPTION
     from .model import ScenarioError, default_scenario, parse_scenario
     from .windows.packages import write_installers
 
