@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -172,6 +174,15 @@ def avdlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def stop_lab(directory: Path) -> int:
+    """`avdlab down --dir DIRECTORY` (nothing to do when no lab runs there), run in-process by avdlab's own cli.main
+    for the fixtures' teardown: a process each cost 0.15 CPU-s. tests/lab/tests/test_cli.py runs the command."""
+    from avdlab import cli
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return cli.main(["down", "--dir", str(directory)])
+
+
 @dataclass
 class RunningLab:
     directory: Path
@@ -256,7 +267,7 @@ class RunningLab:
 def start_lab(name: str, *args: str) -> RunningLab:
     directory = LAB_BASE / name
     if directory.exists():
-        avdlab("down", "--dir", str(directory), check=False)
+        stop_lab(directory)
         shutil.rmtree(directory)
     inventory = directory / "inventory"
     args = tuple(
@@ -278,7 +289,7 @@ def lab_factory() -> Iterator:
 
     yield factory
     for lab in started:
-        avdlab("down", "--dir", str(lab.directory), check=False)
+        stop_lab(lab.directory)
 
 
 # Each test module that asks for the fifty-host lab gets its own, on its own addresses (apart from the demo lab's
@@ -294,7 +305,7 @@ def pool_lab(request: pytest.FixtureRequest, lab_factory) -> RunningLab:
         raise AssertionError(f"{module} needs its own address block for the fifty-host lab: add it to POOL_LABS")
     lab = lab_factory(f"pool-{module}", "--hosts", "50", "--first-address", POOL_LABS[module])
     yield lab
-    avdlab("down", "--dir", str(lab.directory), check=False)
+    stop_lab(lab.directory)
 
 
 # `make test` runs pytest with pytest-xdist (-n N --dist loadscope) and this scheduler: a test module runs whole on
