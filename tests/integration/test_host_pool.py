@@ -266,10 +266,15 @@ def test_drain_on_and_off_is_idempotent_and_previewable(arm_lab, tmp_path):
 
 @pytest.fixture(scope="module")
 def pool_writes(arm_lab, tmp_path_factory):
-    """The removal, the user sessions and the 404 and throttled reads, in this order: one run. Returns the run
-    and each test's results."""
+    """The removal, the user sessions, the 401, 404 and throttled reads and the Reader's write, in this order: one
+    run. Returns the run and each test's results."""
     ph01 = {**POOL, "session_host": "ph-01"}
     message = {"message_title": "Maintenance", "message_body": "Please save your work"}
+    arm = arm_lab.config["arm"]
+    hp_arm = {"name": "hp-arm", "resource_group": "rg-avdlab"}
+    # credentials as the module's options (with a client_id option, auto takes the options alone, not AZURE_*)
+    principal = {"subscription_id": arm["subscription_id"], "tenant": arm["tenant_id"], "client_id": arm["client_id"]}
+    reader = {**principal, "client_id": arm["reader_client_id"], "secret": arm["reader_client_secret"]}
     tests = {
         "removal": [
             call("session_host", {**POOL, "name": "ph-04", "state": "absent"}, refused=True),
@@ -287,12 +292,15 @@ def pool_writes(arm_lab, tmp_path_factory):
             call("user_session", {**ph01, "ids": ["99"]}, refused=True),
         ],
         "errors": [
+            call("host_pool_info", {**hp_arm, **principal, "secret": "wrong-secret"}, refused=True),
             call("host_pool_info", {"name": "hp-nope", "resource_group": "rg-avdlab"}, refused=True),
             control(arm_lab, "/arm/throttle?count=2", method="POST"),
             call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}),
             control(arm_lab, "/arm/throttle?count=50", method="POST"),
             call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab", "retries": 1}, refused=True),
+            control(arm_lab, "/arm/throttle?count=0", method="POST"),
         ],
+        "reader": [call("session_host", {**POOL, "name": "ph-02", "allow_new_session": False, **reader}, refused=True)],
     }
     result, registered = steps(
         arm_lab,
@@ -330,31 +338,30 @@ def test_user_sessions_message_disconnect_log_off(pool_writes):
     assert bad["failed"] is True and "no user session 99" in bad["msg"]
 
 
-def test_401_404_and_429_are_clear(arm_lab, tmp_path, pool_writes):
-    wrong = azure_env(arm_lab, AZURE_SECRET="wrong-secret")  # the run's environment: a run of its own
-    result, _unused = play(
-        arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=wrong
+def test_401_404_and_429_are_clear(pool_writes):
+    result, (wrong, missing, _throttled, retried, _throttled_more, exhausted, _reset) = (
+        pool_writes[0],
+        pool_writes[1]["errors"],
     )
-    assert (
-        result.returncode != 0 and "authentication failed" in result.stdout and "Invalid client secret" in result.stdout
-    )
-    result, (missing, _throttled, retried, _throttled_more, exhausted) = pool_writes[0], pool_writes[1]["errors"]
     assert result.returncode == 0, result.stdout
+    assert (
+        wrong["failed"] is True and "authentication failed" in wrong["msg"] and "Invalid client secret" in wrong["msg"]
+    )
     assert missing["failed"] is True and "not found (HTTP 404" in missing["msg"] and "hp-nope" in missing["msg"]
     assert not retried.get("failed"), retried  # retried after Retry-After
     assert exhausted["failed"] is True and "HTTP 429" in exhausted["msg"]
 
 
-def test_403_names_the_missing_permission(arm_lab, tmp_path):
-    arm = arm_lab.config["arm"]
-    reader = azure_env(arm_lab, AZURE_CLIENT_ID=arm["reader_client_id"], AZURE_SECRET=arm["reader_client_secret"])
-    result, _unused = play(
-        arm_lab, tmp_path, "session_host", {**POOL, "name": "ph-02", "allow_new_session": False}, env=reader
-    )
-    assert result.returncode != 0 and "permission denied (HTTP 403" in result.stdout
+def test_403_names_the_missing_permission(pool_writes):
+    result, (refused,) = pool_writes[0], pool_writes[1]["reader"]
+    assert result.returncode == 0, result.stdout
+    assert refused["failed"] is True and "permission denied (HTTP 403" in refused["msg"]
 
 
-def test_inventory_plugin(arm_lab, tmp_path):
+@pytest.fixture(scope="module")
+def custom_inventory(arm_lab, tmp_path_factory):
+    """The lab's host_pool source with groups, compose and a cache added, listed (a contributor's credentials)."""
+    cache = tmp_path_factory.mktemp("inventory") / "cache"
     config = yaml.safe_load((arm_lab.inventory / "hostpool.avd.yml").read_text())
     config.update(
         {
@@ -363,13 +370,18 @@ def test_inventory_plugin(arm_lab, tmp_path):
             "compose": {"avd_label": "avd_host_pool ~ '/' ~ inventory_hostname"},
             "cache": True,
             "cache_plugin": "ansible.builtin.jsonfile",
-            "cache_connection": str(tmp_path / "cache"),
+            "cache_connection": str(cache),
         }
     )
     source = arm_lab.inventory / "custom.avd.yml"
     source.write_text(yaml.safe_dump(config))
     result = run_ansible("ansible-inventory", "-i", str(source), "--list")
     source.unlink()
+    return result, cache
+
+
+def test_inventory_plugin(arm_lab, custom_inventory):
+    result, cache = custom_inventory
     assert result.returncode == 0, result.stderr
     inventory = json.loads(
         result.stdout, object_hook=lambda d: d["__ansible_unsafe"] if set(d) == {"__ansible_unsafe"} else d
@@ -384,7 +396,7 @@ def test_inventory_plugin(arm_lab, tmp_path):
         "ph-03" in inventory["avd_status_unavailable"]["hosts"] and "ph-03" in inventory["status_Unavailable"]["hosts"]
     )
     assert "avd_host_pool_hp_arm" in inventory
-    assert list((tmp_path / "cache").iterdir())  # the cache was written
+    assert list(cache.iterdir())  # the cache was written
 
 
 def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
@@ -399,7 +411,7 @@ def test_diagnose_uses_the_pools_view(arm_lab, tmp_path):
     assert not report["hosts"]["ph-02"]["unchecked"]  # the session limit came from the pool
 
 
-def test_a_reader_inventory_says_the_key_could_not_be_checked_not_that_there_is_none(arm_lab, tmp_path):
+def test_a_reader_inventory_says_the_key_could_not_be_checked_not_that_there_is_none(arm_lab, custom_inventory):
     arm = arm_lab.config["arm"]
     config = yaml.safe_load((arm_lab.inventory / "hostpool.avd.yml").read_text())
     # the reader service principal in the inventory file, with where the lab's Azure is
@@ -416,7 +428,7 @@ def test_a_reader_inventory_says_the_key_could_not_be_checked_not_that_there_is_
     )
     source = arm_lab.inventory / "reader.avd.yml"
     source.write_text(yaml.safe_dump(config))
-    writer = run_ansible("ansible-inventory", "-i", str(arm_lab.inventory / "hostpool.avd.yml"), "--list")
+    writer = custom_inventory[0]  # the same source with a contributor's credentials (nothing wrote since)
     result = run_ansible("ansible-inventory", "-i", str(source), "--list")
     source.unlink()
     assert result.returncode == 0 and writer.returncode == 0, result.stderr + writer.stderr
