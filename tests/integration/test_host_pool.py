@@ -239,31 +239,6 @@ def test_planted_token_in_no_output_with_vvv(arm_lab, tmp_path):
     assert "censored" in result.stdout or "hidden" in result.stdout
 
 
-def test_drain_on_and_off_is_idempotent_and_previewable(arm_lab, tmp_path):
-    args = {**POOL, "name": "ph-02", "allow_new_session": False}
-    undrain = {**args, "allow_new_session": True}
-    result, (out, info, drained, again, undrained, still) = steps(
-        arm_lab,
-        tmp_path,
-        [
-            call("session_host", args, check=True, diff=True),
-            call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}),
-            call("session_host", args),
-            call("session_host", args),
-            call("session_host", undrain),
-            call("session_host", undrain),
-        ],
-        callback="default",
-    )
-    assert result.returncode == 0 and out["changed"] is True
-    assert "allow_new_session" in section(result.stdout, 0)
-    assert next(h for h in info["session_hosts"] if h["short_name"] == "ph-02")["allow_new_session"] is True
-    assert drained["changed"] is True
-    assert again["changed"] is False
-    assert undrained["changed"] is True
-    assert still["session_host"]["allow_new_session"] is True
-
-
 @pytest.fixture(scope="module")
 def pool_writes(arm_lab, tmp_path_factory):
     """The removal, the user sessions, the 401, 404 and throttled reads and the Reader's write, in this order: one
@@ -447,23 +422,51 @@ def test_a_reader_inventory_says_the_key_could_not_be_checked_not_that_there_is_
     )
 
 
-def test_token_diff_shows_the_expiry_before_and_after_never_the_token(arm_lab, tmp_path):
-    result, (_absent, out, _revoked) = steps(
+@pytest.fixture(scope="module")
+def diff_steps(arm_lab, tmp_path_factory):
+    """The token's diff (made, then revoked), then ph-02 drained in preview, drained twice and undrained twice: one
+    run, with the text the default callback prints of each diff. The drain leaves ph-02 as it found it (open to new
+    sessions), so it may come last of the tests that read the pool."""
+    args = {**POOL, "name": "ph-02", "allow_new_session": False}
+    undrain = {**args, "allow_new_session": True}
+    return steps(
         arm_lab,
-        tmp_path,
+        tmp_path_factory.mktemp("diff"),
         [
             call("registration_token", {**POOL, "state": "absent"}),
             call("registration_token", {**POOL, "expiration_hours": 5}, diff=True),
             call("registration_token", {**POOL, "state": "absent"}, diff=True),
+            # test_drain_on_and_off_is_idempotent_and_previewable
+            call("session_host", args, check=True, diff=True),
+            call("host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}),
+            call("session_host", args),
+            call("session_host", args),
+            call("session_host", undrain),
+            call("session_host", undrain),
         ],
         callback="default",
     )
+
+
+def test_token_diff_shows_the_expiry_before_and_after_never_the_token(diff_steps):
+    result, (_absent, out, _revoked, *_unused) = diff_steps
     assert result.returncode == 0, result.stdout
     created, revoked = section(result.stdout, 1), section(result.stdout, 2)
     assert "-expiration_time: None" in created and f"+expiration_time: {out['expiration_time']}" in created
     assert "-token_set: false" in created and "+token_set: true" in created
     assert out["token"] not in result.stdout and out["token"][:32] not in result.stdout + result.stderr
     assert f"-expiration_time: {out['expiration_time']}" in revoked and "+token_set: false" in revoked
+
+
+def test_drain_on_and_off_is_idempotent_and_previewable(diff_steps):
+    result, (*_unused, out, info, drained, again, undrained, still) = diff_steps
+    assert result.returncode == 0 and out["changed"] is True
+    assert "allow_new_session" in section(result.stdout, 3)
+    assert next(h for h in info["session_hosts"] if h["short_name"] == "ph-02")["allow_new_session"] is True
+    assert drained["changed"] is True
+    assert again["changed"] is False
+    assert undrained["changed"] is True
+    assert still["session_host"]["allow_new_session"] is True
 
 
 def test_a_certificate_azure_cannot_verify_is_reported_as_tls_not_as_credentials(arm_lab, tmp_path):
