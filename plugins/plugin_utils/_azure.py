@@ -310,14 +310,65 @@ def models() -> Any:
     return sdk_models
 
 
+# One credential per process and per set of credentials (never written to disk): its in-memory MSAL cache keeps the
+# token it got, which azure-identity hands out again until it is due to be refreshed, then refreshes. Ansible forks a
+# worker per task and host from the controller's main process, where the host_pool inventory already got a token:
+# each host pool task's worker inherits that credential and its token instead of asking Entra ID again.
+_CREDENTIALS: dict[tuple[Any, ...], Any] = {}
+# The transports of those credentials (their token requests' connections), whose pooled connections a forked worker
+# must not share with its siblings.
+_TRANSPORTS: list[Any] = []
+
+
+def _credential_key(settings: AzureSettings) -> tuple[Any, ...]:
+    """What a credential is made of: who signs in, where, and how its requests go (not the subscription)."""
+    return (
+        settings.auth_source,
+        settings.tenant,
+        settings.client_id,
+        settings.secret,
+        settings.x509_certificate_path,
+        settings.authority,
+        settings.retries,
+        settings.verify,
+        settings.ca_bundle,
+    )
+
+
+def _forget_connections() -> None:
+    """In a forked child: drop the inherited copies of the credentials' kept-alive connections (closing a copy leaves
+    the parent's open), so that a worker that must refresh a token opens a connection of its own, never one socket
+    for several processes."""
+    for transport in _TRANSPORTS:
+        if transport.session is not None:
+            transport.session.close()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
+
+
 def credential(settings: AzureSettings) -> Any:
+    """The process's credential for these settings, built the first time they are asked for."""
+    key = _credential_key(settings)
+    found = _CREDENTIALS.get(key)
+    if found is None:
+        found = _CREDENTIALS[key] = _new_credential(settings)
+    return found
+
+
+def _new_credential(settings: AzureSettings) -> Any:
     try:
         from azure import identity
+        from azure.core.pipeline.transport import RequestsTransport
     except ImportError:
         raise AzureError(MISSING_SDK) from None
 
     kwargs = _transport_kwargs(settings)
     custom_authority = settings.authority not in {login for _unused, login in CLOUDS.values()}
+    if settings.auth_source == "cli":
+        return identity.AzureCliCredential(tenant_id=settings.tenant or "")
+    transport = RequestsTransport(**kwargs)
+    _TRANSPORTS.append(transport)
     if settings.auth_source == "credential":
         return identity.ClientSecretCredential(
             str(settings.tenant),
@@ -325,6 +376,7 @@ def credential(settings: AzureSettings) -> Any:
             str(settings.secret),
             authority=settings.authority,
             disable_instance_discovery=custom_authority,
+            transport=transport,
             **kwargs,
         )
     if settings.auth_source == "certificate":
@@ -334,11 +386,10 @@ def credential(settings: AzureSettings) -> Any:
             str(settings.x509_certificate_path),
             authority=settings.authority,
             disable_instance_discovery=custom_authority,
+            transport=transport,
             **kwargs,
         )
-    if settings.auth_source == "cli":
-        return identity.AzureCliCredential(tenant_id=settings.tenant or "")
-    return identity.ManagedIdentityCredential(client_id=settings.client_id, **kwargs)
+    return identity.ManagedIdentityCredential(client_id=settings.client_id, transport=transport, **kwargs)
 
 
 def client(settings: AzureSettings) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -507,3 +508,30 @@ def test_a_vm_powered_off_is_stopped_not_contacted_and_fails_only_when_asked(arm
         assert asked.returncode != 0 and "ph-02" in asked.stdout
     finally:
         arm_lab.power("ph-02", "on")
+
+
+def test_the_workers_of_host_pool_tasks_use_the_token_the_inventory_got(arm_lab, tmp_path):
+    """The host_pool inventory gets a token in the controller's main process; the workers Ansible forks from it for
+    each host pool task and host inherit that credential and its token instead of asking Entra ID again."""
+    playbook = tmp_path / "pool.yml"
+    task = {"avdops.sessionhost.host_pool_info": {"host_pool": "{{ avd_host_pool }}", "resource_group": "rg-avdlab"}}
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Every host asks the pool twice",
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "tasks": [{"name": "First", **task}, {"name": "Second", **task}],
+                }
+            ]
+        )
+    )
+    before = arm_lab.control("/arm/stats")
+    result = arm_lab.playbook(playbook, inventories=("hostpool.avd.yml",))
+    assert result.returncode == 0, result.stdout[-3000:]
+    hosts = re.findall(r"^(ph-\d+) +: ok=2 ", result.stdout, re.MULTILINE)  # the pool's hosts (a test removed one)
+    assert len(hosts) >= 3 and result.stdout.count("ok: [ph-") == 2 * len(hosts)  # two workers per host called ARM
+    after = arm_lab.control("/arm/stats")
+    assert after["requests"] - before["requests"] > 2 * len(hosts)
+    assert after["token_requests"] - before["token_requests"] == 1  # the inventory's, and no worker's

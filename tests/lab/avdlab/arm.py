@@ -62,6 +62,7 @@ class ArmSettings:
     base_url: str = ""
     throttle: int = 0  # answer this many next ARM requests with 429
     requests: int = 0  # ARM (not Entra ID) requests received
+    token_requests: int = 0  # Entra ID token requests received
     tokens: dict[str, tuple[Client, float]] = field(default_factory=dict)
 
 
@@ -129,6 +130,7 @@ class ArmApi:
                 },
             )
         if request.method == "POST" and parts == [tenant, "oauth2", "v2.0", "token"]:
+            self.settings.token_requests += 1
             form = {key: values[0] for key, values in parse_qs(request.body.decode()).items()}
             client = next((c for c in self.settings.clients if c.client_id == form.get("client_id")), None)
             if form.get("grant_type") != "client_credentials":

@@ -227,7 +227,14 @@ class Lab:
                     host.stats = type(host.stats)()
                 return _json(200, self.stats())
             if (method, parts) == ("GET", ["arm", "stats"]):
-                return _json(200, {"requests": self.arm_settings.requests, "throttle": self.arm_settings.throttle})
+                return _json(
+                    200,
+                    {
+                        "requests": self.arm_settings.requests,
+                        "token_requests": self.arm_settings.token_requests,
+                        "throttle": self.arm_settings.throttle,
+                    },
+                )
             if (method, parts) == ("POST", ["arm", "throttle"]):
                 self.arm_settings.throttle = int((query.get("count") or ["1"])[0])
                 return _json(200, {"throttle": self.arm_settings.throttle})
