@@ -1,0 +1,35 @@
+"""Ansible forks a worker for every task and host, a skipped task too (its condition is evaluated in the worker):
+remediate.yml's steps that most runs skip are one include per host, not one task each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.conftest import REPO
+
+PLAYBOOKS = REPO / "playbooks"
+
+
+def play(name: str) -> dict[str, Any]:
+    plays = yaml.safe_load((PLAYBOOKS / "remediate.yml").read_text())
+    return next(p for p in plays if p["name"] == name)
+
+
+def test_the_rollout_gates_check_is_one_include_its_conditions_on_the_include():
+    gate = next(t for t in play("Remediate")["tasks"] if t["name"].startswith("Check the host after its fix"))
+    assert gate["ansible.builtin.include_tasks"] == "tasks/rollout_gate.yml"
+    assert "block" not in gate
+    assert "avd_max_fail_percentage | default(100) | int < 100" in gate["when"]  # a run without batches: skipped
+    included = yaml.safe_load((PLAYBOOKS / "tasks" / "rollout_gate.yml").read_text())
+    assert [t["register"] for t in included if "register" in t] == ["avd_pool_now", "avd_after_fix"]
+    assert "avd_after" in included[2]["ansible.builtin.set_fact"]  # the diagnosis after, kept for the report
+
+
+def test_the_batch_and_the_reach_are_noted_by_one_task():
+    tasks = play("Remediate")["tasks"]
+    note = next(t for t in tasks if t["name"].startswith("Note the batch the host runs in"))
+    assert "'reached': true" in note["ansible.builtin.set_fact"]["avd_run"]
+    block = next(t for t in tasks if t["name"] == "Remediate the session host")["block"]
+    assert "ansible.builtin.include_role" in block[0]  # the drain comes first: nothing left to note before it
