@@ -33,3 +33,14 @@ def test_the_batch_and_the_reach_are_noted_by_one_task():
     assert "'reached': true" in note["ansible.builtin.set_fact"]["avd_run"]
     block = next(t for t in tasks if t["name"] == "Remediate the session host")["block"]
     assert "ansible.builtin.include_role" in block[0]  # the drain comes first: nothing left to note before it
+
+
+def test_the_diagnosis_after_is_read_by_the_report_without_a_task_per_host_to_copy_it():
+    tasks = play("Diagnose again and report before and after")["tasks"]
+    assert not any("set_fact" in key for task in tasks for key in task)
+    diagnose = next(t for t in tasks if "avdops.sessionhost.diagnose" in t)
+    assert diagnose["register"] == "avd_after_run" and diagnose["when"] == "avd_after is not defined"
+    report = next(t for t in tasks if "avdops.sessionhost.remediation_report" in t)
+    after = report["avdops.sessionhost.remediation_report"]["after"]
+    # each host's own diagnosis after, the rollout gate's (avd_after) over the skipped one where the gate checked it
+    assert after.index("avd_after_run") < after.index("combine(") < after.index("attribute='avd_after')")
