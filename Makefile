@@ -136,7 +136,7 @@ test-matrix: setup
 # All scenarios, or one: make molecule MOLECULE_SCENARIO=registration
 molecule: setup
 	@$(if $(MOLECULE_SCENARIO),true,$(MOLECULE_SKIP_SAY))
-	$(BIN)/molecule test $(if $(MOLECULE_SCENARIO),-s $(MOLECULE_SCENARIO),--all $(MOLECULE_SKIP))
+	$(BIN)/python -m tests.molecule_run test $(if $(MOLECULE_SCENARIO),-s $(MOLECULE_SCENARIO),--all $(MOLECULE_SKIP))
 
 # Mutation testing of the core logic and the write-side planners with the unit tests, every target
 # or one (make mutation TARGET=_cleanup); not part of `make test` (docs/testing.md). MUTATION_JOBS
