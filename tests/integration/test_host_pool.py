@@ -46,39 +46,9 @@ def azure_env(lab, **overrides) -> dict[str, str]:
 
 
 def play(lab, tmp_path, module: str, args: dict, *extra: str, env: dict | None = None, callback: str = "json"):
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "name": "Host pool",
-                    "hosts": "localhost",
-                    "gather_facts": False,
-                    "connection": "local",
-                    "tasks": [
-                        {"name": "Run", f"avdops.sessionhost.{module}": args, "register": "out"},
-                        {
-                            # One Python module on the controller (command), where copy runs two (stat, then copy),
-                            # each built and started anew: about 0.8 CPU-s less a play.
-                            "name": "Keep",
-                            "ansible.builtin.command": {
-                                "argv": ["cp", "/dev/stdin", str(tmp_path / "out.json")],
-                                "stdin": "{{ out | to_json }}",
-                            },
-                            "no_log": True,
-                            "check_mode": False,
-                        },
-                    ],
-                }
-            ]
-        )
-    )
-    environment = env or azure_env(lab)
-    environment["ANSIBLE_STDOUT_CALLBACK"] = callback
-    result = run_ansible("ansible-playbook", str(playbook), *extra, env=environment)
-    registered = json.loads((tmp_path / "out.json").read_text()) if (tmp_path / "out.json").exists() else None
-    if (tmp_path / "out.json").exists():
-        (tmp_path / "out.json").unlink()
+    """One module call as a run of its own, for a test that needs its own environment or output: ``steps`` with one
+    task. Returns the run and the call's registered result."""
+    result, (registered,) = steps(lab, tmp_path, [call(module, args)], *extra, env=env, callback=callback)
     return result, registered
 
 
@@ -140,10 +110,6 @@ def section(stdout: str, index: int) -> str:
     start = stdout.index(f"TASK [Step {index}]")
     end = stdout.find("TASK [", start + 1)
     return stdout[start : end if end != -1 else len(stdout)]
-
-
-def task_result(result) -> dict:
-    return json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 POOL = {"host_pool": "hp-arm", "resource_group": "rg-avdlab"}
@@ -473,7 +439,7 @@ def test_a_certificate_azure_cannot_verify_is_reported_as_tls_not_as_credentials
     result, registered = play(
         arm_lab, tmp_path, "host_pool_info", {"name": "hp-arm", "resource_group": "rg-avdlab"}, env=untrusted
     )
-    assert result.returncode != 0 and registered is None
+    assert result.returncode != 0 and registered["failed"] is True
     assert "TLS verification failed talking to" in result.stdout and "ca_bundle" in result.stdout, result.stdout
     assert "client_id" not in result.stdout and "secret" not in result.stdout.replace("AZURE_SECRET", "")
     assert arm_requests(arm_lab) == before  # no request got through
