@@ -163,6 +163,17 @@ def last_cost(target: str) -> tuple[float, float | None] | None:
     return (figures[0], figures[1] if len(figures) > 1 else None)
 
 
+def record_cost(target: str, seconds: float, cpu: float, exit_code: int) -> None:
+    """Keep a finished run's wall and CPU seconds for the next run's order. A failed run's are dropped (and an
+    older record with them): a run that failed in seconds says nothing of the target's cost, and its small
+    figures would schedule the target last, to run alone at the end."""
+    path = stage_dir(target) / "seconds"
+    if exit_code == 0:
+        path.write_text(f"{seconds:.0f} {cpu:.0f}\n", encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)
+
+
 def longest_first(targets: tuple[str, ...]) -> list[str]:
     """The targets by the CPU seconds of their last run, the costliest first and those never measured before
     all: with several targets at once, a long one started last would run alone at the end."""
@@ -202,7 +213,7 @@ def run_mutmut(targets: tuple[str, ...], jobs: int, max_children: int) -> None:
             process.returncode = os.waitstatus_to_exitcode(status)
             del running[target]
             seconds, cpu = time.monotonic() - started, usage.ru_utime + usage.ru_stime
-            (stage_dir(target) / "seconds").write_text(f"{seconds:.0f} {cpu:.0f}\n", encoding="utf-8")
+            record_cost(target, seconds, cpu, process.returncode)
             print(
                 f"{Path(target).name}: done in {seconds / 60:.1f} min, {cpu / 60:.1f} CPU min "
                 f"(exit code {process.returncode})"
