@@ -63,7 +63,20 @@ class Host:
 
 @pytest.fixture
 def host(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Host]:
-    """A fresh lab host with these faults; the module run next talks to it."""
+    """A fresh lab host with these faults; the module run next talks to it. A sleep moves the clock (the module's
+    and the lab host's) forward at once: the registration module's wait for a registration still under way
+    (poll_seconds 10, wait_seconds 600 by default) and the lab's own durations (a boot loader that stops after a
+    failed registration) play out as on Windows, without the real seconds (a mutant that waits the 600 s is
+    decided in an instant, not by a timeout)."""
+    ahead = [0.0]
+    real_time, real_monotonic = time.time, time.monotonic
+
+    def sleep(seconds: float) -> None:
+        ahead[0] += seconds
+
+    monkeypatch.setattr(time, "time", lambda: real_time() + ahead[0])
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + ahead[0])
+    monkeypatch.setattr(time, "sleep", sleep)
 
     def make(*faults: str) -> Host:
         made = Host(*faults)
@@ -131,6 +144,8 @@ def test_a_host_that_does_not_register_is_a_failure(host: Any) -> None:
     assert result["failed"] is True and result["changed"] is True
     assert result["verification"]["registered"] is False
     assert "did not register" in result["msg"]
+    # the boot loader stops after a failed registration (the article): final at once, no wait for it
+    assert "the boot loader stopped" in result["msg"] and "waiting" not in result["msg"]
     assert "not.a.key.the.pool.issued" not in json.dumps(result)
     assert made.writes == ["apply.token", "apply.bootloader"]  # IsRegistered is 0 already
 
