@@ -84,21 +84,26 @@ MOLECULE_SKIP = $(if $(and $(AVD_MOLECULE_HOST),$(AVD_MOLECULE_USER),$(AVD_MOLEC
 MOLECULE_SKIP_MSG = SKIPPED molecule scenario windows: set AVD_MOLECULE_HOST, AVD_MOLECULE_USER and AVD_MOLECULE_PASSWORD to run it against a real Windows host (docs/testing.md)
 MOLECULE_SKIP_SAY = $(if $(MOLECULE_SKIP),echo "$(MOLECULE_SKIP_MSG)",true)
 
-# lint and sanity (about 3.5 minutes of CPU, one after the other) run in the background while pytest runs, whose
-# labs leave the CPU idle much of the time; their output is printed after pytest's. make test fails when any of
-# them fails: with pytest's exit code when pytest failed (5 when it collected nothing), else with theirs.
+# lint and sanity (about 3.5 minutes of CPU) run in the background while pytest runs, each on its own and at
+# niceness CHECKS_NICE: the tests get the cores first, the checks take what the tests' waits leave idle (a whole run
+# is bound by CPU: see docs/testing.md), and what is left of them after pytest runs on both cores at once. Their
+# output is printed after pytest's. make test fails when any of them fails: with pytest's exit code when pytest
+# failed (5 when it collected nothing), else with lint's, else with sanity's.
 # PYTEST_ARGS adds options (make test PYTEST_ARGS=--store-durations measures each unit for the scheduler).
 PYTEST_ARGS ?=
+CHECKS_NICE ?= 10
 test: setup browser sanity-wheels
-	@checks_log=$$(mktemp); \
-	  { $(MAKE) --no-print-directory lint sanity > $$checks_log 2>&1; } & checks_pid=$$!; \
+	@lint_log=$$(mktemp); sanity_log=$$(mktemp); \
+	  nice -n $(CHECKS_NICE) $(MAKE) --no-print-directory lint > $$lint_log 2>&1 & lint_pid=$$!; \
+	  nice -n $(CHECKS_NICE) $(MAKE) --no-print-directory sanity > $$sanity_log 2>&1 & sanity_pid=$$!; \
 	  echo "make test: lint and sanity run in the background (output after pytest's)"; \
 	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS); pytest=$$?; \
 	  $(BIN)/python tests/lab/stop_stray_labs.py .lab-test; \
-	  wait $$checks_pid; checks=$$?; \
-	  echo "== lint and sanity"; cat $$checks_log; rm -f $$checks_log; \
-	  if [ $$checks -ne 0 ]; then echo "make test: lint or sanity failed (exit $$checks, above)"; fi; \
-	  if [ $$pytest -ne 0 ]; then exit $$pytest; fi; exit $$checks
+	  wait $$lint_pid; lint=$$?; wait $$sanity_pid; sanity=$$?; \
+	  echo "== lint"; cat $$lint_log; echo "== sanity"; cat $$sanity_log; rm -f $$lint_log $$sanity_log; \
+	  if [ $$lint -ne 0 ]; then echo "make test: lint failed (exit $$lint, above)"; fi; \
+	  if [ $$sanity -ne 0 ]; then echo "make test: sanity failed (exit $$sanity, above)"; fi; \
+	  if [ $$pytest -ne 0 ]; then exit $$pytest; fi; if [ $$lint -ne 0 ]; then exit $$lint; fi; exit $$sanity
 
 # The other ansible-core versions meta/runtime.yml supports (docs/testing.md, "ansible-core matrix"): each in its own
 # venv under .matrix/ (pip, the same pins as make setup but the core and the tools that need the newest one), with
