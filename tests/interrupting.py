@@ -80,11 +80,25 @@ class Arm:
         answer = self._open(urllib.request.Request(url, data=body, method="PATCH", headers=headers))
         return str(answer["properties"]["registrationInfo"]["token"])
 
+    def registration_key(self, pool: str | None = None) -> str:
+        """The pool's current registration key (retrieveRegistrationToken), as an admin copies it in the portal."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        url = self._url("/retrieveRegistrationToken", "2024-04-03", pool)
+        return str(self._open(urllib.request.Request(url, data=b"", method="POST", headers=headers))["token"])
+
     def drain(self, name: str, pool: str | None = None) -> None:
         body = json.dumps({"properties": {"allowNewSession": False}}).encode()
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
         url = self._url(f"/sessionHosts/{name}.lab.avd.test", "2024-04-03", pool)
         self._open(urllib.request.Request(url, data=body, method="PATCH", headers=headers))
+
+    def remove(self, name: str, pool: str | None = None) -> None:
+        """The session host removed from the pool (as the portal's Remove does; refused while it has users)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        url = self._url(f"/sessionHosts/{name}.lab.avd.test", "2024-04-03", pool)
+        request = urllib.request.Request(url, method="DELETE", headers=headers)
+        with urllib.request.urlopen(request, context=self.context, timeout=30):
+            pass
 
 
 def start(lab: Any, playbook: str, *args: str, inventories: tuple[str, ...] = ("hosts.yml",)) -> subprocess.Popen[str]:

@@ -5,10 +5,8 @@ users alone without consent, changes nothing in check mode or on a second run, a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import REPO, run_ansible
 from tests.interrupting import Arm
@@ -37,24 +35,6 @@ def pools_lab(lab_factory, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("pools") / "lab.yml"
     scenario.write_text(SCENARIO)
     return lab_factory("pools", "--scenario", str(scenario), "--first-address", "127.0.23.1")
-
-
-def local_play(lab, tmp_path: Path, tasks: list[dict]) -> None:
-    path = tmp_path / f"local-{len(list(tmp_path.iterdir()))}.yml"
-    path.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "name": "Lab",
-                    "hosts": "localhost",
-                    "gather_facts": False,
-                    "tasks": tasks,
-                }
-            ]
-        )
-    )
-    result = lab.playbook(path, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
 
 
 def pools(lab) -> dict[str, dict[str, dict]]:
@@ -92,29 +72,12 @@ def planted_token(pools_lab) -> str:
 
 
 @pytest.fixture(scope="module")
-def prepared(pools_lab, planted_token, tmp_path_factory):
-    """mv-02 drained before the move; mv-05 already removed from hp-old (a run that stopped midway)."""
-    tasks = [
-        {
-            "name": "Drain mv-02",
-            "avdops.sessionhost.session_host": {
-                "name": "mv-02",
-                "host_pool": "hp-old",
-                "resource_group": "{{ avd_resource_group }}",
-                "allow_new_session": False,
-            },
-        },
-        {
-            "name": "Remove mv-05",
-            "avdops.sessionhost.session_host": {
-                "name": "mv-05",
-                "host_pool": "hp-old",
-                "resource_group": "{{ avd_resource_group }}",
-                "state": "absent",
-            },
-        },
-    ]
-    local_play(pools_lab, tmp_path_factory.mktemp("prepare"), tasks)
+def prepared(pools_lab, planted_token):
+    """mv-02 drained before the move; mv-05 already removed from hp-old (a run that stopped midway): through the
+    lab's ARM, as the portal would."""
+    arm = Arm(pools_lab)
+    arm.drain("mv-02", "hp-old")
+    arm.remove("mv-05", "hp-old")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import REPO
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -52,30 +52,9 @@ def runs(lab_factory, tmp_path_factory):
     scenario = work / "lab.yml"
     scenario.write_text(SCENARIO)
     lab = lab_factory("registration-incomplete", "--scenario", str(scenario), "--first-address", "127.0.171.1")
-    # The pool's key, which the faults wrote on both hosts and the registration role reuses (valid for a day).
-    key_file = work / "key.txt"
-    setup = work / "key.yml"
-    pool = {"host_pool": "hp-incomplete", "resource_group": "rg-avdlab"}
-    setup.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "name": "The pool's registration key",
-                    "hosts": "localhost",
-                    "gather_facts": False,
-                    "tasks": [
-                        {"avdops.sessionhost.registration_token": {**pool, "expiration_hours": 6}, "register": "key"},
-                        {
-                            "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(key_file)},
-                            "no_log": True,
-                        },
-                    ],
-                }
-            ]
-        )
-    )
-    result = lab.playbook(setup, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
+    # The pool's key, which the faults wrote on both hosts and the registration role reuses (valid for a day), read
+    # as an admin copies it in the portal.
+    key = Arm(lab).registration_key()
     before = {name: agent_registry(lab, name) for name in HOSTS}
     first_dir, second_dir = work / "first", work / "second"
     first = remediate(lab, first_dir, "-vvv")
@@ -83,7 +62,7 @@ def runs(lab_factory, tmp_path_factory):
     second = remediate(lab, second_dir)
     return {
         "lab": lab,
-        "key": key_file.read_text().strip(),
+        "key": key,
         "before": before,
         "after": after,
         "first": (first, json.loads((first_dir / "remediation.json").read_text()), first_dir),
