@@ -3,7 +3,8 @@ inventory (a user's own host_vars, or one left from before move.yml) never sends
 
 Three pools: lp-01 (an expired registration token) and lp-03 are in hp-live; a static inventory file (listed last,
 so it outranks the plugin's variables, as static host_vars do) says their pool is hp-stale, where lp-02 is.
-remediate.yml re-registers lp-01 and move.yml moves lp-03 to hp-target, each with its live pool.
+remediate.yml re-registers lp-01 and move.yml moves lp-03 to hp-target, each with its live pool: both in one
+ansible-playbook run, between two reads of the pools.
 """
 
 from __future__ import annotations
@@ -70,40 +71,42 @@ def pools(out: Path) -> dict[str, dict]:
     return {name: {"hosts": {h["short_name"]: h["status"] for h in hosts[name]}, "key": keys[name]} for name in hosts}
 
 
-def between_reads(lab, directory: Path, playbook: Path, *args: str):
-    """``playbook`` (imported, as a user may) between two reads of the pools, all one ansible-playbook run: a run
-    costs a CPU-second or more to start. Returns the run and the pools before and after it."""
+def between_reads(lab, directory: Path, imported: list[dict], *args: str):
+    """The ``imported`` playbooks (``import_playbook`` entries, each with its own vars, as a user may import them)
+    between two reads of the pools, all one ansible-playbook run: a run costs a CPU-second or more to start. Returns
+    the run and the pools before and after it."""
     directory.mkdir(parents=True, exist_ok=True)
     before, after = directory / "before.json", directory / "after.json"
     wrapper = directory / "between_reads.yml"
     wrapper.write_text(
-        yaml.safe_dump(
-            [
-                pools_play("Pools before", before),
-                {"ansible.builtin.import_playbook": str(playbook)},
-                pools_play("Pools after", after),
-            ]
-        )
+        yaml.safe_dump([pools_play("Pools before", before), *imported, pools_play("Pools after", after)])
     )
     result = lab.playbook(wrapper, *args, inventories=INVENTORIES)
     assert before.exists(), result.stdout[-3000:]
     return result, pools(before), pools(after) if after.exists() else None
 
 
-def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
-    result, before, after = between_reads(
-        live_lab,
-        tmp_path,
-        REPO / "playbooks" / "remediate.yml",
-        "-e",
-        f"avd_report_dir={tmp_path / 'reports'}",
-        "-e",
-        "target=lp-01",
-        *FAST,
-    )
+@pytest.fixture(scope="module")
+def run(live_lab, tmp_path_factory):
+    """remediate.yml on lp-01, then move.yml of lp-03, between the reads of the pools: one run. Each playbook's own
+    variables are its import's vars (the target, the report directory), the waits -e for both."""
+    work = tmp_path_factory.mktemp("writes")
+    remediate_vars = {"target": "lp-01", "avd_report_dir": str(work / "remediate")}
+    move_vars = {"target": "lp-03", "avd_target_pool": "hp-target", "avd_report_dir": str(work / "move")}
+    imported = [
+        {"ansible.builtin.import_playbook": str(REPO / "playbooks" / "remediate.yml"), "vars": remediate_vars},
+        {"ansible.builtin.import_playbook": str(REPO / "playbooks" / "move.yml"), "vars": move_vars},
+    ]
+    waits = ("-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1")
+    result, before, after = between_reads(live_lab, work, imported, *waits, *FAST)
+    return result, before, after, work
+
+
+def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_stale_one(run):
+    result, before, after, work = run
     assert set(before["hp-live"]["hosts"]) == {"lp-01", "lp-03"} and set(before["hp-stale"]["hosts"]) == {"lp-02"}
     stale_key = before["hp-stale"]["key"]
-    report = json.loads((tmp_path / "reports" / "remediation.json").read_text())
+    report = json.loads((work / "remediate" / "remediation.json").read_text())
     entry = report["hosts"]["lp-01"]
     assert entry["outcome"] == "fixed", result.stdout[-5000:]
     assert entry["roles"] == ["registration"] and entry["after"]["state"] == "healthy"
@@ -119,23 +122,8 @@ def test_remediate_registers_the_host_in_its_live_pool_and_never_writes_to_the_s
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-def test_move_takes_the_host_from_its_live_pool_and_never_writes_to_the_stale_one(live_lab, tmp_path):
-    result, before, after = between_reads(
-        live_lab,
-        tmp_path,
-        REPO / "playbooks" / "move.yml",
-        "-e",
-        "avd_target_pool=hp-target",
-        "-e",
-        "target=lp-03",
-        "-e",
-        f"avd_report_dir={tmp_path / 'reports'}",
-        "-e",
-        "avd_session_wait_retries=1",
-        "-e",
-        "avd_session_wait_delay=1",
-        *FAST,
-    )
+def test_move_takes_the_host_from_its_live_pool_and_never_writes_to_the_stale_one(run):
+    result, before, after, _work = run
     assert "lp-03" in before["hp-live"]["hosts"] and "lp-03" not in before["hp-target"]["hosts"]
     assert result.returncode == 0, result.stdout[-5000:]
     assert after is not None, result.stdout[-5000:]
