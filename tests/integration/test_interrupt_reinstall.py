@@ -5,15 +5,17 @@ or journal entry left.
 
 Each run is stopped exactly at its step by the lab's hold (a test control, docs/lab.md): the host's next matching
 runtime operation waits, the run is interrupted while it waits, and the operation never runs. Each step has a host
-of its own, and the six interrupted runs and their reruns run at once (each waits most of its time: restarts, the
-host pool), as runs of one pool from several terminals or AWX jobs do.
+of its own, and the six interrupted runs run at once (each waits most of its time: restarts, the host pool), as runs
+of one pool from several terminals or AWX jobs do, sharing the controller's journal of drains as they do; then one
+run of the six hosts runs them all again, as an admin runs the playbook again over the pool.
 """
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from pathlib import Path
 
 import pytest
@@ -75,12 +77,19 @@ STEPS = [
 ]
 
 
-def interrupted_then_run_again(
-    lab, tmp_path: Path, step: str, host: str, held: dict[str, str], marker: str | None, sent: signal.Signals
-) -> tuple[int | None, str, subprocess.CompletedProcess[str]]:
-    """The reinstall of ``host`` stopped at its step, then the same command without avd_reinstall_healthy: the
-    interrupted run's exit code and output, and the rerun."""
-    args = ("-e", f"target={host}", "-e", f"avd_journal={tmp_path / 'drains.json'}", "-e", f"avd_report_dir={tmp_path}")
+def interrupted(
+    lab,
+    tmp_path: Path,
+    step: str,
+    host: str,
+    held: dict[str, str],
+    marker: str | None,
+    sent: signal.Signals,
+    *,
+    journal: Path,
+) -> tuple[int | None, str]:
+    """The reinstall of ``host`` stopped at its step: the interrupted run's exit code and output."""
+    args = ("-e", f"target={host}", "-e", f"avd_journal={journal}", "-e", f"avd_report_dir={tmp_path}")
     if marker is None:
         hold(lab, host, **held)
     process = start(lab, "reinstall.yml", *args, "-e", "avd_reinstall_healthy=true", *QUICK)
@@ -94,22 +103,39 @@ def interrupted_then_run_again(
         release(lab, host)
         if process.poll() is None:  # read_until or wait_held failed: the run is not left behind
             interrupt(process, signal.SIGKILL, f"reinstall.yml {step}, stopped")
-    # Run again, not asked to reinstall a healthy host: what the interrupted run left decides (a host without its
-    # agent or its pool is reinstalled; a healthy one gets its drain undone and is left alone).
-    return process.returncode, out, lab.playbook(PLAYBOOK, *args, *QUICK)
+    return process.returncode, out
 
 
 @pytest.fixture(scope="module")
-def runs(lab, tmp_path_factory) -> dict[str, tuple[Future, Path]]:
-    return every_step_at_once(lab, tmp_path_factory, STEPS, interrupted_then_run_again)
+def journal(tmp_path_factory) -> Path:
+    """The controller's journal of drains, one for all the runs (as the default one is)."""
+    return tmp_path_factory.mktemp("journal") / "drains.json"
+
+
+@pytest.fixture(scope="module")
+def runs(lab, tmp_path_factory, journal) -> dict[str, tuple[Future, Path]]:
+    return every_step_at_once(lab, tmp_path_factory, STEPS, functools.partial(interrupted, journal=journal))
+
+
+@pytest.fixture(scope="module")
+def again(lab, runs, journal, tmp_path_factory) -> subprocess.CompletedProcess[str]:
+    """Once every interrupted run is over, the six hosts run again in one run, not asked to reinstall a healthy
+    host: what each interrupted run left decides (a host without its agent or its pool is reinstalled; a healthy one
+    gets its drain undone and is left alone)."""
+    wait([future for future, _tmp in runs.values()])
+    return lab.playbook(
+        PLAYBOOK,
+        *("-e", f"target={':'.join(step[1] for step in STEPS)}", "-e", f"avd_journal={journal}"),
+        *("-e", f"avd_report_dir={tmp_path_factory.mktemp('again')}", *QUICK),
+    )
 
 
 @pytest.mark.parametrize(("step", "host"), [step[:2] for step in STEPS], ids=[step[0] for step in STEPS])
-def test_reinstall_interrupted_at_each_step_converges_when_run_again(lab, runs, step, host):
-    future, tmp_path = runs[step]
-    returncode, out, again = future.result()
+def test_reinstall_interrupted_at_each_step_converges_when_run_again(lab, runs, again, journal, step, host):
+    future, _tmp = runs[step]
+    returncode, out = future.result()
     assert returncode != 0, out[-3000:]
     assert again.returncode == 0, flat(again.stdout)[-4000:]
-    converged(Arm(lab), host, tmp_path / "drains.json", again.stdout)
+    converged(Arm(lab), host, journal, again.stdout)
     if step == "after the lock":
         assert f"{host}: healthy and Available: nothing to do" in flat(again.stdout)

@@ -2,8 +2,9 @@
 run of remediate.yml too; an interrupt while the run waits for users leaves them and the admin's drain as they were;
 two reinstall runs at once never change one host together (the second is refused for it, naming the first).
 
-Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md). The three tests run at once, each
-on a host of its own (rr-01, rr-02, rr-03), each waiting on its host and the pool.
+Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md). Each test has a host of its own
+(rr-01, rr-02, rr-03); rr-01's runs go at once with the others, and rr-02's rerun is the second of the two runs at
+once on rr-03 (run B: rr-02 run again, rr-03 refused), so one ansible-playbook run does both.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import signal
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,53 +80,30 @@ def finish_with_remediate(lab, tmp_path: Path) -> None:
     assert outcome["outcome"] == "fixed", outcome
 
 
-def admin_drain_and_users_across_an_interrupt(lab, tmp_path: Path) -> None:
-    """rr-02 has a user and its admin drained it: the interrupted run (waiting for the user) and the rerun leave
-    the user signed in, the host drained as its admin left it, and no lock."""
-    arm = Arm(lab)
-    arm.drain("rr-02")
-    args = (
-        "-e",
-        "target=rr-02",
-        "-e",
-        "avd_reinstall_healthy=true",
-        "-e",
-        f"avd_journal={tmp_path / 'drains.json'}",
-        "-e",
-        f"avd_report_dir={tmp_path}",
+def reinstall_args(host: str, journal: Path, report: Path) -> tuple[str, ...]:
+    return (
+        *("-e", f"target={host}", "-e", "avd_reinstall_healthy=true"),
+        *("-e", f"avd_journal={journal}", "-e", f"avd_report_dir={report}"),
     )
+
+
+def admin_drain_then_two_runs_at_once(lab, tmp_path: Path) -> dict[str, Any]:
+    """rr-02 has a user and its admin drained it: a reinstall waiting for the user is interrupted. Then run A of
+    rr-03 is stopped on its install (uninstalled, out of its pool), and run B of rr-02 and rr-03 runs while A waits:
+    B runs rr-02 again, and is refused rr-03, naming A, sending it nothing; A, released, finishes the reinstall. The
+    runs share the controller's journal of drains, as runs on one controller do."""
+    journal = tmp_path / "drains.json"
+    Arm(lab).drain("rr-02")
     waiting = ("-e", "avd_session_wait_retries=60", "-e", "avd_session_wait_delay=2")
-    process = start(lab, "reinstall.yml", *args, *waiting)
+    process = start(lab, "reinstall.yml", *reinstall_args("rr-02", journal, tmp_path), *waiting)
     read_until(process, "FAILED - RETRYING: [rr-02 -> localhost]: Wait (bounded) for the sessions")
     interrupt(process, signal.SIGTERM, "reinstall.yml interrupted waiting for the users")
-    again = lab.playbook(PLAYBOOK, *args, *QUICK)
-    assert again.returncode == 0, flat(again.stdout)[-4000:]
-    assert "nothing disruptive without -e avd_force=true" in flat(again.stdout)
-    listed = arm.session_hosts()["rr-02"]
-    assert listed["sessions"] == 1 and listed["status"] == "Available", listed
-    converged(arm, "rr-02", tmp_path / "drains.json", again.stdout, drained_by_admin=True)
-
-
-def two_reinstalls_at_once(lab, tmp_path: Path) -> None:
-    """Run A is stopped on rr-03's install (uninstalled, out of its pool); run B of the same host is refused for it,
-    naming A, and changes nothing; A, released, finishes the reinstall."""
-    arm = Arm(lab)
-    args = (
-        "-e",
-        "target=rr-03",
-        "-e",
-        "avd_reinstall_healthy=true",
-        "-e",
-        f"avd_journal={tmp_path / 'drains.json'}",
-        "-e",
-        f"avd_report_dir={tmp_path}",
-    )
     hold(lab, "rr-03", op="msiexec", action="install")
-    first = start(lab, "reinstall.yml", *args, *QUICK)
+    first = start(lab, "reinstall.yml", *reinstall_args("rr-03", journal, tmp_path), *QUICK)
     try:
         wait_held(lab, "rr-03", first)
         lab.reset_stats()
-        second = lab.playbook(PLAYBOOK, *args, *QUICK)
+        second = lab.playbook(PLAYBOOK, *reinstall_args("rr-02:rr-03", journal, tmp_path), *QUICK)
         commands = lab.stats()["rr-03"]["commands"]
         lab.control("/hosts/rr-03/release?run=1", method="POST")
         out, _unused = first.communicate(timeout=600)
@@ -133,25 +112,19 @@ def two_reinstalls_at_once(lab, tmp_path: Path) -> None:
         if first.poll() is None:
             first.kill()
             first.wait()
-    text = flat(second.stdout)
-    assert second.returncode == 0, text[-4000:]
-    assert "rr-03: skipped: not changed: another run holds this host" in text and f":{first.pid}:" in text, text
-    assert commands == 0  # run B sent the host nothing
-    assert first.returncode == 0, flat(out)[-4000:]
-    converged(arm, "rr-03", tmp_path / "drains.json", out)
+    return {"journal": journal, "second": second, "commands": commands, "first": first, "first output": out}
 
 
 @pytest.fixture(scope="module")
 def runs(lab, tmp_path_factory) -> dict[str, Future]:
-    """The three tests' runs at once, each on its host; each test's checks run in its thread and the test reports
-    them. The pool's key is generated first, so no run replaces another's."""
+    """The tests' runs at once: rr-01's in one thread, rr-02's and rr-03's in another (run B runs rr-02 again and
+    is refused rr-03); each test checks its part. The pool's key is generated first, so no run replaces another's."""
     Arm(lab).generate_key(6)
-    remediate, drain, twice = (tmp_path_factory.mktemp(name) for name in ("remediate", "admin-drain", "two-runs"))
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    remediate, shared = (tmp_path_factory.mktemp(name) for name in ("remediate", "admin-drain-and-two-runs"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
         return {
             "remediate": pool.submit(finish_with_remediate, lab, remediate),
-            "admin drain": pool.submit(admin_drain_and_users_across_an_interrupt, lab, drain),
-            "two at once": pool.submit(two_reinstalls_at_once, lab, twice),
+            "admin drain and two at once": pool.submit(admin_drain_then_two_runs_at_once, lab, shared),
         }
 
 
@@ -160,13 +133,27 @@ def test_remediate_finishes_a_reinstall_interrupted_after_the_removal(runs):
     runs["remediate"].result()
 
 
-def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(runs):
-    """rr-02 has a user and its admin drained it: the interrupted run (waiting for the user) and the rerun leave
-    the user signed in, the host drained as its admin left it, and no lock."""
-    runs["admin drain"].result()
+def test_an_admin_drain_stays_and_users_stay_untouched_across_an_interrupt(lab, runs):
+    """rr-02 has a user and its admin drained it: the interrupted run (waiting for the user) and the rerun (run B)
+    leave the user signed in, the host drained as its admin left it, and no lock."""
+    ran = runs["admin drain and two at once"].result()
+    again = ran["second"]
+    assert again.returncode == 0, flat(again.stdout)[-4000:]
+    assert "nothing disruptive without -e avd_force=true" in flat(again.stdout)
+    arm = Arm(lab)
+    listed = arm.session_hosts()["rr-02"]
+    assert listed["sessions"] == 1 and listed["status"] == "Available", listed
+    converged(arm, "rr-02", ran["journal"], again.stdout, drained_by_admin=True)
 
 
-def test_two_reinstalls_at_once_never_change_one_host_together(runs):
+def test_two_reinstalls_at_once_never_change_one_host_together(lab, runs):
     """Run A is stopped on rr-03's install (uninstalled, out of its pool); run B of the same host is refused for it,
     naming A, and changes nothing; A, released, finishes the reinstall."""
-    runs["two at once"].result()
+    ran = runs["admin drain and two at once"].result()
+    second, first, out = ran["second"], ran["first"], ran["first output"]
+    text = flat(second.stdout)
+    assert second.returncode == 0, text[-4000:]
+    assert "rr-03: skipped: not changed: another run holds this host" in text and f":{first.pid}:" in text, text
+    assert ran["commands"] == 0  # run B sent the host nothing
+    assert first.returncode == 0, flat(out)[-4000:]
+    converged(Arm(lab), "rr-03", ran["journal"], out)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import yaml
@@ -33,6 +31,12 @@ hosts:
 HOSTS = ("pf-01", "pf-02", "pf-03", "pf-04", "pf-05")
 FAST = ["-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-e", "avd_available_delay=1"]
 PROGRAMS = ("Remote Desktop Agent Boot Loader", "Remote Desktop Services Infrastructure Agent")
+WRONG_PACKAGES = {
+    "avd_reinstall_packages": {
+        "agent": r"C:\Program Files\Microsoft RDInfra\no-such-agent.msi",
+        "boot_loader": r"C:\Program Files\Microsoft RDInfra\no-such-bootloader.msi",
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -66,49 +70,23 @@ def assert_untouched(lab, hosts: tuple[str, ...]) -> None:
     assert {host: listed.get(host) for host in hosts} == {host: True for host in hosts}
 
 
-def blocked_then_check(lab) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
-    """The hosts a reinstall does not fix: the run, then the same in check mode."""
-    blocked = reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--diff")
-    return blocked, reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--check")
-
-
-def wrong_package_path(lab, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    packages = tmp_path / "packages.yml"
-    packages.write_text(
-        yaml.safe_dump(
-            {
-                "avd_reinstall_packages": {
-                    "agent": r"C:\Program Files\Microsoft RDInfra\no-such-agent.msi",
-                    "boot_loader": r"C:\Program Files\Microsoft RDInfra\no-such-bootloader.msi",
-                }
-            }
-        )
-    )
-    return reinstall(lab, "-e", "target=pf-04", "-e", f"@{packages}")
-
-
-def vm_off(lab) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def runs(lab, tmp_path_factory) -> dict[str, subprocess.CompletedProcess[str]]:
+    """The hosts a reinstall does not fix (pf-01 to pf-03), a wrong package path (pf-04: the installers given as its
+    own variable, in an inventory of its own) and a VM that is off (pf-05) in one run, each refused or left alone on
+    its own; then the hosts a reinstall does not fix again, in check mode."""
+    packages = tmp_path_factory.mktemp("wrong-path") / "packages.yml"
+    packages.write_text(yaml.safe_dump({"all": {"hosts": {"pf-04": WRONG_PACKAGES}}}))
     lab.power("pf-05", "off")
     try:
-        return reinstall(lab, "-e", "target=pf-05")
+        refused = reinstall(lab, "-e", f"target={':'.join(HOSTS)}", "-i", str(packages), "--diff")
     finally:
         lab.power("pf-05", "on")
-
-
-@pytest.fixture(scope="module")
-def runs(lab, tmp_path_factory) -> dict[str, Future]:
-    """The runs of the four tests, on hosts of their own, at once (each waits on its hosts and the pool, not on the
-    others): what each left is read once all are over."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return {
-            "blocked": pool.submit(blocked_then_check, lab),
-            "wrong path": pool.submit(wrong_package_path, lab, tmp_path_factory.mktemp("wrong-path")),
-            "off": pool.submit(vm_off, lab),
-        }
+    return {"refused": refused, "check": reinstall(lab, "-e", "target=pf-01,pf-02,pf-03", "--check")}
 
 
 def test_hosts_a_reinstall_does_not_fix_are_left_alone_with_who_must_act(lab, runs):
-    out = flat(runs["blocked"].result()[0].stdout)
+    out = flat(runs["refused"].stdout)
     assert (
         "pf-01: left alone, a reinstall does not fix what is wrong: INSTALL_MSI_BLOCKED needs the Active Directory team"
         in out
@@ -125,7 +103,7 @@ def test_hosts_a_reinstall_does_not_fix_are_left_alone_with_who_must_act(lab, ru
 
 
 def test_check_mode_plans_no_reinstall_for_them(runs):
-    result = runs["blocked"].result()[1]
+    result = runs["check"]
     assert "would reinstall" not in result.stdout
     per_host, summary = result.stdout.split("TASK [Show the summary]")
     assert flat(per_host).count("left alone, a reinstall does not fix what is wrong") == 3
@@ -135,7 +113,7 @@ def test_check_mode_plans_no_reinstall_for_them(runs):
 
 
 def test_a_wrong_package_path_stops_before_the_drain_and_the_uninstall(lab, runs):
-    result = runs["wrong path"].result()
+    result = runs["refused"]
     assert result.returncode != 0
     assert "no-such-agent.msi is not on the host" in flat(result.stdout)
     assert "nothing was changed; give the right path" in flat(result.stdout)
@@ -147,7 +125,7 @@ def test_a_wrong_package_path_stops_before_the_drain_and_the_uninstall(lab, runs
 
 
 def test_a_vm_that_is_off_is_refused_before_the_drain(lab, runs):
-    result = runs["off"].result()
+    result = runs["refused"]
     assert result.returncode != 0
     assert "pf-05: not reinstalled: the VM is stopped" in flat(result.stdout)
     assert "start it, then run again" in flat(result.stdout)
