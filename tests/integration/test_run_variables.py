@@ -1,9 +1,10 @@
 """Every playbook checks all its variables first: a bad value stops the run before any host or the pool is touched.
 
-Each case runs the real playbook against the lab with one bad variable (the shapes an operator types: a word for a
-number, -1, 101, a folder for a file) and expects a failed run whose message names the variable and what it
-accepts, no Python traceback, not one WinRM command on any host, and the pool as it was (both hosts listed, none
-drained).
+Each case is a bad variable as an operator types it (a word for a number, -1, 101, a folder for a file) in a run of
+the real playbook against the lab, which must fail with a message naming the variable and what it accepts, no
+Python traceback, not one WinRM command on any host, and the pool as it was (both hosts listed, none drained).
+The check names every bad variable of a run, so the cases of one playbook share a run where their values do not
+conflict (avd_serial=abc and avd_serial=-1 cannot be one run): 10 runs for the 20 cases, not one each.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -33,37 +35,6 @@ def lab(lab_factory, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("run-variables") / "lab.yml"
     scenario.write_text(SCENARIO)
     return lab_factory("run-variables", "--scenario", str(scenario), "--first-address", "127.0.150.1")
-
-
-def pool_hosts(lab, tmp_path: Path) -> dict[str, bool]:
-    """The pool's session hosts and whether each lets new sessions in."""
-    out = tmp_path / "pool.json"
-    play = [
-        {
-            "name": "Read the pool",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "tasks": [
-                {
-                    "name": "Pool",
-                    "avdops.sessionhost.host_pool_info": {
-                        "name": "hp-vars",
-                        "resource_group": "{{ avd_resource_group }}",
-                    },
-                    "register": "info",
-                },
-                {
-                    "name": "Keep",
-                    "ansible.builtin.copy": {"content": "{{ info.session_hosts | to_json }}", "dest": str(out)},
-                },
-            ],
-        }
-    ]
-    path = tmp_path / "read-pool.yml"
-    path.write_text(yaml.safe_dump(play))
-    result = lab.playbook(path, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    return {entry["short_name"]: entry["allow_new_session"] for entry in json.loads(out.read_text())}
 
 
 def run(lab, playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -87,90 +58,103 @@ def folder_manifest(tmp_path_factory) -> Path:
     return base / "installers.yml"
 
 
-def _cases(manifest: Path, a_file: Path) -> list[tuple[str, tuple[str, ...], str]]:
+def extra_vars(*assignments: str) -> tuple[str, ...]:
+    return tuple(arg for assignment in assignments for arg in ("-e", assignment))
+
+
+def _runs(manifest: Path, a_file: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """Each refused run: the playbook and its bad variables (avd_force=true and the target pool are good ones: a
+    good value beside bad ones changes nothing)."""
     return [
-        ("diagnose", ("-e", "avd_fail_on=error"), "avd_fail_on: expected one of none, warning, critical"),
-        ("diagnose", ("-e", f"avd_report_dir={a_file}"), f"avd_report_dir: {a_file} is a file, not a folder"),
-        ("remediate", ("-e", "avd_serial=abc"), "avd_serial: expected a whole number of hosts per batch"),
-        ("remediate", ("-e", "avd_serial=-1"), "avd_serial: expected a whole number of hosts per batch, 1 or more"),
-        ("remediate", ("-e", "avd_max_fail_percentage=101"), "avd_max_fail_percentage: expected a whole number from 0"),
-        ("remediate", ("-e", "avd_only=INVALID_REGISTRATION_TOKN"), "unknown finding id(s) INVALID_REGISTRATION_TOKN"),
-        ("remediate", ("-e", "avd_force=maybe"), "avd_force: expected true or false"),
-        ("reinstall", ("-e", "avd_serial=abc"), "avd_serial: expected a whole number of hosts per batch"),
+        ("diagnose", extra_vars("avd_fail_on=error", f"avd_report_dir={a_file}")),
+        (
+            "remediate",
+            extra_vars(
+                "avd_serial=abc", "avd_max_fail_percentage=101", "avd_only=INVALID_REGISTRATION_TOKN", "avd_force=maybe"
+            ),
+        ),
+        ("remediate", extra_vars("avd_serial=-1")),
         (
             "reinstall",
-            ("-e", "avd_reinstall_token_hours=700"),
-            "avd_reinstall_token_hours: expected a whole number from 1 to 648",
+            extra_vars(
+                "avd_serial=abc",
+                "avd_force=true",
+                "avd_reinstall_token_hours=700",
+                f"avd_installer_manifest={manifest}",
+            ),
         ),
-        ("reinstall", ("-e", f"avd_installer_manifest={manifest}"), "installers.agent.source: "),
-        (
-            "reinstall",
-            ("-e", f"avd_installer_manifest={manifest.parent}"),
-            "is a folder, not an installer manifest file",
-        ),
-        (
-            "move",
-            ("-e", "avd_target_pool=hp-vars", "-e", "avd_move_token_hours=0"),
-            "avd_move_token_hours: expected a whole number from 1 to 648",
-        ),
-        ("move", ("-e", "avd_target_pool=hp-vars", "-e", "avd_serial=0"), "avd_serial: expected a whole number"),
-        ("move", (), "avd_target_pool: required by move.yml"),
-        (
-            "validate_image",
-            ("-e", "avd_image_disk_min_free_mb=abc"),
-            "avd_image_disk_min_free_mb: expected a whole number 0 or more",
-        ),
-        ("validate_image", ("-e", "avd_image_agent=maybe"), "avd_image_agent: expected one of absent, present, any"),
-        ("merge_reports", (), "avd_slice_dir: required by merge_reports.yml"),
-        ("merge_reports", ("-e", f"avd_slice_dir={a_file}"), "avd_slice_dir: "),
+        ("reinstall", extra_vars(f"avd_installer_manifest={manifest.parent}", "avd_reinstall_token_hours=0")),
+        ("move", extra_vars("avd_target_pool=hp-vars", "avd_move_token_hours=0", "avd_serial=0")),
+        ("move", extra_vars("avd_move_token_hours=999")),
+        ("validate_image", extra_vars("avd_image_disk_min_free_mb=abc", "avd_image_agent=maybe")),
+        ("merge_reports", ()),
+        ("merge_reports", extra_vars(f"avd_slice_dir={a_file}")),
     ]
 
 
-CASE_IDS = [
-    "diagnose-fail_on",
-    "diagnose-report_dir-file",
-    "remediate-serial-abc",
-    "remediate-serial-negative",
-    "remediate-max_fail-101",
-    "remediate-only-typo",
-    "remediate-force",
-    "reinstall-serial-abc",
-    "reinstall-token-hours",
-    "reinstall-manifest-source-folder",
-    "reinstall-manifest-folder",
-    "move-token-hours",
-    "move-serial-0",
-    "move-no-target",
-    "validate_image-disk-mb",
-    "validate_image-agent",
-    "merge-no-slice-dir",
-    "merge-slice-dir-file",
+# Each case: its id, the refused run it is part of (an index of _runs), the words its run must print ({a_file} is
+# the file given where a folder is expected).
+CASES = [
+    ("diagnose-fail_on", 0, "avd_fail_on: expected one of none, warning, critical"),
+    ("diagnose-report_dir-file", 0, "avd_report_dir: {a_file} is a file, not a folder"),
+    ("remediate-serial-abc", 1, "avd_serial: expected a whole number of hosts per batch"),
+    ("remediate-serial-negative", 2, "avd_serial: expected a whole number of hosts per batch, 1 or more"),
+    ("remediate-max_fail-101", 1, "avd_max_fail_percentage: expected a whole number from 0"),
+    ("remediate-only-typo", 1, "unknown finding id(s) INVALID_REGISTRATION_TOKN"),
+    ("remediate-force", 1, "avd_force: expected true or false"),
+    ("reinstall-serial-abc", 3, "avd_serial: expected a whole number of hosts per batch"),
+    ("reinstall-token-hours", 3, "avd_reinstall_token_hours: expected a whole number from 1 to 648"),
+    ("reinstall-manifest-source-folder", 3, "installers.agent.source: "),
+    ("reinstall-manifest-folder", 4, "is a folder, not an installer manifest file"),
+    ("reinstall-token-hours-0", 4, "avd_reinstall_token_hours: expected a whole number from 1 to 648"),
+    ("move-token-hours", 5, "avd_move_token_hours: expected a whole number from 1 to 648"),
+    ("move-serial-0", 5, "avd_serial: expected a whole number"),
+    ("move-no-target", 6, "avd_target_pool: required by move.yml"),
+    ("move-token-hours-999", 6, "avd_move_token_hours: expected a whole number from 1 to 648"),
+    ("validate_image-disk-mb", 7, "avd_image_disk_min_free_mb: expected a whole number 0 or more"),
+    ("validate_image-agent", 7, "avd_image_agent: expected one of absent, present, any"),
+    ("merge-no-slice-dir", 8, "avd_slice_dir: required by merge_reports.yml"),
+    ("merge-slice-dir-file", 9, "avd_slice_dir: "),
 ]
 
 
-@pytest.mark.parametrize("index", range(len(CASE_IDS)), ids=CASE_IDS)
-def test_a_bad_variable_stops_the_run_before_anything_is_touched(lab, folder_manifest, tmp_path, index):
-    a_file = tmp_path / "a-file"
+# A refused run: its playbook, its result, and the WinRM commands each host got in it.
+Refused = tuple[str, subprocess.CompletedProcess[str], dict[str, int]]
+
+
+@pytest.fixture(scope="module")
+def refused(lab, folder_manifest, tmp_path_factory) -> tuple[list[Refused], Path]:
+    """Every refused run, one after another: its playbook, its result and the WinRM commands each host got in it."""
+    a_file = tmp_path_factory.mktemp("a-file") / "a-file"
     a_file.write_text("not a folder")
-    playbook, extra, words = _cases(folder_manifest, a_file)[index]
-    lab.reset_stats()
-    result = run(lab, playbook, *extra)
+    results = []
+    for playbook, extra in _runs(folder_manifest, a_file):
+        lab.reset_stats()
+        result = run(lab, playbook, *extra)
+        stats = lab.stats()
+        results.append((playbook, result, {host: stats[host]["commands"] for host in HOSTS}))
+    return results, a_file
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[case[0] for case in CASES])
+def test_a_bad_variable_stops_the_run_before_anything_is_touched(refused, index):
+    runs, a_file = refused
+    _case, run_index, words = CASES[index]
+    playbook, result, commands = runs[run_index]
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    assert words in output, output[-3000:]
+    assert words.format(a_file=a_file) in output, output[-3000:]
     assert f"{playbook}.yml: " in output
     assert "Traceback" not in output and "Unknown error" not in output
-    stats = lab.stats()
-    assert {host: stats[host]["commands"] for host in HOSTS} == {host: 0 for host in HOSTS}
+    assert commands == {host: 0 for host in HOSTS}
 
 
-def test_the_pool_is_as_it_was_after_every_refused_run(lab, tmp_path):
-    lab.reset_stats()
-    for extra in (("-e", "avd_serial=abc", "-e", "avd_force=true"), ("-e", "avd_reinstall_token_hours=0")):
-        assert run(lab, "reinstall", *extra).returncode != 0
-    assert run(lab, "move", "-e", "avd_target_pool=hp-vars", "-e", "avd_move_token_hours=999").returncode != 0
-    assert pool_hosts(lab, tmp_path) == {"vr-01": True, "vr-02": True}
-    assert sum(lab.stats()[host]["commands"] for host in HOSTS) == 0
+def test_the_pool_is_as_it_was_after_every_refused_run(lab, refused):
+    runs, _a_file = refused
+    assert [result.returncode != 0 for _playbook, result, _commands in runs] == [True] * len(runs)
+    pool = Arm(lab).session_hosts()  # as any ARM client reads it
+    assert {name: host["allowNewSession"] for name, host in pool.items()} == {"vr-01": True, "vr-02": True}
+    assert sum(count for _playbook, _result, commands in runs for count in commands.values()) == 0
 
 
 def test_a_limit_does_not_skip_the_check(lab):
