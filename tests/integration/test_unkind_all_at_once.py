@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import BIN, REPO, ansible_env, flat, record_output
+from tests.interrupting import Arm
 
 # The two runs wait for registrations of minutes: the module's fixture may take longer than pytest's default bound.
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1200)]
@@ -72,20 +72,10 @@ def hosts(lab) -> dict[str, dict]:
     return {host["name"]: lab.control(f"/hosts/{host['name']}") for host in lab.hosts}
 
 
-def planted(lab, tmp_path: Path) -> str:
-    """A key generated before the runs: both reuse it (it is valid for hours), so the test knows what to look for."""
-    out = tmp_path / "token.txt"
-    key = {"host_pool": "hp-unkind-all", "resource_group": "{{ avd_resource_group }}", "expiration_hours": 6}
-    tasks = [
-        {"name": "Key", "avdops.sessionhost.registration_token": key, "register": "key", "no_log": True},
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(out)}, "no_log": True},
-    ]
-    play = tmp_path / "key.yml"
-    play.write_text(yaml.safe_dump([{"name": "Key", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    result = lab.playbook(play, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    token = out.read_text().strip()
-    out.unlink()
+def planted(lab) -> str:
+    """A key generated before the runs, as an admin does in the portal (through the lab's ARM, no playbook): both
+    reuse it (it is valid for hours), so the test knows what to look for."""
+    token = Arm(lab).generate_key(6)
     assert token.count(".") == 2
     return token
 
@@ -112,7 +102,7 @@ def finish(command: list[str], process: subprocess.Popen[str], keep: Path) -> su
 
 @pytest.fixture(scope="module")
 def runs(lab, tmp_path_factory):
-    token = planted(lab, tmp_path_factory.mktemp("key"))
+    token = planted(lab)
     before = hosts(lab)
     remediate_dir, reinstall_dir = tmp_path_factory.mktemp("remediate"), tmp_path_factory.mktemp("reinstall")
     started = time.monotonic()
