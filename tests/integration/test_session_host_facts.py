@@ -100,13 +100,19 @@ def test_exactly_one_winrm_command_per_host(facts_lab, gathered):
     assert all(s["errors"] == 0 for s in stats.values())
 
 
-def test_one_command_whatever_the_subsets(facts_lab):
+def test_one_command_whatever_the_subsets(facts_lab, tmp_path):
+    """Three gathers of fx-01, each with other subsets: the tasks of one play (one ansible-playbook, not three)."""
+    subsets = ("disk", "agent,stack", "all,!events,!network")
+    tasks = [
+        {"name": f"Gather {subset}", "avdops.sessionhost.session_host_facts": {"gather_subset": subset}}
+        for subset in subsets
+    ]
+    play = tmp_path / "subsets.yml"
+    play.write_text(json.dumps([{"name": "Subsets", "hosts": "fx-01", "gather_facts": False, "tasks": tasks}]))
     facts_lab.reset_stats()
-    for subsets in ("disk", "agent,stack", "all,!events,!network"):
-        result = facts_lab.ansible(
-            "fx-01", "-m", "avdops.sessionhost.session_host_facts", "-a", f"gather_subset={subsets}"
-        )
-        assert result.returncode == 0, result.stdout
+    result = facts_lab.playbook(play)
+    assert result.returncode == 0, result.stdout
+    assert [line.split(" ")[0] for line in result.stdout.splitlines() if "[fx-01]" in line] == ["ok:"] * 3
     assert facts_lab.stats()["fx-01"]["commands"] == 3
 
 
