@@ -8,9 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from tests.conftest import REPO, RunningLab
+from tests.interrupting import Arm
 
 PLAYBOOK = REPO / "playbooks" / "remediate.yml"
 # Each module's lab has a host pool of its own name: the drain journal on the controller (shared by every run, as
@@ -40,31 +39,14 @@ FAST = (
     "-e",
     "registration_available_delay=1",
 )
-POOL = {"host_pool": "{{ avd_host_pool }}", "resource_group": "{{ avd_resource_group }}"}
 
 
-def play(directory: Path, name: str, hosts: str, tasks: list[dict]) -> Path:
-    path = directory / f"{name}.yml"
-    path.write_text(yaml.safe_dump([{"name": name, "hosts": hosts, "gather_facts": False, "tasks": tasks}]))
-    return path
-
-
-def pool_view(lab: RunningLab, directory: Path) -> dict[str, dict]:
-    """The host pool as the ARM API lists it: status, drain mode and sessions of every session host."""
-    out = directory / "pool.json"
-    tasks = [
-        {
-            "name": "Pool",
-            "avdops.sessionhost.host_pool_info": {"name": POOL["host_pool"], "resource_group": POOL["resource_group"]},
-            "register": "pool",
-        },
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ pool.session_hosts | to_json }}", "dest": str(out)}},
-    ]
-    result = lab.playbook(play(directory, "pool", "localhost", tasks), "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
+def pool_view(lab: RunningLab) -> dict[str, dict]:
+    """The host pool as the ARM API lists it: status, drain mode and sessions of every session host (read as any ARM
+    client would, in-process: a play of host_pool_info cost an ansible-playbook run, about 1.5 CPU-s)."""
     return {
-        h["short_name"]: {k: h[k] for k in ("status", "allow_new_session", "sessions")}
-        for h in json.loads(out.read_text())
+        name: {"status": host["status"], "allow_new_session": host["allowNewSession"], "sessions": host["sessions"]}
+        for name, host in Arm(lab).session_hosts().items()
     }
 
 
@@ -95,29 +77,13 @@ def report(report_dir: Path) -> dict:
 
 def start_pool(lab_factory, work: Path, name: str, first_address: str) -> tuple[RunningLab, str]:
     """The pool's lab (host pool hp-NAME), with rm-08 drained by its admin before the run (it must stay drained) and
-    a registration key planted to look for later (returned with the lab)."""
+    a registration key planted to look for later (returned with the lab): both through ARM, as an admin does in the
+    portal."""
     (work / "lab.yml").write_text(SCENARIO.replace("POOL_NAME", f"hp-{name}"))
     lab = lab_factory(name, "--scenario", str(work / "lab.yml"), "--first-address", first_address)
-    token_file = work / "token.txt"
-    tasks = [
-        {
-            "name": "Drain",
-            "avdops.sessionhost.session_host": {"name": "rm-08", "allow_new_session": False, **POOL},
-        },
-        {
-            "name": "Key",
-            "avdops.sessionhost.registration_token": {**POOL, "expiration_hours": 6},
-            "register": "key",
-        },
-        {
-            "name": "Keep",
-            "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(token_file)},
-            "no_log": True,
-        },
-    ]
-    result = lab.playbook(play(work, "setup", "localhost", tasks), "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    return lab, token_file.read_text().strip()
+    arm = Arm(lab)
+    arm.drain("rm-08")
+    return lab, arm.generate_key(6)
 
 
 def token_absent(token: str, texts: list[str]) -> None:

@@ -17,24 +17,23 @@ pytestmark = pytest.mark.lab
 @pytest.fixture(scope="module")
 def pool(lab_factory, tmp_path_factory):
     work = tmp_path_factory.mktemp("remediate-work")
-    lab, token = start_pool(lab_factory, work, "remediate", "127.0.29.1")
-    return lab, work, token
+    return start_pool(lab_factory, work, "remediate", "127.0.29.1")
 
 
 @pytest.fixture(scope="module")
 def first_run(pool, tmp_path_factory):
-    lab, work, _unused = pool
-    before = host_states(lab), pool_view(lab, work)
+    lab, _unused = pool
+    before = host_states(lab), pool_view(lab)
     lab.reset_stats()
     out = tmp_path_factory.mktemp("first-report")
     # The diagnosis before is read by the first role however slow the machine (the default is 120 s).
     result = remediate(lab, out, "-vvv", "-e", "avd_capture_max_age=3600")
-    return result, out, lab.stats(), host_states(lab), pool_view(lab, work), before
+    return result, out, lab.stats(), host_states(lab), pool_view(lab), before
 
 
 @pytest.fixture(scope="module")
 def second_run(pool, first_run, tmp_path_factory):
-    lab, _unused1, _unused2 = pool
+    lab, _unused = pool
     out = tmp_path_factory.mktemp("second-report")
     return remediate(lab, out), out
 
@@ -111,7 +110,7 @@ def test_second_run_changes_nothing_on_converged_hosts(second_run):
 
 
 def test_the_planted_token_is_in_no_output_or_report(pool, first_run, second_run):
-    _unused1, _unused2, token = pool
+    _unused, token = pool
     texts = [first_run[0].stdout, first_run[0].stderr, second_run[0].stdout, second_run[0].stderr]
     for directory in (first_run[1], second_run[1]):
         texts += [path.read_text() for path in directory.iterdir()]
@@ -120,8 +119,8 @@ def test_the_planted_token_is_in_no_output_or_report(pool, first_run, second_run
 
 
 def test_consent_lets_the_fix_disrupt_users(pool, second_run, tmp_path):
-    lab, work, _unused = pool
+    lab, _unused = pool
     result = remediate(lab, tmp_path, "-e", "avd_force=true", "-e", "target=rm-06")
     assert result.returncode == 0, result.stdout[-4000:]
     assert report(tmp_path)["hosts"]["rm-06"]["outcome"] == "fixed"
-    assert pool_view(lab, work)["rm-06"] == {"status": "Available", "allow_new_session": True, "sessions": 0}
+    assert pool_view(lab)["rm-06"] == {"status": "Available", "allow_new_session": True, "sessions": 0}

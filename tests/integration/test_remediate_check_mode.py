@@ -15,10 +15,10 @@ pytestmark = pytest.mark.lab
 def check_run(lab_factory, tmp_path_factory):
     work = tmp_path_factory.mktemp("remediate-check-work")
     lab, token = start_pool(lab_factory, work, "remediate-check", "127.0.190.1")
-    before = host_states(lab), pool_view(lab, work)
+    before = host_states(lab), pool_view(lab)
     out = tmp_path_factory.mktemp("check-report")
     result = remediate(lab, out, "--check", "--diff")
-    return before, result, (host_states(lab), pool_view(lab, work)), out, token
+    return before, result, (host_states(lab), pool_view(lab)), out, token
 
 
 def test_check_mode_changes_nothing_on_hosts_or_pool(check_run):

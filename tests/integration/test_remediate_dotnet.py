@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import REPO
+from tests.interrupting import Arm
 
 pytestmark = pytest.mark.lab
 
@@ -24,7 +24,6 @@ hosts:
 """
 NDP = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 CACHE = "c:\\programdata\\avdops\\installers\\dotnet48"
-POOL = {"host_pool": "{{ avd_host_pool }}", "resource_group": "{{ avd_resource_group }}"}
 
 
 def state(lab) -> dict[str, Any]:
@@ -46,25 +45,9 @@ def dotnet_lab(lab_factory, tmp_path_factory):
     work = tmp_path_factory.mktemp("dotnet")
     (work / "lab.yml").write_text(SCENARIO)
     lab = lab_factory("dotnet", "--scenario", str(work / "lab.yml"), "--first-address", "127.0.53.1")
-    # A registration key of the host pool, planted to look for in every output later.
-    tasks = [
-        {
-            "name": "Key",
-            "avdops.sessionhost.registration_token": {**POOL, "expiration_hours": 6},
-            "register": "key",
-        },
-        {
-            "name": "Keep",
-            "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(work / "t")},
-            "no_log": True,
-        },
-    ]
-    (work / "setup.yml").write_text(
-        yaml.safe_dump([{"name": "Setup", "hosts": "localhost", "gather_facts": False, "tasks": tasks}])
-    )
-    result = lab.playbook(work / "setup.yml", "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    return lab, work, (work / "t").read_text().strip()
+    # A registration key of the host pool, planted to look for in every output later (generated through ARM, as an
+    # admin does in the portal).
+    return lab, work, Arm(lab).generate_key(6)
 
 
 @pytest.fixture(scope="module")

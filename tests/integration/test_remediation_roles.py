@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.interrupting import Arm
+
 pytestmark = pytest.mark.lab
 
 SCENARIO = """
@@ -79,26 +81,9 @@ def apply_roles(lab, tmp_path: Path, *extra: str):
 
 
 @pytest.fixture(scope="module")
-def planted_token(roles_lab, tmp_path_factory) -> str:
+def planted_token(roles_lab) -> str:
     """A registration key generated before the run: the roles reuse it, so the test knows what to look for."""
-    out = tmp_path_factory.mktemp("token") / "token.txt"
-    tasks = [
-        {
-            "name": "Key",
-            "avdops.sessionhost.registration_token": {
-                "host_pool": "{{ avd_host_pool }}",
-                "resource_group": "{{ avd_resource_group }}",
-                "expiration_hours": 6,
-            },
-            "register": "key",
-            "no_log": True,
-        },
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ key.token }}", "dest": str(out)}, "no_log": True},
-    ]
-    playbook = play(out.parent, "localhost", tasks)
-    result = roles_lab.playbook(playbook, "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    token = out.read_text().strip()
+    token = Arm(roles_lab).generate_key(6)  # as an admin does in the portal
     assert token.count(".") == 2
     return token
 
@@ -130,32 +115,13 @@ def test_check_mode_changes_nothing_and_says_what_it_would_do(check_run):
     assert "service RDAgentBootLoader: Running" in result.stdout
 
 
-def test_each_host_is_fixed_registered_and_available(roles_lab, first_run, tmp_path):
+def test_each_host_is_fixed_registered_and_available(roles_lab, first_run):
     assert first_run.returncode == 0, first_run.stdout[-6000:]
     for name in ROLES:
         state = host_state(roles_lab, name)
         assert registry_value(state, r"\RDInfraAgent", "IsRegistered") == 1, name
         assert registry_value(state, r"\RDInfraAgent", "RegistrationToken") == "", name  # emptied by the agent
-    tasks = [
-        {
-            "name": "Pool",
-            "avdops.sessionhost.host_pool_info": {
-                "name": "{{ avd_host_pool }}",
-                "resource_group": "{{ avd_resource_group }}",
-            },
-            "register": "pool",
-        },
-        {
-            "name": "Show",
-            "ansible.builtin.copy": {
-                "content": "{{ pool.session_hosts | to_json }}",
-                "dest": str(tmp_path / "pool.json"),
-            },
-        },
-    ]
-    result = roles_lab.playbook(play(tmp_path, "localhost", tasks), "-c", "local")
-    assert result.returncode == 0, result.stdout[-3000:]
-    statuses = {h["short_name"]: h["status"] for h in json.loads((tmp_path / "pool.json").read_text())}
+    statuses = {name: host["status"] for name, host in Arm(roles_lab).session_hosts().items()}  # as ARM lists them
     assert statuses == {f"rr-0{i}": "Available" for i in range(1, 6)}
 
 
