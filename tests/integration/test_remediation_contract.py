@@ -1,6 +1,6 @@
 """The contract of remediate.yml's reports: every field and value README and the remediation_report docs promise in
-remediation.json, junit-remediation.xml and remediation.html, from one real rolling run (and one --check run) on a
-lab pool whose hosts end in every outcome.
+remediation.json, junit-remediation.xml and remediation.html, from one real rolling run on a lab pool whose hosts
+end in every outcome (and one --check run of two of them).
 
 The documented fields are read from README and the module's documentation, so a field documented there and not
 written (or written and not documented) fails here.
@@ -71,9 +71,10 @@ def contract_lab(lab_factory, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def checked(contract_lab, tmp_path_factory):
-    """--check first: it changes nothing, so the real run after it finds the same hosts."""
+    """--check first: it changes nothing, so the real run after it finds the same hosts. On the two hosts its test
+    reads (one batch of avd_serial=2): the nine-host check run was 18.4 CPU-s at load 9 to 17, the two-host one 5.4."""
     out = tmp_path_factory.mktemp("remediation-contract-check")
-    result = remediate(contract_lab, out, "--check")
+    result = remediate(contract_lab, out, "--check", "-e", "target=ct-01:ct-02")
     return out, result
 
 
