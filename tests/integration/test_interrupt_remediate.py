@@ -5,16 +5,19 @@ journal entry left. Stopped between the key written and the boot loader's restar
 went through (REGISTRATION_INCOMPLETE): the rerun recognises it and repairs it.
 
 Runs are stopped at an exact step by the lab's hold (a test control, docs/lab.md), or as Ansible starts the task
-that follows the step. Each step has a host of its own, and the four interrupted runs and their reruns run at once
-(each waits most of its time on its host and the pool), as runs of one pool from several terminals or AWX jobs do.
+that follows the step. Each step has a host of its own, and the four interrupted runs run at once (each waits most of
+its time on its host and the pool), as runs of one pool from several terminals or AWX jobs do; then one run of the
+four hosts, with the drain journal they share (one controller's), runs again.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import subprocess
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -64,15 +67,23 @@ STEPS = [
 ]
 
 
-def interrupted_then_run_again(
-    lab, tmp_path: Path, step: str, host: str, held: dict[str, str] | None, marker: str | None, sent: signal.Signals
-) -> tuple[int | None, str, dict, subprocess.CompletedProcess[str]]:
-    """The remediation of ``host`` stopped at its step, then the same command again: the interrupted run's exit code
-    and output, the host's agent registry key between the two runs, and the rerun."""
-    args = ("-e", f"target={host}", "-e", f"avd_journal={tmp_path / 'drains.json'}")
+def interrupted(
+    lab,
+    tmp_path: Path,
+    step: str,
+    host: str,
+    held: dict[str, str] | None,
+    marker: str | None,
+    sent: signal.Signals,
+    *,
+    journal: Path,
+) -> tuple[int | None, str, dict]:
+    """The remediation of ``host`` stopped at its step: the run's exit code and output, and the host's agent registry
+    key after it."""
     if held is not None:
         hold(lab, host, **held)
-    process = start(lab, "remediate.yml", *args, "-e", f"avd_report_dir={tmp_path / 'first'}", *QUICK)
+    args = ("-e", f"target={host}", "-e", f"avd_journal={journal}", "-e", f"avd_report_dir={tmp_path / 'first'}")
+    process = start(lab, "remediate.yml", *args, *QUICK)
     try:
         if marker is not None:
             read_until(process, marker)
@@ -84,23 +95,39 @@ def interrupted_then_run_again(
         if process.poll() is None:  # read_until or wait_held failed: the run is not left behind
             interrupt(process, signal.SIGKILL, f"remediate.yml {step}, stopped")
     agent = {v["name"]: v["data"] for v in lab.control(f"/hosts/{host}")["registry"][AGENT_KEY]}
-    again = lab.playbook(PLAYBOOK, *args, "-e", f"avd_report_dir={tmp_path / 'second'}", *QUICK)
-    return process.returncode, out, agent, again
+    return process.returncode, out, agent
+
+
+@dataclass
+class Runs:
+    steps: dict[str, tuple[Future, Path]]  # each step's interrupted run, with its directory
+    journal: Path  # the controller's drain journal, which the four runs and the run again share
+    again: subprocess.CompletedProcess[str]  # the four hosts' remediation run again, once they were all interrupted
+    report: Path
 
 
 @pytest.fixture(scope="module")
-def runs(lab, tmp_path_factory) -> dict[str, tuple[Future, Path]]:
-    return every_step_at_once(lab, tmp_path_factory, STEPS, interrupted_then_run_again)
+def runs(lab, tmp_path_factory) -> Runs:
+    """The four interrupted runs at once, each on its own host, then the remediation of the four hosts run again
+    (one ansible-playbook run: each rerun of one host cost a run's start, about 1.5 CPU-s)."""
+    work = tmp_path_factory.mktemp("run-again")
+    journal = work / "drains.json"
+    # every_step_at_once returns once every run has ended (its thread pool is shut down, waiting for them).
+    steps = every_step_at_once(lab, tmp_path_factory, STEPS, functools.partial(interrupted, journal=journal))
+    hosts = ":".join(step[1] for step in STEPS)
+    args = ("-e", f"target={hosts}", "-e", f"avd_journal={journal}", "-e", f"avd_report_dir={work}", *QUICK)
+    return Runs(steps, journal, lab.playbook(PLAYBOOK, *args), work)
 
 
 @pytest.mark.parametrize(("step", "host"), [step[:2] for step in STEPS], ids=[step[0] for step in STEPS])
 def test_remediate_interrupted_at_each_step_converges_when_run_again(lab, runs, step, host):
-    future, tmp_path = runs[step]
-    returncode, out, agent, again = future.result()
+    future, _tmp_path = runs.steps[step]
+    returncode, out, agent = future.result()
     assert returncode != 0, out[-3000:]
     if step == "after the key is written":  # a key that never went through: IsRegistered=0, the boot loader not told
         assert agent["IsRegistered"] == 0 and str(agent["RegistrationToken"]).startswith("<redacted"), agent
+    again = runs.again
     assert again.returncode == 0, flat(again.stdout)[-4000:]
-    converged(Arm(lab), host, tmp_path / "drains.json", again.stdout)
-    outcome = json.loads((tmp_path / "second" / "remediation.json").read_text())["hosts"][host]
+    converged(Arm(lab), host, runs.journal, again.stdout)
+    outcome = json.loads((runs.report / "remediation.json").read_text())["hosts"][host]
     assert outcome["outcome"] in ("fixed", "unchanged"), outcome
