@@ -65,6 +65,15 @@ def run_diagnose(lab, *extra: str, report_dir: Path = REPORTS) -> subprocess.Com
     )
 
 
+def run_without_pool(lab, *extra: str, report_dir: Path) -> subprocess.CompletedProcess[str]:
+    """For the runs that test the exit status, the target and --limit: none of their results depends on the pool's
+    view, and the host_pool source's ARM reads cost about 0.5 CPU-s a run."""
+    return lab.playbook(
+        REPO / "playbooks" / "diagnose.yml", "-e", f"avd_report_dir={report_dir}", *extra,
+        inventories=("hosts.yml", "extra.yml"),
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def diagnosis(demo_lab):
     if REPORTS.exists():
@@ -136,9 +145,13 @@ def test_junit_and_summary(diagnosis):
 
 
 def test_fail_on_sets_the_exit_status(demo_lab, tmp_path):
-    failing = run_diagnose(demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-01:avd-23", report_dir=tmp_path)
+    failing = run_without_pool(
+        demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-01:avd-23", report_dir=tmp_path
+    )
     assert failing.returncode != 0 and "host(s) at or above 'critical' or not fully checked: avd-01" in failing.stdout
-    passing = run_diagnose(demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-21:avd-23", report_dir=tmp_path)
+    passing = run_without_pool(
+        demo_lab, "-e", "avd_fail_on=critical", "-e", "target=avd-21:avd-23", report_dir=tmp_path
+    )
     assert passing.returncode == 0, passing.stdout[-2000:]
     assert json.loads((tmp_path / "diagnosis.json").read_text())["summary"]["hosts"] == 2
 
@@ -158,15 +171,16 @@ def test_planted_tokens_appear_in_no_report_or_output(demo_lab, diagnosis):
         assert all(token not in text and token[:32] not in text for text in texts)
 
 
-def test_html_report_in_a_real_browser(diagnosis):
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium through playwright, started once for the module's two browser tests (a start of playwright
+    and chromium costs about 1.3 CPU-s); each test opens its own page."""
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is needed for this test (make test installs it)"
     from playwright.sync_api import sync_playwright
 
-    report, _unused1, _unused2 = diagnosis
-    errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=chromium,
             args=[
                 "--no-sandbox",
@@ -177,24 +191,31 @@ def test_html_report_in_a_real_browser(diagnosis):
                 "--no-first-run",
             ],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 1800})
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto((REPORTS / "diagnosis.html").as_uri())
-        assert page.locator("section.host").count() == len(report["hosts"])
-        for host, entry in report["hosts"].items():
-            section = page.locator(f"#host-{host}")
-            assert section.is_visible()
-            assert section.locator(".finding").count() == len(entry["findings"])
-        assert page.locator("#count-unreachable").inner_text() == "2"
-        first = page.locator("section.host").first.get_attribute("data-state")
-        assert first in ("unreachable", "failed")  # unhealthy first
-        page.locator("#only-problems").check()
-        assert not page.locator("#host-avd-23").is_visible()
-        page.locator("#only-problems").uncheck()
-        check_triage_grid(page, report)
-        page.screenshot(path=str(REPORTS / "diagnosis-screenshot.png"), full_page=False)
-        browser.close()
+        yield launched
+        launched.close()
+
+
+def test_html_report_in_a_real_browser(diagnosis, browser):
+    report, _unused1, _unused2 = diagnosis
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((REPORTS / "diagnosis.html").as_uri())
+    assert page.locator("section.host").count() == len(report["hosts"])
+    for host, entry in report["hosts"].items():
+        section = page.locator(f"#host-{host}")
+        assert section.is_visible()
+        assert section.locator(".finding").count() == len(entry["findings"])
+    assert page.locator("#count-unreachable").inner_text() == "2"
+    first = page.locator("section.host").first.get_attribute("data-state")
+    assert first in ("unreachable", "failed")  # unhealthy first
+    page.locator("#only-problems").check()
+    assert not page.locator("#host-avd-23").is_visible()
+    page.locator("#only-problems").uncheck()
+    check_triage_grid(page, report)
+    page.screenshot(path=str(REPORTS / "diagnosis-screenshot.png"), full_page=False)
+    page.close()
     assert errors == []
     assert (REPORTS / "diagnosis-screenshot.png").stat().st_size > 10_000
 
@@ -236,33 +257,27 @@ def check_triage_grid(page, report) -> None:
     assert "every reachable" not in page.content()
 
 
-def test_html_of_a_run_that_reached_no_host_says_so_in_a_real_browser(tmp_path):
+def test_html_of_a_run_that_reached_no_host_says_so_in_a_real_browser(browser, tmp_path):
     from ansible_collections.avdops.sessionhost.plugins.plugin_utils import _reports as rep
-
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed for this test (make test installs it)"
-    from playwright.sync_api import sync_playwright
 
     results = {"sh-01": {"unreachable": True, "msg": "timed out"}, "sh-02": {}}
     report = rep.build_report(rep.entries_from(results, {"sh-02": {"status": "Shutdown"}}), NOW, {"target": "all"})
     report["run"]["failure"] = rep.run_failure(report, "critical")
     rep.write_reports(report, tmp_path)
     errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto((tmp_path / "diagnosis.html").as_uri())
-        assert (
-            page.locator("#run-failure").is_visible()
-            and "no host was diagnosed" in page.locator("#run-failure").inner_text()
-        )
-        assert page.locator("#count-diagnosed").inner_text() == "0"
-        assert "no host was diagnosed" in page.locator("#no-findings").inner_text()
-        states = page.locator("#grid tbody tr").evaluate_all("rows => rows.map(r => r.dataset.state)")
-        assert states == ["unreachable", "stopped"]
-        assert "healthy" not in page.locator("#no-findings").inner_text()
-        browser.close()
+    page = browser.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((tmp_path / "diagnosis.html").as_uri())
+    assert (
+        page.locator("#run-failure").is_visible()
+        and "no host was diagnosed" in page.locator("#run-failure").inner_text()
+    )
+    assert page.locator("#count-diagnosed").inner_text() == "0"
+    assert "no host was diagnosed" in page.locator("#no-findings").inner_text()
+    states = page.locator("#grid tbody tr").evaluate_all("rows => rows.map(r => r.dataset.state)")
+    assert states == ["unreachable", "stopped"]
+    assert "healthy" not in page.locator("#no-findings").inner_text()
+    page.close()
     assert errors == []
 
 
@@ -321,14 +336,17 @@ def old_report(directory: Path) -> None:
 
 def test_a_target_that_matches_nothing_fails_with_fail_on_and_still_rewrites_the_reports(demo_lab, tmp_path):
     old_report(tmp_path)
-    failing = run_diagnose(demo_lab, "-e", "target=no-such-group", "-e", "avd_fail_on=critical", report_dir=tmp_path)
+    failing = run_without_pool(
+        demo_lab, "-e", "target=no-such-group", "-e", "avd_fail_on=critical", report_dir=tmp_path
+    )
     assert failing.returncode != 0 and "no host was diagnosed: the run had no hosts" in failing.stdout
     report = json.loads((tmp_path / "diagnosis.json").read_text())
     assert report["generated"] != "2020-01-01T00:00:00Z" and report["summary"]["hosts"] == 0
     assert report["summary"]["diagnosed"] == 0 and report["run"]["target"] == "no-such-group"
     assert "<p>old</p>" not in (tmp_path / "diagnosis.html").read_text()
     assert 'classname="run"' in (tmp_path / "junit-diagnosis.xml").read_text()
-    passing = run_diagnose(demo_lab, "-e", "target=no-such-group", report_dir=tmp_path)  # no avd_fail_on: nothing asked
+    # no avd_fail_on: nothing asked
+    passing = run_without_pool(demo_lab, "-e", "target=no-such-group", report_dir=tmp_path)  # no avd_fail_on
     assert passing.returncode == 0, passing.stdout[-2000:]
     assert "0 hosts, 0 diagnosed" in passing.stdout
 
@@ -442,7 +460,7 @@ def test_a_controller_without_pywinrm_fails_the_run_and_says_why(demo_lab, tmp_p
 
 def test_an_unknown_fail_on_is_refused_before_any_host_is_contacted(demo_lab, tmp_path):
     demo_lab.reset_stats()
-    result = run_diagnose(demo_lab, "-e", "avd_fail_on=high", "-e", "target=avd-21", report_dir=tmp_path)
+    result = run_without_pool(demo_lab, "-e", "avd_fail_on=high", "-e", "target=avd-21", report_dir=tmp_path)
     assert (
         result.returncode != 0 and "avd_fail_on: expected one of none, warning, critical, got 'high'" in result.stdout
     )
@@ -451,10 +469,10 @@ def test_an_unknown_fail_on_is_refused_before_any_host_is_contacted(demo_lab, tm
 
 def test_a_limit_without_localhost_is_refused_not_a_silent_green_run(demo_lab, tmp_path):
     demo_lab.reset_stats()
-    refused = run_diagnose(demo_lab, "--limit", "avd-21", report_dir=tmp_path)
+    refused = run_without_pool(demo_lab, "--limit", "avd-21", report_dir=tmp_path)
     assert refused.returncode != 0 and "leaves out localhost" in refused.stdout
     assert demo_lab.stats()["avd-21"]["commands"] == 0 and not (tmp_path / "diagnosis.json").exists()
-    limited = run_diagnose(demo_lab, "--limit", "avd-21,localhost", report_dir=tmp_path)
+    limited = run_without_pool(demo_lab, "--limit", "avd-21,localhost", report_dir=tmp_path)
     assert limited.returncode == 0, limited.stdout[-2000:]
     assert list(json.loads((tmp_path / "diagnosis.json").read_text())["hosts"]) == ["avd-21"]
 
