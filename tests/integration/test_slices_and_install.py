@@ -43,41 +43,11 @@ def diagnose(lab, report_dir: Path, *extra: str) -> subprocess.CompletedProcess[
     return lab.playbook(REPO / "playbooks" / "diagnose.yml", "-e", f"avd_report_dir={report_dir}", *extra)
 
 
-def test_slices_merge_into_the_report_of_one_run(slice_lab, tmp_path):
-    whole = diagnose(slice_lab, tmp_path / "whole")
-    assert whole.returncode == 0, whole.stdout[-3000:]
-    # job slicing: each slice runs the same playbook over its part of the inventory (target, as
-    # --limit would also leave out the localhost play that writes the reports)
-    for index, part in enumerate((HOSTS[:2], HOSTS[2:4], HOSTS[4:])):
-        result = diagnose(slice_lab, tmp_path / "slices" / str(index), "-e", f"target={','.join(part)}")
-        assert result.returncode == 0, result.stdout[-3000:]
-    merged = slice_lab.playbook(
-        REPO / "playbooks" / "merge_reports.yml", "-e", f"avd_slice_dir={tmp_path / 'slices'}", inventories=()
-    )
-    assert merged.returncode == 0, merged.stdout[-3000:]
-    pool_dir = tmp_path / "slices" / "pool"
-    one = json.loads((tmp_path / "whole" / "diagnosis.json").read_text())
-    combined = json.loads((pool_dir / "diagnosis.json").read_text())
-
-    def verdicts(report):
-        return {name: (e["state"], sorted(f["id"] for f in e["findings"])) for name, e in report["hosts"].items()}
-
-    assert verdicts(combined) == verdicts(one)
-    assert {k: combined["summary"][k] for k in ("hosts", "healthy", "unhealthy")} == {
-        k: one["summary"][k] for k in ("hosts", "healthy", "unhealthy")
-    }
-    assert len(combined["run"]["slices"]) == 3
-    junit = (pool_dir / "junit-diagnosis.xml").read_text()
-    assert all(f'classname="{name}"' in junit for name in HOSTS)
-    assert "sh-04" in (pool_dir / "diagnosis.html").read_text()
-    # merging again does not pick up the pool report it wrote itself
-    again = slice_lab.playbook(
-        REPO / "playbooks" / "merge_reports.yml", "-e", f"avd_slice_dir={tmp_path / 'slices'}", inventories=()
-    )
-    assert again.returncode == 0, again.stdout[-3000:]
-
-
-def test_the_installed_collection_runs_from_any_directory(slice_lab, tmp_path):
+@pytest.fixture(scope="module")
+def installed(slice_lab, tmp_path_factory):
+    """The built collection installed elsewhere, and its diagnose.yml run by FQCN over the six hosts from another
+    directory: the installed test's run, and the one run the slices' merged report is compared with."""
+    tmp_path = tmp_path_factory.mktemp("installed")
     build = tmp_path / "build"
     galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
     env = {k: v for k, v in ansible_env().items() if k != "ANSIBLE_CONFIG"}
@@ -122,6 +92,51 @@ def test_the_installed_collection_runs_from_any_directory(slice_lab, tmp_path):
         timeout=600,
         check=False,
     )
+    record_output(
+        "ansible-playbook avdops.sessionhost.diagnose (installed)",
+        result.stdout,
+        result.stderr,
+        returncode=result.returncode,
+    )
+    return collections, elsewhere, run_env, result
+
+
+def test_slices_merge_into_the_report_of_one_run(slice_lab, installed, tmp_path):
+    _collections, elsewhere, _run_env, whole = installed  # the whole pool in one run (of the installed playbook)
+    assert whole.returncode == 0, whole.stdout[-3000:]
+    # job slicing: each slice runs the same playbook over its part of the inventory (target, as
+    # --limit would also leave out the localhost play that writes the reports)
+    for index, part in enumerate((HOSTS[:2], HOSTS[2:4], HOSTS[4:])):
+        result = diagnose(slice_lab, tmp_path / "slices" / str(index), "-e", f"target={','.join(part)}")
+        assert result.returncode == 0, result.stdout[-3000:]
+    merged = slice_lab.playbook(
+        REPO / "playbooks" / "merge_reports.yml", "-e", f"avd_slice_dir={tmp_path / 'slices'}", inventories=()
+    )
+    assert merged.returncode == 0, merged.stdout[-3000:]
+    pool_dir = tmp_path / "slices" / "pool"
+    one = json.loads((elsewhere / "reports" / "diagnosis.json").read_text())
+    combined = json.loads((pool_dir / "diagnosis.json").read_text())
+
+    def verdicts(report):
+        return {name: (e["state"], sorted(f["id"] for f in e["findings"])) for name, e in report["hosts"].items()}
+
+    assert verdicts(combined) == verdicts(one)
+    assert {k: combined["summary"][k] for k in ("hosts", "healthy", "unhealthy")} == {
+        k: one["summary"][k] for k in ("hosts", "healthy", "unhealthy")
+    }
+    assert len(combined["run"]["slices"]) == 3
+    junit = (pool_dir / "junit-diagnosis.xml").read_text()
+    assert all(f'classname="{name}"' in junit for name in HOSTS)
+    assert "sh-04" in (pool_dir / "diagnosis.html").read_text()
+    # merging again does not pick up the pool report it wrote itself
+    again = slice_lab.playbook(
+        REPO / "playbooks" / "merge_reports.yml", "-e", f"avd_slice_dir={tmp_path / 'slices'}", inventories=()
+    )
+    assert again.returncode == 0, again.stdout[-3000:]
+
+
+def test_the_installed_collection_runs_from_any_directory(installed):
+    collections, elsewhere, run_env, result = installed
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert str(collections) in (
         subprocess.run(
@@ -137,12 +152,6 @@ def test_the_installed_collection_runs_from_any_directory(slice_lab, tmp_path):
     report = json.loads((elsewhere / "reports" / "diagnosis.json").read_text())
     assert sorted(report["hosts"]) == HOSTS
     assert "6 hosts" in result.stdout and "Reports:" in result.stdout
-    record_output(
-        "ansible-playbook avdops.sessionhost.diagnose (installed)",
-        result.stdout,
-        result.stderr,
-        returncode=result.returncode,
-    )
     # Issue 21: under the default callback, without this checkout's ansible.cfg, the summary was one escaped JSON
     # string ("HOST ...\\nsh-01 ..."); it prints one line per host.
     summary = result.stdout.split("TASK [Show the summary]")[1].split("TASK [")[0]
