@@ -25,7 +25,7 @@ pytestmark = pytest.mark.lab
 SCENARIO = """
 host_pool: {name: hp-rw, max_session_limit: 4}
 hosts:
-  - {name: rw-01, installation_seconds: 40}
+  - {name: rw-01, installation_seconds: 80}
   - {name: rw-02, faults: [agent_not_installed], sessions: 1}
 """
 # Installers already on the host instead of the manifest: the ones the lab's image carries in RDInfra.
@@ -37,6 +37,9 @@ PACKAGES = {
         ),
     }
 }
+# rw-01's other installation (its installation_seconds above): long enough that the run, which waits for it, meets it
+# under the load of a whole test run too.
+BUSY_SECONDS = 80
 FAST = ["-e", "avd_session_wait_retries=1", "-e", "avd_session_wait_delay=1", "-e", "avd_available_delay=1"]
 
 
@@ -54,18 +57,23 @@ def status(data: dict) -> str | None:
 
 
 def busy_installer_then_drop(lab, packages: Path) -> tuple[int | None, str, subprocess.CompletedProcess[str], dict]:
-    """rw-01 (healthy: reinstalled on request) runs another installation for 40 s when the run starts (msiexec
+    """rw-01 (healthy: reinstalled on request) runs another installation for 80 s from before the run starts (msiexec
     1618: the uninstall, after the lock and the preflight, waits and tries again), then goes off the network as soon
     as its programs are gone; the run again, with the installers already on the host (the image's)."""
+    busy_until = time.monotonic() + BUSY_SECONDS  # the lab ends the installation after this
     lab.control("/hosts/rw-01/inject?fault=installer_busy", method="POST")
     run = subprocess.Popen(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory / "hosts.yml"), str(REPO / "playbooks" / "reinstall.yml"),
-         *FAST, "-e", "avd_reinstall_healthy=true", "-e", "avd_reboot_timeout=15", "-e", "avd_installer_busy_delay=2",
+         *FAST, "-e", "avd_reinstall_healthy=true", "-e", "avd_reboot_timeout=15", "-e", "avd_installer_busy_delay=10",
          "-e", "target=rw-01"],
         env=ansible_env(**lab.azure_env), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 240
     try:
+        # Windows Installer refuses the uninstall (1618) while the other installation runs: the programs cannot go
+        # before it ends, so they are looked at (20 times a second, each a read of the whole host) from a second before.
+        while time.monotonic() < busy_until - 1 and run.poll() is None:
+            time.sleep(0.5)
         while [p for p in lab.control("/hosts/rw-01")["programs"] if p["display_name"].startswith("Remote Desktop")]:
             assert time.monotonic() < deadline and run.poll() is None, "the uninstall never happened"
             time.sleep(0.05)
