@@ -31,8 +31,24 @@ def test_the_batch_and_the_reach_are_noted_by_one_task():
     tasks = play("Remediate")["tasks"]
     note = next(t for t in tasks if t["name"].startswith("Note the batch the host runs in"))
     assert "'reached': true" in note["ansible.builtin.set_fact"]["avd_run"]
-    block = next(t for t in tasks if t["name"] == "Remediate the session host")["block"]
+    block = yaml.safe_load((PLAYBOOKS / "tasks" / "remediate_host.yml").read_text())[0]["block"]
     assert "ansible.builtin.include_role" in block[0]  # the drain comes first: nothing left to note before it
+
+
+def test_a_host_with_nothing_to_fix_skips_the_fix_with_one_include():
+    """Five tasks (drain, note, the roles, restore, note) and the block's rescue are one include per host, its
+    condition on the include: a converged host's worker is forked once for them, not five times."""
+    fix = next(t for t in play("Remediate")["tasks"] if t["name"] == "Remediate the session host")
+    assert fix["ansible.builtin.include_tasks"] == "tasks/remediate_host.yml"
+    assert fix["when"] == "avd_plan.roles | length > 0"
+    assert "block" not in fix
+    (included,) = yaml.safe_load((PLAYBOOKS / "tasks" / "remediate_host.yml").read_text())
+    assert included["ignore_unreachable"] is True  # a host that drops is reported; its drain mode still restored
+    assert [t["name"].split(" (")[0] for t in included["always"]] == [
+        "Restore the drain mode after the fix",
+        "Note the restore",
+    ]
+    assert "ansible.builtin.set_fact" in included["rescue"][0]  # what failed is recorded; the pool goes on
 
 
 def test_the_diagnosis_after_is_read_by_the_report_without_a_task_per_host_to_copy_it():
