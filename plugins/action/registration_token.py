@@ -14,6 +14,8 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool impo
     PoolRef,
     ensure_token,
     expiry_diff,
+    key_lock,
+    key_lock_path,
     revoke_token,
     validate_token_hours,
 )
@@ -38,15 +40,17 @@ class ActionModule(AzureAction):
         if args["state"] == "absent":
             answer = revoke_token(client, settings, pool, check_mode=check_mode)
         else:
-            answer = ensure_token(
-                client,
-                settings,
-                pool,
-                expiration_hours=args["expiration_hours"],
-                min_valid_hours=args["min_valid_hours"],
-                check_mode=check_mode,
-                now=datetime.datetime.now(datetime.UTC),
-            )
+            # One task at a time per pool on this controller: a key is read, and generated only when none is valid.
+            with key_lock(key_lock_path(settings.subscription_id, pool), pool):
+                answer = ensure_token(
+                    client,
+                    settings,
+                    pool,
+                    expiration_hours=args["expiration_hours"],
+                    min_valid_hours=args["min_valid_hours"],
+                    check_mode=check_mode,
+                    now=datetime.datetime.now(datetime.UTC),
+                )
         diff = answer.pop("diff")
         result = {**answer, "host_pool": args["host_pool"]}
         if self._task.diff:

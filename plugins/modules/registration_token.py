@@ -17,6 +17,12 @@ description:
     registered variable holds it for the tasks that need it. The diff shows
     the expiry only.
   - With O(state=absent), revokes the host pool's registration token.
+  - A host pool has one registration key, and a new one replaces the one
+    before. Tasks on one controller get a pool's key one at a time (a lock
+    file per pool in the temporary directory, waited for up to 300 seconds),
+    so hosts registered in parallel (the free strategy, several hosts of a
+    batch) share one key instead of each generating one and leaving the
+    others with a key the pool no longer accepts.
 version_added: 0.1.0
 author:
   - avdops.sessionhost contributors (!UNKNOWN)

@@ -7,8 +7,15 @@ helpers so they are tested without Azure.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
+import fcntl
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +91,41 @@ def current_token(client: Any, settings: AzureSettings, pool: PoolRef) -> tuple[
         lambda: client.host_pools.retrieve_registration_token(pool.resource_group, pool.name),
     )
     return info.token, info.expiration_time
+
+
+KEY_LOCK_SECONDS = 300  # how long a task waits for another task of this controller to get or generate the key
+
+
+def key_lock_path(subscription_id: str, pool: PoolRef, directory: str | None = None) -> str:
+    """The controller's lock file for one host pool's registration key (per user: the temp directory is shared)."""
+    which = f"{subscription_id}/{pool.resource_group}/{pool.name}".lower().encode()
+    name = f"avdops-registration-key-{os.getuid()}-{hashlib.sha256(which).hexdigest()[:16]}.lock"
+    return os.path.join(directory or tempfile.gettempdir(), name)
+
+
+@contextlib.contextmanager
+def key_lock(path: str, pool: PoolRef, seconds: float = KEY_LOCK_SECONDS) -> Iterator[None]:
+    """Hold the pool's key lock: a pool has one registration key, and generating one invalidates the one before, so
+    two tasks of a run (hosts in parallel, the free strategy) that both found no key valid long enough would each
+    generate one, and the first host would register with a key the pool no longer accepts. Under the lock the second
+    finds the first's key and reuses it. Waits for the lock up to ``seconds``, polling."""
+    deadline = time.monotonic() + seconds
+    with open(path, "a", encoding="utf-8") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise AzureError(
+                        f"another task on this controller has been getting a registration key of host pool "
+                        f"{pool.name!r} for {seconds:.0f} s (lock {path}): try again when it is done"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_token(
