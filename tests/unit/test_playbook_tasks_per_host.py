@@ -60,3 +60,18 @@ def test_the_diagnosis_after_is_read_by_the_report_without_a_task_per_host_to_co
     after = report["avdops.sessionhost.remediation_report"]["after"]
     # each host's own diagnosis after, the rollout gate's (avd_after) over the skipped one where the gate checked it
     assert after.index("avd_after_run") < after.index("combine(") < after.index("attribute='avd_after')")
+
+
+def test_a_host_move_yml_leaves_alone_skips_the_move_with_one_include():
+    """move.yml: a host already in the target pool (a rerun) or held by another run skips the move's 13 tasks with
+    one include; the key is still asked for once, for the hosts that move."""
+    plays = yaml.safe_load((PLAYBOOKS / "move.yml").read_text())
+    tasks = next(p for p in plays if p["name"] == "Move session hosts to another host pool")["tasks"]
+    move = next(t for t in tasks if t["name"] == "Move the session host")
+    assert move["ansible.builtin.include_tasks"] == "tasks/move_host.yml"
+    assert move["when"] == "avd_move.needed"
+    (included,) = yaml.safe_load((PLAYBOOKS / "tasks" / "move_host.yml").read_text())
+    assert included["ignore_unreachable"] is True  # a host that drops is reported; its drain mode still restored
+    key = next(t for t in included["block"] if "avdops.sessionhost.registration_token" in t)
+    assert key["run_once"] is True
+    assert [t["name"].split(" (")[0] for t in included["always"]][-1].startswith("Let new sessions in again")
