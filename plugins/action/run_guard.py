@@ -11,15 +11,22 @@ import socket
 import time
 from typing import Any, ClassVar
 
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import AzureError, call, models
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
+    AzureError,
+    call,
+    models,
+    session_host_dict,
+)
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure_action import AzureAction
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
     PoolRef,
     find_session_host,
+    list_session_hosts,
     pool_id,
     read_tags,
     update_tags,
 )
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool_host import find_pool_host
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._run_guard import (
     DEFAULT_JOURNAL,
     JournalError,
@@ -34,6 +41,16 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._run_guard impo
     run_identity,
     tag_name,
     update_journal,
+)
+
+# The host variables the collection's one lookup reads (find_pool_host) when the task names no session host.
+LOOKUP_VARS = (
+    "avd_resource_id",
+    "avd_vm_id",
+    "avd_session_host",
+    "avd_session_host_name",
+    "inventory_hostname",
+    "ansible_host",
 )
 
 
@@ -51,7 +68,7 @@ def this_run() -> tuple[str, str]:
 
 class ActionModule(AzureAction):
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "name": {"type": "str", "required": True},
+        "name": {"type": "str"},
         "host_pool": {"type": "str", "required": True},
         "resource_group": {"type": "str", "required": True},
         "state": {"type": "str", "required": True, "choices": ["locked", "drained", "restored", "released"]},
@@ -59,25 +76,51 @@ class ActionModule(AzureAction):
         "journal": {"type": "path", "default": DEFAULT_JOURNAL},
         "settle_seconds": {"type": "float", "default": 2.0},
     }
+    _host_vars: dict[str, Any]
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        # The task's own host, also under delegate_to: localhost (hostvars templates each value it gives).
+        task_vars = task_vars or {}
+        hostvars = task_vars.get("hostvars", {})
+        own = hostvars[task_vars["inventory_hostname"]] if task_vars.get("inventory_hostname") in hostvars else {}
+        self._host_vars = {key: own[key] for key in LOOKUP_VARS if key in own}
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        return result
 
     def check_arguments(self, args: dict[str, Any]) -> None:
         if not 1 <= args["lock_minutes"] <= 7 * 24 * 60:
             raise AzureError(f"lock_minutes must be from 1 to 10080 (a week), got {args['lock_minutes']}")
+        if args["name"] is not None:
+            self._tag(args["name"])
+
+    @staticmethod
+    def _tag(name: str) -> str:
         try:
-            tag_name(args["name"])
+            return str(tag_name(name))
         except ValueError as exc:
             raise AzureError(str(exc)) from None
 
+    def _pool_name(self, client: Any, settings: Any, pool: PoolRef) -> str:
+        """The pool's name for the task's host (the collection's one lookup), or its inventory name when not listed."""
+        hosts = [session_host_dict(h) for h in list_session_hosts(client, settings, pool)]
+        entry = find_pool_host(hosts, self._host_vars).entry
+        name = entry["name"] if entry is not None else self._host_vars.get("inventory_hostname")
+        if not name:
+            raise AzureError("no name: set name, or run the task for an inventory host")
+        return str(name)
+
     def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
         pool = PoolRef(args["resource_group"], args["host_pool"])
-        tag = tag_name(args["name"])
-        key = journal_key(pool_id(settings, pool), args["name"])
+        name = args["name"] if args["name"] is not None else self._pool_name(client, settings, pool)
+        args = {**args, "name": name}
+        tag = self._tag(name)
+        key = journal_key(pool_id(settings, pool), name)
         run, owner = this_run()
         now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
         me = Marker(run, owner, now + datetime.timedelta(minutes=args["lock_minutes"]), drained=False)
         controller = run.split(":", maxsplit=1)[0]
         check_mode = bool(self._task.check_mode)
-        base = {"changed": False, "marker": tag, "run": run, "owner": owner}
+        base = {"changed": False, "name": name, "marker": tag, "run": run, "owner": owner}
         try:
             raw = read_tags(client, settings, pool).get(tag)
             current = parse_marker(raw)
@@ -87,11 +130,13 @@ class ActionModule(AzureAction):
                 if decision.refused or decision.marker is None:
                     return {**base, "locked": False, "held_by": decision.refused, "undone": None}
                 if check_mode:
+                    undone = self._undo(decision, args, pool, settings, client, True)
                     return {
                         **base,
                         "locked": True,
                         "held_by": None,
-                        "undone": self._undo(decision, args, pool, settings, client, True),
+                        "undone": undone,
+                        **self._undone_warning(undone, True),
                     }
                 update_tags(client, settings, pool, "Merge", {tag: decision.marker.text()})
                 time.sleep(args["settle_seconds"])  # a run that wrote at the same moment: the last writer holds it
@@ -114,6 +159,7 @@ class ActionModule(AzureAction):
                     "locked": True,
                     "held_by": None,
                     "undone": undone,
+                    **self._undone_warning(undone, False),
                 }
             if check_mode:
                 return {**base, "locked": current is not None and current.run == run}
@@ -148,6 +194,15 @@ class ActionModule(AzureAction):
             return {**base, "locked": False, "drain_left": False}
         except JournalError as exc:
             raise AzureError(str(exc)) from None
+
+    def _undone_warning(self, undone: dict[str, Any] | None, check_mode: bool) -> dict[str, Any]:
+        """An interrupted run's drain undone on the host is worth the admin's attention: say it as a warning."""
+        if not undone or not undone["restored"]:
+            return {}
+        host = self._host_vars.get("inventory_hostname", "the host")
+        verb = "would let" if check_mode else "let"
+        said = f"{host}: {verb} new sessions in again: drained by run {undone['run']}, which was interrupted"
+        return {"warnings": [said]}
 
     @staticmethod
     def _undo(

@@ -24,7 +24,8 @@ description:
   - O(state=drained) records, before the caller drains the host, that this run drains it (journal, then marker);
     O(state=restored) records that the drain was undone. O(state=released) ends the lock; a drain still on record
     stays on the marker, lock ended, for the next run to undo.
-  - Lock and journal are the run's bookkeeping and never report a change; undoing an earlier run's drain does.
+  - Lock and journal are the run's bookkeeping and never report a change; undoing an earlier run's drain does, and
+    a warning names the host and the interrupted run whose drain was undone (in check mode, would be).
     Check mode reads and says what it would do, and writes nothing.
 version_added: 0.3.0
 author:
@@ -38,9 +39,14 @@ extends_documentation_fragment:
   - avdops.sessionhost.host_pool
 options:
   name:
-    description: The session host - its FQDN as the host pool lists it, or its computer name.
+    description:
+      - The session host - its FQDN as the host pool lists it, or its computer name.
+      - When omitted, the module names the task's host as its pool does, with the collection's one lookup (by the VM
+        resource id and VM id of the host_pool inventory, the agent's VM id from the diagnosis, then by
+        C(avd_session_host_name), the inventory name or C(ansible_host), case-insensitive, FQDN or short), or by its
+        inventory name when the pool does not list it. That is one read of the pool's session hosts; C(name) in the
+        result is the name used, to pass to the later states.
     type: str
-    required: true
   state:
     description: C(locked), C(drained), C(restored) or C(released) (see the description).
     type: str
@@ -76,7 +82,6 @@ attributes:
 EXAMPLES = r"""
 - name: Take the host's lock (and undo an interrupted run's drain) before deciding anything
   avdops.sessionhost.run_guard:
-    name: "{{ inventory_hostname }}"
     host_pool: "{{ avd_host_pool }}"
     resource_group: "{{ avd_resource_group }}"
     state: locked
@@ -90,7 +95,7 @@ EXAMPLES = r"""
 
 - name: End the lock
   avdops.sessionhost.run_guard:
-    name: "{{ inventory_hostname }}"
+    name: "{{ lock.name }}"
     host_pool: "{{ avd_host_pool }}"
     resource_group: "{{ avd_resource_group }}"
     state: released
@@ -98,6 +103,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+name:
+  description: The session host's name the lock is kept under (O(name), or the pool's name for the task's host).
+  returned: success
+  type: str
 locked:
   description: Whether this run holds the host (after O(state=locked), whether it took the lock).
   returned: success

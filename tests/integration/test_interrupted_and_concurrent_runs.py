@@ -90,7 +90,9 @@ def undone(
     """The next run (any write playbook: remediate.yml here) undid ``host``'s drain before it decided anything."""
     arm = Arm(lab)
     assert rerun.returncode in (0, 2), rerun.stdout[-4000:]
-    assert f"{host}: let new sessions in again: drained by run" in rerun.stdout
+    # run_guard's warning (stderr), naming the host and the interrupted run; the admin's drain is not one of ours
+    assert f"[WARNING]: {host}: let new sessions in again: drained by run" in rerun.stderr, rerun.stderr[-4000:]
+    assert f"{admin}: let new sessions in again" not in rerun.stdout + rerun.stderr
     assert arm.allow_new_session(host) is True
     assert arm.allow_new_session(admin) is False  # the admin's drain
     assert f"avdops-run-{host}" not in arm.tags() and f"avdops-run-{admin}" not in arm.tags()
