@@ -75,3 +75,30 @@ def test_a_host_move_yml_leaves_alone_skips_the_move_with_one_include():
     key = next(t for t in included["block"] if "avdops.sessionhost.registration_token" in t)
     assert key["run_once"] is True
     assert [t["name"].split(" (")[0] for t in included["always"]][-1].startswith("Let new sessions in again")
+
+
+def test_the_pool_address_is_included_only_where_the_inventory_gave_live_data_or_a_static_value_disagrees():
+    """With a static inventory that agrees there is nothing to say or set: each write playbook skips the include once
+    per host, not its two tasks (test_live_pool_writes.py runs the live path, a stale static value beside it)."""
+    for name in ("remediate.yml", "reinstall.yml", "move.yml"):
+        tasks = [t for p in yaml.safe_load((PLAYBOOKS / name).read_text()) for t in p.get("tasks", [])]
+        (include,) = [t for t in tasks if t.get("ansible.builtin.include_tasks") == "tasks/pool_address.yml"]
+        assert include["vars"]["avd_pool_address"] == (
+            "{{ hostvars[inventory_hostname] | avdops.sessionhost.avd_pool_address }}"
+        ), name
+        assert include["when"] == "avd_pool_address.live or avd_pool_address.static_disagrees | length > 0", name
+
+
+def test_the_drain_role_begins_with_one_task_and_decides_whom_to_leave_alone_in_one():
+    """The lock is one run_guard task (it names the host as its pool does, and warns where it undid an interrupted
+    run's drain); the drain mode, the users and the two reasons to leave a host alone are one set_fact."""
+    roles = REPO / "roles" / "drain" / "tasks"
+    (begin,) = yaml.safe_load((roles / "begin.yml").read_text())
+    (lock,) = begin["block"]
+    assert lock["register"] == "drain_lock" and "name" not in lock["avdops.sessionhost.run_guard"]
+    main = yaml.safe_load((roles / "main.yml").read_text())
+    facts = [t for t in main if "ansible.builtin.set_fact" in t and "drain_lookup" in t.get("vars", {})]
+    (remember,) = facts
+    expression = remember["ansible.builtin.set_fact"]["drain_state"]
+    assert "'not changed: ' ~ drain_lock.held_by" in expression and "the run cannot place" in expression
+    assert not [t for t in main if t["name"].startswith("Leave a host that another run is changing alone")]
