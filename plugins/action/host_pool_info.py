@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import host_pool_dict, session_host_dict
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import host_pool_dict
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure_action import AzureAction
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
     PoolRef,
     get_pool,
-    list_session_hosts,
+    list_session_host_dicts,
     registration_key,
 )
 
@@ -25,5 +25,5 @@ class ActionModule(AzureAction):
     def work(self, args: dict[str, Any], settings: Any, client: Any) -> dict[str, Any]:
         pool = PoolRef(args["resource_group"], args["host_pool"])
         host_pool = host_pool_dict(get_pool(client, settings, pool), registration_key(client, settings, pool))
-        hosts = [session_host_dict(h) for h in list_session_hosts(client, settings, pool)]
+        hosts = list_session_host_dicts(client, settings, pool)
         return {"changed": False, "host_pool": host_pool, "session_hosts": hosts}

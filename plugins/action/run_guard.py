@@ -11,22 +11,17 @@ import socket
 import time
 from typing import Any, ClassVar
 
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
-    AzureError,
-    call,
-    models,
-    session_host_dict,
-)
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import AzureError, call, models
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure_action import AzureAction
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
     PoolRef,
     find_session_host,
-    list_session_hosts,
+    list_session_host_dicts,
     pool_id,
     read_tags,
     update_tags,
 )
-from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool_host import find_pool_host
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool_host import LOOKUP_HOST_VARS, find_pool_host
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._run_guard import (
     DEFAULT_JOURNAL,
     JournalError,
@@ -41,16 +36,6 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._run_guard impo
     run_identity,
     tag_name,
     update_journal,
-)
-
-# The host variables the collection's one lookup reads (find_pool_host) when the task names no session host.
-LOOKUP_VARS = (
-    "avd_resource_id",
-    "avd_vm_id",
-    "avd_session_host",
-    "avd_session_host_name",
-    "inventory_hostname",
-    "ansible_host",
 )
 
 
@@ -83,7 +68,7 @@ class ActionModule(AzureAction):
         task_vars = task_vars or {}
         hostvars = task_vars.get("hostvars", {})
         own = hostvars[task_vars["inventory_hostname"]] if task_vars.get("inventory_hostname") in hostvars else {}
-        self._host_vars = {key: own[key] for key in LOOKUP_VARS if key in own}
+        self._host_vars = {key: own[key] for key in LOOKUP_HOST_VARS if key in own}
         result: dict[str, Any] = super().run(tmp, task_vars)
         return result
 
@@ -102,8 +87,7 @@ class ActionModule(AzureAction):
 
     def _pool_name(self, client: Any, settings: Any, pool: PoolRef) -> str:
         """The pool's name for the task's host (the collection's one lookup), or its inventory name when not listed."""
-        hosts = [session_host_dict(h) for h in list_session_hosts(client, settings, pool)]
-        entry = find_pool_host(hosts, self._host_vars).entry
+        entry = find_pool_host(list_session_host_dicts(client, settings, pool), self._host_vars).entry
         name = entry["name"] if entry is not None else self._host_vars.get("inventory_hostname")
         if not name:
             raise AzureError("no name: set name, or run the task for an inventory host")

@@ -182,13 +182,12 @@ from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import (
     AzureError,
     client,
     host_pool_dict,
-    session_host_dict,
     settings_from,
 )
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import (
     PoolRef,
     get_pool,
-    list_session_hosts,
+    list_session_host_dicts,
     registration_key,
     vm_power_state,
 )
@@ -238,7 +237,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
                     clients[entry.subscription_id] = (settings, client(settings))
                 settings, sdk = clients[entry.subscription_id]
                 ref = PoolRef(entry.resource_group, entry.name)
-                hosts = [session_host_dict(h) for h in list_session_hosts(sdk, settings, ref)]
+                hosts = list_session_host_dicts(sdk, settings, ref)
                 if self.get_option("power_state"):
                     for host in hosts:
                         self._read_power_state(sdk, settings, host)

@@ -31,6 +31,7 @@ from ._azure import (
     iso,
     models,
     send_json,
+    session_host_dict,
 )
 from ._pool_host import names_match
 
@@ -242,6 +243,11 @@ def list_session_hosts(client: Any, settings: AzureSettings, pool: PoolRef) -> l
         settings,
         lambda: list(client.session_hosts.list(pool.resource_group, pool.name)),
     )
+
+
+def list_session_host_dicts(client: Any, settings: AzureSettings, pool: PoolRef) -> list[dict[str, Any]]:
+    """The pool's session hosts as host_pool_info returns them (the shape the collection's one lookup reads)."""
+    return [session_host_dict(h) for h in list_session_hosts(client, settings, pool)]
 
 
 # Microsoft.Compute's api-version for virtualMachines/instanceView (the session host names the VM by resourceId).

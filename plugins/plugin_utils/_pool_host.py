@@ -28,6 +28,18 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+# Every host variable find_pool_host reads (its ids, then host_names): a caller that passes a part of the host's
+# variables (run_guard's action) passes these.
+LOOKUP_HOST_VARS = (
+    "avd_resource_id",
+    "avd_vm_id",
+    "avd_session_host",
+    "avd_session_host_name",
+    "inventory_hostname",
+    "ansible_host",
+)
+
+
 def _is_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.avdops.sessionhost.plugins.action import run_guard
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._azure import AzureError
 from ansible_collections.avdops.sessionhost.plugins.plugin_utils._host_pool import PoolRef
+from ansible_collections.avdops.sessionhost.plugins.plugin_utils._pool_host import LOOKUP_HOST_VARS, find_pool_host
 
 POOL = PoolRef("rg-avd", "hp-01")
 LISTED = [
@@ -34,8 +35,7 @@ def pool(monkeypatch: pytest.MonkeyPatch) -> list[PoolRef]:
         asked.append(ref)
         return LISTED
 
-    monkeypatch.setattr(run_guard, "list_session_hosts", listing)
-    monkeypatch.setattr(run_guard, "session_host_dict", lambda host: host)
+    monkeypatch.setattr(run_guard, "list_session_host_dicts", listing)
     return asked
 
 
@@ -51,6 +51,23 @@ def pool(monkeypatch: pytest.MonkeyPatch) -> list[PoolRef]:
 def test_the_lock_names_the_host_as_its_pool_does(pool: list[PoolRef], host_vars: dict[str, Any], named: str) -> None:
     assert action(host_vars)._pool_name(None, None, POOL) == named
     assert pool == [POOL]  # one read of the session hosts
+
+
+def test_the_lookup_is_given_every_host_variable_it_reads() -> None:
+    """run_guard passes LOOKUP_HOST_VARS of the host's variables: find_pool_host must read no other."""
+    read: set[str] = set()
+
+    class Recording(dict):  # type: ignore[type-arg]
+        def get(self, key: str, default: Any = None) -> Any:
+            read.add(key)
+            return super().get(key, default)
+
+    for host_vars in (
+        {"inventory_hostname": "sh-01", "avd_vm_id": "vm-9", "ansible_host": "sh-01.contoso.local"},
+        {"avd_resource_id": "/vm/none", "avd_session_host": {"agent": {"vm_id": "vm-8"}}, "avd_session_host_name": "x"},
+    ):
+        find_pool_host(LISTED, Recording(host_vars))
+    assert read and read <= set(LOOKUP_HOST_VARS), read - set(LOOKUP_HOST_VARS)
 
 
 def test_a_host_the_pool_lists_under_its_name_with_another_vm_is_not_this_host(pool: list[PoolRef]) -> None:
